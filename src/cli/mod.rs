@@ -1,0 +1,147 @@
+//! Command-line interface: arguments shared by every subcommand, dispatch,
+//! and the mapping of outcomes to exit statuses.
+//!
+//! Every subcommand takes charts the same way (positional paths, `--chart DIR`
+//! as an equivalent), the same `--format` values and the same exit codes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::diag::{Exit, Unanswered};
+use crate::report::Format;
+
+mod lint;
+mod pin;
+mod release;
+mod verify;
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  clean: nothing to report
+  1  findings (or, with --check, changes pending)
+  2  usage or input error (bad flags, unreadable or invalid files)
+  3  a registry could not give an answer (auth, network, retries exhausted)";
+
+/// Make Helm chart releases immutable: pin image digests, verify them, lint for mutable references.
+#[derive(Debug, Parser)]
+#[command(name = "chartpin", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a release's digests into a chart's values, changing nothing else.
+    Pin(pin::PinArgs),
+    /// Fail on any image reference that is still mutable.
+    Lint(lint::LintArgs),
+    /// Prove every pinned digest exists in its registry.
+    Verify(verify::VerifyArgs),
+    /// Look tags up in their registries and print a digest manifest.
+    Resolve(verify::ResolveArgs),
+    /// Verify, pin and lint in one safe step; write only if everything passes.
+    Release(release::ReleaseArgs),
+}
+
+/// How charts are named: positional paths, or `--chart DIR`, equivalently.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ChartArgs {
+    /// Chart directories (default: the current directory).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// A chart directory; the same as giving it as a positional PATH. Repeatable.
+    #[arg(long = "chart", value_name = "DIR")]
+    pub charts: Vec<PathBuf>,
+}
+
+impl ChartArgs {
+    /// All charts named, positional first; `.` when none was.
+    pub fn all(&self) -> Vec<PathBuf> {
+        let mut all: Vec<PathBuf> = self.paths.iter().chain(&self.charts).cloned().collect();
+        if all.is_empty() {
+            all.push(PathBuf::from("."));
+        }
+        all
+    }
+}
+
+/// The output format flag, shared by every subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FormatArgs {
+    /// Output format [default: github when GITHUB_ACTIONS=true, else human].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+}
+
+impl FormatArgs {
+    pub fn resolve(&self) -> Format {
+        self.format.unwrap_or_else(Format::default_for_env)
+    }
+}
+
+/// Parse the command line and run the subcommand.
+pub fn run() -> anyhow::Result<Exit> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Pin(a) => pin::run(a),
+        Command::Lint(a) => lint::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Resolve(a) => verify::run_resolve(a),
+        Command::Release(a) => release::run(a),
+    }
+}
+
+/// The exit status for an error: 3 when a registry could not answer, else 2.
+pub fn exit_for_error(err: &anyhow::Error) -> Exit {
+    if err.chain().any(|c| c.is::<Unanswered>()) {
+        Exit::Unanswered
+    } else {
+        Exit::Usage
+    }
+}
+
+/// An error with its causes, each once, for stderr.
+pub fn render_error(err: &anyhow::Error) -> String {
+    let mut out = err.to_string();
+    for cause in err.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str("\n  caused by: ");
+            out.push_str(&c);
+        }
+    }
+    out
+}
+
+/// Whether the error is a closed stdout (`chartpin lint | head`), which is not a failure.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// How to reach registries: shared by `verify`, `resolve`, `release` and `pin --resolve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RegistryArgs {
+    /// Most requests in flight to one registry at a time.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Seconds to wait for one registry answer before retrying.
+    #[arg(long, value_name = "S", default_value_t = 30)]
+    pub timeout: u64,
+    /// Talk plain HTTP (or unverified HTTPS) to HOST[:PORT]. Loopback hosts always may. Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+    /// Trust this PEM CA certificate in addition to the system roots.
+    #[arg(long = "ca-file", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Look images of registry FROM up at TO instead; references keep their names. Repeatable.
+    #[arg(long = "registry-mirror", value_name = "FROM=TO")]
+    pub registry_mirrors: Vec<String>,
+    /// Platform expected in each image (os/arch[/variant]). Repeatable.
+    #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+    pub platforms: Vec<String>,
+}

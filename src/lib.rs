@@ -1,0 +1,25 @@
+//! chartpin: make Helm chart releases immutable.
+//!
+//! Layers, lowest first; a module imports only from layers below it:
+//!
+//! - [`source`], [`reference`]: spans and line index; image references and digests (no I/O)
+//! - [`diag`], [`values`], [`manifest`], [`config`]: findings; YAML scanning and byte
+//!   splicing; digest-manifest readers; `.chartpin.yaml`
+//! - [`registry`]: OCI client with auth, transport, retry and per-host limits
+//! - [`pin`], [`lint`], [`verify`], [`release`]: the use cases; each returns data
+//! - [`report`]: human, JSON, SARIF, GitHub and Markdown renderers of findings
+//! - [`cli`]: arguments, exit codes, wiring
+
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod lint;
+pub mod manifest;
+pub mod pin;
+pub mod reference;
+pub mod registry;
+pub mod release;
+pub mod report;
+pub mod source;
+pub mod values;
+pub mod verify;

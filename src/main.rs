@@ -1,0 +1,18 @@
+//! The `chartpin` binary: parse arguments, run, map the outcome to an exit status.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match chartpin::cli::run() {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            if chartpin::cli::is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {}", chartpin::cli::render_error(&err));
+            chartpin::cli::exit_for_error(&err).into()
+        }
+    }
+}
