@@ -322,6 +322,10 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Reque
         if let Some(i) = find(buf, b"\r\n\r\n") {
             break i;
         }
+        // A TLS ClientHello (a client probing for HTTPS): plain HTTP only here.
+        if buf.first() == Some(&0x16) {
+            return None;
+        }
         if buf.len() > 256 * 1024 {
             return None;
         }
