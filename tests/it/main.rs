@@ -1,2 +1,5 @@
+mod manifest;
 mod support;
 mod verify;
+
+fn main() {}
