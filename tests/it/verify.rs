@@ -646,6 +646,21 @@ fn resolve_then_verify_round_trip() {
         "{}",
         verified.stdout
     );
+
+    // The same file as a digest manifest; findings point at its lines.
+    let from_file = chartpin(
+        &["verify", "--check-tags", "--digests", out.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(from_file.code, 0, "{}", from_file.all());
+    std::fs::write(&out, format!("{text}{}/other:v9@{MISSING}\n", reg.host)).unwrap();
+    let bad = chartpin(&["verify", "--digests", out.to_str().unwrap()], &[]);
+    assert_eq!(bad.code, 1, "{}", bad.all());
+    assert!(
+        bad.stdout.contains("digests.txt:3:") && bad.stdout.contains("digest-not-found"),
+        "{}",
+        bad.stdout
+    );
 }
 
 #[test]
