@@ -2,12 +2,13 @@
 //! COUNT distinct images and a fault proxy in front of it adding LATENCY_MS to
 //! every request. Writes `refs-direct.txt` and `refs-proxy.txt` (one pinned
 //! reference a line) into OUT_DIR, prints `ready <registry> <proxy>`, and
-//! serves until its stdin closes. Reuses the integration-test harness.
+//! serves until OUT_DIR/stop appears (at most two hours), then stops the
+//! registry. Reuses the integration-test harness.
 
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::time::Duration;
 
 fn main() {
@@ -33,7 +34,12 @@ fn main() {
     }
     println!("ready {} {}", reg.host, proxy.host);
     std::io::stdout().flush().unwrap();
-    // Serve until the script closes our stdin (bounded by the script's own trap).
-    let stdin = std::io::stdin();
-    for _ in stdin.lock().lines() {}
+    // Serve until the script asks us to stop; dropping `reg` kills the registry.
+    let stop = out.join("stop");
+    let deadline = std::time::Instant::now() + Duration::from_secs(7200);
+    while !stop.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(proxy);
+    drop(reg);
 }
