@@ -1,1 +1,5 @@
+mod manifest;
+mod support;
+mod verify;
+
 fn main() {}

@@ -1,0 +1,967 @@
+//! The OCI distribution client: transport, auth, retries and per-registry limits.
+//!
+//! It knows [`ImageRef`] and nothing above it. Every request goes through one
+//! place, [`RegistryClient::send`], which classifies answers the same way
+//! (STYLE habit 8): 401 → authenticate and retry once; 403 → auth failure;
+//! 404 → final; 408/429/5xx and connection errors → back off exponentially
+//! with jitter, honouring `Retry-After` (seconds or HTTP date), bounded in
+//! attempts and in total time ([`RetryPolicy`]).
+//!
+//! Why reqwest directly rather than `oci_client::Client`: oci-client 0.18 has
+//! no retries and hides status codes and `Retry-After` behind its error enum,
+//! so a 429 cannot be told from a 404 or honoured; its `fetch_manifest_digest`
+//! silently falls back to GET and never reports what the HEAD said; its token
+//! fetch swallows the reason a token was refused; and it keeps the first
+//! credentials stored per registry. Verification must tell "absent" from
+//! "could not ask" exactly, so the requests are built here on the same
+//! reqwest 0.13 that oci-client uses (no extra crates in the build).
+//!
+//! Transport: HTTPS with certificate verification by default. Loopback hosts
+//! and `--insecure-registry` hosts are probed once: HTTPS first, plain HTTP if
+//! the server does not speak TLS. A loopback host whose certificate fails
+//! verification is an error (add `--ca-file`), never a silent downgrade; only
+//! insecure hosts skip verification. `docker.io` is served by
+//! `registry-1.docker.io`; mirrors map a registry name to another host while
+//! references keep their names.
+//!
+//! Credentials ([`credentials`]) are looked up once per host on first need.
+//! No message this module produces contains a secret: URLs never carry
+//! userinfo, and token-service answers are summarised by status, not echoed.
+
+pub mod credentials;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode};
+
+use crate::reference::{Digest, ImageRef, api_host};
+use credentials::{Credential, CredentialError, CredentialStore};
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// The four manifest types, all in every manifest request's `Accept`
+/// (distribution 2.8 answers 404 to a request without the OCI ones).
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+/// Largest manifest or config body read (the distribution limit is 4 MiB).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// How hard to retry answers that may change: bounded in attempts and total time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// First back-off delay; doubled each retry, with jitter.
+    pub base_delay: Duration,
+    /// Longest single back-off (a longer `Retry-After` is still honoured if the budget allows).
+    pub max_delay: Duration,
+    /// Longest a request may take over all its attempts and waits.
+    pub max_total: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_total: Duration::from_secs(120),
+        }
+    }
+}
+
+/// `--registry-mirror FROM=TO`: images of registry FROM are looked up at host TO.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mirror {
+    pub from: String,
+    pub to: String,
+}
+
+impl Mirror {
+    /// Parse `FROM=TO` (`docker.io=mirror.local:5000`).
+    pub fn parse(s: &str) -> Result<Mirror, String> {
+        match s.split_once('=') {
+            Some((from, to)) if !from.is_empty() && !to.is_empty() && !to.contains('/') => {
+                Ok(Mirror {
+                    from: crate::reference::normalize_registry(from).to_string(),
+                    to: to.to_string(),
+                })
+            }
+            _ => Err(format!(
+                "invalid --registry-mirror `{s}`: expected FROM=TO, two registry hosts"
+            )),
+        }
+    }
+}
+
+/// Everything the client needs to know, from flags and environment.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Most requests in flight to one registry host.
+    pub concurrency: usize,
+    /// Longest wait for one answer (connect, headers and body) before it counts as failed.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Hosts that may be talked to over plain HTTP or unverified HTTPS.
+    pub insecure_registries: Vec<String>,
+    /// A PEM CA to trust besides the system roots.
+    pub ca_file: Option<PathBuf>,
+    pub mirrors: Vec<Mirror>,
+    pub retry: RetryPolicy,
+    pub credentials: CredentialStore,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            concurrency: 8,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            insecure_registries: Vec::new(),
+            ca_file: None,
+            mirrors: Vec::new(),
+            retry: RetryPolicy::default(),
+            credentials: CredentialStore::anonymous(),
+        }
+    }
+}
+
+/// Why a registry gave no usable answer. Never holds a secret.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry or its token service refused us (`auth-failed`).
+    #[error("{host}: {reason}")]
+    Auth { host: String, reason: String },
+    /// Network, TLS, timeouts, retries exhausted, or an answer we cannot use (`registry-unreachable`).
+    #[error("{host}: {reason}")]
+    Unreachable { host: String, reason: String },
+    /// The client cannot be set up (bad CA file, bad credentials file): a usage error.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl RegistryError {
+    pub fn is_auth(&self) -> bool {
+        matches!(self, RegistryError::Auth { .. })
+    }
+}
+
+/// What a manifest HEAD said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestHead {
+    /// `Docker-Content-Digest`, exactly as sent (it may not be a valid digest).
+    pub digest_header: Option<String>,
+    pub media_type: Option<String>,
+}
+
+/// A manifest's exact bytes, as served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestBody {
+    pub bytes: Vec<u8>,
+    pub media_type: Option<String>,
+    /// `Docker-Content-Digest`, exactly as sent.
+    pub digest_header: Option<String>,
+}
+
+/// A registry client shared by every check of a run. Cheap to clone.
+#[derive(Clone)]
+pub struct RegistryClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    verified: reqwest::Client,
+    unverified: reqwest::Client,
+    config: ClientConfig,
+    hosts: Mutex<HashMap<String, Arc<HostState>>>,
+}
+
+/// Per-host state: its limit, scheme, credential and tokens.
+struct HostState {
+    host: String,
+    insecure: bool,
+    loopback: bool,
+    limit: tokio::sync::Semaphore,
+    base_url: tokio::sync::OnceCell<String>,
+    credential: tokio::sync::OnceCell<Option<Credential>>,
+    /// Bearer tokens by scope (`repository:app:pull`).
+    tokens: Mutex<HashMap<String, String>>,
+    /// The host asked for Basic auth.
+    basic: AtomicBool,
+}
+
+/// One complete answer.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// The one classification of an attempt's outcome.
+enum Class {
+    /// Use this answer (2xx, 404 and other final statuses).
+    Final,
+    /// 401: authenticate, then try once more.
+    Unauthorized,
+    /// 403: refused for good.
+    Forbidden,
+    /// Try again after the back-off, or after this `Retry-After`.
+    Retry(Option<Duration>),
+}
+
+impl RegistryClient {
+    /// Build the HTTP clients (verified, and unverified for insecure hosts).
+    pub fn new(config: ClientConfig) -> Result<Self, RegistryError> {
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .read_timeout(config.timeout)
+                .timeout(config.timeout)
+                .pool_max_idle_per_host(config.concurrency.max(1) * 2)
+                .tcp_nodelay(true)
+                .user_agent(concat!("chartpin/", env!("CARGO_PKG_VERSION")))
+        };
+        let mut verified = builder();
+        if let Some(ca) = &config.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                RegistryError::Setup(format!("cannot read --ca-file {}: {e}", ca.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                RegistryError::Setup(format!(
+                    "--ca-file {}: not PEM certificates: {e}",
+                    ca.display()
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(RegistryError::Setup(format!(
+                    "--ca-file {}: no certificate found",
+                    ca.display()
+                )));
+            }
+            verified = verified.tls_certs_merge(certs);
+        }
+        let setup = |e: reqwest::Error| RegistryError::Setup(format!("cannot set up HTTPS: {e}"));
+        let verified = verified.build().map_err(setup)?;
+        let unverified = builder()
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .map_err(setup)?;
+        Ok(RegistryClient {
+            inner: Arc::new(Inner {
+                verified,
+                unverified,
+                config,
+                hosts: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The host this image's requests go to: mirror, else the registry's API host.
+    pub fn endpoint(&self, image: &ImageRef) -> String {
+        let registry = image.registry();
+        self.inner
+            .config
+            .mirrors
+            .iter()
+            .find(|m| m.from == registry)
+            .map_or_else(|| api_host(registry).to_string(), |m| m.to.clone())
+    }
+
+    /// HEAD a manifest (by digest or tag) with all four manifest types accepted.
+    /// `Ok(None)` means the registry answered 404.
+    pub async fn head_manifest(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+    ) -> Result<Option<ManifestHead>, RegistryError> {
+        let path = format!("/v2/{}/manifests/{reference}", image.repository());
+        let answer = self
+            .send(image, Method::HEAD, &path, Some(MANIFEST_ACCEPT))
+            .await?;
+        let Some(answer) = self.expect_found(image, answer, "HEAD manifest")? else {
+            return Ok(None);
+        };
+        Ok(Some(ManifestHead {
+            digest_header: header(&answer.headers, "docker-content-digest"),
+            media_type: header(&answer.headers, "content-type"),
+        }))
+    }
+
+    /// GET a manifest's exact bytes. `Ok(None)` means 404.
+    pub async fn get_manifest(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+    ) -> Result<Option<ManifestBody>, RegistryError> {
+        let path = format!("/v2/{}/manifests/{reference}", image.repository());
+        let answer = self
+            .send(image, Method::GET, &path, Some(MANIFEST_ACCEPT))
+            .await?;
+        let Some(answer) = self.expect_found(image, answer, "GET manifest")? else {
+            return Ok(None);
+        };
+        Ok(Some(ManifestBody {
+            digest_header: header(&answer.headers, "docker-content-digest"),
+            media_type: header(&answer.headers, "content-type"),
+            bytes: answer.body,
+        }))
+    }
+
+    /// GET a blob (an image config) by digest. `Ok(None)` means 404.
+    pub async fn get_blob(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let path = format!("/v2/{}/blobs/{digest}", image.repository());
+        let answer = self.send(image, Method::GET, &path, None).await?;
+        Ok(self
+            .expect_found(image, answer, "GET blob")?
+            .map(|a| a.body))
+    }
+
+    /// 2xx → the answer; 404 → `None`; anything else → unreachable.
+    fn expect_found(
+        &self,
+        image: &ImageRef,
+        answer: Answer,
+        what: &str,
+    ) -> Result<Option<Answer>, RegistryError> {
+        if answer.status.is_success() {
+            Ok(Some(answer))
+        } else if answer.status == StatusCode::NOT_FOUND {
+            Ok(None)
+        } else {
+            Err(RegistryError::Unreachable {
+                host: self.endpoint(image),
+                reason: format!("{what} answered HTTP {}", answer.status),
+            })
+        }
+    }
+
+    fn host_state(&self, host: &str) -> Arc<HostState> {
+        let mut hosts = self.inner.hosts.lock().expect("host table");
+        hosts
+            .entry(host.to_string())
+            .or_insert_with(|| {
+                let insecure = self
+                    .inner
+                    .config
+                    .insecure_registries
+                    .iter()
+                    .any(|h| h == host || h == host_without_port(host));
+                Arc::new(HostState {
+                    host: host.to_string(),
+                    insecure,
+                    loopback: is_loopback(host),
+                    limit: tokio::sync::Semaphore::new(self.inner.config.concurrency.max(1)),
+                    base_url: tokio::sync::OnceCell::new(),
+                    credential: tokio::sync::OnceCell::new(),
+                    tokens: Mutex::new(HashMap::new()),
+                    basic: AtomicBool::new(false),
+                })
+            })
+            .clone()
+    }
+
+    fn http_for(&self, host: &HostState) -> &reqwest::Client {
+        if host.insecure {
+            &self.inner.unverified
+        } else {
+            &self.inner.verified
+        }
+    }
+
+    /// `https://host`, or `http://host` for loopback/insecure hosts that do not speak TLS.
+    async fn base_url(&self, host: &HostState) -> Result<String, RegistryError> {
+        host.base_url
+            .get_or_try_init(|| async {
+                let https = format!("https://{}", host.host);
+                if !host.insecure && !host.loopback {
+                    return Ok(https);
+                }
+                let probe = self
+                    .http_for(host)
+                    .get(format!("{https}/v2/"))
+                    .send()
+                    .await;
+                match probe {
+                    Ok(_) => Ok(https),
+                    Err(e) if !host.insecure && is_certificate_error(&e) => {
+                        Err(RegistryError::Unreachable {
+                            host: host.host.clone(),
+                            reason: format!(
+                                "TLS certificate not trusted ({}); pass --ca-file with the CA that signed it",
+                                error_text(&e)
+                            ),
+                        })
+                    }
+                    Err(_) => Ok(format!("http://{}", host.host)),
+                }
+            })
+            .await
+            .cloned()
+    }
+
+    async fn credential(&self, host: &HostState) -> Result<Option<Credential>, RegistryError> {
+        host.credential
+            .get_or_try_init(|| async {
+                self.inner
+                    .config
+                    .credentials
+                    .lookup(&credential_key(&host.host))
+                    .await
+                    .map_err(|e| match e {
+                        CredentialError::File { .. } => RegistryError::Setup(e.to_string()),
+                        CredentialError::Helper { .. } => RegistryError::Auth {
+                            host: host.host.clone(),
+                            reason: e.to_string(),
+                        },
+                    })
+            })
+            .await
+            .cloned()
+    }
+
+    /// The one request path: auth, limits, retries, classification.
+    async fn send(
+        &self,
+        image: &ImageRef,
+        method: Method,
+        path: &str,
+        accept: Option<&str>,
+    ) -> Result<Answer, RegistryError> {
+        let host = self.host_state(&self.endpoint(image));
+        let scope = format!("repository:{}:pull", image.repository());
+        let base = self.base_url(&host).await?;
+        let url = format!("{base}{path}");
+        let mut authenticated = false;
+        loop {
+            let auth = self.authorization(&host, &scope).await?;
+            let make = || {
+                let mut req = self.http_for(&host).request(method.clone(), &url);
+                if let Some(a) = accept {
+                    req = req.header(ACCEPT, a);
+                }
+                if let Some(a) = &auth {
+                    req = req.header(AUTHORIZATION, a);
+                }
+                req
+            };
+            let (class, answer) = self.with_retry(&host.host, Some(&host.limit), make).await?;
+            match class {
+                Class::Unauthorized if !authenticated => {
+                    authenticated = true;
+                    self.authenticate(&host, &scope, &answer.headers).await?;
+                }
+                Class::Unauthorized => {
+                    return Err(RegistryError::Auth {
+                        host: host.host.clone(),
+                        reason: if auth.is_some() {
+                            "the registry rejected the credentials (HTTP 401)".into()
+                        } else {
+                            "the registry requires authentication (HTTP 401)".into()
+                        },
+                    });
+                }
+                Class::Forbidden => {
+                    return Err(RegistryError::Auth {
+                        host: host.host.clone(),
+                        reason: format!("access to {} denied (HTTP 403)", image.repository()),
+                    });
+                }
+                Class::Final | Class::Retry(_) => return Ok(answer),
+            }
+        }
+    }
+
+    /// The `Authorization` value to send for `scope`, if any is known yet.
+    async fn authorization(
+        &self,
+        host: &HostState,
+        scope: &str,
+    ) -> Result<Option<String>, RegistryError> {
+        if let Some(token) = host.tokens.lock().expect("tokens").get(scope) {
+            return Ok(Some(format!("Bearer {token}")));
+        }
+        if host.basic.load(Ordering::SeqCst)
+            && let Some(c) = self.credential(host).await?
+        {
+            return Ok(Some(basic(&c)));
+        }
+        Ok(None)
+    }
+
+    /// Answer a 401 challenge: remember Basic, or fetch a scoped Bearer token.
+    async fn authenticate(
+        &self,
+        host: &HostState,
+        scope: &str,
+        headers: &HeaderMap,
+    ) -> Result<(), RegistryError> {
+        let auth_err = |reason: String| RegistryError::Auth {
+            host: host.host.clone(),
+            reason,
+        };
+        let challenge = headers
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(Challenge::parse)
+            .ok_or_else(|| auth_err("HTTP 401 without a WWW-Authenticate challenge".into()))?;
+        match challenge {
+            Challenge::Basic => {
+                if self.credential(host).await?.is_none() {
+                    return Err(auth_err(format!(
+                        "the registry requires credentials and none are configured for {} (docker login, or a credential helper)",
+                        credential_key(&host.host)
+                    )));
+                }
+                host.basic.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            Challenge::Bearer { realm, service } => {
+                let token = self
+                    .fetch_token(host, &realm, service.as_deref(), scope)
+                    .await?;
+                host.tokens
+                    .lock()
+                    .expect("tokens")
+                    .insert(scope.to_string(), token);
+                Ok(())
+            }
+            Challenge::Other(scheme) => Err(auth_err(format!(
+                "unsupported authentication scheme `{scheme}`"
+            ))),
+        }
+    }
+
+    /// GET a pull token from the realm, with Basic credentials when we have them.
+    async fn fetch_token(
+        &self,
+        host: &HostState,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+    ) -> Result<String, RegistryError> {
+        let auth_err = |reason: String| RegistryError::Auth {
+            host: host.host.clone(),
+            reason,
+        };
+        let mut url = reqwest::Url::parse(realm)
+            .map_err(|_| auth_err("the token realm is not a URL".into()))?;
+        let realm_host = url.host_str().unwrap_or_default().to_string();
+        let credential = self.credential(host).await?;
+        if url.scheme() != "https"
+            && credential.is_some()
+            && !host.insecure
+            && !is_loopback(&realm_host)
+        {
+            return Err(auth_err(format!(
+                "refusing to send credentials to a plain-HTTP token service ({realm_host})"
+            )));
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            q.append_pair("scope", scope);
+        }
+        let client = if host.insecure {
+            &self.inner.unverified
+        } else {
+            &self.inner.verified
+        };
+        let make = || {
+            let req = client.get(url.clone());
+            match &credential {
+                Some(c) => req.header(AUTHORIZATION, basic(c)),
+                None => req,
+            }
+        };
+        let (class, answer) = self.with_retry(&realm_host, None, make).await?;
+        if matches!(class, Class::Unauthorized | Class::Forbidden) {
+            return Err(auth_err(format!(
+                "the token service refused {} (HTTP {})",
+                if credential.is_some() {
+                    "the credentials"
+                } else {
+                    "anonymous access"
+                },
+                answer.status.as_u16()
+            )));
+        }
+        if !answer.status.is_success() {
+            return Err(RegistryError::Unreachable {
+                host: host.host.clone(),
+                reason: format!("the token service answered HTTP {}", answer.status),
+            });
+        }
+        #[derive(serde::Deserialize)]
+        struct TokenAnswer {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let parsed: TokenAnswer = serde_json::from_slice(&answer.body).map_err(|_| {
+            auth_err("the token service answered something that is not a token".into())
+        })?;
+        parsed
+            .token
+            .or(parsed.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| auth_err("the token service answered without a token".into()))
+    }
+
+    /// Run `make()` until an answer is final, under the host's limit, within the retry policy.
+    async fn with_retry(
+        &self,
+        host: &str,
+        limit: Option<&tokio::sync::Semaphore>,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<(Class, Answer), RegistryError> {
+        let policy = &self.inner.config.retry;
+        let started = Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome = {
+                let _permit = match limit {
+                    Some(l) => Some(l.acquire().await.expect("semaphore never closed")),
+                    None => None,
+                };
+                attempt_once(make()).await
+            };
+            let (retry_after, reason) = match outcome {
+                Ok(answer) => match classify(&answer) {
+                    Class::Retry(after) => (after, format!("HTTP {}", answer.status)),
+                    class => return Ok((class, answer)),
+                },
+                Err(e) if is_certificate_error(&e) => {
+                    return Err(RegistryError::Unreachable {
+                        host: host.to_string(),
+                        reason: format!("TLS: {}", error_text(&e)),
+                    });
+                }
+                Err(e) => (None, error_text(&e)),
+            };
+            let elapsed = started.elapsed();
+            let backoff = backoff_delay(policy, attempt);
+            let delay = retry_after.unwrap_or(backoff);
+            let give_up = |why: String| RegistryError::Unreachable {
+                host: host.to_string(),
+                reason: why,
+            };
+            if attempt >= policy.max_attempts {
+                return Err(give_up(format!(
+                    "no usable answer after {attempt} attempts (last: {reason})"
+                )));
+            }
+            if elapsed + delay > policy.max_total {
+                return Err(give_up(match retry_after {
+                    Some(after) => format!(
+                        "{reason} with Retry-After {}s, beyond the retry budget of {}s",
+                        after.as_secs(),
+                        policy.max_total.as_secs()
+                    ),
+                    None => format!(
+                        "no usable answer within {}s (last: {reason})",
+                        policy.max_total.as_secs()
+                    ),
+                }));
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// Send one request and read its whole body (a body cut short is a failed attempt).
+async fn attempt_once(req: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
+    let mut res = req.send().await?;
+    let status = res.status();
+    let headers = res.headers().clone();
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_BODY {
+            break;
+        }
+    }
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// The single classification of an HTTP answer.
+fn classify(answer: &Answer) -> Class {
+    match answer.status.as_u16() {
+        401 => Class::Unauthorized,
+        403 => Class::Forbidden,
+        408 | 429 | 500 | 502..=504 | 507..=599 => {
+            Class::Retry(retry_after(&answer.headers, SystemTime::now()))
+        }
+        _ => Class::Final,
+    }
+}
+
+/// `Retry-After` as a wait from `now`: delta-seconds or an HTTP date.
+pub fn retry_after_value(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry_after_value(v, now))
+}
+
+/// Exponential back-off with jitter: between half and all of `base·2^(n-1)`, capped.
+pub fn backoff_delay(policy: &RetryPolicy, attempt: u32) -> Duration {
+    let exp = policy
+        .base_delay
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let cap = exp.min(policy.max_delay);
+    let half = cap / 2;
+    half + cap.mul_f64(fastrand::f64() * 0.5)
+}
+
+/// A parsed `WWW-Authenticate` challenge.
+#[derive(Debug, PartialEq, Eq)]
+enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
+    Other(String),
+}
+
+impl Challenge {
+    fn parse(value: &str) -> Challenge {
+        let value = value.trim();
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            return Challenge::Basic;
+        }
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Challenge::Other(scheme.to_string());
+        }
+        let params = parse_params(rest);
+        match params.get("realm") {
+            Some(realm) => Challenge::Bearer {
+                realm: realm.clone(),
+                service: params.get("service").cloned(),
+            },
+            None => Challenge::Other("Bearer without realm".into()),
+        }
+    }
+}
+
+/// `k="v",k2=v2` parameters (quoted values may hold commas).
+fn parse_params(s: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        let Some((key, after)) = rest.split_once('=') else {
+            break;
+        };
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, next) = if let Some(q) = after.strip_prefix('"') {
+            match q.find('"') {
+                Some(end) => (q[..end].to_string(), &q[end + 1..]),
+                None => (q.to_string(), ""),
+            }
+        } else {
+            match after.find(',') {
+                Some(end) => (after[..end].trim().to_string(), &after[end..]),
+                None => (after.trim().to_string(), ""),
+            }
+        };
+        out.insert(key, value);
+        rest = next.trim_start().trim_start_matches(',').trim_start();
+    }
+    out
+}
+
+fn basic(c: &Credential) -> String {
+    let raw = format!("{}:{}", c.username, c.secret());
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+}
+
+/// The registry name credentials are filed under for an API host.
+fn credential_key(host: &str) -> String {
+    crate::reference::normalize_registry(host).to_string()
+}
+
+fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(h, _)| &h[1..]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+/// `localhost`, `127.0.0.0/8` and `::1`, with or without a port.
+pub fn is_loopback(host: &str) -> bool {
+    let h = host_without_port(host);
+    h == "localhost"
+        || h == "::1"
+        || h.parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An error's text with its causes (reqwest's top level says little).
+fn error_text(e: &reqwest::Error) -> String {
+    let mut out = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// Whether the failure is a certificate the client does not trust (retrying cannot help).
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let text = error_text(e).to_ascii_lowercase();
+    text.contains("certificate") || text.contains("unknownissuer")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(retry_after_value("7", now), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(3));
+        assert_eq!(retry_after_value(&later, now), Some(Duration::from_secs(3)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(3));
+        assert_eq!(retry_after_value(&past, now), Some(Duration::ZERO));
+        assert_eq!(retry_after_value("soon", now), None);
+    }
+
+    #[test]
+    fn classification_table() {
+        let a = |code: u16, retry: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(r) = retry {
+                headers.insert("retry-after", r.parse().unwrap());
+            }
+            classify(&Answer {
+                status: StatusCode::from_u16(code).unwrap(),
+                headers,
+                body: Vec::new(),
+            })
+        };
+        assert!(matches!(a(200, None), Class::Final));
+        assert!(matches!(a(404, None), Class::Final));
+        assert!(matches!(a(401, None), Class::Unauthorized));
+        assert!(matches!(a(403, None), Class::Forbidden));
+        assert!(matches!(a(400, None), Class::Final));
+        assert!(matches!(a(501, None), Class::Final));
+        for code in [408, 429, 500, 502, 503, 504] {
+            assert!(matches!(a(code, None), Class::Retry(None)), "{code}");
+        }
+        assert!(matches!(a(429, Some("2")), Class::Retry(Some(d)) if d == Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(350),
+            ..RetryPolicy::default()
+        };
+        for _ in 0..50 {
+            let d1 = backoff_delay(&p, 1);
+            assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100));
+            let d5 = backoff_delay(&p, 5);
+            assert!(d5 >= Duration::from_millis(175) && d5 <= Duration::from_millis(350));
+        }
+    }
+
+    #[test]
+    fn challenges_parse() {
+        assert_eq!(
+            Challenge::parse(
+                r#"Bearer realm="https://auth.example/token",service="reg,x",scope="repository:a:pull""#
+            ),
+            Challenge::Bearer {
+                realm: "https://auth.example/token".into(),
+                service: Some("reg,x".into())
+            }
+        );
+        assert_eq!(Challenge::parse(r#"Basic realm="r""#), Challenge::Basic);
+        assert!(matches!(Challenge::parse("Negotiate"), Challenge::Other(_)));
+    }
+
+    #[test]
+    fn loopback_and_mirrors() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("10.0.0.1:5000"));
+        assert!(!is_loopback("ghcr.io"));
+        let m = Mirror::parse("index.docker.io=127.0.0.1:5000").unwrap();
+        assert_eq!(m.from, "docker.io");
+        assert!(Mirror::parse("docker.io").is_err());
+        let client = RegistryClient::new(ClientConfig {
+            mirrors: vec![m],
+            ..ClientConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            client.endpoint(&ImageRef::parse("nginx:1").unwrap()),
+            "127.0.0.1:5000"
+        );
+        assert_eq!(
+            client.endpoint(&ImageRef::parse("ghcr.io/a/b").unwrap()),
+            "ghcr.io"
+        );
+        let plain = RegistryClient::new(ClientConfig::default()).unwrap();
+        assert_eq!(
+            plain.endpoint(&ImageRef::parse("nginx").unwrap()),
+            "registry-1.docker.io"
+        );
+    }
+}

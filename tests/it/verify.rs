@@ -1,0 +1,693 @@
+//! `chartpin verify` and `chartpin resolve` against a real registry: open,
+//! htpasswd, token auth, TLS, a credential helper, mirrors, and every fault
+//! the proxy can inject. The real binary runs with a clean HOME and
+//! DOCKER_CONFIG, so nothing from the machine leaks in.
+
+use std::process::Command;
+use std::time::Duration;
+
+use base64::Engine;
+
+use crate::support::proxy::{Fault, Proxy};
+use crate::support::registry::{Auth, Options, Registry};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Run chartpin with a clean environment; `env` adds variables.
+fn chartpin(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartpin"));
+    cmd.args(args)
+        .env("HOME", home.path())
+        .env("DOCKER_CONFIG", home.path().join("no-docker"))
+        .env("REGISTRY_AUTH_FILE", home.path().join("no-auth.json"))
+        .env("CI", "1")
+        .env_remove("GITHUB_ACTIONS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run chartpin");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn pinned(host: &str, repo: &str, digest: &str) -> String {
+    format!("{host}/{repo}@{digest}")
+}
+
+const MISSING: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+#[test]
+fn harness_supports_htpasswd_token_and_tls() {
+    for options in [
+        Options {
+            auth: Auth::Htpasswd {
+                user: "alice".into(),
+                password: "s3cret-htpasswd".into(),
+            },
+            tls: false,
+        },
+        Options {
+            auth: Auth::Token {
+                user: "bob".into(),
+                password: "s3cret-token".into(),
+            },
+            tls: false,
+        },
+        Options {
+            auth: Auth::Open,
+            tls: true,
+        },
+    ] {
+        let reg = Registry::start_with(options);
+        let img = reg.push_image("app", Some("v1"), "one");
+        assert!(img.digest.starts_with("sha256:"));
+    }
+}
+
+#[test]
+fn open_registry_verifies_present_digests_and_reports_missing_ones() {
+    let reg = Registry::start();
+    let img = reg.push_image("app", Some("v1"), "one");
+    let idx = reg.push_index("multi", Some("v2"), "two", &["linux/amd64", "linux/arm64"]);
+    let a = pinned(&reg.host, "app", &img.digest);
+    let b = format!("{}/multi:v2@{}", reg.host, idx.digest);
+    let ok = chartpin(&["verify", &a, &b], &[]);
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    assert!(ok.stdout.contains("verified 2 of 2"), "{}", ok.stdout);
+    let content = chartpin(&["verify", "--content", &a, &b], &[]);
+    assert_eq!(content.code, 0, "{}", content.all());
+
+    let missing = pinned(&reg.host, "app", MISSING);
+    let bad = chartpin(&["verify", &a, &missing, "--format", "json"], &[]);
+    assert_eq!(bad.code, 1, "{}", bad.all());
+    let doc: serde_json::Value = serde_json::from_str(&bad.stdout).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0]["code"], "digest-not-found");
+    assert_eq!(findings[0]["image"], missing.as_str());
+    // An image that never existed in a repository that never existed.
+    let nowhere = chartpin(&["verify", &pinned(&reg.host, "nope", MISSING)], &[]);
+    assert_eq!(nowhere.code, 1, "{}", nowhere.all());
+}
+
+#[test]
+fn platforms_are_checked_in_indexes_and_single_manifests() {
+    let reg = Registry::start();
+    let idx = reg.push_index("multi", Some("v1"), "p", &["linux/amd64", "linux/arm64/v8"]);
+    let single = reg.push_image("single", Some("v1"), "s");
+    let i = pinned(&reg.host, "multi", &idx.digest);
+    let s = pinned(&reg.host, "single", &single.digest);
+    let both = chartpin(
+        &[
+            "verify",
+            &i,
+            "--platform",
+            "linux/amd64",
+            "--platform",
+            "linux/arm64",
+        ],
+        &[],
+    );
+    assert_eq!(both.code, 0, "{}", both.all());
+    let s390 = chartpin(&["verify", &i, "--platform", "linux/s390x"], &[]);
+    assert_eq!(s390.code, 1, "{}", s390.all());
+    assert!(
+        s390.stdout.contains("platform-missing") && s390.stdout.contains("linux/arm64/v8"),
+        "{}",
+        s390.stdout
+    );
+    let amd = chartpin(&["verify", &s, "--platform", "linux/amd64"], &[]);
+    assert_eq!(amd.code, 0, "{}", amd.all());
+    let arm = chartpin(&["verify", &s, "--platform", "linux/arm64"], &[]);
+    assert_eq!(arm.code, 1, "{}", arm.all());
+    assert!(arm.stdout.contains("platform-missing"), "{}", arm.stdout);
+}
+
+#[test]
+fn check_tags_reports_a_moved_tag() {
+    let reg = Registry::start();
+    let first = reg.push_image("app", Some("v1"), "first");
+    let r = format!("{}/app:v1@{}", reg.host, first.digest);
+    assert_eq!(chartpin(&["verify", "--check-tags", &r], &[]).code, 0);
+    let second = reg.push_image("app", None, "second");
+    reg.retag(
+        "app",
+        "v1",
+        crate::support::registry::OCI_MANIFEST,
+        &second.manifest,
+    );
+    let moved = chartpin(&["verify", "--check-tags", &r], &[]);
+    assert_eq!(moved.code, 1, "{}", moved.all());
+    assert!(
+        moved.stdout.contains("tag-drift") && moved.stdout.contains(&second.digest),
+        "{}",
+        moved.stdout
+    );
+    // Without --check-tags the digest itself still exists.
+    assert_eq!(chartpin(&["verify", &r], &[]).code, 0);
+}
+
+/// Assert that neither the password nor any base64 form of the credentials shows.
+fn assert_no_secret(run: &Run, user: &str, password: &str) {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let all = run.all();
+    assert!(!all.contains(password), "password leaked:\n{all}");
+    assert!(!all.contains(&b64), "base64 credentials leaked:\n{all}");
+}
+
+#[test]
+fn htpasswd_credentials_come_from_docker_config_and_never_show() {
+    let (user, password) = ("alice", "pw-htpasswd-Zq81");
+    let reg = Registry::start_with(Options {
+        auth: Auth::Htpasswd {
+            user: user.into(),
+            password: password.into(),
+        },
+        tls: false,
+    });
+    let img = reg.push_image("app", Some("v1"), "one");
+    let r = pinned(&reg.host, "app", &img.digest);
+
+    let anonymous = chartpin(&["verify", &r], &[]);
+    assert_eq!(anonymous.code, 3, "{}", anonymous.all());
+    assert!(
+        anonymous.stdout.contains("auth-failed"),
+        "{}",
+        anonymous.stdout
+    );
+
+    let cfg = reg.write_docker_config(&reg.dir().join("docker"));
+    let cfg = cfg.to_str().unwrap();
+    for extra in [&[][..], &["--content"][..], &["--format", "json"][..]] {
+        let mut args = vec!["verify", &r];
+        args.extend_from_slice(extra);
+        let ok = chartpin(&args, &[("DOCKER_CONFIG", cfg)]);
+        assert_eq!(ok.code, 0, "{}", ok.all());
+        assert_no_secret(&ok, user, password);
+    }
+    let missing = chartpin(
+        &["verify", &pinned(&reg.host, "app", MISSING)],
+        &[("DOCKER_CONFIG", cfg)],
+    );
+    assert_eq!(missing.code, 1, "{}", missing.all());
+    assert_no_secret(&missing, user, password);
+
+    // Wrong password: refused, exit 3, and the wrong password does not show either.
+    let wrong_dir = reg.dir().join("wrong");
+    std::fs::create_dir_all(&wrong_dir).unwrap();
+    let wrong_pw = "not-the-pw-77";
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{wrong_pw}"));
+    std::fs::write(
+        wrong_dir.join("config.json"),
+        serde_json::json!({"auths": {format!("http://{}", reg.host): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let wrong = chartpin(
+        &["verify", &r],
+        &[("DOCKER_CONFIG", wrong_dir.to_str().unwrap())],
+    );
+    assert_eq!(wrong.code, 3, "{}", wrong.all());
+    assert!(wrong.stdout.contains("auth-failed"), "{}", wrong.stdout);
+    assert_no_secret(&wrong, user, wrong_pw);
+}
+
+#[test]
+fn podman_auth_file_is_read() {
+    let (user, password) = ("pod", "pw-podman-1x");
+    let reg = Registry::start_with(Options {
+        auth: Auth::Htpasswd {
+            user: user.into(),
+            password: password.into(),
+        },
+        tls: false,
+    });
+    let img = reg.push_image("app", Some("v1"), "one");
+    let dir = reg.write_docker_config(&reg.dir().join("podman"));
+    let auth_file = dir.join("config.json");
+    let ok = chartpin(
+        &["verify", &pinned(&reg.host, "app", &img.digest)],
+        &[("REGISTRY_AUTH_FILE", auth_file.to_str().unwrap())],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    assert_no_secret(&ok, user, password);
+}
+
+#[test]
+fn token_auth_gets_a_scoped_bearer_token() {
+    let (user, password) = ("bob", "pw-token-Yk22");
+    let reg = Registry::start_with(Options {
+        auth: Auth::Token {
+            user: user.into(),
+            password: password.into(),
+        },
+        tls: false,
+    });
+    let img = reg.push_image("app", Some("v1"), "one");
+    let idx = reg.push_index("multi", Some("v1"), "m", &["linux/amd64", "linux/arm64"]);
+    let r = pinned(&reg.host, "app", &img.digest);
+    let anonymous = chartpin(&["verify", &r], &[]);
+    assert_eq!(anonymous.code, 3, "{}", anonymous.all());
+    assert!(
+        anonymous.stdout.contains("auth-failed"),
+        "{}",
+        anonymous.stdout
+    );
+
+    let before = reg
+        .token_issuer
+        .as_ref()
+        .unwrap()
+        .requests
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let cfg = reg.write_docker_config(&reg.dir().join("docker"));
+    let ok = chartpin(
+        &[
+            "verify",
+            "--content",
+            "--platform",
+            "linux/amd64",
+            &r,
+            &pinned(&reg.host, "multi", &idx.digest),
+        ],
+        &[("DOCKER_CONFIG", cfg.to_str().unwrap())],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    assert_no_secret(&ok, user, password);
+    let after = reg
+        .token_issuer
+        .as_ref()
+        .unwrap()
+        .requests
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(after > before, "no token was requested");
+}
+
+#[test]
+fn tls_registry_needs_the_ca_file() {
+    let reg = Registry::start_with(Options {
+        auth: Auth::Open,
+        tls: true,
+    });
+    let img = reg.push_image("app", Some("v1"), "one");
+    let r = pinned(&reg.host, "app", &img.digest);
+    let rejected = chartpin(&["verify", &r], &[]);
+    assert_eq!(rejected.code, 3, "{}", rejected.all());
+    assert!(
+        rejected.stdout.contains("registry-unreachable") && rejected.stdout.contains("certificate"),
+        "{}",
+        rejected.stdout
+    );
+    let ca = reg.ca_file.as_ref().unwrap().to_str().unwrap().to_string();
+    let ok = chartpin(&["verify", "--content", "--ca-file", &ca, &r], &[]);
+    assert_eq!(ok.code, 0, "{}", ok.all());
+}
+
+#[test]
+fn credential_helper_on_path_supplies_credentials() {
+    let (user, password) = ("helper-user", "pw-helper-Qq9");
+    let reg = Registry::start_with(Options {
+        auth: Auth::Htpasswd {
+            user: user.into(),
+            password: password.into(),
+        },
+        tls: false,
+    });
+    let img = reg.push_image("app", Some("v1"), "one");
+    let bin = reg.dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("docker-credential-test");
+    // Answers only for the exact key it is asked about.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread key\nif [ \"$key\" = \"{host}\" ]; then\n  printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{password}\"}}' \"$key\"\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n",
+            host = reg.host
+        ),
+    )
+    .unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&script).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cfg = reg.dir().join("docker");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.json"),
+        serde_json::json!({"credHelpers": {reg.host.clone(): "test"}}).to_string(),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let ok = chartpin(
+        &["verify", &pinned(&reg.host, "app", &img.digest)],
+        &[("DOCKER_CONFIG", cfg.to_str().unwrap()), ("PATH", &path)],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    assert_no_secret(&ok, user, password);
+
+    // credsStore: the same helper for every registry.
+    std::fs::write(cfg.join("config.json"), r#"{"credsStore": "test"}"#).unwrap();
+    let store = chartpin(
+        &["verify", &pinned(&reg.host, "app", &img.digest)],
+        &[("DOCKER_CONFIG", cfg.to_str().unwrap()), ("PATH", &path)],
+    );
+    assert_eq!(store.code, 0, "{}", store.all());
+    assert_no_secret(&store, user, password);
+}
+
+#[test]
+fn several_registries_with_different_credentials_in_one_run() {
+    let a = Registry::start_with(Options {
+        auth: Auth::Htpasswd {
+            user: "ann".into(),
+            password: "pw-a-111".into(),
+        },
+        tls: false,
+    });
+    let b = Registry::start_with(Options {
+        auth: Auth::Token {
+            user: "ben".into(),
+            password: "pw-b-222".into(),
+        },
+        tls: false,
+    });
+    let c = Registry::start();
+    let ia = a.push_image("app", Some("v1"), "a");
+    let ib = b.push_image("app", Some("v1"), "b");
+    let ic = c.push_image("app", Some("v1"), "c");
+    let enc =
+        |u: &str, p: &str| base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+    let cfg = a.dir().join("docker-multi");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.json"),
+        serde_json::json!({"auths": {
+            a.host.clone(): {"auth": enc("ann", "pw-a-111")},
+            b.host.clone(): {"auth": enc("ben", "pw-b-222")},
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let run = chartpin(
+        &[
+            "verify",
+            &pinned(&a.host, "app", &ia.digest),
+            &pinned(&b.host, "app", &ib.digest),
+            &pinned(&c.host, "app", &ic.digest),
+        ],
+        &[("DOCKER_CONFIG", cfg.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_no_secret(&run, "ann", "pw-a-111");
+    assert_no_secret(&run, "ben", "pw-b-222");
+}
+
+#[test]
+fn mirror_serves_references_that_keep_their_names() {
+    let reg = Registry::start();
+    let img = reg.push_image("org/app", Some("v1"), "m");
+    let r = format!("registry.example.invalid/org/app@{}", img.digest);
+    let mirror = format!("registry.example.invalid={}", reg.host);
+    let ok = chartpin(&["verify", "--registry-mirror", &mirror, &r], &[]);
+    assert_eq!(ok.code, 0, "{}", ok.all());
+}
+
+#[test]
+fn identical_references_are_checked_once() {
+    let reg = Registry::start();
+    let img = reg.push_image("app", Some("v1"), "one");
+    let proxy = Proxy::start(&reg.host);
+    let r = pinned(&proxy.host, "app", &img.digest);
+    let run = chartpin(&["verify", &r, &r, &r], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let manifest_requests = proxy
+        .request_log()
+        .iter()
+        .filter(|l| l.contains("/manifests/"))
+        .count();
+    assert_eq!(manifest_requests, 1, "{:?}", proxy.request_log());
+}
+
+/// One fault case: what the proxy does, flags, and the documented outcome.
+struct Case {
+    name: &'static str,
+    faults: Vec<(Fault, Option<usize>)>,
+    flags: &'static [&'static str],
+    exit: i32,
+    code: Option<&'static str>,
+}
+
+#[test]
+fn faults_give_their_documented_outcome_and_never_a_false_verified() {
+    let reg = Registry::start();
+    let img = reg.push_image("app", Some("v1"), "one");
+    let once = |f: Fault| vec![(f, Some(1))];
+    let always = |f: Fault| vec![(f, None)];
+    let cases = vec![
+        Case {
+            name: "429 Retry-After seconds, then ok",
+            faults: once(Fault::RetryAfterSeconds(1)),
+            flags: &[],
+            exit: 0,
+            code: None,
+        },
+        Case {
+            name: "429 Retry-After date, then ok",
+            faults: once(Fault::RetryAfterDate(Duration::from_secs(1))),
+            flags: &[],
+            exit: 0,
+            code: None,
+        },
+        Case {
+            name: "500 twice, then ok",
+            faults: vec![(Fault::Status(500), Some(2))],
+            flags: &[],
+            exit: 0,
+            code: None,
+        },
+        Case {
+            name: "502, then ok",
+            faults: once(Fault::Status(502)),
+            flags: &["--content"],
+            exit: 0,
+            code: None,
+        },
+        Case {
+            name: "503, then ok",
+            faults: once(Fault::Status(503)),
+            flags: &[],
+            exit: 0,
+            code: None,
+        },
+        Case {
+            name: "reset, then ok",
+            faults: once(Fault::Reset),
+            flags: &[],
+            exit: 0,
+            code: None,
+        },
+        Case {
+            name: "slow past the timeout, then ok",
+            faults: once(Fault::Slow(Duration::from_secs(3))),
+            flags: &["--timeout", "1"],
+            exit: 0,
+            code: None,
+        },
+        Case {
+            name: "503 always",
+            faults: always(Fault::Status(503)),
+            flags: &[],
+            exit: 3,
+            code: Some("registry-unreachable"),
+        },
+        Case {
+            name: "reset always",
+            faults: always(Fault::Reset),
+            flags: &[],
+            exit: 3,
+            code: Some("registry-unreachable"),
+        },
+        Case {
+            name: "slow always",
+            faults: always(Fault::Slow(Duration::from_secs(3))),
+            flags: &["--timeout", "1"],
+            exit: 3,
+            code: Some("registry-unreachable"),
+        },
+        Case {
+            name: "429 beyond the retry budget",
+            faults: always(Fault::RetryAfterSeconds(100_000)),
+            flags: &[],
+            exit: 3,
+            code: Some("registry-unreachable"),
+        },
+        Case {
+            name: "wrong Docker-Content-Digest on HEAD",
+            faults: always(Fault::WrongDigestHeader),
+            flags: &[],
+            exit: 1,
+            code: Some("content-mismatch"),
+        },
+        Case {
+            name: "wrong Docker-Content-Digest on GET",
+            faults: always(Fault::WrongDigestHeader),
+            flags: &["--content"],
+            exit: 1,
+            code: Some("content-mismatch"),
+        },
+        Case {
+            name: "body altered",
+            faults: always(Fault::CorruptBody),
+            flags: &["--content"],
+            exit: 1,
+            code: Some("content-mismatch"),
+        },
+        Case {
+            name: "body altered, platform check",
+            faults: always(Fault::CorruptBody),
+            flags: &["--platform", "linux/amd64"],
+            exit: 1,
+            code: Some("content-mismatch"),
+        },
+    ];
+    for case in cases {
+        let proxy = Proxy::start(&reg.host);
+        for (fault, times) in &case.faults {
+            proxy.inject_where(None, "/manifests/", fault.clone(), *times);
+        }
+        let r = pinned(&proxy.host, "app", &img.digest);
+        let mut args = vec!["verify", "--format", "json"];
+        args.extend_from_slice(case.flags);
+        args.push(&r);
+        let run = chartpin(&args, &[]);
+        assert_eq!(run.code, case.exit, "{}: {}", case.name, run.all());
+        assert!(
+            proxy.faults_fired() >= 1,
+            "{}: the fault never fired",
+            case.name
+        );
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{}: {e}: {}", case.name, run.all()));
+        let verified = doc["summary"]["verified"].as_u64().unwrap();
+        match case.code {
+            None => {
+                assert_eq!(verified, 1, "{}", case.name);
+                assert!(
+                    proxy.requests() > proxy.faults_fired(),
+                    "{}: no retry reached the registry",
+                    case.name
+                );
+            }
+            Some(code) => {
+                assert_eq!(verified, 0, "{}: reported verified", case.name);
+                let codes: Vec<&str> = doc["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["code"].as_str().unwrap())
+                    .collect();
+                assert_eq!(codes, vec![code], "{}", case.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn resolve_then_verify_round_trip() {
+    let reg = Registry::start();
+    let img = reg.push_image("app", Some("v1"), "one");
+    let idx = reg.push_index("multi", Some("v2"), "two", &["linux/amd64", "linux/arm64"]);
+    let out = reg.dir().join("digests.txt");
+    let a = format!("{}/app:v1", reg.host);
+    let b = format!("{}/multi:v2", reg.host);
+    let run = chartpin(&["resolve", &a, &b, "--output", out.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text, format!("{a}@{}\n{b}@{}\n", img.digest, idx.digest));
+
+    // Platform picks that platform's manifest out of the index.
+    let arm = chartpin(&["resolve", &b, "--platform", "linux/arm64"], &[]);
+    assert_eq!(arm.code, 0, "{}", arm.all());
+    assert_eq!(
+        arm.stdout.trim(),
+        format!("{b}@{}", idx.manifests[1].digest)
+    );
+    let none = chartpin(&["resolve", &b, "--platform", "linux/s390x"], &[]);
+    assert_eq!(none.code, 1, "{}", none.all());
+    let missing = chartpin(&["resolve", &format!("{}/app:nope", reg.host)], &[]);
+    assert_eq!(missing.code, 1, "{}", missing.all());
+
+    // Every resolved line verifies, tags included.
+    let lines: Vec<&str> = text.lines().collect();
+    let mut args = vec!["verify", "--check-tags", "--content"];
+    args.extend(lines.iter().copied());
+    let verified = chartpin(&args, &[]);
+    assert_eq!(verified.code, 0, "{}", verified.all());
+    assert!(
+        verified.stdout.contains("verified 2 of 2"),
+        "{}",
+        verified.stdout
+    );
+
+    // The same file as a digest manifest; findings point at its lines.
+    let from_file = chartpin(
+        &["verify", "--check-tags", "--digests", out.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(from_file.code, 0, "{}", from_file.all());
+    std::fs::write(&out, format!("{text}{}/other:v9@{MISSING}\n", reg.host)).unwrap();
+    let bad = chartpin(&["verify", "--digests", out.to_str().unwrap()], &[]);
+    assert_eq!(bad.code, 1, "{}", bad.all());
+    assert!(
+        bad.stdout.contains("digests.txt:3:") && bad.stdout.contains("digest-not-found"),
+        "{}",
+        bad.stdout
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["verify", "not a ref"][..],
+        &["verify", "127.0.0.1:1/app:v1"][..],
+        &[
+            "verify",
+            "--platform",
+            "linux",
+            "127.0.0.1:1/app@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+        ][..],
+        &[
+            "verify",
+            "--registry-mirror",
+            "nope",
+            "127.0.0.1:1/app@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+        ][..],
+        &[
+            "verify",
+            "--ca-file",
+            "/nonexistent/ca.pem",
+            "127.0.0.1:1/app@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+        ][..],
+    ] {
+        let run = chartpin(args, &[]);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.all());
+    }
+}
