@@ -344,16 +344,22 @@ fn match_entry(site: &ImageSite, manifest: &DigestManifest) -> Option<usize> {
         .ok()
         .and_then(|r| r.tag())
         .map(|t| t.split('@').next().unwrap_or(t).to_string());
+    // An entry for another tag never matches a tagged site: the build did not
+    // push that tag. Among the rest, the entry with the site's tag wins.
     let pick = |cands: Vec<usize>| -> Option<usize> {
-        match cands.len() {
-            0 => None,
-            1 => Some(cands[0]),
-            _ => cands
-                .iter()
-                .copied()
-                .find(|&i| manifest.entries[i].tag.is_some() && manifest.entries[i].tag == site_tag)
-                .or(Some(cands[0])),
-        }
+        let tag_of = |i: usize| manifest.entries[i].tag.as_deref();
+        let cands: Vec<usize> = cands
+            .into_iter()
+            .filter(|&i| match (tag_of(i), site_tag.as_deref()) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            })
+            .collect();
+        cands
+            .iter()
+            .copied()
+            .find(|&i| tag_of(i).is_some() && tag_of(i) == site_tag.as_deref())
+            .or(cands.first().copied())
     };
     let full = |f: &dyn Fn(&ImageRef) -> bool| -> Vec<usize> {
         manifest

@@ -49,32 +49,6 @@ pub struct PinArgs {
     pub format: FormatArgs,
 }
 
-/// The `--digests-format` names.
-pub const DIGESTS_FORMATS: &[(&str, ManifestFormat)] = &[
-    ("docker-images", ManifestFormat::DockerImages),
-    ("name-digest", ManifestFormat::NameDigestLines),
-    ("ref-lines", ManifestFormat::RefLines),
-    ("goreleaser", ManifestFormat::Goreleaser),
-    ("buildx", ManifestFormat::BuildxMetadata),
-    ("kbld", ManifestFormat::KbldLock),
-    ("imgpkg", ManifestFormat::ImgpkgLock),
-    ("map", ManifestFormat::Map),
-];
-
-fn parse_digests_format(s: &str) -> anyhow::Result<ManifestFormat> {
-    DIGESTS_FORMATS
-        .iter()
-        .find(|(n, _)| *n == s)
-        .map(|(_, f)| *f)
-        .ok_or_else(|| {
-            let names: Vec<&str> = DIGESTS_FORMATS.iter().map(|(n, _)| *n).collect();
-            anyhow::anyhow!(
-                "unknown --digests-format `{s}` (one of: {})",
-                names.join(", ")
-            )
-        })
-}
-
 /// One chart's values files, read and checked to lie inside the chart.
 struct ChartValues {
     chart: PathBuf,
@@ -182,7 +156,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
         anyhow::bail!("`chartpin pin` needs at least one --digests FILE");
     }
     let format = match &args.digests_format {
-        Some(f) => Some(parse_digests_format(f)?),
+        Some(f) => Some(f.parse::<ManifestFormat>().map_err(anyhow::Error::msg)?),
         None => None,
     };
     let charts = args.charts.all();
