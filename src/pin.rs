@@ -35,6 +35,9 @@ use crate::values::{
 pub struct PinOptions {
     /// How `sha` fields are written when their current value does not show it.
     pub sha_format: Option<ShaFormat>,
+    /// The same per subchart section (`kube-state-metrics:` in kube-prometheus-stack
+    /// is rendered by the subchart's templates, which may expect the other form).
+    pub subchart_sha_formats: std::collections::BTreeMap<String, ShaFormat>,
     /// The chart's `.chartpin.yaml`, if any.
     pub config: Option<Config>,
 }
@@ -453,7 +456,14 @@ pub fn site_edits(
                 let format = match Digest::parse_prefixed_or_bare(field.scalar.text()) {
                     Ok(_) if field.scalar.text().contains(':') => ShaFormat::Prefixed,
                     Ok(_) => ShaFormat::Bare,
-                    Err(_) => opts.sha_format.unwrap_or(ShaFormat::Bare),
+                    Err(_) => match site.path.0.first() {
+                        Some(crate::values::PathSeg::Key(k))
+                            if opts.subchart_sha_formats.contains_key(k) =>
+                        {
+                            opts.subchart_sha_formats[k]
+                        }
+                        _ => opts.sha_format.unwrap_or(ShaFormat::Bare),
+                    },
                 };
                 let format = opts
                     .config
@@ -551,6 +561,23 @@ pub fn sha_format_from_templates(chart_dir: &Path) -> Option<ShaFormat> {
         }
     }
     prefixed.then_some(ShaFormat::Prefixed)
+}
+
+/// [`sha_format_from_templates`] for every subchart under `charts/` that has templates.
+pub fn subchart_sha_formats(chart_dir: &Path) -> std::collections::BTreeMap<String, ShaFormat> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(rd) = std::fs::read_dir(chart_dir.join("charts")) else {
+        return out;
+    };
+    for entry in rd.flatten().take(1000) {
+        if entry.file_type().is_ok_and(|t| t.is_dir())
+            && let Some(name) = entry.file_name().to_str()
+            && let Some(f) = sha_format_from_templates(&entry.path())
+        {
+            out.insert(name.to_string(), f);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
