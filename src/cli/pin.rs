@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::{ChartArgs, FormatArgs};
 use crate::config::Config;
-use crate::diag::{Exit, InputError};
+use crate::diag::{Code, Exit, InputError};
 use crate::manifest::{self, ManifestFormat};
 use crate::pin::{self, FilePlan, PinOptions, PinOutcome};
 use crate::report::Format;
@@ -259,12 +259,18 @@ fn human_report(
     }
     for e in unmatched_entries {
         let msg = format!(
-            "unmatched-entry: manifest entry {} ({}) matches no image in the chart",
+            "{}: manifest entry {} ({}) matches no image in the chart",
+            Code::UnmatchedEntry,
             pin::entry_display(e),
             e.digest.short()
         );
         if github {
-            writeln!(out, "::warning title=unmatched-entry::{}: {msg}", e.origin)?;
+            writeln!(
+                out,
+                "::warning title={}::{}: {msg}",
+                Code::UnmatchedEntry,
+                e.origin
+            )?;
         } else {
             writeln!(out, "{}: {msg}", e.origin)?;
         }
@@ -320,17 +326,19 @@ fn report_file(
             ""
         };
         let msg = format!(
-            "unmatched-image: {} {} has no manifest entry{state}",
+            "{}: {} {} has no manifest entry{state}",
+            Code::UnmatchedImage,
             s.path,
             pin::site_display(s)
         );
         if github {
             writeln!(
                 out,
-                "::warning file={},line={},col={},title=unmatched-image::{msg}",
+                "::warning file={},line={},col={},title={}::{msg}",
                 shown.display(),
                 lc.line,
-                lc.column
+                lc.column,
+                Code::UnmatchedImage
             )?;
         } else {
             writeln!(out, "{}:{lc}: {msg}", shown.display())?;
@@ -371,7 +379,7 @@ fn json_report(
                 }).collect::<Vec<_>>(),
                 "unmatchedImages": plan.unmatched_images.iter().map(|s| {
                     let (line, column) = at(s.span);
-                    json!({"code": "unmatched-image", "path": s.path.to_string(), "line": line,
+                    json!({"code": Code::UnmatchedImage, "path": s.path.to_string(), "line": line,
                            "column": column, "image": pin::site_display(s), "pinned": s.is_pinned()})
                 }).collect::<Vec<_>>(),
             }));
@@ -380,7 +388,7 @@ fn json_report(
     json!({
         "files": files,
         "unmatchedEntries": unmatched_entries.iter().map(|e| json!({
-            "code": "unmatched-entry", "image": pin::entry_display(e),
+            "code": Code::UnmatchedEntry, "image": pin::entry_display(e),
             "digest": e.digest.to_string(), "origin": e.origin.to_string(),
         })).collect::<Vec<_>>(),
     })
