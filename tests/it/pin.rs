@@ -670,9 +670,12 @@ fn bad_manifests_exit_2_and_touch_nothing() {
         "{{\"containerimage.config.digest\": \"sha256:{}\", \"image.name\": \"docker.io/library/nginx:1.27\"}}\n",
         "3".repeat(64)
     );
-    // The buildx reader (manifest branch) names `containerimage.config.digest`
-    // in its message; here only the exit status and the untouched file are pinned down.
-    assert_bad(&Chart::new(values, &config_digest), &[], "digests.txt", "");
+    assert_bad(
+        &Chart::new(values, &config_digest),
+        &[],
+        "digests.txt",
+        "config.digest",
+    );
 }
 
 #[test]
