@@ -431,6 +431,7 @@ pub fn site_edits(
     let d = &entry.digest;
     let f = &site.fields;
     let mut edits = Vec::new();
+    let mut extra = Vec::new();
     let mut set = |field: &Field, value: String| {
         if field.scalar.text() != value || field.scalar.is_null && !value.is_empty() {
             edits.push(set_scalar(text, &field.scalar, &value));
@@ -464,6 +465,16 @@ pub fn site_edits(
             let tag_base = tag_text.split('@').next().unwrap_or("").to_string();
             if let Some(field) = &f.digest {
                 set(field, d.to_string());
+                // cilium: the digest renders only with `useDigest: true`.
+                if let Some(u) = &f.use_digest
+                    && u.scalar.text() == "false"
+                    && u.scalar.style == crate::values::QuoteStyle::Plain
+                {
+                    extra.push(Edit {
+                        span: u.scalar.span,
+                        replacement: "true".to_string(),
+                    });
+                }
                 if tag_text.contains('@')
                     && let Some(tag) = &f.tag
                 {
@@ -513,10 +524,11 @@ pub fn site_edits(
                         site.path
                     )
                 })?;
-                edits.push(insert_field_after(text, repo, "digest", &d.to_string())?);
+                extra.push(insert_field_after(text, repo, "digest", &d.to_string())?);
             }
         }
     }
+    edits.extend(extra);
     Ok(edits)
 }
 

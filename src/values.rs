@@ -695,6 +695,8 @@ pub struct SiteFields {
     pub tag: Option<Field>,
     pub digest: Option<Field>,
     pub sha: Option<Field>,
+    /// cilium's `useDigest`: the digest renders only when it is `true`.
+    pub use_digest: Option<Field>,
     /// The whole reference, for [`SiteKind::String`].
     pub string: Option<Field>,
 }
@@ -987,6 +989,7 @@ impl Walker<'_> {
             tag: self.field(m, "tag", path)?,
             digest: self.field(m, "digest", path)?,
             sha: self.field(m, "sha", path)?,
+            use_digest: self.field(m, "useDigest", path)?,
             ..SiteFields::default()
         };
         // The first non-empty of `repository`, `image`, `name`: a legacy full
@@ -1094,10 +1097,20 @@ impl Walker<'_> {
             path: path.clone(),
             document: self.document,
             kind: SiteKind::Block,
-            reference,
+            reference: reference.map(|r| match (&fields.use_digest, r.digest()) {
+                // cilium renders `repo:tag` while `useDigest` is false.
+                (Some(u), Some(_)) if u.scalar.text() == "false" => {
+                    ImageRef::parse(r.as_str().split('@').next().unwrap_or_default()).unwrap_or(r)
+                }
+                _ => r,
+            }),
+            digest_ignored: matches!(digest_state, DigestState::Filled(_))
+                && fields
+                    .use_digest
+                    .as_ref()
+                    .is_some_and(|u| u.scalar.text() == "false"),
             fields,
             digest_state,
-            digest_ignored: false,
             span,
         });
         Ok(())

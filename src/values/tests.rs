@@ -258,3 +258,22 @@ fn non_images_are_not_sites() {
     let text = "image:\n  pullPolicy: IfNotPresent\nname: nginx\ntag: latest\nenabled: true\nimageRenderer:\n  enabled: false\nimagePullSecrets: []\nimageOverride: true\n";
     assert_eq!(refs(text), vec![]);
 }
+
+#[test]
+fn cilium_digest_needs_use_digest() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let off = format!(
+        "image:\n  repository: quay.io/cilium/cilium\n  tag: v1.16.3\n  digest: {d}\n  useDigest: false\n"
+    );
+    let s = &sites(&off)[0];
+    assert!(s.digest_ignored);
+    assert!(!s.is_pinned());
+    assert_eq!(
+        s.reference.as_ref().unwrap().to_string(),
+        "quay.io/cilium/cilium:v1.16.3"
+    );
+    let on = off.replace("useDigest: false", "useDigest: true");
+    let s = &sites(&on)[0];
+    assert!(!s.digest_ignored);
+    assert!(s.is_pinned());
+}

@@ -170,6 +170,7 @@ macro_rules! golden {
 
 golden! {
     golden_bitnami => "bitnami",
+    golden_cilium => "cilium",
     golden_ingress_nginx => "ingress-nginx",
     golden_cert_manager_1_16 => "cert-manager-1.16",
     golden_cert_manager_head => "cert-manager-head",
@@ -320,7 +321,10 @@ fn check_properties(name: &str, text: &str, manifest: &DigestManifest) -> usize 
     for p in &plan.pinned {
         let site = sites.iter().find(|s| s.path == p.path).unwrap();
         let f = &site.fields;
-        for field in [&f.digest, &f.sha, &f.tag, &f.string].into_iter().flatten() {
+        for field in [&f.digest, &f.sha, &f.tag, &f.string, &f.use_digest]
+            .into_iter()
+            .flatten()
+        {
             allowed.insert(scalar_key(site.document, &field.path));
         }
         allowed.insert(scalar_key(site.document, &site.path.key("digest")));
