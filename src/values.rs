@@ -981,6 +981,17 @@ impl Walker<'_> {
         } else {
             None
         };
+        if let Some(merge) = m.get("<<")
+            && (keyed_image || has_detail || repo_key.is_some())
+        {
+            return Err(InputError::at(
+                self.source,
+                merge.offset(),
+                format!(
+                    "a merge key (`<<`) at image site `{path}`: pin cannot see or edit the merged fields safely"
+                ),
+            ));
+        }
         if repo_key.is_none() && !(is_scalar("registry") && is_scalar("tag")) {
             return Ok(None);
         }

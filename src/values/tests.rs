@@ -277,3 +277,9 @@ fn cilium_digest_needs_use_digest() {
     assert!(!s.digest_ignored);
     assert!(s.is_pinned());
 }
+
+#[test]
+fn merge_keys_at_image_sites_are_refused() {
+    let e = err("base: &b {registry: docker.io}\nimage:\n  <<: *b\n  repository: nginx\n");
+    assert!(e.starts_with("values.yaml:3:7: a merge key"), "{e}");
+}
