@@ -1,1 +1,1388 @@
-//! TODO: values
+//! Values files: reading a chart's `values.yaml` into a span-carrying tree,
+//! finding every place an image reference lives ([`ImageSite`]), and writing
+//! changes back as byte splices ([`Edit`]) of single scalars.
+//!
+//! Why a tree of our own instead of a YAML value type: a pin must leave every
+//! byte its maintainers wrote (comments, quoting, order, blank lines) as it
+//! was, so each scalar keeps its byte span and quote style, and nothing is
+//! ever re-serialised. Spans come from granit-parser, whose markers carry
+//! byte offsets (FIELD-NOTES §6: saphyr-parser and yaml-rust2 count
+//! characters and slice wrongly after non-ASCII text).
+//!
+//! Reading also rejects what would make an edit unsafe or ambiguous, as an
+//! [`InputError`] naming file, line and column: malformed YAML, tab
+//! indentation (the parser's own check), duplicate keys (granit-parser
+//! accepts them silently), anchors or aliases at an image site (an edit there
+//! would change other values too) and block scalars at an image site.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use granit_parser::{Event, Parser, ScalarStyle};
+
+use crate::diag::InputError;
+use crate::reference::{Digest, ImageRef};
+use crate::source::{SourceFile, Span};
+
+/// How a scalar was written; an edit re-renders its value in the same style.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuoteStyle {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    /// `|` block; its span covers the content only, not the header.
+    Literal,
+    /// `>` block; its span covers the content only, not the header.
+    Folded,
+}
+
+impl QuoteStyle {
+    fn from_granit(s: ScalarStyle) -> QuoteStyle {
+        match s {
+            ScalarStyle::Plain => QuoteStyle::Plain,
+            ScalarStyle::SingleQuoted => QuoteStyle::SingleQuoted,
+            ScalarStyle::DoubleQuoted => QuoteStyle::DoubleQuoted,
+            ScalarStyle::Literal => QuoteStyle::Literal,
+            _ => QuoteStyle::Folded,
+        }
+    }
+
+    /// Whether this is a `|` or `>` block scalar.
+    pub fn is_block(self) -> bool {
+        matches!(self, QuoteStyle::Literal | QuoteStyle::Folded)
+    }
+}
+
+/// A scalar as read: its value after unescaping, and how and where it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scalar {
+    /// The value after YAML escape processing; empty for a null written as nothing.
+    pub value: String,
+    /// Bytes of the scalar in the source, quotes included. Empty for an implicit
+    /// null (`key:` with nothing after it): then it sits on the `:`.
+    pub span: Span,
+    pub style: QuoteStyle,
+    /// The scalar carries an anchor (`&name`).
+    pub anchored: bool,
+    /// Written as nothing at all (`key:`), or as `~`/`null`.
+    pub is_null: bool,
+}
+
+impl Scalar {
+    /// The value as a string, empty for a null.
+    pub fn text(&self) -> &str {
+        if self.is_null { "" } else { &self.value }
+    }
+
+    /// The value is empty or null.
+    pub fn is_empty(&self) -> bool {
+        self.text().is_empty()
+    }
+}
+
+/// A node of the values tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    Scalar(Scalar),
+    Map(Map),
+    Seq(Seq),
+    /// An alias (`*name`) at this span.
+    Alias(Span),
+}
+
+/// A mapping, keys in written order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Map {
+    pub entries: Vec<(Node, Node)>,
+    pub flow: bool,
+    pub anchored: bool,
+    /// Where the mapping starts (empty span for block mappings).
+    pub span: Span,
+}
+
+/// A sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seq {
+    pub items: Vec<Node>,
+    pub flow: bool,
+    pub anchored: bool,
+    pub span: Span,
+}
+
+impl Node {
+    /// The scalar, if this node is one.
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match self {
+            Node::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The mapping, if this node is one.
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Node::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Whether this node carries an anchor or is an alias.
+    pub fn anchored_or_alias(&self) -> bool {
+        match self {
+            Node::Scalar(s) => s.anchored,
+            Node::Map(m) => m.anchored,
+            Node::Seq(s) => s.anchored,
+            Node::Alias(_) => true,
+        }
+    }
+
+    /// A byte offset to point messages at.
+    pub fn offset(&self) -> usize {
+        match self {
+            Node::Scalar(s) => s.span.start,
+            Node::Map(m) => m.span.start,
+            Node::Seq(s) => s.span.start,
+            Node::Alias(s) => s.start,
+        }
+    }
+}
+
+impl Map {
+    /// The value under scalar key `key`.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.value == key))
+            .map(|(_, v)| v)
+    }
+
+    /// The key node of `key`.
+    fn key_of(&self, key: &str) -> Option<&Scalar> {
+        self.entries
+            .iter()
+            .filter_map(|(k, _)| k.as_scalar())
+            .find(|s| s.value == key)
+    }
+}
+
+/// One step of a YAML path.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PathSeg {
+    Key(String),
+    Index(usize),
+}
+
+/// Where a node sits: `controller.image.tag`, `extraContainers[0].image`.
+/// Keys holding `.`, `[` or spaces are written quoted: `annotations."a.b/c"`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct YamlPath(pub Vec<PathSeg>);
+
+impl YamlPath {
+    /// This path extended by one key.
+    pub fn key(&self, k: &str) -> YamlPath {
+        let mut p = self.clone();
+        p.0.push(PathSeg::Key(k.to_string()));
+        p
+    }
+
+    /// This path extended by one index.
+    pub fn index(&self, i: usize) -> YamlPath {
+        let mut p = self.clone();
+        p.0.push(PathSeg::Index(i));
+        p
+    }
+
+    /// The last key, if the path ends in one.
+    pub fn last_key(&self) -> Option<&str> {
+        match self.0.last() {
+            Some(PathSeg::Key(k)) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// Parse the written form (`a.b[0]."c.d"`), as used in `.chartpin.yaml`.
+    pub fn parse(s: &str) -> Option<YamlPath> {
+        let mut segs = Vec::new();
+        let b = s.as_bytes();
+        let mut i = 0;
+        let mut expect_key = true;
+        while i < b.len() {
+            match b[i] {
+                b'[' => {
+                    let end = s[i..].find(']')? + i;
+                    segs.push(PathSeg::Index(s[i + 1..end].trim().parse().ok()?));
+                    i = end + 1;
+                    expect_key = false;
+                }
+                b'.' if !expect_key => {
+                    i += 1;
+                    expect_key = true;
+                }
+                b'"' => {
+                    let end = s[i + 1..].find('"')? + i + 1;
+                    segs.push(PathSeg::Key(s[i + 1..end].to_string()));
+                    i = end + 1;
+                    expect_key = false;
+                }
+                _ if expect_key => {
+                    let end = s[i..].find(['.', '[']).map_or(s.len(), |e| e + i);
+                    if end == i {
+                        return None;
+                    }
+                    segs.push(PathSeg::Key(s[i..end].to_string()));
+                    i = end;
+                    expect_key = false;
+                }
+                _ => return None,
+            }
+        }
+        if segs.is_empty() || expect_key {
+            return None;
+        }
+        Some(YamlPath(segs))
+    }
+}
+
+impl fmt::Display for YamlPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                PathSeg::Index(n) => write!(f, "[{n}]")?,
+                PathSeg::Key(k) => {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    if k.is_empty() || k.contains(['.', '[', ']', ' ', '"']) {
+                        write!(f, "\"{k}\"")?;
+                    } else {
+                        f.write_str(k)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A replacement of the bytes at `span`. An empty span inserts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Edit {
+    pub span: Span,
+    pub replacement: String,
+}
+
+/// Why a set of edits cannot be applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EditError {
+    /// Two different edits touch the same bytes.
+    Overlap(Span, Span),
+    /// An edit reaches past the end of the text or splits a character.
+    OutOfBounds(Span),
+}
+
+impl fmt::Display for EditError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EditError::Overlap(a, b) => write!(
+                f,
+                "edits overlap at bytes {}..{} and {}..{}",
+                a.start, a.end, b.start, b.end
+            ),
+            EditError::OutOfBounds(s) => {
+                write!(
+                    f,
+                    "edit at bytes {}..{} is outside the text",
+                    s.start, s.end
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for EditError {}
+
+/// Apply `edits` to `text` by splicing bytes; everything outside the edited
+/// spans is copied as it was. Identical duplicate edits count once.
+pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, EditError> {
+    let mut sorted: Vec<&Edit> = edits.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut out = String::with_capacity(text.len() + edits.len() * 80);
+    let mut pos = 0;
+    let mut prev: Option<Span> = None;
+    for e in sorted {
+        let s = e.span;
+        if s.end > text.len() || !text.is_char_boundary(s.start) || !text.is_char_boundary(s.end) {
+            return Err(EditError::OutOfBounds(s));
+        }
+        if let Some(p) = prev
+            && (s.start < p.end || (s.start == p.start && p.is_empty() == s.is_empty()))
+        {
+            return Err(EditError::Overlap(p, s));
+        }
+        out.push_str(&text[pos..s.start]);
+        out.push_str(&e.replacement);
+        pos = s.end;
+        prev = Some(s);
+    }
+    out.push_str(&text[pos..]);
+    Ok(out)
+}
+
+/// `value` written as a scalar of `style` (block styles fall back to double quotes).
+pub fn render_scalar(style: QuoteStyle, value: &str) -> String {
+    match style {
+        QuoteStyle::Plain if plain_safe(value) => value.to_string(),
+        QuoteStyle::SingleQuoted if !value.contains(['\n', '\r']) => {
+            format!("'{}'", value.replace('\'', "''"))
+        }
+        _ => {
+            let mut s = String::with_capacity(value.len() + 2);
+            s.push('"');
+            for c in value.chars() {
+                match c {
+                    '"' => s.push_str("\\\""),
+                    '\\' => s.push_str("\\\\"),
+                    '\n' => s.push_str("\\n"),
+                    '\t' => s.push_str("\\t"),
+                    c => s.push(c),
+                }
+            }
+            s.push('"');
+            s
+        }
+    }
+}
+
+/// Whether `v` reads back as the same string when written plain: image
+/// references, digests and tags are; empty strings, YAML keywords and numbers are not.
+fn plain_safe(v: &str) -> bool {
+    if v.is_empty() || v.parse::<f64>().is_ok() {
+        return false;
+    }
+    let lower = v.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "true" | "false" | "null" | "~" | "yes" | "no" | "on" | "off" | "y" | "n"
+    ) {
+        return false;
+    }
+    let first = v.as_bytes()[0];
+    v.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-/:@+".contains(&b))
+        && first.is_ascii_alphanumeric()
+        && !v.ends_with(':')
+}
+
+/// The edit that sets `scalar` to `value` in its own quoting. An implicit null
+/// (`key:`) gets ` value` inserted after its colon.
+pub fn set_scalar(text: &str, scalar: &Scalar, value: &str) -> Edit {
+    if scalar.span.is_empty() {
+        // An implicit null sits on the `:` (granit-parser puts its empty span there).
+        let at = text[scalar.span.start..]
+            .find(':')
+            .map_or(scalar.span.start, |i| scalar.span.start + i + 1);
+        return Edit {
+            span: Span::new(at, at),
+            replacement: format!(" {}", render_scalar(QuoteStyle::Plain, value)),
+        };
+    }
+    let style = if scalar.is_null {
+        QuoteStyle::Plain
+    } else {
+        scalar.style
+    };
+    Edit {
+        span: scalar.span,
+        replacement: render_scalar(style, value),
+    }
+}
+
+/// A parsed values file: its source and one tree per YAML document.
+#[derive(Clone, Debug)]
+pub struct ValuesFile {
+    pub source: SourceFile,
+    pub documents: Vec<Node>,
+}
+
+impl ValuesFile {
+    /// Parse `text` (read from `path`), rejecting malformed YAML, tab
+    /// indentation and duplicate keys with the position of the problem.
+    pub fn parse(
+        path: impl AsRef<Path>,
+        text: impl Into<String>,
+    ) -> Result<ValuesFile, InputError> {
+        let source = SourceFile::new(path.as_ref(), text);
+        let documents = build_documents(&source)?;
+        Ok(ValuesFile { source, documents })
+    }
+
+    /// The file's text, byte for byte as read.
+    pub fn text(&self) -> &str {
+        &self.source.text
+    }
+
+    /// The node at `path` in the first document that has it.
+    pub fn node_at(&self, path: &YamlPath) -> Option<&Node> {
+        self.documents.iter().find_map(|d| node_at(d, &path.0))
+    }
+
+    /// Every image site, in file order. Fails on an anchor, alias or block
+    /// scalar at a site, where an edit could not be made safely.
+    pub fn image_sites(&self) -> Result<Vec<ImageSite>, InputError> {
+        let mut out = Vec::new();
+        for (doc, root) in self.documents.iter().enumerate() {
+            let globals = Globals::read(root);
+            let mut w = Walker {
+                source: &self.source,
+                globals: &globals,
+                document: doc,
+                out: &mut out,
+            };
+            w.walk(root, &YamlPath::default(), false)?;
+        }
+        out.sort_by_key(|s| s.span.start);
+        Ok(out)
+    }
+}
+
+/// The image sites of a values text: what `lint` and `verify` call.
+pub fn image_sites(path: &Path, text: &str) -> Result<Vec<ImageSite>, InputError> {
+    ValuesFile::parse(path, text)?.image_sites()
+}
+
+fn node_at<'a>(node: &'a Node, path: &[PathSeg]) -> Option<&'a Node> {
+    let Some((first, rest)) = path.split_first() else {
+        return Some(node);
+    };
+    let next = match (first, node) {
+        (PathSeg::Key(k), Node::Map(m)) => m.get(k)?,
+        (PathSeg::Index(i), Node::Seq(s)) => s.items.get(*i)?,
+        _ => return None,
+    };
+    node_at(next, rest)
+}
+
+// ---------------------------------------------------------------------------
+// Building the tree from parser events.
+
+fn build_documents(source: &SourceFile) -> Result<Vec<Node>, InputError> {
+    let text = source.text.as_str();
+    let mut events = Vec::new();
+    for r in Parser::new_from_str(text) {
+        match r {
+            Ok((ev, span)) => {
+                let (Some(s), Some(e)) = (span.start.byte_offset(), span.end.byte_offset()) else {
+                    return Err(InputError::file(
+                        &source.path,
+                        "YAML parser gave no byte offsets",
+                    ));
+                };
+                events.push((ev, Span::new(s, e.max(s))));
+            }
+            Err(err) => {
+                let m = err.marker();
+                let msg = format!("invalid YAML: {}", err.info());
+                return Err(match m.byte_offset() {
+                    Some(off) => InputError::at(source, off, msg),
+                    None => InputError::at_line_col(source, m.line(), m.col() + 1, msg),
+                });
+            }
+        }
+    }
+    let mut b = Builder {
+        source,
+        events,
+        pos: 0,
+    };
+    let mut docs = Vec::new();
+    while b.pos < b.events.len() {
+        match &b.events[b.pos].0 {
+            Event::DocumentStart(..) => {
+                b.pos += 1;
+                if matches!(b.events.get(b.pos), Some((Event::DocumentEnd, _))) {
+                    b.pos += 1;
+                    continue;
+                }
+                docs.push(b.node()?);
+            }
+            _ => b.pos += 1,
+        }
+    }
+    Ok(docs)
+}
+
+struct Builder<'a> {
+    source: &'a SourceFile,
+    events: Vec<(Event<'a>, Span)>,
+    pos: usize,
+}
+
+impl Builder<'_> {
+    fn node(&mut self) -> Result<Node, InputError> {
+        loop {
+            let Some((ev, span)) = self.events.get(self.pos).cloned() else {
+                return Err(InputError::file(
+                    &self.source.path,
+                    "unexpected end of YAML",
+                ));
+            };
+            self.pos += 1;
+            match ev {
+                Event::Comment(..) | Event::Anchor(..) => continue,
+                Event::Scalar(v, style, anchor, _) => {
+                    let style = QuoteStyle::from_granit(style);
+                    let raw = &self.source.text[span.range()];
+                    let is_null = style == QuoteStyle::Plain
+                        && (raw.is_empty() || matches!(raw, "~" | "null" | "Null" | "NULL"));
+                    return Ok(Node::Scalar(Scalar {
+                        value: if raw.is_empty() && style == QuoteStyle::Plain {
+                            String::new()
+                        } else {
+                            v.to_string()
+                        },
+                        span,
+                        style,
+                        anchored: anchor != 0,
+                        is_null,
+                    }));
+                }
+                Event::Alias(_) => return Ok(Node::Alias(span)),
+                Event::SequenceStart(style, anchor, _) => {
+                    let mut items = Vec::new();
+                    loop {
+                        self.skip_meta();
+                        match self.events.get(self.pos) {
+                            Some((Event::SequenceEnd, _)) => {
+                                self.pos += 1;
+                                break;
+                            }
+                            None => {
+                                return Err(InputError::file(&self.source.path, "unexpected end"));
+                            }
+                            _ => items.push(self.node()?),
+                        }
+                    }
+                    return Ok(Node::Seq(Seq {
+                        items,
+                        flow: style == granit_parser::StructureStyle::Flow,
+                        anchored: anchor != 0,
+                        span,
+                    }));
+                }
+                Event::MappingStart(style, anchor, _) => {
+                    let flow = style == granit_parser::StructureStyle::Flow;
+                    let anchored = anchor != 0;
+                    let mut entries: Vec<(Node, Node)> = Vec::new();
+                    let mut seen: HashMap<String, usize> = HashMap::new();
+                    loop {
+                        self.skip_meta();
+                        match self.events.get(self.pos) {
+                            Some((Event::MappingEnd, _)) => {
+                                self.pos += 1;
+                                break;
+                            }
+                            None => {
+                                return Err(InputError::file(&self.source.path, "unexpected end"));
+                            }
+                            _ => {}
+                        }
+                        let key = self.node()?;
+                        if let Node::Scalar(k) = &key
+                            && k.value != "<<"
+                        {
+                            if let Some(&first) = seen.get(&k.value) {
+                                let lc = self.source.line_col(first);
+                                return Err(InputError::at(
+                                    self.source,
+                                    k.span.start,
+                                    format!(
+                                        "duplicate key `{}` (first defined at line {}, column {})",
+                                        k.value, lc.line, lc.column
+                                    ),
+                                ));
+                            }
+                            seen.insert(k.value.clone(), k.span.start);
+                        }
+                        self.skip_meta();
+                        let value = self.node()?;
+                        entries.push((key, value));
+                    }
+                    return Ok(Node::Map(Map {
+                        entries,
+                        flow,
+                        anchored,
+                        span,
+                    }));
+                }
+                _ => {
+                    return Err(InputError::at(
+                        self.source,
+                        span.start,
+                        "unexpected YAML structure",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Skip comments and anchor metadata between nodes.
+    fn skip_meta(&mut self) {
+        while let Some((Event::Comment(..) | Event::Anchor(..), _)) = self.events.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Image sites.
+
+/// Which convention an image site follows.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SiteKind {
+    /// A mapping of `registry`/`repository`/`image`/`name` + `tag`/`digest`/`sha`
+    /// fields (Bitnami, ingress-nginx, cert-manager, kube-prometheus-stack, traefik…).
+    Block,
+    /// One string holding the whole reference (`image: prom/prometheus:v2.34.0`).
+    String,
+    /// Sibling keys `<key>` + `<key>Tag` in one mapping (`image` + `imageTag`).
+    Sibling,
+    /// One entry of a name-keyed digest map (OSM ≥ 1.2: `image.name.<key>` +
+    /// `image.digest.<key>`, shared `registry` and `tag`; the tag wins when non-empty).
+    NameKeyed {
+        /// The key shared by the name and digest maps (`osmController`).
+        key: String,
+    },
+    /// One entry of a digest map without a name map (OSM 0.11–1.0): the image
+    /// name is in the chart's templates, so the reference cannot be composed.
+    DigestKeyed {
+        /// The digest map key (`osmController`).
+        key: String,
+        /// The image name guessed from the key (`osm-controller`), for matching.
+        name_hint: String,
+    },
+}
+
+/// A field of an image site: its key, YAML path and scalar (span and quoting).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub key: String,
+    pub path: YamlPath,
+    pub scalar: Scalar,
+    /// Byte offset where the field's key starts (for inserting siblings).
+    pub key_offset: usize,
+}
+
+/// The fields an image site is made of; which are present depends on the kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SiteFields {
+    pub registry: Option<Field>,
+    /// `repository`, `image` or `name`: whichever holds the image name.
+    pub repository: Option<Field>,
+    pub tag: Option<Field>,
+    pub digest: Option<Field>,
+    pub sha: Option<Field>,
+    /// The whole reference, for [`SiteKind::String`].
+    pub string: Option<Field>,
+}
+
+/// What a site's digest (or `sha`) field holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DigestState {
+    /// No digest or sha field (a string site without `@digest` is also Absent).
+    Absent,
+    /// The field is there but empty or null.
+    Empty,
+    /// A valid digest.
+    Filled(Digest),
+    /// Something that is not a digest (uppercase hex, wrong length, …): the text.
+    Invalid(String),
+}
+
+/// Where an image lives in a values file, and what the chart makes of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageSite {
+    /// Path of the block mapping or the string (`controller.image`, `osm.image.digest.osmController`).
+    pub path: YamlPath,
+    /// Index of the YAML document in the file.
+    pub document: usize,
+    pub kind: SiteKind,
+    /// The reference as the chart renders it (registry overrides applied), or
+    /// why it cannot be composed from values alone.
+    pub reference: Result<ImageRef, String>,
+    pub fields: SiteFields,
+    /// The state of the digest/sha field (for string sites, of the `@digest` part).
+    pub digest_state: DigestState,
+    /// A digest is set but the chart will not render it (OSM: a non-empty tag wins).
+    pub digest_ignored: bool,
+    /// Where to point messages: the string, or the block's key.
+    pub span: Span,
+}
+
+impl ImageSite {
+    /// Whether the chart renders this image with a digest.
+    pub fn is_pinned(&self) -> bool {
+        if self.digest_ignored {
+            return false;
+        }
+        match &self.reference {
+            Ok(r) => r.is_pinned(),
+            Err(_) => matches!(self.digest_state, DigestState::Filled(_)),
+        }
+    }
+
+    /// The last path component of the image name (`nginx`, `osm-controller`),
+    /// by which short manifest names match.
+    pub fn short_name(&self) -> Option<String> {
+        if let SiteKind::DigestKeyed { name_hint, .. } = &self.kind {
+            return Some(name_hint.clone());
+        }
+        if let Ok(r) = &self.reference {
+            return r.written_path().rsplit('/').next().map(str::to_string);
+        }
+        let repo = self.fields.repository.as_ref()?.scalar.text();
+        let name = repo.split(['@', ':']).next()?.rsplit('/').next()?;
+        (!name.is_empty()).then(|| name.to_string())
+    }
+}
+
+/// Chart-wide registry overrides read from the document root.
+#[derive(Default)]
+struct Globals {
+    /// `global.imageRegistry` (Bitnami): overrides every block's registry when non-empty.
+    override_registry: Option<String>,
+    /// `global.image.registry` (ingress-nginx), top-level `imageRegistry`
+    /// (cert-manager ≥ 1.20), `global.hub` (istio): used when a block has none.
+    default_registry: Option<String>,
+    /// Top-level `imageNamespace` (cert-manager ≥ 1.20): prefixed to `name`.
+    namespace: Option<String>,
+}
+
+impl Globals {
+    fn read(root: &Node) -> Globals {
+        let str_at = |path: &[&str]| -> Option<String> {
+            let p: Vec<PathSeg> = path.iter().map(|k| PathSeg::Key(k.to_string())).collect();
+            node_at(root, &p)
+                .and_then(Node::as_scalar)
+                .map(|s| s.text().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        Globals {
+            override_registry: str_at(&["global", "imageRegistry"]),
+            default_registry: str_at(&["global", "image", "registry"])
+                .or_else(|| str_at(&["imageRegistry"]))
+                .or_else(|| str_at(&["global", "hub"])),
+            namespace: str_at(&["imageNamespace"]),
+        }
+    }
+}
+
+/// Whether a key names a single-string image (`image`, `curlImage`, `sidecarImage`).
+fn image_key(k: &str) -> bool {
+    let l = k.to_ascii_lowercase();
+    l.contains("image")
+        && ![
+            "pull",
+            "tag",
+            "digest",
+            "registry",
+            "namespace",
+            "enabled",
+            "polic",
+            "secret",
+            "sha",
+            "name",
+            "override",
+            "renderer",
+        ]
+        .iter()
+        .any(|x| l.contains(x))
+        || l == "rendererimage"
+}
+
+/// Whether a string looks enough like a reference to report it when it does not parse.
+fn looks_like_reference(v: &str) -> bool {
+    !v.is_empty()
+        && !v.contains(char::is_whitespace)
+        && !v.contains("{{")
+        && (v.contains('/') || v.contains(':') || v.contains('@'))
+}
+
+struct Walker<'a> {
+    source: &'a SourceFile,
+    globals: &'a Globals,
+    document: usize,
+    out: &'a mut Vec<ImageSite>,
+}
+
+impl Walker<'_> {
+    fn walk(
+        &mut self,
+        node: &Node,
+        path: &YamlPath,
+        anchored_above: bool,
+    ) -> Result<(), InputError> {
+        match node {
+            Node::Map(m) => self.walk_map(m, path, anchored_above || m.anchored),
+            Node::Seq(s) => {
+                let image_list = path.last_key().is_some_and(image_key);
+                for (i, item) in s.items.iter().enumerate() {
+                    let p = path.index(i);
+                    if let Node::Scalar(sc) = item {
+                        self.string_site(sc, &p, image_list, anchored_above || s.anchored)?;
+                    } else {
+                        self.walk(item, &p, anchored_above || s.anchored)?;
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn walk_map(&mut self, m: &Map, path: &YamlPath, anchored: bool) -> Result<(), InputError> {
+        let key_name = path.last_key().unwrap_or("");
+        let mut used: Vec<&str> = Vec::new();
+        if let Some(Node::Map(digests)) = m.get("digest") {
+            self.name_keyed(m, digests, path, anchored)?;
+            used.extend(["registry", "tag", "digest", "name"]);
+        } else if let Some(fields) = self.block_fields(m, key_name, path)? {
+            used.extend(["registry", "repository", "image", "tag", "digest", "sha"]);
+            if fields.repository.as_ref().is_some_and(|f| f.key == "name") {
+                used.push("name");
+            }
+            self.block_site(m, fields, path, anchored)?;
+        }
+        // Sibling pairs: `<key>` + `<key>Tag`.
+        for (k, v) in &m.entries {
+            let (Some(k), Some(v)) = (k.as_scalar(), v.as_scalar()) else {
+                continue;
+            };
+            let tag_key = format!("{}Tag", k.value);
+            if let Some(Node::Scalar(t)) = m.get(&tag_key)
+                && !used.contains(&k.value.as_str())
+                && !k.value.is_empty()
+            {
+                self.sibling_site(m, k, v, &tag_key, t, path, anchored)?;
+                used.push(k.value.as_str());
+            }
+        }
+        for (k, v) in &m.entries {
+            let Some(ks) = k.as_scalar() else { continue };
+            if used.contains(&ks.value.as_str())
+                || used.iter().any(|u| ks.value == format!("{u}Tag"))
+            {
+                continue;
+            }
+            let p = path.key(&ks.value);
+            match v {
+                Node::Scalar(s) => self.string_site(s, &p, image_key(&ks.value), anchored)?,
+                Node::Alias(span) if image_key(&ks.value) => {
+                    return Err(InputError::at(
+                        self.source,
+                        span.start,
+                        format!(
+                            "an alias at image site `{p}`: pin cannot edit it without changing the anchored value too"
+                        ),
+                    ));
+                }
+                _ => self.walk(v, &p, anchored)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn field(&self, m: &Map, key: &str, path: &YamlPath) -> Result<Option<Field>, InputError> {
+        let Some(node) = m.get(key) else {
+            return Ok(None);
+        };
+        let p = path.key(key);
+        let scalar = match node {
+            Node::Scalar(s) => s.clone(),
+            Node::Alias(span) => {
+                return Err(InputError::at(
+                    self.source,
+                    span.start,
+                    format!(
+                        "an alias at image field `{p}`: pin cannot edit it without changing the anchored value too"
+                    ),
+                ));
+            }
+            _ => return Ok(None),
+        };
+        if scalar.anchored {
+            return Err(InputError::at(
+                self.source,
+                scalar.span.start,
+                format!("an anchor at image field `{p}`: an edit would change its aliases too"),
+            ));
+        }
+        if scalar.style.is_block() {
+            return Err(InputError::at(
+                self.source,
+                scalar.span.start,
+                format!(
+                    "a block scalar (`|` or `>`) at image field `{p}`: write it as a plain or quoted string"
+                ),
+            ));
+        }
+        Ok(Some(Field {
+            key: key.to_string(),
+            path: p,
+            key_offset: m.key_of(key).map_or(scalar.span.start, |k| k.span.start),
+            scalar,
+        }))
+    }
+
+    /// The fields of `m` if it is an image block.
+    fn block_fields(
+        &self,
+        m: &Map,
+        key_name: &str,
+        path: &YamlPath,
+    ) -> Result<Option<SiteFields>, InputError> {
+        let is_scalar = |k: &str| matches!(m.get(k), Some(Node::Scalar(_) | Node::Alias(_)));
+        let keyed_image = key_name.to_ascii_lowercase().contains("image");
+        let has_detail = ["tag", "digest", "sha", "registry"]
+            .iter()
+            .any(|k| is_scalar(k));
+        let repo_key = if is_scalar("repository") && (has_detail || keyed_image) {
+            Some("repository")
+        } else if is_scalar("image") && has_detail {
+            Some("image")
+        } else if is_scalar("name") && keyed_image && (has_detail || is_scalar("repository")) {
+            Some("name")
+        } else {
+            None
+        };
+        if repo_key.is_none() && !(is_scalar("registry") && is_scalar("tag")) {
+            return Ok(None);
+        }
+        let mut f = SiteFields {
+            registry: self.field(m, "registry", path)?,
+            tag: self.field(m, "tag", path)?,
+            digest: self.field(m, "digest", path)?,
+            sha: self.field(m, "sha", path)?,
+            ..SiteFields::default()
+        };
+        // The first non-empty of `repository`, `image`, `name`: a legacy full
+        // `repository` wins over `image` (ingress-nginx), `name` is used when
+        // `repository` is empty (cert-manager ≥ 1.20).
+        let mut candidates = vec![self.field(m, "repository", path)?];
+        if is_scalar("image") && has_detail {
+            candidates.push(self.field(m, "image", path)?);
+        }
+        if is_scalar("name") && keyed_image {
+            candidates.push(self.field(m, "name", path)?);
+        }
+        let candidates: Vec<Field> = candidates.into_iter().flatten().collect();
+        f.repository = candidates
+            .iter()
+            .find(|c| !c.scalar.is_empty())
+            .or(candidates.first())
+            .cloned();
+        Ok(Some(f))
+    }
+
+    fn block_site(
+        &mut self,
+        m: &Map,
+        fields: SiteFields,
+        path: &YamlPath,
+        anchored: bool,
+    ) -> Result<(), InputError> {
+        let span = self.site_span(m, path);
+        if anchored {
+            return Err(InputError::at(
+                self.source,
+                span.start,
+                format!(
+                    "image site `{path}` is inside an anchored node: an edit would change its aliases too"
+                ),
+            ));
+        }
+        let g = self.globals;
+        let text = |f: &Option<Field>| {
+            f.as_ref()
+                .map(|f| f.scalar.text().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let repo_field = fields.repository.as_ref();
+        let reference = (|| {
+            let repo = text(&fields.repository).ok_or_else(|| {
+                "no repository is set; the chart supplies its own default".to_string()
+            })?;
+            let uses_name = repo_field.is_some_and(|f| f.key == "name");
+            let repo_has_domain =
+                ImageRef::parse(&repo).is_ok_and(|r| r.written_domain().is_some());
+            let registry = g
+                .override_registry
+                .clone()
+                .or_else(|| text(&fields.registry))
+                .or_else(|| {
+                    if repo_has_domain {
+                        None
+                    } else {
+                        g.default_registry.clone()
+                    }
+                });
+            let namespace = if uses_name { g.namespace.clone() } else { None };
+            let mut name = [
+                registry.map(|r| r.trim_end_matches('/').to_string()),
+                namespace,
+                Some(repo),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("/");
+            if let Some(t) = text(&fields.tag) {
+                name.push(':');
+                name.push_str(&t);
+            }
+            let digest = match (text(&fields.digest), text(&fields.sha)) {
+                (Some(d), _) => Some(d),
+                (None, Some(s)) if s.contains(':') => Some(s),
+                (None, Some(s)) => Some(format!("sha256:{s}")),
+                _ => None,
+            };
+            if let Some(d) = digest {
+                // A tag of `<version>@<digest>` (traefik) already carries one; the field wins.
+                if let Some(at) = name.find('@') {
+                    name.truncate(at);
+                }
+                name.push('@');
+                name.push_str(&d);
+            }
+            ImageRef::parse(&name).map_err(|e| format!("`{name}` is not a valid reference: {e}"))
+        })();
+        let digest_state = if let Some(d) = &fields.digest {
+            digest_state(d.scalar.text(), false)
+        } else if let Some(s) = &fields.sha {
+            digest_state(s.scalar.text(), true)
+        } else {
+            match text(&fields.tag).and_then(|t| t.split_once('@').map(|(_, d)| d.to_string())) {
+                Some(d) => digest_state(&d, false),
+                None => DigestState::Absent,
+            }
+        };
+        self.out.push(ImageSite {
+            path: path.clone(),
+            document: self.document,
+            kind: SiteKind::Block,
+            reference,
+            fields,
+            digest_state,
+            digest_ignored: false,
+            span,
+        });
+        Ok(())
+    }
+
+    /// The span to point at for a mapping site: its first key.
+    fn site_span(&self, m: &Map, _path: &YamlPath) -> Span {
+        m.entries
+            .first()
+            .map(|(k, _)| Span::new(k.offset(), k.offset()))
+            .unwrap_or(m.span)
+    }
+
+    fn name_keyed(
+        &mut self,
+        m: &Map,
+        digests: &Map,
+        path: &YamlPath,
+        anchored: bool,
+    ) -> Result<(), InputError> {
+        if anchored || digests.anchored {
+            let at = self.site_span(m, path);
+            return Err(InputError::at(
+                self.source,
+                at.start,
+                format!(
+                    "image site `{path}` is inside an anchored node: an edit would change its aliases too"
+                ),
+            ));
+        }
+        let registry = self.field(m, "registry", path)?;
+        let tag = self.field(m, "tag", path)?;
+        let names = m.get("name").and_then(Node::as_map);
+        let digest_path = path.key("digest");
+        let name_path = path.key("name");
+        let mut keys: Vec<String> = digests
+            .entries
+            .iter()
+            .filter_map(|(k, _)| k.as_scalar().map(|s| s.value.clone()))
+            .collect();
+        if let Some(n) = names {
+            for (k, _) in &n.entries {
+                if let Some(k) = k.as_scalar()
+                    && !keys.contains(&k.value)
+                {
+                    keys.push(k.value.clone());
+                }
+            }
+        }
+        let tag_text = tag
+            .as_ref()
+            .map(|t| t.scalar.text().to_string())
+            .unwrap_or_default();
+        let registry_text = self.globals.override_registry.clone().or_else(|| {
+            registry
+                .as_ref()
+                .map(|r| r.scalar.text().to_string())
+                .filter(|s| !s.is_empty())
+        });
+        for key in keys {
+            let digest = self.field(digests, &key, &digest_path)?;
+            let name = match names {
+                Some(n) => self.field(n, &key, &name_path)?,
+                None => None,
+            };
+            let state = match &digest {
+                Some(d) => digest_state(d.scalar.text(), false),
+                None => DigestState::Absent,
+            };
+            let filled = matches!(state, DigestState::Filled(_));
+            let kind = if names.is_some() {
+                SiteKind::NameKeyed { key: key.clone() }
+            } else {
+                SiteKind::DigestKeyed {
+                    key: key.clone(),
+                    name_hint: kebab(&key),
+                }
+            };
+            let reference = match &name {
+                Some(n) if !n.scalar.is_empty() => {
+                    let mut s = match &registry_text {
+                        Some(r) => format!("{r}/{}", n.scalar.text()),
+                        None => n.scalar.text().to_string(),
+                    };
+                    if !tag_text.is_empty() {
+                        s.push(':');
+                        s.push_str(&tag_text);
+                    } else if let DigestState::Filled(d) = &state {
+                        s.push('@');
+                        s.push_str(&d.to_string());
+                    }
+                    ImageRef::parse(&s).map_err(|e| format!("`{s}` is not a valid reference: {e}"))
+                }
+                Some(_) => Err(format!("`{name_path}.{key}` is empty")),
+                None => Err(format!(
+                    "the image name for digest key `{key}` is written in the chart's templates, not its values"
+                )),
+            };
+            let span = digest
+                .as_ref()
+                .or(name.as_ref())
+                .map_or(m.span, |f| Span::new(f.key_offset, f.key_offset));
+            self.out.push(ImageSite {
+                path: match &digest {
+                    Some(d) => d.path.clone(),
+                    None => digest_path.key(&key),
+                },
+                document: self.document,
+                kind,
+                reference,
+                fields: SiteFields {
+                    registry: registry.clone(),
+                    repository: name,
+                    tag: tag.clone(),
+                    digest,
+                    ..SiteFields::default()
+                },
+                digest_state: state,
+                digest_ignored: filled && !tag_text.is_empty(),
+                span,
+            });
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sibling_site(
+        &mut self,
+        m: &Map,
+        key: &Scalar,
+        value: &Scalar,
+        tag_key: &str,
+        _tag: &Scalar,
+        path: &YamlPath,
+        anchored: bool,
+    ) -> Result<(), InputError> {
+        let repo = self.field(m, &key.value, path)?;
+        let tag = self.field(m, tag_key, path)?;
+        let digest = self.field(m, &format!("{}Digest", key.value), path)?;
+        if anchored {
+            return Err(InputError::at(
+                self.source,
+                key.span.start,
+                format!(
+                    "image site `{}` is inside an anchored node",
+                    path.key(&key.value)
+                ),
+            ));
+        }
+        let mut s = value.text().to_string();
+        let t = tag
+            .as_ref()
+            .map(|t| t.scalar.text().to_string())
+            .unwrap_or_default();
+        if !t.is_empty() {
+            s.push(':');
+            s.push_str(&t);
+        }
+        let dtext = digest
+            .as_ref()
+            .map(|d| d.scalar.text().to_string())
+            .unwrap_or_default();
+        if !dtext.is_empty() {
+            if let Some(at) = s.find('@') {
+                s.truncate(at);
+            }
+            s.push('@');
+            s.push_str(&dtext);
+        }
+        let state = if let Some(d) = &digest {
+            digest_state(d.scalar.text(), false)
+        } else {
+            match t.split_once('@') {
+                Some((_, d)) => digest_state(d, false),
+                None => DigestState::Absent,
+            }
+        };
+        self.out.push(ImageSite {
+            path: path.key(&key.value),
+            document: self.document,
+            kind: SiteKind::Sibling,
+            reference: ImageRef::parse(&s)
+                .map_err(|e| format!("`{s}` is not a valid reference: {e}")),
+            fields: SiteFields {
+                repository: repo,
+                tag,
+                digest,
+                ..SiteFields::default()
+            },
+            digest_state: state,
+            digest_ignored: false,
+            span: value.span,
+        });
+        Ok(())
+    }
+
+    fn string_site(
+        &mut self,
+        s: &Scalar,
+        path: &YamlPath,
+        image_keyed: bool,
+        anchored: bool,
+    ) -> Result<(), InputError> {
+        let v = s.text();
+        if s.is_null || v.is_empty() {
+            return Ok(());
+        }
+        if s.style.is_block() {
+            // grafana's `extraContainers: |` holds manifest text, not a reference.
+            if image_keyed && looks_like_reference(v.trim()) {
+                return Err(InputError::at(
+                    self.source,
+                    s.span.start,
+                    format!(
+                        "a block scalar (`|` or `>`) at image site `{path}`: write it as a plain or quoted string"
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let parsed = ImageRef::parse(v);
+        let is_site = match &parsed {
+            Ok(r) => {
+                (image_keyed && (s.style != QuoteStyle::Plain || !plain_keyword(v)))
+                    || (r.is_pinned() && r.written_path().contains('/'))
+            }
+            Err(_) => image_keyed && looks_like_reference(v),
+        };
+        if !is_site {
+            return Ok(());
+        }
+        if s.anchored || anchored {
+            return Err(InputError::at(
+                self.source,
+                s.span.start,
+                format!("an anchor at image site `{path}`: an edit would change its aliases too"),
+            ));
+        }
+        let digest_state = match v.split_once('@') {
+            Some((_, d)) => digest_state(d, false),
+            None => DigestState::Absent,
+        };
+        self.out.push(ImageSite {
+            path: path.clone(),
+            document: self.document,
+            kind: SiteKind::String,
+            reference: parsed.map_err(|e| format!("`{v}` is not a valid reference: {e}")),
+            fields: SiteFields {
+                string: Some(Field {
+                    key: path.last_key().unwrap_or("").to_string(),
+                    path: path.clone(),
+                    scalar: s.clone(),
+                    key_offset: s.span.start,
+                }),
+                ..SiteFields::default()
+            },
+            digest_state,
+            digest_ignored: false,
+            span: s.span,
+        });
+        Ok(())
+    }
+}
+
+/// YAML words and numbers that parse as a one-segment reference but are not images.
+fn plain_keyword(v: &str) -> bool {
+    v.parse::<f64>().is_ok()
+        || matches!(
+            v.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "none" | "latest"
+        )
+}
+
+fn digest_state(text: &str, bare_ok: bool) -> DigestState {
+    if text.is_empty() {
+        return DigestState::Empty;
+    }
+    let parsed = if bare_ok {
+        Digest::parse_prefixed_or_bare(text)
+    } else {
+        Digest::parse(text)
+    };
+    match parsed {
+        Ok(d) => DigestState::Filled(d),
+        Err(_) => DigestState::Invalid(text.to_string()),
+    }
+}
+
+/// `osmController` → `osm-controller`, `osmCRDs` → `osm-crds`.
+pub fn kebab(key: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = key.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() {
+            let prev_lower = i > 0 && !chars[i - 1].is_ascii_uppercase();
+            let next_lower = chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_ascii_lowercase() && *n != 's');
+            if i > 0 && (prev_lower || next_lower) {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
