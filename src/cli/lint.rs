@@ -1,11 +1,14 @@
-//! `chartpin lint`: wiring from flags to [`crate::lint`].
+//! `chartpin lint`: wiring from flags to [`crate::lint`], then to a renderer.
 
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::{ChartArgs, FormatArgs};
 use crate::diag::Exit;
+use crate::lint::{self, LintOptions, RenderedInput};
+use crate::report::{self, Format, RenderOptions, Sources};
 
 #[derive(Debug, Clone, Args)]
 pub struct LintArgs {
@@ -24,6 +27,64 @@ pub struct LintArgs {
     pub format: FormatArgs,
 }
 
-pub fn run(_args: LintArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("`chartpin lint` is not implemented yet")
+pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
+    let format = args.format.resolve();
+    let paths = args.charts.all();
+    let rendered = match &args.rendered {
+        Some(p) if p == Path::new("-") => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                anyhow::anyhow!("reading rendered manifests from standard input: {e}")
+            })?;
+            Some(RenderedInput::Text {
+                name: PathBuf::from("<stdin>"),
+                text,
+            })
+        }
+        Some(p) => Some(RenderedInput::File(p.clone())),
+        None => None,
+    };
+    let ignore = ignore_rules(args.config.as_deref(), &paths)?;
+    let opts = LintOptions {
+        rendered,
+        render: args.render,
+        helm: None,
+        ignore,
+    };
+    let outcome = lint::lint(&paths, &opts)?;
+    let files_checked = outcome.sources.len();
+    let mut sources = Sources::new();
+    for s in outcome.sources {
+        sources.insert(s);
+    }
+    let render_opts = RenderOptions {
+        color: format == Format::Human && report::color_for_stdout(),
+        sources: Some(&sources),
+        files_checked: Some(files_checked),
+        ..RenderOptions::default()
+    };
+    let mut out = std::io::stdout().lock();
+    report::render(format, &outcome.findings, &render_opts, &mut out)?;
+    out.flush()?;
+    Ok(Exit::from_findings(&outcome.findings))
+}
+
+/// Ignore rules from `--config`, else from `.chartpin.yaml` beside each chart named.
+fn ignore_rules(
+    config: Option<&Path>,
+    paths: &[PathBuf],
+) -> anyhow::Result<Vec<lint::suppress::IgnoreRule>> {
+    let files: Vec<PathBuf> = match config {
+        Some(c) => vec![c.to_path_buf()],
+        None => paths
+            .iter()
+            .map(|p| p.join(".chartpin.yaml"))
+            .filter(|p| p.is_file())
+            .collect(),
+    };
+    let mut rules = Vec::new();
+    for f in files {
+        rules.extend(lint::suppress::read_ignore_rules(&f)?);
+    }
+    Ok(rules)
 }
