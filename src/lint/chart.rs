@@ -38,6 +38,8 @@ pub struct Chart {
     pub name: String,
     pub origin: ChartOrigin,
     pub files: BTreeMap<String, SourceFile>,
+    /// The alias the parent's `Chart.yaml` gives this subchart, if any.
+    pub alias: Option<String>,
     /// Subcharts under `charts/`, in path order.
     pub subcharts: Vec<Chart>,
 }
@@ -199,11 +201,13 @@ pub fn load_dir(dir: &Path) -> Result<Chart, LintError> {
             .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| dir.display().to_string())
     });
+    assign_aliases(&files, &mut subcharts);
     Ok(Chart {
         root: dir.to_path_buf(),
         name,
         origin: ChartOrigin::Dir(dir.to_path_buf()),
         files,
+        alias: None,
         subcharts,
     })
 }
@@ -223,6 +227,24 @@ fn chart_name(files: &BTreeMap<String, SourceFile>) -> Option<String> {
     let chart = files.get("Chart.yaml")?;
     let root = super::yaml::parse_one(chart).ok()??;
     root.get("name")?.as_str().map(str::to_string)
+}
+
+/// Set each subchart's alias from the parent's `dependencies` (matched by name).
+fn assign_aliases(files: &BTreeMap<String, SourceFile>, subcharts: &mut [Chart]) {
+    use super::yaml::Node;
+    let Some(Ok(Some(root))) = files.get("Chart.yaml").map(super::yaml::parse_one) else {
+        return;
+    };
+    let Some(Node::Seq { items, .. }) = root.get("dependencies") else {
+        return;
+    };
+    for sub in subcharts.iter_mut() {
+        sub.alias = items
+            .iter()
+            .find(|d| d.get("name").and_then(Node::as_str) == Some(sub.name.as_str()))
+            .and_then(|d| d.get("alias").and_then(Node::as_str))
+            .map(str::to_string);
+    }
 }
 
 /// Read a packaged chart in memory. `shown` is the path findings use for
@@ -356,11 +378,13 @@ fn chart_from_entries(
     }
     let name = chart_name(&files)
         .unwrap_or_else(|| prefix.rsplit('/').next().unwrap_or(prefix).to_string());
+    assign_aliases(&files, &mut subcharts);
     Ok(Chart {
         root,
         name,
         origin,
         files,
+        alias: None,
         subcharts,
     })
 }

@@ -87,6 +87,8 @@ pub struct FoundImage {
     pub chart_root: PathBuf,
     /// Extra words for messages (`Deployment/web container app`).
     pub context: Option<String>,
+    /// For template images: the values keys the reference was built from (`logger.tag`).
+    pub values_paths: Vec<String>,
 }
 
 impl FoundImage {
@@ -111,6 +113,7 @@ impl FoundImage {
             path,
             chart_root: chart_root.to_path_buf(),
             context: None,
+            values_paths: Vec::new(),
         }
     }
 
@@ -130,9 +133,10 @@ impl FoundImage {
             Some(c) => format!("{message} ({c})"),
             None => message,
         };
-        let mut f = Finding::new(code, message)
-            .in_file(&self.file)
-            .with_image(&self.reference);
+        let mut f = Finding::new(code, message).in_file(&self.file);
+        if !self.reference.is_empty() {
+            f = f.with_image(&self.reference);
+        }
         f.line = self.line;
         f.column = self.column;
         f.span = self.span;
@@ -181,15 +185,43 @@ struct Collected {
     images: Vec<FoundImage>,
     /// Findings that are not about one reference's form (unresolvable, digest fields, skipped documents).
     findings: Vec<Finding>,
-    /// Findings from values sites, already decided by the site's digest-field state.
-    site_findings: Vec<Finding>,
+    /// Findings from values sites (with their chart root), already decided
+    /// by the site's digest-field state.
+    site_findings: Vec<(PathBuf, Finding)>,
+    /// Files lint read from the charts (suppression comments live here).
     sources: Vec<SourceFile>,
+    /// Rendered streams (their comments are copies of the templates').
+    rendered_sources: Vec<SourceFile>,
 }
 
 /// Find and lint every chart under `paths`.
 pub fn lint(paths: &[PathBuf], opts: &LintOptions) -> Result<LintOutcome, LintError> {
     let (charts, collected) = collect(paths, opts)?;
-    let mut findings = collected.site_findings;
+    // A values site lint could not name is settled when a template builds
+    // its image from the site's keys (`{{ .registry }}/fluent-bit:{{ .tag }}`).
+    let resolved_by_templates: std::collections::HashSet<(PathBuf, String)> = collected
+        .images
+        .iter()
+        .filter(|i| i.origin == ImageOrigin::Template)
+        .flat_map(|i| {
+            i.values_paths
+                .iter()
+                .map(|p| (i.chart_root.clone(), p.clone()))
+        })
+        .collect();
+    let mut findings: Vec<Finding> = collected
+        .site_findings
+        .into_iter()
+        .filter(|(root, f)| {
+            f.code != crate::diag::Code::UnresolvableImage
+                || !f.path.as_ref().is_some_and(|p| {
+                    resolved_by_templates
+                        .iter()
+                        .any(|(r, used)| r == root && used.starts_with(&format!("{p}.")))
+                })
+        })
+        .map(|(_, f)| f)
+        .collect();
     findings.extend(collected.findings);
     let mut rendered_candidates = Vec::new();
     for img in &collected.images {
@@ -238,9 +270,11 @@ pub fn lint(paths: &[PathBuf], opts: &LintOptions) -> Result<LintOutcome, LintEr
     });
     let files: Vec<&SourceFile> = collected.sources.iter().collect();
     let findings = suppress::apply(findings, &files, opts.ignore.clone())?;
+    let mut sources = collected.sources;
+    sources.extend(collected.rendered_sources);
     Ok(LintOutcome {
         findings,
-        sources: collected.sources,
+        sources,
         charts: charts.len(),
     })
 }
@@ -287,7 +321,7 @@ fn collect(paths: &[PathBuf], opts: &LintOptions) -> Result<(Vec<Chart>, Collect
             RenderedInput::Text { name, text } => SourceFile::new(name, text.clone()),
         };
         scan_rendered(&src, &refs, &mut out)?;
-        out.sources.push(src);
+        out.rendered_sources.push(src);
     }
     if opts.render {
         let helm = find_helm(opts.helm.as_deref())?;
@@ -300,7 +334,7 @@ fn collect(paths: &[PathBuf], opts: &LintOptions) -> Result<(Vec<Chart>, Collect
             let text = helm_template(&helm, &c.name, &target)?;
             let src = SourceFile::new(format!("helm template {}", c.root.display()), text);
             scan_rendered(&src, &refs, &mut out)?;
-            out.sources.push(src);
+            out.rendered_sources.push(src);
         }
     }
     Ok((charts, out))
@@ -355,20 +389,9 @@ fn helm_template(helm: &Path, name: &str, chart: &Path) -> Result<String, LintEr
         .map_err(|_| LintError::Helm("helm template printed invalid UTF-8".into()))
 }
 
-/// The key a parent's values use for `sub`: its alias in the parent's
-/// `Chart.yaml` dependencies, else its name.
-fn subchart_key(parent_chart_yaml: Option<&yaml::Node>, sub: &Chart) -> String {
-    let deps = parent_chart_yaml.and_then(|c| c.get("dependencies"));
-    if let Some(yaml::Node::Seq { items, .. }) = deps {
-        for d in items {
-            if d.get("name").and_then(yaml::Node::as_str) == Some(sub.name.as_str())
-                && let Some(alias) = d.get("alias").and_then(yaml::Node::as_str)
-            {
-                return alias.to_string();
-            }
-        }
-    }
-    sub.name.clone()
+/// The key a parent's values use for `sub`: its alias, else its name.
+fn subchart_key(sub: &Chart) -> String {
+    sub.alias.clone().unwrap_or_else(|| sub.name.clone())
 }
 
 /// Overrides a parent hands a subchart: its values under the subchart's key, and `global`.
@@ -436,6 +459,7 @@ fn scan_chart(
         values: merged.as_ref(),
         chart: chart_yaml.as_ref(),
         chart_name: &chart.name,
+        used: Default::default(),
     };
     for (_, src) in chart.templates() {
         let scan = templates::scan(src, &ctx, &chart.root);
@@ -447,7 +471,7 @@ fn scan_chart(
     }
     if let Some(m) = merged.as_ref() {
         for sub in &chart.subcharts {
-            let key = subchart_key(chart_yaml.as_ref(), sub);
+            let key = subchart_key(sub);
             scan_chart(
                 sub,
                 Some(ParentValues {
@@ -554,7 +578,8 @@ fn values_sites(
         let judged = effective.get(&path).unwrap_or(site);
         let (found, finding) = judge_site(judged, site, src, &chart.root, note);
         out.images.push(found);
-        out.site_findings.extend(finding);
+        out.site_findings
+            .extend(finding.map(|f| (chart.root.clone(), f)));
     }
     Ok(paths)
 }
@@ -577,7 +602,8 @@ fn judge_site(
         Ok(r) => r.as_str().to_string(),
         Err(_) => text_of(&fields.string)
             .or_else(|| text_of(&fields.repository))
-            .unwrap_or_else(|| at.path.to_string()),
+            .filter(|t| !t.is_empty())
+            .unwrap_or_default(),
     };
     let span_of = |f: &Option<crate::values::Field>| f.as_ref().map(|f| f.scalar.span);
     let digest_span = span_of(&fields.digest).or(span_of(&fields.sha));
@@ -634,7 +660,13 @@ fn judge_site(
                 &found,
                 digest_span,
                 Code::EmptyDigest,
-                format!("`{digest_path}` is empty, so `{reference}` renders by its mutable tag"),
+                if reference.is_empty() {
+                    format!(
+                        "`{digest_path}` is empty, so the image the chart defaults to renders by its mutable tag"
+                    )
+                } else {
+                    format!("`{digest_path}` is empty, so `{reference}` renders by its mutable tag")
+                },
             )),
             (Ok(_), _) => rules::check(&found).map(|f| {
                 let mut g = found.clone();

@@ -198,7 +198,8 @@ fn find_template<'c>(source: &str, charts: &[&'c Chart]) -> Option<(&'c Chart, &
         chart = chart
             .subcharts
             .iter()
-            .find(|c| c.name == sub || c.root.file_name().is_some_and(|n| n == sub))?;
+            .find(|c| c.alias.as_deref() == Some(sub))
+            .or_else(|| chart.subcharts.iter().find(|c| c.name == sub))?;
         rest = r2;
     }
     chart.file(rest).map(|f| (chart, f))
@@ -305,6 +306,7 @@ mod tests {
             )]
             .into_iter()
             .collect(),
+            alias: None,
             subcharts: vec![],
         };
         let src = SourceFile::new("rendered.yaml", STREAM);

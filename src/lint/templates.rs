@@ -20,11 +20,13 @@ use crate::diag::{Code, Finding};
 use crate::source::{SourceFile, Span};
 
 /// What template actions can see: the chart's merged values and its `Chart.yaml`.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Context<'a> {
     pub values: Option<&'a Node>,
     pub chart: Option<&'a Node>,
     pub chart_name: &'a str,
+    /// Values paths looked up while evaluating the current image.
+    pub used: std::cell::RefCell<Vec<String>>,
 }
 
 /// The value of a template expression, as far as it can be known.
@@ -153,6 +155,7 @@ fn node_text(n: &Node) -> Val {
 
 impl Context<'_> {
     fn values_at(&self, path: &[String]) -> Val {
+        self.used.borrow_mut().push(path.join("."));
         let Some(values) = self.values else {
             return Val::Unknown;
         };
@@ -567,6 +570,7 @@ fn site(
     chart_root: &Path,
     out: &mut TemplateScan,
 ) {
+    ctx.used.borrow_mut().clear();
     let ev = evaluate(ctx, value, scope);
     let yaml_path = flag.map(|f| format!("--{f}"));
     let mut found = FoundImage::new(
@@ -591,6 +595,7 @@ fn site(
             return;
         }
         found.reference = resolved.to_string();
+        found.values_paths = ctx.used.borrow().clone();
         out.images.push(found);
         return;
     }
@@ -653,6 +658,7 @@ mod tests {
             values: v.as_ref(),
             chart: chart.as_ref(),
             chart_name: "c",
+            used: Default::default(),
         };
         scan(
             &SourceFile::new("c/templates/t.yaml", tpl),
