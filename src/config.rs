@@ -1,1 +1,360 @@
-//! TODO: config
+//! `.chartpin.yaml`: what a chart tells chartpin when its values cannot be
+//! read by convention alone. It sits beside `Chart.yaml` (or is named with
+//! `--config`) and says:
+//!
+//! - `images`: which manifest entry goes to which YAML path, how to write it,
+//!   and which other keys to clear (OSM 0.11–1.0 digest keys follow no rule;
+//!   OSM needs `tag: ""` before its digests take effect);
+//! - `shaFormat`: whether `sha` fields hold bare hex or `sha256:<hex>`, when
+//!   the chart's templates are not at hand to tell;
+//! - `ignore`: lint suppressions by file glob, image pattern and finding code.
+//!
+//! Read with serde-saphyr, which rejects duplicate keys and reports positions.
+//! See docs/config.md for examples.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::diag::{Code, InputError};
+use crate::source::SourceFile;
+use crate::values::YamlPath;
+
+/// The name chartpin looks for beside `Chart.yaml`.
+pub const FILE_NAME: &str = ".chartpin.yaml";
+
+/// A parsed `.chartpin.yaml`.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// Where the file was read from.
+    pub path: PathBuf,
+    /// Explicit manifest entry → values path mappings.
+    pub images: Vec<ImageMapping>,
+    /// How `sha` fields are written, overriding what the templates suggest.
+    pub sha_format: Option<ShaFormat>,
+    /// Lint suppressions.
+    pub ignore: Vec<IgnoreRule>,
+}
+
+/// How a chart's `sha` field holds a digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShaFormat {
+    /// `sha: <hex>`; the template writes `@sha256:{{ .sha }}` (kube-prometheus-stack, grafana).
+    Bare,
+    /// `sha: sha256:<hex>`; the template writes `@{{ .sha }}` (kube-state-metrics).
+    Prefixed,
+}
+
+/// How a mapped scalar is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteForm {
+    /// `sha256:<hex>`.
+    Digest,
+    /// `<hex>` alone.
+    Hex,
+    /// `<tag>@sha256:<hex>`, keeping the tag already there (or the manifest's).
+    Tag,
+    /// `repo:tag@sha256:<hex>`, the whole reference.
+    Reference,
+}
+
+/// One `images:` entry: put the digest of manifest entry `entry` at `path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageMapping {
+    /// The manifest entry's name: a short name (`init`) or a full name (`ghcr.io/org/app`).
+    pub entry: String,
+    /// The image site or scalar to write (`osm.image.digest.osmSidecarInit`).
+    pub path: YamlPath,
+    /// How to write a scalar that is not a recognised site (default: `digest`).
+    pub form: Option<WriteForm>,
+    /// Scalars to set to `""` when this entry is pinned (`osm.image.tag`).
+    pub clear: Vec<YamlPath>,
+    /// 1-based line of the mapping in the config, for messages.
+    pub line: usize,
+}
+
+/// One `ignore:` rule. Every given condition must hold; an absent one matches anything.
+#[derive(Clone, Debug)]
+pub struct IgnoreRule {
+    /// Glob on the file path (`charts/*/values.yaml`, `**/ci/*.yaml`).
+    pub path: Option<String>,
+    /// Image pattern where `*` matches any run of characters (`docker.io/library/*`).
+    pub image: Option<String>,
+    /// Finding code (`mutable-tag`).
+    pub code: Option<Code>,
+    /// 1-based line of the rule in the config, for `unused-suppression` findings.
+    pub line: usize,
+    /// 1-based column of the rule.
+    pub column: usize,
+    glob: Option<globset::GlobMatcher>,
+}
+
+impl IgnoreRule {
+    /// A rule from its parts; `path` must be a valid glob.
+    pub fn new(
+        path: Option<&str>,
+        image: Option<&str>,
+        code: Option<Code>,
+    ) -> Result<Self, String> {
+        let glob = match path {
+            Some(p) => Some(
+                globset::GlobBuilder::new(p)
+                    .literal_separator(false)
+                    .build()
+                    .map_err(|e| format!("invalid glob `{p}`: {e}"))?
+                    .compile_matcher(),
+            ),
+            None => None,
+        };
+        Ok(IgnoreRule {
+            path: path.map(str::to_string),
+            image: image.map(str::to_string),
+            code,
+            line: 0,
+            column: 0,
+            glob,
+        })
+    }
+
+    /// Whether this rule suppresses a finding of `code` on `image` in `file`.
+    pub fn matches(&self, file: Option<&Path>, image: Option<&str>, code: Code) -> bool {
+        if self.code.is_some_and(|c| c != code) {
+            return false;
+        }
+        if let Some(g) = &self.glob {
+            let Some(f) = file else { return false };
+            let f = f.strip_prefix("./").unwrap_or(f);
+            if !g.is_match(f) && !f.file_name().is_some_and(|n| g.is_match(n)) {
+                return false;
+            }
+        }
+        if let Some(pat) = &self.image {
+            let Some(img) = image else { return false };
+            if !wildcard_match(pat, img) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// `*` matches any run of characters (including `/`); everything else is literal.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawConfig {
+    #[serde(default)]
+    images: Vec<Spanned<RawMapping>>,
+    #[serde(default)]
+    sha_format: Option<ShaFormat>,
+    #[serde(default)]
+    ignore: Vec<Spanned<RawIgnore>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMapping {
+    entry: String,
+    path: String,
+    #[serde(default)]
+    form: Option<WriteForm>,
+    #[serde(default)]
+    clear: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIgnore {
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+impl Config {
+    /// Parse config text read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, InputError> {
+        let source = SourceFile::new(path, text);
+        if text.trim().is_empty() {
+            return Ok(Config {
+                path: path.to_path_buf(),
+                ..Config::default()
+            });
+        }
+        let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| {
+            let msg = first_line(&e.to_string());
+            match e.location() {
+                Some(l) if l.line() > 0 => InputError::at_line_col(
+                    &source,
+                    l.line() as usize,
+                    (l.column() as usize).max(1),
+                    format!("invalid config: {msg}"),
+                ),
+                _ => InputError::file(path, format!("invalid config: {msg}")),
+            }
+        })?;
+        let at = |l: &serde_saphyr::Location, msg: String| {
+            InputError::at_line_col(
+                &source,
+                l.line() as usize,
+                (l.column() as usize).max(1),
+                msg,
+            )
+        };
+        let mut images = Vec::new();
+        for m in raw.images {
+            let loc = m.referenced;
+            let parse_path = |p: &str| {
+                YamlPath::parse(p).ok_or_else(|| at(&loc, format!("invalid YAML path `{p}`")))
+            };
+            images.push(ImageMapping {
+                path: parse_path(&m.value.path)?,
+                clear: m
+                    .value
+                    .clear
+                    .iter()
+                    .map(|p| parse_path(p))
+                    .collect::<Result<_, _>>()?,
+                entry: m.value.entry,
+                form: m.value.form,
+                line: loc.line() as usize,
+            });
+        }
+        let mut ignore = Vec::new();
+        for r in raw.ignore {
+            let loc = r.referenced;
+            let code = match &r.value.code {
+                Some(c) => Some(
+                    Code::from_name(c)
+                        .ok_or_else(|| at(&loc, format!("unknown finding code `{c}`")))?,
+                ),
+                None => None,
+            };
+            let mut rule = IgnoreRule::new(r.value.path.as_deref(), r.value.image.as_deref(), code)
+                .map_err(|m| at(&loc, m))?;
+            rule.line = loc.line() as usize;
+            rule.column = loc.column() as usize;
+            ignore.push(rule);
+        }
+        Ok(Config {
+            path: path.to_path_buf(),
+            images,
+            sha_format: raw.sha_format,
+            ignore,
+        })
+    }
+
+    /// Read `explicit` if given, else `.chartpin.yaml` in `chart_dir` if it exists.
+    pub fn load(chart_dir: &Path, explicit: Option<&Path>) -> Result<Option<Config>, InputError> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let p = chart_dir.join(FILE_NAME);
+                if !p.exists() {
+                    return Ok(None);
+                }
+                p
+            }
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| InputError::file(&path, format!("cannot read config: {e}")))?;
+        Config::parse(&path, &text).map(Some)
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_mappings_sha_format_and_ignores() {
+        let text = "shaFormat: prefixed\nimages:\n  - entry: init\n    path: osm.image.digest.osmSidecarInit\n    clear: [osm.image.tag]\nignore:\n  - path: \"ci/*.yaml\"\n    image: \"docker.io/library/*\"\n    code: mutable-tag\n  - code: implicit-latest\n";
+        let c = Config::parse(Path::new(".chartpin.yaml"), text).unwrap();
+        assert_eq!(c.sha_format, Some(ShaFormat::Prefixed));
+        assert_eq!(c.images[0].entry, "init");
+        assert_eq!(
+            c.images[0].path.to_string(),
+            "osm.image.digest.osmSidecarInit"
+        );
+        assert_eq!(c.images[0].clear[0].to_string(), "osm.image.tag");
+        assert_eq!(c.ignore.len(), 2);
+        let r = &c.ignore[0];
+        assert_eq!(r.line, 7);
+        assert!(r.matches(
+            Some(Path::new("ci/a.yaml")),
+            Some("docker.io/library/nginx:1"),
+            Code::MutableTag
+        ));
+        assert!(!r.matches(
+            Some(Path::new("values.yaml")),
+            Some("docker.io/library/nginx:1"),
+            Code::MutableTag
+        ));
+        assert!(!r.matches(
+            Some(Path::new("ci/a.yaml")),
+            Some("ghcr.io/x:1"),
+            Code::MutableTag
+        ));
+        assert!(!r.matches(
+            Some(Path::new("ci/a.yaml")),
+            Some("docker.io/library/nginx:1"),
+            Code::ImplicitLatest
+        ));
+        assert!(c.ignore[1].matches(None, None, Code::ImplicitLatest));
+    }
+
+    #[test]
+    fn bad_config_names_line_and_column() {
+        let dup =
+            Config::parse(Path::new("c.yaml"), "shaFormat: bare\nshaFormat: bare\n").unwrap_err();
+        assert_eq!(dup.line, 2, "{dup}");
+        let code =
+            Config::parse(Path::new("c.yaml"), "ignore:\n  - code: no-such-code\n").unwrap_err();
+        assert!(code.to_string().starts_with("c.yaml:2:"), "{code}");
+        assert!(code.message.contains("no-such-code"));
+        let unknown = Config::parse(Path::new("c.yaml"), "imgs: []\n").unwrap_err();
+        assert_eq!(unknown.line, 1, "{unknown}");
+        let path = Config::parse(
+            Path::new("c.yaml"),
+            "images:\n  - entry: x\n    path: a..b\n",
+        )
+        .unwrap_err();
+        assert!(path.message.contains("a..b"), "{path}");
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*", "x"));
+        assert!(wildcard_match("a*c", "abbbc"));
+        assert!(!wildcard_match("a*c", "ab"));
+        assert!(wildcard_match("*/nginx*", "docker.io/library/nginx:1"));
+        assert!(!wildcard_match("abc", "abcd"));
+    }
+}

@@ -1,1 +1,557 @@
-//! TODO: pin
+//! Pinning: match digest-manifest entries to the image sites of a chart's
+//! values files and compute the byte edits that write each digest in the form
+//! that chart's templates render (FIELD-NOTES §2):
+//!
+//! - an existing `digest` field is filled (`sha256:<hex>`);
+//! - a `sha` field gets bare hex or `sha256:<hex>`, as the templates expect
+//!   ([`sha_format_from_templates`]; `.chartpin.yaml` can say);
+//! - a block with only a `tag` gets `tag: "<tag>@sha256:…"`, the one pin
+//!   charts without a digest field render;
+//! - a block with neither gets a `digest:` line inserted after its repository
+//!   (cert-manager keeps `tag` and `digest` commented out);
+//! - a single string becomes `repo:tag@sha256:…`;
+//! - OSM's name-keyed map gets its digest and the shared `tag` cleared, since
+//!   a non-empty tag wins over the digests there.
+//!
+//! Already-pinned references are re-pinned when the manifest's digest differs.
+//! Nothing here prints or writes: [`pin`] returns the edits, new texts and
+//! what matched and what did not; the CLI decides what to do with them.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, ShaFormat, WriteForm};
+use crate::diag::InputError;
+use crate::manifest::{DigestManifest, EntryName, ManifestEntry};
+use crate::reference::{Digest, ImageRef};
+use crate::source::Span;
+use crate::values::{
+    DigestState, Edit, Field, ImageSite, Node, SiteKind, ValuesFile, YamlPath, apply_edits,
+    set_scalar,
+};
+
+/// What [`pin`] needs besides the files and the manifest.
+#[derive(Clone, Debug, Default)]
+pub struct PinOptions {
+    /// How `sha` fields are written when their current value does not show it.
+    pub sha_format: Option<ShaFormat>,
+    /// The chart's `.chartpin.yaml`, if any.
+    pub config: Option<Config>,
+}
+
+/// One image site that a manifest entry was matched to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pinned {
+    pub path: YamlPath,
+    /// Where the site is, for `file:line:col`.
+    pub span: Span,
+    /// The image as the chart rendered it before, or its short name.
+    pub image: String,
+    pub digest: Digest,
+    /// The digest the site held before.
+    pub previous: DigestState,
+    /// Whether the file changes for this site (false when already pinned to `digest`).
+    pub changed: bool,
+    /// Index of the entry in the manifest.
+    pub entry: usize,
+}
+
+/// A site an entry matched but that cannot be pinned, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub site: ImageSite,
+    pub reason: String,
+}
+
+/// The plan for one values file.
+#[derive(Clone, Debug)]
+pub struct FilePlan {
+    pub path: PathBuf,
+    pub edits: Vec<Edit>,
+    pub pinned: Vec<Pinned>,
+    /// Sites no manifest entry matched.
+    pub unmatched_images: Vec<ImageSite>,
+    pub skipped: Vec<Skipped>,
+    /// The file's text with the edits applied.
+    pub new_text: String,
+}
+
+impl FilePlan {
+    /// Whether the file would change.
+    pub fn changed(&self) -> bool {
+        self.pinned.iter().any(|p| p.changed) || !self.edits.is_empty()
+    }
+}
+
+/// The plan for all values files of a pin.
+#[derive(Clone, Debug)]
+pub struct PinOutcome {
+    pub files: Vec<FilePlan>,
+    /// Entries that matched no site in any file.
+    pub unmatched_entries: Vec<ManifestEntry>,
+}
+
+/// Match `manifest` against `files` and compute every edit.
+pub fn pin(
+    files: &[ValuesFile],
+    manifest: &DigestManifest,
+    opts: &PinOptions,
+) -> Result<PinOutcome, InputError> {
+    let mut used: HashSet<usize> = HashSet::new();
+    let mut plans = Vec::new();
+    for vf in files {
+        plans.push(plan_file(vf, manifest, opts, &mut used)?);
+    }
+    let unmatched_entries = manifest
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !used.contains(i))
+        .map(|(_, e)| e.clone())
+        .collect();
+    Ok(PinOutcome {
+        files: plans,
+        unmatched_entries,
+    })
+}
+
+fn plan_file(
+    vf: &ValuesFile,
+    manifest: &DigestManifest,
+    opts: &PinOptions,
+    used: &mut HashSet<usize>,
+) -> Result<FilePlan, InputError> {
+    let text = vf.text();
+    let sites = vf.image_sites()?;
+    let mut edits = Vec::new();
+    let mut pinned = Vec::new();
+    let mut skipped = Vec::new();
+    let mut unmatched_images = Vec::new();
+    let mut mapped: HashSet<YamlPath> = HashSet::new();
+
+    if let Some(cfg) = &opts.config {
+        for m in &cfg.images {
+            let entries: Vec<usize> = manifest
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| entry_is_named(e, &m.entry))
+                .map(|(i, _)| i)
+                .collect();
+            let Some(&ei) = entries.first() else { continue };
+            let entry = &manifest.entries[ei];
+            let site = sites.iter().find(|s| {
+                s.path == m.path || s.fields.digest.as_ref().is_some_and(|d| d.path == m.path)
+            });
+            let before = edits.len();
+            if let Some(site) = site {
+                mapped.insert(site.path.clone());
+                match site_edits(text, site, entry, opts) {
+                    Ok(e) => {
+                        edits.extend(e);
+                        pinned.push(pinned_record(site, entry, ei, edits.len() > before));
+                    }
+                    Err(reason) => skipped.push(Skipped {
+                        site: site.clone(),
+                        reason,
+                    }),
+                }
+            } else {
+                let Some(Node::Scalar(sc)) = vf.node_at(&m.path) else {
+                    return Err(InputError::file(
+                        &cfg.path,
+                        format!(
+                            "line {}: `{}` is not a scalar in {}",
+                            m.line,
+                            m.path,
+                            vf.source.path.display()
+                        ),
+                    ));
+                };
+                let current = sc.text();
+                let value = match m.form.unwrap_or(WriteForm::Digest) {
+                    WriteForm::Digest => entry.digest.to_string(),
+                    WriteForm::Hex => entry.digest.hex().to_string(),
+                    WriteForm::Tag => {
+                        let base = current.split('@').next().unwrap_or("");
+                        let base = if base.is_empty() {
+                            entry.tag.clone().unwrap_or_default()
+                        } else {
+                            base.to_string()
+                        };
+                        format!("{base}@{}", entry.digest)
+                    }
+                    WriteForm::Reference => match ImageRef::parse(current) {
+                        Ok(r) => r.with_digest(&entry.digest).to_string(),
+                        Err(e) => {
+                            return Err(InputError::file(
+                                &vf.source.path,
+                                format!("`{}` is not a reference: {e}", m.path),
+                            ));
+                        }
+                    },
+                };
+                if current != value {
+                    edits.push(set_scalar(text, sc, &value));
+                }
+                pinned.push(Pinned {
+                    path: m.path.clone(),
+                    span: sc.span,
+                    image: entry_display(entry),
+                    digest: entry.digest.clone(),
+                    previous: DigestState::Absent,
+                    changed: edits.len() > before,
+                    entry: ei,
+                });
+                mapped.insert(m.path.clone());
+            }
+            for c in &m.clear {
+                if let Some(Node::Scalar(sc)) = vf.node_at(c)
+                    && !sc.is_empty()
+                {
+                    edits.push(set_scalar(text, sc, ""));
+                    if let Some(p) = pinned.last_mut() {
+                        p.changed = true;
+                    }
+                }
+            }
+            used.insert(ei);
+        }
+    }
+
+    for site in &sites {
+        if mapped.contains(&site.path) {
+            continue;
+        }
+        let Some(ei) = match_entry(site, manifest) else {
+            unmatched_images.push(site.clone());
+            continue;
+        };
+        used.insert(ei);
+        let entry = &manifest.entries[ei];
+        let before = edits.len();
+        match site_edits(text, site, entry, opts) {
+            Ok(e) => {
+                edits.extend(e);
+                pinned.push(pinned_record(site, entry, ei, edits.len() > before));
+            }
+            Err(reason) => skipped.push(Skipped {
+                site: site.clone(),
+                reason,
+            }),
+        }
+    }
+
+    edits.sort();
+    edits.dedup();
+    let new_text = apply_edits(text, &edits)
+        .map_err(|e| InputError::file(&vf.source.path, format!("conflicting edits: {e}")))?;
+    Ok(FilePlan {
+        path: vf.source.path.clone(),
+        edits,
+        pinned,
+        unmatched_images,
+        skipped,
+        new_text,
+    })
+}
+
+fn pinned_record(site: &ImageSite, entry: &ManifestEntry, ei: usize, changed: bool) -> Pinned {
+    Pinned {
+        path: site.path.clone(),
+        span: site.span,
+        image: site_display(site),
+        digest: entry.digest.clone(),
+        previous: site.digest_state.clone(),
+        changed,
+        entry: ei,
+    }
+}
+
+/// The image of a site for messages: its reference, or its short name.
+pub fn site_display(site: &ImageSite) -> String {
+    match &site.reference {
+        Ok(r) => r.to_string(),
+        Err(_) => site.short_name().unwrap_or_else(|| site.path.to_string()),
+    }
+}
+
+/// A manifest entry's image for messages.
+pub fn entry_display(e: &ManifestEntry) -> String {
+    let name = match &e.name {
+        EntryName::Full(r) => r.to_string(),
+        EntryName::Short(s) => s.clone(),
+    };
+    match &e.tag {
+        Some(t) if !name.ends_with(&format!(":{t}")) => format!("{name}:{t}"),
+        _ => name,
+    }
+}
+
+/// Whether a config `entry:` string names manifest entry `e`.
+fn entry_is_named(e: &ManifestEntry, name: &str) -> bool {
+    match &e.name {
+        EntryName::Short(s) => s == name,
+        EntryName::Full(r) => {
+            r.as_str() == name
+                || ImageRef::parse(name).is_ok_and(|n| n.name() == r.name())
+                || r.written_path().rsplit('/').next() == Some(name)
+        }
+    }
+}
+
+/// Letters and digits only, lowercased: `osm-controller` ~ `osmController`.
+fn squash(s: &str) -> String {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The normalised names a site answers to: its rendered name, and for
+/// digest-keyed maps the name guessed from registry and key.
+fn site_names(site: &ImageSite) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Ok(r) = &site.reference {
+        names.push(r.name());
+    }
+    if let SiteKind::DigestKeyed { name_hint, .. } = &site.kind {
+        let reg = site
+            .fields
+            .registry
+            .as_ref()
+            .map(|f| f.scalar.text().to_string())
+            .unwrap_or_default();
+        let s = if reg.is_empty() {
+            name_hint.clone()
+        } else {
+            format!("{reg}/{name_hint}")
+        };
+        if let Ok(r) = ImageRef::parse(&s) {
+            names.push(r.name());
+        }
+    }
+    names
+}
+
+/// The index of the manifest entry for `site`: full names first, then the
+/// repository path without its registry, then short names.
+fn match_entry(site: &ImageSite, manifest: &DigestManifest) -> Option<usize> {
+    let names = site_names(site);
+    let site_tag = site
+        .reference
+        .as_ref()
+        .ok()
+        .and_then(|r| r.tag())
+        .map(|t| t.split('@').next().unwrap_or(t).to_string());
+    // An entry for another tag never matches a tagged site: the build did not
+    // push that tag. Among the rest, the entry with the site's tag wins.
+    let pick = |cands: Vec<usize>| -> Option<usize> {
+        let tag_of = |i: usize| manifest.entries[i].tag.as_deref();
+        let cands: Vec<usize> = cands
+            .into_iter()
+            .filter(|&i| match (tag_of(i), site_tag.as_deref()) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            })
+            .collect();
+        cands
+            .iter()
+            .copied()
+            .find(|&i| tag_of(i).is_some() && tag_of(i) == site_tag.as_deref())
+            .or(cands.first().copied())
+    };
+    let full = |f: &dyn Fn(&ImageRef) -> bool| -> Vec<usize> {
+        manifest
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(&e.name, EntryName::Full(r) if f(r)))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    if let Some(i) = pick(full(&|r| names.contains(&r.name()))) {
+        return Some(i);
+    }
+    let repos: Vec<String> = names
+        .iter()
+        .filter_map(|n| n.split_once('/').map(|(_, p)| p.to_string()))
+        .collect();
+    if let Some(i) = pick(full(&|r| repos.contains(&r.repository()))) {
+        return Some(i);
+    }
+    let short = site.short_name().map(|s| squash(&s));
+    let key = match &site.kind {
+        SiteKind::NameKeyed { key } | SiteKind::DigestKeyed { key, .. } => Some(squash(key)),
+        _ => None,
+    };
+    let shorts: Vec<usize> = manifest
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| match &e.name {
+            EntryName::Short(s) => {
+                let s = squash(s);
+                short.as_ref() == Some(&s) || key.as_ref() == Some(&s)
+            }
+            EntryName::Full(_) => false,
+        })
+        .map(|(i, _)| i)
+        .collect();
+    pick(shorts)
+}
+
+/// The edits that pin `site` to `entry`'s digest; empty when it already is.
+pub fn site_edits(
+    text: &str,
+    site: &ImageSite,
+    entry: &ManifestEntry,
+    opts: &PinOptions,
+) -> Result<Vec<Edit>, String> {
+    let d = &entry.digest;
+    let f = &site.fields;
+    let mut edits = Vec::new();
+    let mut set = |field: &Field, value: String| {
+        if field.scalar.text() != value || field.scalar.is_null && !value.is_empty() {
+            edits.push(set_scalar(text, &field.scalar, &value));
+        }
+    };
+    match &site.kind {
+        SiteKind::String => {
+            let field = f.string.as_ref().ok_or("string site without its scalar")?;
+            let r = site.reference.as_ref().map_err(Clone::clone)?;
+            set(field, r.with_digest(d).to_string());
+        }
+        SiteKind::NameKeyed { .. } | SiteKind::DigestKeyed { .. } => {
+            let field = f
+                .digest
+                .as_ref()
+                .ok_or_else(|| format!("`{}` has no digest entry to fill", site.path))?;
+            set(field, d.to_string());
+            // OSM renders the tag when it is non-empty: clear it so the digests take effect.
+            if let Some(tag) = &f.tag
+                && !tag.scalar.is_empty()
+            {
+                set(tag, String::new());
+            }
+        }
+        SiteKind::Block | SiteKind::Sibling => {
+            let tag_text = f
+                .tag
+                .as_ref()
+                .map(|t| t.scalar.text().to_string())
+                .unwrap_or_default();
+            let tag_base = tag_text.split('@').next().unwrap_or("").to_string();
+            if let Some(field) = &f.digest {
+                set(field, d.to_string());
+                if tag_text.contains('@')
+                    && let Some(tag) = &f.tag
+                {
+                    set(tag, format!("{tag_base}@{d}"));
+                }
+            } else if let Some(field) = &f.sha {
+                let format = match Digest::parse_prefixed_or_bare(field.scalar.text()) {
+                    Ok(_) if field.scalar.text().contains(':') => ShaFormat::Prefixed,
+                    Ok(_) => ShaFormat::Bare,
+                    Err(_) => opts.sha_format.unwrap_or(ShaFormat::Bare),
+                };
+                let format = opts
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.sha_format)
+                    .unwrap_or(format);
+                set(
+                    field,
+                    match format {
+                        ShaFormat::Bare => d.hex().to_string(),
+                        ShaFormat::Prefixed => d.to_string(),
+                    },
+                );
+            } else if let Some(tag) = &f.tag {
+                let base = if tag_base.is_empty() {
+                    entry.tag.clone().ok_or_else(|| {
+                        format!(
+                            "`{}` has an empty tag and no digest field, and the manifest gives no tag",
+                            site.path
+                        )
+                    })?
+                } else {
+                    tag_base
+                };
+                set(tag, format!("{base}@{d}"));
+            } else {
+                let repo = f.repository.as_ref().ok_or_else(|| {
+                    format!(
+                        "`{}` has no field a digest could be written beside",
+                        site.path
+                    )
+                })?;
+                edits.push(insert_field_after(text, repo, "digest", &d.to_string())?);
+            }
+        }
+    }
+    Ok(edits)
+}
+
+/// An edit inserting `key: value` on a new line after `after`'s line, at its indentation.
+fn insert_field_after(text: &str, after: &Field, key: &str, value: &str) -> Result<Edit, String> {
+    let line_start = text[..after.key_offset].rfind('\n').map_or(0, |i| i + 1);
+    let prefix = &text[line_start..after.key_offset];
+    if prefix.contains(['{', ',']) {
+        return Err(format!(
+            "`{}` is in a flow mapping; add a `{key}` field to it to pin it",
+            after.path
+        ));
+    }
+    let indent: String = prefix.chars().map(|_| ' ').collect();
+    let end = after.scalar.span.end.max(after.key_offset);
+    let (at, eol) = match text[end..].find('\n') {
+        Some(i) if i > 0 && text.as_bytes()[end + i - 1] == b'\r' => (end + i - 1, "\r\n"),
+        Some(i) => (end + i, "\n"),
+        None => (text.len(), "\n"),
+    };
+    Ok(Edit {
+        span: Span::new(at, at),
+        replacement: format!(
+            "{eol}{indent}{key}: {}",
+            crate::values::render_scalar(crate::values::QuoteStyle::Plain, value)
+        ),
+    })
+}
+
+/// How the chart's templates write `sha` fields: `@sha256:{{ … }}` means bare
+/// hex, `@{{ … }}` means the field carries `sha256:`. `None` when the chart
+/// has no templates or they do not say.
+pub fn sha_format_from_templates(chart_dir: &Path) -> Option<ShaFormat> {
+    let mut stack = vec![(chart_dir.join("templates"), 0)];
+    let mut prefixed = false;
+    let mut files = 0;
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in rd.flatten() {
+            let p = entry.path();
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() && depth < 8 {
+                stack.push((p, depth + 1));
+            } else if ft.is_file() && files < 10_000 {
+                files += 1;
+                let Ok(t) = std::fs::read_to_string(&p) else {
+                    continue;
+                };
+                let compact: String = t.split_whitespace().collect();
+                if compact.contains("@sha256:{{") {
+                    return Some(ShaFormat::Bare);
+                }
+                if compact.contains("@{{") && compact.contains(".sha") {
+                    prefixed = true;
+                }
+            }
+        }
+    }
+    prefixed.then_some(ShaFormat::Prefixed)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,6 @@
+mod lint;
+mod manifest;
 mod report;
+mod support;
+
+fn main() {}

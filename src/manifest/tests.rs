@@ -1,0 +1,294 @@
+//! Table-driven tests of every reader, the detection and the merge rules.
+
+use super::*;
+
+const A: &str = "eb194138abddbe271d42b290489917168a6a891a3dabb575de02c53f13879bee";
+const B: &str = "311d87892778d976baf2560622a258ac011a5a3f755d05566ce17458d04fdda1";
+
+/// `name[:tag]@digest` of every entry, `~name` for short names.
+fn summary(m: &DigestManifest) -> Vec<String> {
+    m.entries
+        .iter()
+        .map(|e| {
+            let name = match &e.name {
+                EntryName::Full(r) => r.as_str().to_string(),
+                EntryName::Short(s) => format!("~{s}"),
+            };
+            match &e.tag {
+                Some(t) => format!("{name}:{t}@{}", e.digest),
+                None => format!("{name}@{}", e.digest),
+            }
+        })
+        .collect()
+}
+
+fn expand(s: &str) -> String {
+    s.replace("{A}", A).replace("{B}", B)
+}
+
+fn parse(
+    name: &str,
+    text: &str,
+    format: Option<ManifestFormat>,
+) -> Result<DigestManifest, InputError> {
+    parse_manifest(Path::new(name), &expand(text), format)
+}
+
+/// (file name, text, expected format, expected entries)
+type Ok4 = (
+    &'static str,
+    &'static str,
+    ManifestFormat,
+    &'static [&'static str],
+);
+
+const READS: &[Ok4] = &[
+    (
+        "osm_image_digest_v0.4.0.txt",
+        "openservicemesh/init   v0.4.0   sha256:{A}   67349d2e350f   4 seconds ago   7.77MB\n\
+         openservicemesh/osm-controller    v0.4.0    sha256:{B}   e61b990a7926   6 seconds ago   54.1MB\n",
+        ManifestFormat::DockerImages,
+        &[
+            "openservicemesh/init:v0.4.0@sha256:{A}",
+            "openservicemesh/osm-controller:v0.4.0@sha256:{B}",
+        ],
+    ),
+    (
+        "images.txt",
+        "REPOSITORY   TAG   DIGEST   IMAGE ID   CREATED   SIZE\r\n\
+         ghcr.io/org/app   <none>   sha256:{A}   67349d2e350f   2 weeks ago   7MB\r\n\
+         <none>   <none>   sha256:{B}   67349d2e350f   2 weeks ago   7MB\r\n",
+        ManifestFormat::DockerImages,
+        &["ghcr.io/org/app@sha256:{A}"],
+    ),
+    (
+        "log.txt",
+        "# from the release workflow\ninit: sha256:{A}\n\nosm-controller: sha256:{B}\n",
+        ManifestFormat::NameDigestLines,
+        &["~init@sha256:{A}", "~osm-controller@sha256:{B}"],
+    ),
+    (
+        "log.txt",
+        "\u{feff}ghcr.io/org/app:v1: sha256:{A}\nlocalhost:5000/x: sha256:{B}\n",
+        ManifestFormat::NameDigestLines,
+        &[
+            "ghcr.io/org/app:v1@sha256:{A}",
+            "localhost:5000/x@sha256:{B}",
+        ],
+    ),
+    (
+        "refs.txt",
+        "ghcr.io/org/app:v1.2.3@sha256:{A}\nnginx@sha256:{B}\n",
+        ManifestFormat::RefLines,
+        &["ghcr.io/org/app:v1.2.3@sha256:{A}", "nginx@sha256:{B}"],
+    ),
+    (
+        "digests.txt",
+        "{A}  ghcr.io/org/app:v1.2.3\n{B}  ghcr.io/org/other:v1.2.3\n",
+        ManifestFormat::Goreleaser,
+        &[
+            "ghcr.io/org/app:v1.2.3@sha256:{A}",
+            "ghcr.io/org/other:v1.2.3@sha256:{B}",
+        ],
+    ),
+];
+
+#[test]
+fn line_formats_are_detected_and_read() {
+    for (file, text, format, want) in READS {
+        let want: Vec<String> = want.iter().map(|w| expand(w)).collect();
+        let detected = parse(file, text, None).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(summary(&detected), want, "{file} detected");
+        let forced = parse(file, text, Some(*format)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(detected, forced, "{file}: detection chose {format}");
+    }
+}
+
+#[test]
+fn origins_point_at_the_entry() {
+    let m = parse("log.txt", "# c\n\n  init: sha256:{A}\n", None).unwrap();
+    let o = &m.entries[0].origin;
+    assert_eq!(
+        (o.file.as_path(), o.line, o.column),
+        (Path::new("log.txt"), 3, 3)
+    );
+}
+
+/// (file name, text, forced format, expected `line:col`, words the message must hold)
+type Bad = (
+    &'static str,
+    &'static str,
+    Option<ManifestFormat>,
+    &'static str,
+    &'static [&'static str],
+);
+
+const BAD: &[Bad] = &[
+    (
+        "log.txt",
+        "init: sha256:{A}\nx: sha256:ABC{B}\n",
+        None,
+        "2:4",
+        &["invalid digest", "lowercase"],
+    ),
+    (
+        "log.txt",
+        "init: sha256:{A}\nx: sha256:123\n",
+        None,
+        "2:4",
+        &["64 hex", "found 3"],
+    ),
+    (
+        "log.txt",
+        "init: sha256:{A}\nx: md5:123\n",
+        None,
+        "2:4",
+        &["unsupported digest algorithm"],
+    ),
+    (
+        "refs.txt",
+        "app@sha256:{A}\napp@sha256:{A}0\n",
+        None,
+        "2:5",
+        &["found 65"],
+    ),
+    (
+        "refs.txt",
+        "app@sha256:{A}\napp:v1\n",
+        None,
+        "2:1",
+        &["no `@digest`"],
+    ),
+    (
+        "refs.txt",
+        "app@sha256:{A}\nApp@sha256:{A}\n",
+        None,
+        "2:1",
+        &["lowercase"],
+    ),
+    (
+        "digests.txt",
+        "{A}  ghcr.io/a:v1\n{A}{A}1  ghcr.io/b:v1\n",
+        None,
+        "2:1",
+        &["found 129"],
+    ),
+    (
+        "digests.txt",
+        "{A}  ghcr.io/a:v1 extra\n",
+        Some(ManifestFormat::Goreleaser),
+        "1:1",
+        &["found 3 field"],
+    ),
+    (
+        "t.txt",
+        "openservicemesh/init v0.4.0 <none> 67349d2e350f 1 second ago 7MB\n",
+        None,
+        "1:29",
+        &["not pushed"],
+    ),
+    (
+        "osm_image_digest_v1.txt",
+        "openservicemesh/init v0.4.0 67349d2e350f 1 second ago 7MB\n",
+        None,
+        "1:29",
+        &["docker images --digests"],
+    ),
+    (
+        "t.txt",
+        "a: sha256:{A}\na: sha256:{B}\n",
+        None,
+        "2:1",
+        &["two different digests", "log.txt", "t.txt:1:1"],
+    ),
+    (
+        "t.txt",
+        "g.io/a:v1@sha256:{A}\ng.io/a@sha256:{B}\n",
+        None,
+        "2:1",
+        &["two different digests", "t.txt:1:1"],
+    ),
+];
+
+#[test]
+fn bad_input_names_file_line_and_column() {
+    for (file, text, format, at, words) in BAD {
+        let e = parse(file, text, *format).expect_err(file);
+        assert_eq!(e.file, Path::new(file), "{text}");
+        assert_eq!(format!("{}:{}", e.line, e.column), *at, "{e}");
+        let shown = e.to_string();
+        for w in *words {
+            let w = w.replace("log.txt", file);
+            assert!(shown.contains(&w), "`{w}` missing from: {shown}");
+        }
+    }
+}
+
+#[test]
+fn identical_duplicates_collapse_and_distinct_tags_coexist() {
+    let m = parse(
+        "refs.txt",
+        "g.io/a:v1@sha256:{A}\ng.io/a:v1@sha256:{A}\ng.io/a:v1-debug@sha256:{B}\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        summary(&m),
+        [
+            expand("g.io/a:v1@sha256:{A}"),
+            expand("g.io/a:v1-debug@sha256:{B}")
+        ]
+    );
+}
+
+#[test]
+fn find_matches_normalised_names_and_tags() {
+    let m = parse(
+        "refs.txt",
+        "index.docker.io/library/nginx:1.25@sha256:{A}\ng.io/a:v1@sha256:{A}\ng.io/a:v2@sha256:{B}\n",
+        None,
+    )
+    .unwrap();
+    let find = |s: &str| {
+        m.find(&ImageRef::parse(s).unwrap())
+            .map(|e| e.digest.hex().to_string())
+    };
+    assert_eq!(find("nginx:1.25"), Some(A.into()));
+    assert_eq!(
+        find("docker.io/nginx"),
+        Some(A.into()),
+        "one digest for the name"
+    );
+    assert_eq!(find("nginx:1.24"), None, "another tag was not pushed");
+    assert_eq!(find("g.io/a:v2"), Some(B.into()));
+    assert_eq!(find("g.io/a"), None, "ambiguous without a tag");
+    let s = parse("log.txt", "init: sha256:{A}\n", None).unwrap();
+    assert!(s.find_short("init", Some("v1")).is_some());
+    assert!(s.find_short("osm-init", None).is_none());
+}
+
+#[test]
+fn format_names_round_trip() {
+    for f in ManifestFormat::ALL {
+        assert_eq!(f.name().parse::<ManifestFormat>(), Ok(*f));
+    }
+    let e = "yaml".parse::<ManifestFormat>().unwrap_err();
+    assert!(e.contains("docker-images, name-digest, ref-lines"), "{e}");
+}
+
+#[test]
+fn ref_lines_round_trip() {
+    let text = expand("ghcr.io/org/app:v1@sha256:{A}\nnginx@sha256:{B}\n");
+    let m = parse("refs.txt", &text, None).unwrap();
+    assert_eq!(m.to_ref_lines().unwrap(), text);
+    let s = parse("log.txt", "init: sha256:{A}\n", None).unwrap();
+    assert!(s.to_ref_lines().unwrap_err().contains("short name"));
+}
+
+#[test]
+fn unknown_and_empty_content_is_an_error() {
+    let e = parse("x.txt", "hello world and more\n", None).unwrap_err();
+    assert!(e.message.contains("--digests-format"), "{e}");
+    let e = parse("x.txt", "\n# only a comment\n", None).unwrap_err();
+    assert!(e.message.contains("no entries"), "{e}");
+}
