@@ -44,12 +44,11 @@ pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
         Some(p) => Some(RenderedInput::File(p.clone())),
         None => None,
     };
-    let ignore = ignore_rules(args.config.as_deref(), &paths)?;
     let opts = LintOptions {
         rendered,
         render: args.render,
         helm: None,
-        ignore,
+        config: args.config.clone(),
     };
     let outcome = lint::lint(&paths, &opts)?;
     let files_checked = outcome.sources.len();
@@ -67,24 +66,4 @@ pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
     report::render(format, &outcome.findings, &render_opts, &mut out)?;
     out.flush()?;
     Ok(Exit::from_findings(&outcome.findings))
-}
-
-/// Ignore rules from `--config`, else from `.chartpin.yaml` beside each chart named.
-fn ignore_rules(
-    config: Option<&Path>,
-    paths: &[PathBuf],
-) -> anyhow::Result<Vec<lint::suppress::IgnoreRule>> {
-    let files: Vec<PathBuf> = match config {
-        Some(c) => vec![c.to_path_buf()],
-        None => paths
-            .iter()
-            .map(|p| p.join(".chartpin.yaml"))
-            .filter(|p| p.is_file())
-            .collect(),
-    };
-    let mut rules = Vec::new();
-    for f in files {
-        rules.extend(lint::suppress::read_ignore_rules(&f)?);
-    }
-    Ok(rules)
 }

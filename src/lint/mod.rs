@@ -165,8 +165,9 @@ pub struct LintOptions {
     pub render: bool,
     /// The `helm` binary; `None` looks it up on `PATH`.
     pub helm: Option<PathBuf>,
-    /// Ignore rules (from `.chartpin.yaml` or `--config`), applied to every chart.
-    pub ignore: Vec<suppress::IgnoreRule>,
+    /// `--config FILE`: one configuration for every chart. Without it, each
+    /// chart's own `.chartpin.yaml` (beside `Chart.yaml`) is read.
+    pub config: Option<PathBuf>,
 }
 
 /// The result of a lint run: findings in file order, and every file read
@@ -192,6 +193,10 @@ struct Collected {
     sources: Vec<SourceFile>,
     /// Rendered streams (their comments are copies of the templates').
     rendered_sources: Vec<SourceFile>,
+    /// `ignore:` rules of the configurations that apply.
+    rules: Vec<suppress::ScopedRule>,
+    /// Roots of the charts named (not subcharts).
+    roots: Vec<PathBuf>,
 }
 
 /// Find and lint every chart under `paths`.
@@ -257,6 +262,8 @@ pub fn lint(paths: &[PathBuf], opts: &LintOptions) -> Result<LintOutcome, LintEr
             findings.push(f);
         }
     }
+    let files: Vec<&SourceFile> = collected.sources.iter().collect();
+    let mut findings = suppress::apply(findings, &files, &collected.rules, &collected.roots);
     findings.sort_by(|a, b| {
         (&a.file, a.line, a.column, a.code, &a.image)
             .cmp(&(&b.file, b.line, b.column, b.code, &b.image))
@@ -268,8 +275,7 @@ pub fn lint(paths: &[PathBuf], opts: &LintOptions) -> Result<LintOutcome, LintEr
             && a.code == b.code
             && a.image == b.image
     });
-    let files: Vec<&SourceFile> = collected.sources.iter().collect();
-    let findings = suppress::apply(findings, &files, opts.ignore.clone())?;
+
     let mut sources = collected.sources;
     sources.extend(collected.rendered_sources);
     Ok(LintOutcome {
@@ -306,7 +312,33 @@ fn collect(paths: &[PathBuf], opts: &LintOptions) -> Result<(Vec<Chart>, Collect
         charts.extend(chart::discover(p)?);
     }
     let mut out = Collected::default();
+    match &opts.config {
+        Some(explicit) => {
+            if let Some(cfg) = crate::config::Config::load(Path::new("."), Some(explicit))? {
+                out.rules
+                    .extend(cfg.ignore.into_iter().map(|rule| suppress::ScopedRule {
+                        rule,
+                        config: cfg.path.clone(),
+                        chart_root: None,
+                    }));
+            }
+        }
+        None => {
+            for c in &charts {
+                if let Some(src) = c.file(crate::config::FILE_NAME) {
+                    let cfg = crate::config::Config::parse(&src.path, &src.text)?;
+                    out.rules
+                        .extend(cfg.ignore.into_iter().map(|rule| suppress::ScopedRule {
+                            rule,
+                            config: cfg.path.clone(),
+                            chart_root: Some(c.root.clone()),
+                        }));
+                }
+            }
+        }
+    }
     for c in &charts {
+        out.roots.push(c.root.clone());
         scan_chart(c, None, &mut out)?;
     }
     let refs: Vec<&Chart> = charts.iter().collect();
@@ -668,6 +700,16 @@ fn judge_site(
                     format!("`{digest_path}` is empty, so `{reference}` renders by its mutable tag")
                 },
             )),
+            (Ok(r), _) if r.tag().is_none() && judged.kind == crate::values::SiteKind::Block => {
+                Some(place(
+                    &found,
+                    tag_span.or(Some(at.span)),
+                    Code::ImplicitLatest,
+                    format!(
+                        "`{reference}` has neither tag nor digest in values; the chart's template may fill a tag in (often its appVersion), but either way the image is not pinned"
+                    ),
+                ))
+            }
             (Ok(_), _) => rules::check(&found).map(|f| {
                 let mut g = found.clone();
                 if let Some(s) = tag_span {

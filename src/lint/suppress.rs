@@ -4,11 +4,10 @@
 //! suppression that matches nothing is itself reported (`unused-suppression`),
 //! so stale ignores do not pile up.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use globset::{Glob, GlobMatcher};
-
-use crate::diag::{Code, Finding, InputError};
+use crate::config::IgnoreRule;
+use crate::diag::{Code, Finding};
 use crate::reference::ImageRef;
 use crate::source::{SourceFile, Span};
 
@@ -75,174 +74,48 @@ fn directives(src: &SourceFile) -> Vec<Directive> {
     out
 }
 
-/// One `ignore:` rule from a configuration file, with where it was written.
+/// An `ignore:` rule of a `.chartpin.yaml`, with the file it came from and
+/// the chart it governs (`None`: every chart, as with `--config`).
 #[derive(Debug, Clone)]
-pub struct IgnoreRule {
-    pub path: Option<String>,
-    pub image: Option<String>,
-    pub code: Option<String>,
-    /// The configuration file, and the rule's line there (0 when unknown).
-    pub origin: PathBuf,
-    pub line: usize,
+pub struct ScopedRule {
+    pub rule: IgnoreRule,
+    pub config: PathBuf,
+    pub chart_root: Option<PathBuf>,
 }
 
-/// The `ignore:` rules of a configuration file, each with its line.
-pub fn read_ignore_rules(path: &Path) -> Result<Vec<IgnoreRule>, super::LintError> {
-    use super::yaml::{self, Node};
-    let text = std::fs::read_to_string(path).map_err(|e| super::LintError::io(path, e))?;
-    let src = SourceFile::new(path, text);
-    let Some(root) = yaml::parse_one(&src)? else {
-        return Ok(Vec::new());
-    };
-    let items = match root.get("ignore") {
-        None => return Ok(Vec::new()),
-        Some(Node::Seq { items, .. }) => items,
-        Some(other) => {
-            return Err(InputError::at(
-                &src,
-                other.span().start,
-                "`ignore` must be a list of rules",
-            )
-            .into());
-        }
-    };
-    let mut rules = Vec::new();
-    for item in items {
-        let Node::Map { entries, span } = item else {
-            return Err(InputError::at(
-                &src,
-                item.span().start,
-                "an ignore rule is a mapping with `path`, `image` and/or `code`",
-            )
-            .into());
-        };
-        let mut rule = IgnoreRule {
-            path: None,
-            image: None,
-            code: None,
-            origin: path.to_path_buf(),
-            line: src.line_col(span.start).line,
-        };
-        for (k, v) in entries {
-            let value = v.as_str().map(str::to_string);
-            match k.as_str() {
-                "path" => rule.path = value,
-                "image" => rule.image = value,
-                "code" => {
-                    if let Some(c) = &value
-                        && Code::from_name(c).is_none()
-                    {
-                        return Err(InputError::at(
-                            &src,
-                            v.span().start,
-                            format!("unknown code `{c}`"),
-                        )
-                        .into());
-                    }
-                    rule.code = value
-                }
-                "reason" | "comment" => {}
-                other => {
-                    return Err(InputError::at(
-                        &src,
-                        v.span().start,
-                        format!("unknown ignore rule field `{other}` (expected path, image, code, reason)"),
-                    )
-                    .into());
-                }
-            }
-        }
-        if rule.path.is_none() && rule.image.is_none() && rule.code.is_none() {
-            return Err(InputError::at(
-                &src,
-                span.start,
-                "an ignore rule needs at least one of path, image, code",
-            )
-            .into());
-        }
-        rules.push(rule);
-    }
-    Ok(rules)
-}
-
-struct CompiledRule {
-    rule: IgnoreRule,
-    path: Option<GlobMatcher>,
-    image: Option<GlobMatcher>,
-    code: Option<Code>,
-    used: bool,
-}
-
-fn glob(origin: &Path, what: &str, pattern: &str) -> Result<GlobMatcher, InputError> {
-    Glob::new(pattern)
-        .map(|g| g.compile_matcher())
-        .map_err(|e| InputError::file(origin, format!("ignore rule {what} `{pattern}`: {e}")))
-}
-
-impl CompiledRule {
-    fn new(rule: IgnoreRule) -> Result<CompiledRule, InputError> {
-        let path = rule
-            .path
-            .as_deref()
-            .map(|p| glob(&rule.origin, "path", p))
-            .transpose()?;
-        let image = rule
-            .image
-            .as_deref()
-            .map(|p| glob(&rule.origin, "image", p))
-            .transpose()?;
-        let code = match rule.code.as_deref() {
-            Some(c) => Some(Code::from_name(c).ok_or_else(|| {
-                InputError::file(
-                    &rule.origin,
-                    format!("ignore rule names unknown code `{c}`"),
-                )
-            })?),
-            None => None,
-        };
-        Ok(CompiledRule {
-            rule,
-            path,
-            image,
-            code,
-            used: false,
-        })
-    }
-
-    fn matches(&self, f: &Finding) -> bool {
-        if self.code.is_some_and(|c| c != f.code) {
+impl ScopedRule {
+    /// Whether the rule suppresses `f`. The path glob is matched against the
+    /// finding's file relative to its chart root (`values.yaml`,
+    /// `charts/*/values.yaml`), so rules read the same wherever lint runs;
+    /// the image pattern against the reference as written and normalised.
+    fn matches(&self, f: &Finding, roots: &[PathBuf]) -> bool {
+        let rel = f.file.as_deref().map(|file| {
+            let root = match &self.chart_root {
+                Some(r) => Some(r.as_path()),
+                None => roots
+                    .iter()
+                    .filter(|r| file.starts_with(r))
+                    .max_by_key(|r| r.as_os_str().len())
+                    .map(PathBuf::as_path),
+            };
+            root.and_then(|r| file.strip_prefix(r).ok())
+                .unwrap_or(file)
+                .to_path_buf()
+        });
+        if let (Some(root), Some(file)) = (&self.chart_root, &f.file)
+            && !file.starts_with(root)
+        {
             return false;
         }
-        if let Some(g) = &self.path {
-            let Some(file) = &f.file else {
-                return false;
-            };
-            // Match the whole path or any tail of it, so `values.yaml` and
-            // `charts/*/values.yaml` work whatever directory lint ran from.
-            let comps: Vec<_> = file.components().collect();
-            let hit = (0..comps.len()).any(|i| {
-                let tail: PathBuf = comps[i..].iter().collect();
-                g.is_match(&tail)
-            });
-            if !hit {
-                return false;
-            }
+        let mut forms: Vec<Option<String>> = vec![f.image.clone()];
+        if let Some(r) = f.image.as_deref().and_then(|i| ImageRef::parse(i).ok()) {
+            forms.push(Some(r.written_name()));
+            forms.push(Some(r.name()));
+            forms.push(Some(r.canonical()));
         }
-        if let Some(g) = &self.image {
-            let Some(image) = &f.image else {
-                return false;
-            };
-            let mut forms = vec![image.clone()];
-            if let Ok(r) = ImageRef::parse(image) {
-                forms.push(r.written_name());
-                forms.push(r.name());
-                forms.push(r.canonical());
-            }
-            if !forms.iter().any(|s| g.is_match(s)) {
-                return false;
-            }
-        }
-        true
+        forms
+            .iter()
+            .any(|img| self.rule.matches(rel.as_deref(), img.as_deref(), f.code))
     }
 }
 
@@ -251,13 +124,11 @@ impl CompiledRule {
 pub fn apply(
     findings: Vec<Finding>,
     files: &[&SourceFile],
-    rules: Vec<IgnoreRule>,
-) -> Result<Vec<Finding>, InputError> {
+    rules: &[ScopedRule],
+    chart_roots: &[PathBuf],
+) -> Vec<Finding> {
     let mut dirs: Vec<Directive> = files.iter().flat_map(|f| directives(f)).collect();
-    let mut rules: Vec<CompiledRule> = rules
-        .into_iter()
-        .map(CompiledRule::new)
-        .collect::<Result<_, _>>()?;
+    let mut used = vec![false; rules.len()];
     let mut kept = Vec::new();
     for f in findings {
         let inline = f.file.as_ref().filter(|_| f.line > 0).and_then(|file| {
@@ -271,8 +142,8 @@ pub fn apply(
             d.used = true;
             continue;
         }
-        if let Some(r) = rules.iter_mut().find(|r| r.matches(&f)) {
-            r.used = true;
+        if let Some(i) = rules.iter().position(|r| r.matches(&f, chart_roots)) {
+            used[i] = true;
             continue;
         }
         kept.push(f);
@@ -289,7 +160,7 @@ pub fn apply(
         f.span = Some(d.span);
         kept.push(f);
     }
-    for r in rules.iter().filter(|r| !r.used) {
+    for (r, _) in rules.iter().zip(&used).filter(|(_, u)| !**u) {
         let mut parts = Vec::new();
         if let Some(p) = &r.rule.path {
             parts.push(format!("path: {p}"));
@@ -304,12 +175,12 @@ pub fn apply(
             Code::UnusedSuppression,
             format!("ignore rule ({}) matches no finding", parts.join(", ")),
         )
-        .in_file(&r.rule.origin);
+        .in_file(&r.config);
         f.line = r.rule.line;
-        f.column = usize::from(r.rule.line > 0);
+        f.column = r.rule.column.max(usize::from(r.rule.line > 0));
         kept.push(f);
     }
-    Ok(kept)
+    kept
 }
 
 #[cfg(test)]
@@ -334,7 +205,7 @@ mod tests {
             finding(Code::MutableTag, "v.yaml", 2, "y:1"),
             finding(Code::ImplicitLatest, "v.yaml", 3, "z"),
         ];
-        let out = apply(fs, &[&src], vec![]).unwrap();
+        let out = apply(fs, &[&src], &[], &[]);
         let got: Vec<(Code, usize)> = out.iter().map(|f| (f.code, f.line)).collect();
         assert_eq!(
             got,
@@ -352,9 +223,9 @@ mod tests {
         let out = apply(
             vec![finding(Code::MutableTag, "v.yaml", 1, "a:1")],
             &[&src],
-            vec![],
-        )
-        .unwrap();
+            &[],
+            &[],
+        );
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].code, Code::MutableTag);
     }
@@ -365,21 +236,23 @@ mod tests {
         let out = apply(
             vec![finding(Code::MutableTag, "v.yaml", 1, "x:1")],
             &[&src],
-            vec![],
-        )
-        .unwrap();
+            &[],
+            &[],
+        );
         assert_eq!(out.len(), 1);
         assert!(out[0].message.contains("no-such"));
     }
 
     #[test]
     fn config_rules_match_path_image_and_code_together() {
-        let rule = |path: Option<&str>, image: Option<&str>, code: Option<&str>| IgnoreRule {
-            path: path.map(Into::into),
-            image: image.map(Into::into),
-            code: code.map(Into::into),
-            origin: ".chartpin.yaml".into(),
-            line: 3,
+        let rule = |path: Option<&str>, image: Option<&str>, code: Option<Code>| {
+            let mut r = IgnoreRule::new(path, image, code).unwrap();
+            r.line = 3;
+            ScopedRule {
+                rule: r,
+                config: "/w/chart/.chartpin.yaml".into(),
+                chart_root: Some("/w/chart".into()),
+            }
         };
         let fs = vec![
             finding(
@@ -400,31 +273,40 @@ mod tests {
                 1,
                 "quay.io/x/y",
             ),
+            finding(
+                Code::ImplicitLatest,
+                "/w/other/templates/a.yaml",
+                1,
+                "quay.io/x/y",
+            ),
         ];
         let out = apply(
             fs,
             &[],
-            vec![
+            &[
                 rule(Some("charts/*/values.yaml"), None, None),
-                rule(None, Some("quay.io/x/*"), Some("implicit-latest")),
-                rule(None, Some("docker.io/bitnami/*"), Some("implicit-latest")),
+                rule(None, Some("quay.io/x/*"), Some(Code::ImplicitLatest)),
+                rule(
+                    None,
+                    Some("docker.io/bitnami/*"),
+                    Some(Code::ImplicitLatest),
+                ),
             ],
-        )
-        .unwrap();
-        let got: Vec<(Code, usize)> = out.iter().map(|f| (f.code, f.line)).collect();
-        assert_eq!(got, [(Code::MutableTag, 1), (Code::UnusedSuppression, 3)]);
-        assert!(out[1].message.contains("docker.io/bitnami/*"));
-    }
-
-    #[test]
-    fn bad_rules_are_input_errors() {
-        let r = IgnoreRule {
-            path: None,
-            image: None,
-            code: Some("nope".into()),
-            origin: ".chartpin.yaml".into(),
-            line: 0,
-        };
-        assert!(apply(vec![], &[], vec![r]).is_err());
+            &[],
+        );
+        let got: Vec<(Code, &str)> = out
+            .iter()
+            .map(|f| (f.code, f.file.as_deref().unwrap().to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Code::MutableTag, "/w/chart/values.yaml"),
+                (Code::ImplicitLatest, "/w/other/templates/a.yaml"),
+                (Code::UnusedSuppression, "/w/chart/.chartpin.yaml")
+            ]
+        );
+        assert!(out[2].message.contains("docker.io/bitnami/*"));
+        assert_eq!(out[2].line, 3);
     }
 }

@@ -1,0 +1,3 @@
+//! Shared test support: real tools the tests drive.
+
+pub mod helm;
