@@ -596,3 +596,79 @@ fn sarif_of_a_real_run_uses_relative_uris() {
         assert!(uri.starts_with("testdata/lint/hidden/"), "{uri}");
     }
 }
+
+// ------------------------------------------------------------------ pin → lint
+
+/// The round trip: lint a corpus chart, pin every tagged image it reports
+/// from a manifest of full references, lint again: no finding remains at a
+/// pinned site, and only the sites the manifest could not cover (no tag to
+/// match by) are still reported.
+#[test]
+fn pin_then_lint_leaves_no_findings_at_pinned_sites() {
+    for name in [
+        "bitnami-nginx",
+        "grafana",
+        "kube-prometheus-stack",
+        "ingress-nginx",
+        "osm-1.2",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join(name);
+        std::fs::create_dir(&chart).unwrap();
+        for f in std::fs::read_dir(corpus().join(name)).unwrap() {
+            let f = f.unwrap();
+            if f.file_type().unwrap().is_file() {
+                std::fs::copy(f.path(), chart.join(f.file_name())).unwrap();
+            }
+        }
+        let before = lint_dirs(std::slice::from_ref(&chart), &LintOptions::default());
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let mut manifest = String::new();
+        let mut covered = Vec::new();
+        for f in &before {
+            let Some(image) = &f.image else { continue };
+            let Ok(r) = chartpin::reference::ImageRef::parse(image) else {
+                continue;
+            };
+            if r.tag().is_some() && !r.is_pinned() && !covered.contains(image) {
+                manifest.push_str(&format!("{image}@{digest}\n"));
+                covered.push(image.clone());
+            }
+        }
+        assert!(!covered.is_empty(), "{name}: nothing to pin");
+        std::fs::write(dir.path().join("digests.txt"), &manifest).unwrap();
+        let out = chartpin(
+            &["pin", name, "--digests", "digests.txt"],
+            dir.path(),
+            None,
+            &[],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        let after = lint_dirs(std::slice::from_ref(&chart), &LintOptions::default());
+        for f in &after {
+            if let Some(image) = &f.image {
+                assert!(
+                    !covered.iter().any(|c| image == c),
+                    "{name}: still reported after pin: {}",
+                    lines(std::slice::from_ref(f), dir.path())
+                );
+            }
+        }
+        assert_eq!(
+            after.len(),
+            before.len()
+                - before
+                    .iter()
+                    .filter(|f| f.image.as_ref().is_some_and(|i| covered.contains(i)))
+                    .count(),
+            "{name}: {}",
+            lines(&after, dir.path())
+        );
+    }
+}
