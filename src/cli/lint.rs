@@ -11,6 +11,7 @@ use crate::lint::{self, LintOptions, RenderedInput};
 use crate::report::{self, Format, RenderOptions, Sources};
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = super::EXIT_CODES_HELP)]
 pub struct LintArgs {
     #[command(flatten)]
     pub charts: ChartArgs,

@@ -672,3 +672,39 @@ fn pin_then_lint_leaves_no_findings_at_pinned_sites() {
         );
     }
 }
+
+/// One values file that fires every values rule once, with the site each points at.
+#[test]
+fn every_rule_at_values_sites() {
+    let dir = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        (
+            "values.yaml",
+            concat!(
+                "pinned:\n  image: nginx:1.25@sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
+                "mutable:\n  image: nginx:1.25\n",
+                "latest:\n  image: nginx\n",
+                "empty:\n  image:\n    repository: bitnami/nginx\n    tag: 1.25.0\n    digest: \"\"\n",
+                "baddigest:\n  image:\n    repository: bitnami/nginx\n    tag: 1.25.0\n    digest: sha256:ABC\n",
+                "badsha:\n  image:\n    repository: grafana/grafana\n    tag: 10.0.0\n    sha: \"xyz\"\n",
+                "badref:\n  image: \"Nginx:1.25\"\n",
+                "osm:\n  image:\n    registry: openservicemesh\n    tag: v1.2.0\n    name: {osmController: osm-controller}\n    digest: {osmController: \"sha256:1111111111111111111111111111111111111111111111111111111111111111\"}\n",
+            ),
+        ),
+    ]);
+    let findings = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+    insta::assert_snapshot!(lines(&findings, dir.path()));
+    let mut got = codes(&findings);
+    got.sort();
+    let mut want = vec![
+        Code::MutableTag,
+        Code::ImplicitLatest,
+        Code::EmptyDigest,
+        Code::InvalidDigest,
+        Code::InvalidDigest,
+        Code::InvalidReference,
+        Code::DigestFieldIgnored,
+    ];
+    want.sort();
+    assert_eq!(got, want, "{}", lines(&findings, dir.path()));
+}
