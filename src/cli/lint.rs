@@ -30,7 +30,8 @@ pub struct LintArgs {
 
 pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
     let format = args.format.resolve();
-    let paths = args.charts.all();
+    let named = !args.charts.paths.is_empty() || !args.charts.charts.is_empty();
+    let mut paths = args.charts.all();
     let rendered = match &args.rendered {
         Some(p) if p == Path::new("-") => {
             let mut text = String::new();
@@ -45,6 +46,10 @@ pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
         Some(p) => Some(RenderedInput::File(p.clone())),
         None => None,
     };
+    // `--rendered` alone outside a chart lints just the stream.
+    if !named && rendered.is_some() && lint::chart::discover(Path::new(".")).is_err() {
+        paths.clear();
+    }
     let opts = LintOptions {
         rendered,
         render: args.render,

@@ -70,7 +70,7 @@ impl Chart {
 fn wanted(rel: &str) -> bool {
     matches!(rel, "Chart.yaml" | "values.yaml" | ".chartpin.yaml")
         || (rel.starts_with("templates/")
-            && [".yaml", ".yml", ".tpl", ".txt", ".json"]
+            && [".yaml", ".yml", ".tpl", ".json"]
                 .iter()
                 .any(|e| rel.ends_with(e)))
 }

@@ -205,13 +205,28 @@ fn find_template<'c>(source: &str, charts: &[&'c Chart]) -> Option<(&'c Chart, &
     chart.file(rest).map(|f| (chart, f))
 }
 
+/// The first occurrence of `reference` in `text` that is not part of a longer
+/// reference (`busybox` must not match inside `busybox:1.36`).
+fn find_whole(text: &str, reference: &str) -> Option<usize> {
+    let part =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '@' | '/' | '.' | '_' | '-');
+    text.match_indices(reference).map(|(i, _)| i).find(|&i| {
+        let before = text[..i].chars().next_back().is_none_or(|c| !part(c));
+        let after = text[i + reference.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !part(c));
+        before && after
+    })
+}
+
 fn place(src: &SourceFile, h: Hit, source: Option<&str>, charts: &[&Chart]) -> FoundImage {
     let shown_root = |c: &Chart| c.root.clone();
     if let Some(source) = source
         && let Some((chart, tpl)) = find_template(source, charts)
     {
         if !h.reference.is_empty()
-            && let Some(at) = tpl.text.find(h.reference.as_str())
+            && let Some(at) = find_whole(&tpl.text, &h.reference)
         {
             let mut f = FoundImage::new(
                 h.reference.clone(),
@@ -301,7 +316,7 @@ mod tests {
                 "templates/deploy.yaml".to_string(),
                 SourceFile::new(
                     "charts/app/templates/deploy.yaml",
-                    "spec:\n  image: busybox\n  image: {{ .Values.image }}\n",
+                    "spec:\n  image: busybox:1.36\n  image: busybox\n  image: {{ .Values.image }}\n",
                 ),
             )]
             .into_iter()
@@ -316,7 +331,7 @@ mod tests {
             busybox.file,
             PathBuf::from("charts/app/templates/deploy.yaml")
         );
-        assert_eq!((busybox.line, busybox.column), (2, 10));
+        assert_eq!((busybox.line, busybox.column), (3, 10));
         let nginx = &scan.images[1];
         assert_eq!(
             nginx.file,

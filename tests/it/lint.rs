@@ -708,3 +708,21 @@ fn every_rule_at_values_sites() {
     want.sort();
     assert_eq!(got, want, "{}", lines(&findings, dir.path()));
 }
+
+#[test]
+fn rendered_alone_outside_a_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n      containers: [{name: j, image: \"alpine:3.19\"}]\n";
+    std::fs::write(dir.path().join("out.yaml"), stream).unwrap();
+    let out = chartpin(
+        &["lint", "--rendered", "out.yaml", "--format", "github"],
+        dir.path(),
+        None,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().next().unwrap(),
+        "::error file=out.yaml,line=7,col=37,title=mutable-tag::`alpine:3.19` is referenced by tag without a digest (Job/j container `j`) (at spec.template.spec.containers[0].image)"
+    );
+}
