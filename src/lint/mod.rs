@@ -281,7 +281,7 @@ pub fn lint(paths: &[PathBuf], opts: &LintOptions) -> Result<LintOutcome, LintEr
     Ok(LintOutcome {
         findings,
         sources,
-        charts: charts.len(),
+        charts,
     })
 }
 
@@ -306,7 +306,7 @@ fn canonical(reference: &str) -> String {
         .unwrap_or_else(|_| reference.to_string())
 }
 
-fn collect(paths: &[PathBuf], opts: &LintOptions) -> Result<(Vec<Chart>, Collected), LintError> {
+fn collect(paths: &[PathBuf], opts: &LintOptions) -> Result<(usize, Collected), LintError> {
     let mut charts = Vec::new();
     for p in paths {
         charts.extend(chart::discover(p)?);
@@ -369,7 +369,21 @@ fn collect(paths: &[PathBuf], opts: &LintOptions) -> Result<(Vec<Chart>, Collect
             out.rendered_sources.push(src);
         }
     }
-    Ok((charts, out))
+    // The charts' files move into the outcome (renderers show their lines).
+    fn take_files(c: Chart, into: &mut Vec<SourceFile>) {
+        into.extend(c.files.into_values());
+        for s in c.subcharts {
+            take_files(s, into);
+        }
+    }
+    let count = charts.len();
+    let mut files = Vec::new();
+    for c in charts {
+        take_files(c, &mut files);
+    }
+    files.append(&mut out.sources);
+    out.sources = files;
+    Ok((count, out))
 }
 
 fn scan_rendered(
@@ -441,9 +455,6 @@ fn scan_chart(
     parent: Option<ParentValues<'_>>,
     out: &mut Collected,
 ) -> Result<(), LintError> {
-    for f in chart.files.values() {
-        out.sources.push(f.clone());
-    }
     let chart_yaml = match chart.file("Chart.yaml") {
         Some(src) => yaml::parse_one(src)?,
         None => None,

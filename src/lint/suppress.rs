@@ -29,6 +29,9 @@ struct Directive {
 /// Directives in `src`: the mark must sit in a comment (`#` or `{{/*` earlier on the line).
 fn directives(src: &SourceFile) -> Vec<Directive> {
     let mut out = Vec::new();
+    if !src.text.contains(MARK) {
+        return out;
+    }
     let mut start = 0usize;
     for (i, line) in src.text.split_inclusive('\n').enumerate() {
         let here = start;

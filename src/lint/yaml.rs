@@ -149,7 +149,9 @@ pub fn to_json(node: &Node) -> serde_json::Value {
 /// Parse every document of `src`. Malformed YAML is an [`InputError`] at its position.
 pub fn parse_stream(src: &SourceFile) -> Result<Vec<Document>, InputError> {
     let text = src.text.as_str();
-    let parser = &mut Parser::new_from_str(text);
+    let mut options = granit_parser::Options::default();
+    options.set_emit_comments(false);
+    let parser = &mut Parser::new_from_str_with_options(text, options);
     let mut docs = Vec::new();
     // Stack of collections under construction: (node, pending key for maps).
     let mut stack: Vec<(Node, Option<String>)> = Vec::new();
