@@ -15,7 +15,7 @@
 //! accepts them silently), anchors or aliases at an image site (an edit there
 //! would change other values too) and block scalars at an image site.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
@@ -468,67 +468,82 @@ fn node_at<'a>(node: &'a Node, path: &[PathSeg]) -> Option<&'a Node> {
 // Building the tree from parser events.
 
 fn build_documents(source: &SourceFile) -> Result<Vec<Node>, InputError> {
-    let text = source.text.as_str();
-    let mut events = Vec::new();
-    for r in Parser::new_from_str(text) {
-        match r {
-            Ok((ev, span)) => {
-                let (Some(s), Some(e)) = (span.start.byte_offset(), span.end.byte_offset()) else {
-                    return Err(InputError::file(
-                        &source.path,
-                        "YAML parser gave no byte offsets",
-                    ));
-                };
-                events.push((ev, Span::new(s, e.max(s))));
-            }
-            Err(err) => {
-                let m = err.marker();
-                let msg = format!("invalid YAML: {}", err.info());
-                return Err(match m.byte_offset() {
-                    Some(off) => InputError::at(source, off, msg),
-                    None => InputError::at_line_col(source, m.line(), m.col() + 1, msg),
-                });
-            }
-        }
-    }
     let mut b = Builder {
         source,
-        events,
-        pos: 0,
+        parser: Parser::new_from_str(source.text.as_str()),
+        peeked: None,
     };
     let mut docs = Vec::new();
-    while b.pos < b.events.len() {
-        match &b.events[b.pos].0 {
-            Event::DocumentStart(..) => {
-                b.pos += 1;
-                if matches!(b.events.get(b.pos), Some((Event::DocumentEnd, _))) {
-                    b.pos += 1;
-                    continue;
-                }
-                docs.push(b.node()?);
+    while let Some((ev, _)) = b.next()? {
+        if let Event::DocumentStart(..) = ev {
+            if matches!(b.peek()?, Some(Event::DocumentEnd)) {
+                b.next()?;
+                continue;
             }
-            _ => b.pos += 1,
+            docs.push(b.node()?);
         }
     }
     Ok(docs)
 }
 
-struct Builder<'a> {
+/// Builds the tree straight from the parser's event stream (one event of
+/// lookahead), so no event list is held: time and memory stay linear.
+struct Builder<'a, I> {
     source: &'a SourceFile,
-    events: Vec<(Event<'a>, Span)>,
-    pos: usize,
+    parser: I,
+    peeked: Option<(Event<'a>, Span)>,
 }
 
-impl Builder<'_> {
+impl<'a, I> Builder<'a, I>
+where
+    I: Iterator<Item = Result<(Event<'a>, granit_parser::Span), granit_parser::ScanError>>,
+{
+    fn pull(&mut self) -> Result<Option<(Event<'a>, Span)>, InputError> {
+        match self.parser.next() {
+            None => Ok(None),
+            Some(Ok((ev, span))) => {
+                let (Some(s), Some(e)) = (span.start.byte_offset(), span.end.byte_offset()) else {
+                    return Err(InputError::file(
+                        &self.source.path,
+                        "YAML parser gave no byte offsets",
+                    ));
+                };
+                Ok(Some((ev, Span::new(s, e.max(s)))))
+            }
+            Some(Err(err)) => {
+                let m = err.marker();
+                let msg = format!("invalid YAML: {}", err.info());
+                Err(match m.byte_offset() {
+                    Some(off) => InputError::at(self.source, off, msg),
+                    None => InputError::at_line_col(self.source, m.line(), m.col() + 1, msg),
+                })
+            }
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<(Event<'a>, Span)>, InputError> {
+        match self.peeked.take() {
+            Some(ev) => Ok(Some(ev)),
+            None => self.pull(),
+        }
+    }
+
+    fn peek(&mut self) -> Result<Option<&Event<'a>>, InputError> {
+        if self.peeked.is_none() {
+            self.peeked = self.pull()?;
+        }
+        Ok(self.peeked.as_ref().map(|(e, _)| e))
+    }
+
+    fn unexpected_end(&self) -> InputError {
+        InputError::file(&self.source.path, "unexpected end of YAML")
+    }
+
     fn node(&mut self) -> Result<Node, InputError> {
         loop {
-            let Some((ev, span)) = self.events.get(self.pos).cloned() else {
-                return Err(InputError::file(
-                    &self.source.path,
-                    "unexpected end of YAML",
-                ));
+            let Some((ev, span)) = self.next()? else {
+                return Err(self.unexpected_end());
             };
-            self.pos += 1;
             match ev {
                 Event::Comment(..) | Event::Anchor(..) => continue,
                 Event::Scalar(v, style, anchor, _) => {
@@ -540,7 +555,7 @@ impl Builder<'_> {
                         value: if raw.is_empty() && style == QuoteStyle::Plain {
                             String::new()
                         } else {
-                            v.to_string()
+                            v.into_owned()
                         },
                         span,
                         style,
@@ -552,15 +567,13 @@ impl Builder<'_> {
                 Event::SequenceStart(style, anchor, _) => {
                     let mut items = Vec::new();
                     loop {
-                        self.skip_meta();
-                        match self.events.get(self.pos) {
-                            Some((Event::SequenceEnd, _)) => {
-                                self.pos += 1;
+                        self.skip_meta()?;
+                        match self.peek()? {
+                            Some(Event::SequenceEnd) => {
+                                self.next()?;
                                 break;
                             }
-                            None => {
-                                return Err(InputError::file(&self.source.path, "unexpected end"));
-                            }
+                            None => return Err(self.unexpected_end()),
                             _ => items.push(self.node()?),
                         }
                     }
@@ -577,15 +590,13 @@ impl Builder<'_> {
                     let mut entries: Vec<(Node, Node)> = Vec::new();
                     let mut seen: HashMap<String, usize> = HashMap::new();
                     loop {
-                        self.skip_meta();
-                        match self.events.get(self.pos) {
-                            Some((Event::MappingEnd, _)) => {
-                                self.pos += 1;
+                        self.skip_meta()?;
+                        match self.peek()? {
+                            Some(Event::MappingEnd) => {
+                                self.next()?;
                                 break;
                             }
-                            None => {
-                                return Err(InputError::file(&self.source.path, "unexpected end"));
-                            }
+                            None => return Err(self.unexpected_end()),
                             _ => {}
                         }
                         let key = self.node()?;
@@ -605,7 +616,7 @@ impl Builder<'_> {
                             }
                             seen.insert(k.value.clone(), k.span.start);
                         }
-                        self.skip_meta();
+                        self.skip_meta()?;
                         let value = self.node()?;
                         entries.push((key, value));
                     }
@@ -628,10 +639,11 @@ impl Builder<'_> {
     }
 
     /// Skip comments and anchor metadata between nodes.
-    fn skip_meta(&mut self) {
-        while let Some((Event::Comment(..) | Event::Anchor(..), _)) = self.events.get(self.pos) {
-            self.pos += 1;
+    fn skip_meta(&mut self) -> Result<(), InputError> {
+        while matches!(self.peek()?, Some(Event::Comment(..) | Event::Anchor(..))) {
+            self.next()?;
         }
+        Ok(())
     }
 }
 
@@ -854,11 +866,22 @@ impl Walker<'_> {
             }
             self.block_site(m, fields, path, anchored)?;
         }
-        // Sibling pairs: `<key>` + `<key>Tag`.
+        // Sibling pairs: `<key>` + `<key>Tag`. Looked up through a set of the
+        // `…Tag` keys so a mapping with thousands of keys stays linear.
+        let tag_keys: HashSet<&str> = m
+            .entries
+            .iter()
+            .filter_map(|(k, _)| k.as_scalar())
+            .map(|k| k.value.as_str())
+            .filter(|k| k.ends_with("Tag"))
+            .collect();
         for (k, v) in &m.entries {
             let (Some(k), Some(v)) = (k.as_scalar(), v.as_scalar()) else {
                 continue;
             };
+            if tag_keys.is_empty() || !tag_keys.contains(format!("{}Tag", k.value).as_str()) {
+                continue;
+            }
             let tag_key = format!("{}Tag", k.value);
             if let Some(Node::Scalar(t)) = m.get(&tag_key)
                 && !used.contains(&k.value.as_str())

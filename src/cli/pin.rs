@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::{ChartArgs, FormatArgs};
 use crate::config::Config;
-use crate::diag::{Exit, InputError};
+use crate::diag::{Code, Exit, InputError};
 use crate::manifest::{self, ManifestFormat};
 use crate::pin::{self, FilePlan, PinOptions, PinOutcome};
 use crate::report::Format;
@@ -147,7 +147,10 @@ pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{shown}"), &format!("b/{shown}"))
+        .header(
+            &format!("a/{}", shown.trim_start_matches('/')),
+            &format!("b/{}", shown.trim_start_matches('/')),
+        )
         .to_string()
 }
 
@@ -172,6 +175,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     for (values, config) in &prepared {
         let opts = PinOptions {
             sha_format: pin::sha_format_from_templates(&values.chart),
+            subchart_sha_formats: pin::subchart_sha_formats(&values.chart),
             config: config.clone(),
         };
         let parsed: Vec<ValuesFile> = values.files.iter().map(|(_, _, v)| v.clone()).collect();
@@ -186,6 +190,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
         .collect();
 
     let mut out = std::io::stdout().lock();
+    let json = args.format.resolve() == Format::Json;
     let mut pending = 0;
     for ((values, _), outcome) in prepared.iter().zip(&outcomes) {
         for ((shown, real, vf), plan) in values.files.iter().zip(&outcome.files) {
@@ -193,7 +198,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
                 continue;
             }
             pending += 1;
-            if args.dry_run || args.diff {
+            if (args.dry_run || args.diff) && !json {
                 write!(out, "{}", unified_diff(shown, vf.text(), &plan.new_text))?;
             }
             if !args.dry_run && !args.check {
@@ -205,7 +210,8 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     let written = !args.dry_run && !args.check;
     match args.format.resolve() {
         Format::Json => {
-            let doc = json_report(&prepared, &outcomes, &unmatched_entries, written);
+            let show_diff = args.dry_run || args.diff;
+            let doc = json_report(&prepared, &outcomes, &unmatched_entries, written, show_diff);
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
@@ -253,12 +259,18 @@ fn human_report(
     }
     for e in unmatched_entries {
         let msg = format!(
-            "unmatched-entry: manifest entry {} ({}) matches no image in the chart",
+            "{}: manifest entry {} ({}) matches no image in the chart",
+            Code::UnmatchedEntry,
             pin::entry_display(e),
             e.digest.short()
         );
         if github {
-            writeln!(out, "::warning title=unmatched-entry::{}: {msg}", e.origin)?;
+            writeln!(
+                out,
+                "::warning title={}::{}: {msg}",
+                Code::UnmatchedEntry,
+                e.origin
+            )?;
         } else {
             writeln!(out, "{}: {msg}", e.origin)?;
         }
@@ -314,17 +326,19 @@ fn report_file(
             ""
         };
         let msg = format!(
-            "unmatched-image: {} {} has no manifest entry{state}",
+            "{}: {} {} has no manifest entry{state}",
+            Code::UnmatchedImage,
             s.path,
             pin::site_display(s)
         );
         if github {
             writeln!(
                 out,
-                "::warning file={},line={},col={},title=unmatched-image::{msg}",
+                "::warning file={},line={},col={},title={}::{msg}",
                 shown.display(),
                 lc.line,
-                lc.column
+                lc.column,
+                Code::UnmatchedImage
             )?;
         } else {
             writeln!(out, "{}:{lc}: {msg}", shown.display())?;
@@ -338,6 +352,7 @@ fn json_report(
     outcomes: &[PinOutcome],
     unmatched_entries: &[manifest::ManifestEntry],
     written: bool,
+    show_diff: bool,
 ) -> serde_json::Value {
     use serde_json::json;
     let mut files = Vec::new();
@@ -350,6 +365,8 @@ fn json_report(
             files.push(json!({
                 "file": shown.display().to_string(),
                 "changed": plan.changed(),
+                "diff": (show_diff && plan.changed())
+                    .then(|| unified_diff(shown, vf.text(), &plan.new_text)),
                 "written": written && plan.changed(),
                 "pinned": plan.pinned.iter().map(|p| {
                     let (line, column) = at(p.span);
@@ -362,7 +379,7 @@ fn json_report(
                 }).collect::<Vec<_>>(),
                 "unmatchedImages": plan.unmatched_images.iter().map(|s| {
                     let (line, column) = at(s.span);
-                    json!({"code": "unmatched-image", "path": s.path.to_string(), "line": line,
+                    json!({"code": Code::UnmatchedImage, "path": s.path.to_string(), "line": line,
                            "column": column, "image": pin::site_display(s), "pinned": s.is_pinned()})
                 }).collect::<Vec<_>>(),
             }));
@@ -371,7 +388,7 @@ fn json_report(
     json!({
         "files": files,
         "unmatchedEntries": unmatched_entries.iter().map(|e| json!({
-            "code": "unmatched-entry", "image": pin::entry_display(e),
+            "code": Code::UnmatchedEntry, "image": pin::entry_display(e),
             "digest": e.digest.to_string(), "origin": e.origin.to_string(),
         })).collect::<Vec<_>>(),
     })

@@ -74,8 +74,15 @@ pub(super) fn detect(text: &str, file_name: &str) -> Option<ManifestFormat> {
         [hex, _] if is_hexish(hex) && hex.len() >= 32 => Some(ManifestFormat::Goreleaser),
         [r] if r.contains('@') => Some(ManifestFormat::RefLines),
         [first, ..] if *first == "REPOSITORY" => Some(ManifestFormat::DockerImages),
-        [_, _, third, ..] if looks_like_digest(third) => Some(ManifestFormat::DockerImages),
-        [name, value] if name.ends_with(':') && (looks_like_digest(value) || is_hexish(value)) => {
+        [first, _, third, ..] if !first.ends_with(':') && looks_like_digest(third) => {
+            Some(ManifestFormat::DockerImages)
+        }
+        [name, value]
+            if name.ends_with(':')
+                && (looks_like_digest(value) || is_hexish(value))
+                && !text.contains(['"', '\'']) =>
+        {
+            // Quoted keys or values make it YAML: the map reader unquotes them.
             Some(ManifestFormat::NameDigestLines)
         }
         _ => None,

@@ -292,3 +292,199 @@ fn unknown_and_empty_content_is_an_error() {
     let e = parse("x.txt", "\n# only a comment\n", None).unwrap_err();
     assert!(e.message.contains("no entries"), "{e}");
 }
+
+/// (file name, text, expected format, expected entries) for the structured formats.
+const STRUCTURED: &[Ok4] = &[
+    (
+        "m.json",
+        r#"{"containerimage.digest":"sha256:{A}","image.name":"g.io/a:v1, g.io/b"}"#,
+        ManifestFormat::BuildxMetadata,
+        &["g.io/a:v1@sha256:{A}", "g.io/b@sha256:{A}"],
+    ),
+    (
+        "m.json",
+        r#"{"containerimage.descriptor":{"digest":"sha256:{B}"},"containerimage.config.digest":"sha256:{A}","image.name":"g.io/a"}"#,
+        ManifestFormat::BuildxMetadata,
+        &["g.io/a@sha256:{B}"],
+    ),
+    (
+        "bake.json",
+        r#"{"buildx.build.warnings":{},"x":{"containerimage.digest":"sha256:{A}"},"y":{"containerimage.digest":"sha256:{B}","image.name":"g.io/y:1"}}"#,
+        ManifestFormat::BuildxMetadata,
+        &["g.io/y:1@sha256:{B}"],
+    ),
+    (
+        "lock.yml",
+        "apiVersion: kbld.k14s.io/v1alpha1\nkind: Config\noverrides:\n- image: nginx:1.25\n  newImage: index.docker.io/library/nginx@sha256:{A}\n",
+        ManifestFormat::KbldLock,
+        &["nginx:1.25@sha256:{A}"],
+    ),
+    (
+        "images.yml",
+        "kind: ImagesLock\nimages:\n- image: g.io/a@sha256:{A}\n  annotations: {kbld.carvel.dev/id: 'g.io/a:v3'}\n- image: g.io/b@sha256:{B}\n",
+        ManifestFormat::ImgpkgLock,
+        &["g.io/a:v3@sha256:{A}", "g.io/b@sha256:{B}"],
+    ),
+    (
+        "map.yaml",
+        "'g.io/a:v1': sha256:{A}\ninit: \"sha256:{B}\"\n",
+        ManifestFormat::Map,
+        &["g.io/a:v1@sha256:{A}", "~init@sha256:{B}"],
+    ),
+    (
+        "map.json",
+        "{\"g.io/a\": \"sha256:{A}\", \"init\": \"sha256:\\u0033{B1}\"}",
+        ManifestFormat::Map,
+        &["g.io/a@sha256:{A}", "~init@sha256:{B}"],
+    ),
+];
+
+#[test]
+fn structured_formats_are_detected_and_read() {
+    for (file, text, format, want) in STRUCTURED {
+        let text = text.replace("{B1}", &B[1..]);
+        let want: Vec<String> = want.iter().map(|w| expand(w)).collect();
+        let detected = parse(file, &text, None).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(summary(&detected), want, "{file}: {text}");
+        let forced = parse(file, &text, Some(*format)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(detected, forced, "{file}: detection chose {format}");
+    }
+}
+
+const STRUCTURED_BAD: &[Bad] = &[
+    (
+        "m.json",
+        "{\n  \"containerimage.config.digest\": \"sha256:{A}\",\n  \"image.name\": \"g.io/a\"\n}",
+        None,
+        "2:3",
+        &["config digest (the image ID)"],
+    ),
+    (
+        "m.json",
+        "{\"containerimage.digest\": \"sha256:{A}\", \"containerimage.descriptor\": {\"digest\": \"sha256:{B}\"}, \"image.name\": \"g.io/a\"}",
+        None,
+        "1:142",
+        &["disagrees"],
+    ),
+    (
+        "m.json",
+        "{\"containerimage.digest\": \"sha256:{A}\",}",
+        None,
+        "1:101",
+        &["invalid JSON", "string key"],
+    ),
+    (
+        "m.json",
+        "{\"a\": \"sha256:{A}\", \"a\": \"sha256:{A}\"}",
+        None,
+        "1:82",
+        &["duplicate key `a`", "m.json:1:2"],
+    ),
+    (
+        "m.json",
+        "{\"imageid\": \"sha256:{A}\"}",
+        None,
+        "1:2",
+        &["config digest"],
+    ),
+    (
+        "m.json",
+        "{\"g.io/a\": \"sha256:{A}\",\n \"g.io/a:v1\": \"sha256:{B}\"}",
+        None,
+        "2:2",
+        &["two different digests", "m.json:1:2"],
+    ),
+    (
+        "map.yaml",
+        "a: sha256:{A}\nb: [1]\n",
+        None,
+        "2:4",
+        &["invalid digest `[1]`"],
+    ),
+    (
+        "map.yaml",
+        "a: sha256:{A}\na: sha256:{A}\n",
+        Some(ManifestFormat::Map),
+        "2:1",
+        &["duplicate key"],
+    ),
+    (
+        "map.yaml",
+        "x: &d sha256:{A}\ny: *d\n",
+        None,
+        "2:4",
+        &["aliases"],
+    ),
+    (
+        "map.yaml",
+        "a: \"sha256:{A}\n",
+        None,
+        "2:1",
+        &["invalid YAML"],
+    ),
+    (
+        "map.yaml",
+        "'a': sha256:{A}\n---\n'b': sha256:{A}\n",
+        None,
+        "2:1",
+        &["one YAML document"],
+    ),
+    (
+        "lock.yml",
+        "kind: Config\noverrides:\n- image: nginx:1.25\n  newImage: nginx:1.25\n",
+        None,
+        "4:13",
+        &["has no digest"],
+    ),
+    (
+        "images.yml",
+        "kind: ImagesLock\nimages:\n- image: g.io/a@sha256:{A}\n  annotations: {kbld.carvel.dev/id: 'G.io/A:v3'}\n",
+        None,
+        "4:37",
+        &["not an image reference"],
+    ),
+];
+
+#[test]
+fn structured_bad_input_names_file_line_and_column() {
+    for (file, text, format, at, words) in STRUCTURED_BAD {
+        let e = parse(file, text, *format).expect_err(text);
+        assert_eq!(e.file, Path::new(file), "{text}");
+        assert_eq!(format!("{}:{}", e.line, e.column), *at, "{e}");
+        let shown = e.to_string();
+        for w in *words {
+            assert!(shown.contains(w), "`{w}` missing from: {shown}");
+        }
+    }
+}
+
+#[test]
+fn json_parser_is_strict() {
+    let bad = [
+        "[1,]",
+        "{\"a\":01}",
+        "\"\\x\"",
+        "[\"\\ud800\"]",
+        "{\"a\" 1}",
+        "[1] 2",
+        "[-]",
+        "\"a\u{1}\"",
+    ];
+    for b in bad {
+        let src = SourceFile::new("t.json", b);
+        assert!(tree::parse_json(&src).is_err(), "{b:?} accepted");
+    }
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let e = tree::parse_json(&SourceFile::new("t.json", deep)).unwrap_err();
+    assert!(e.message.contains("deeper"), "{e}");
+    let ok = tree::parse_json(&SourceFile::new(
+        "t.json",
+        "{\"k\":[-1.5e3,true,null,\"\\ud83d\\ude00\\n\"]}",
+    ))
+    .unwrap();
+    let list = ok.get("k").unwrap();
+    let tree::Value::Seq(items) = &list.value else {
+        panic!()
+    };
+    assert_eq!(items[3].as_str(), Some("\u{1F600}\n"));
+}

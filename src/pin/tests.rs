@@ -67,7 +67,7 @@ fn sha_fields_bare_or_prefixed() {
     assert!(bare.contains(&format!("sha: \"{}\"", a.hex())), "{bare}");
     let opts = PinOptions {
         sha_format: Some(ShaFormat::Prefixed),
-        config: None,
+        ..PinOptions::default()
     };
     let out = run(
         text,
@@ -192,8 +192,8 @@ fn config_maps_entries_to_paths() {
     )
     .unwrap();
     let opts = PinOptions {
-        sha_format: None,
         config: Some(cfg),
+        ..PinOptions::default()
     };
     let out = run(
         text,

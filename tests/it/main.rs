@@ -1,5 +1,6 @@
 mod lint;
 mod manifest;
+mod pin;
 mod report;
 mod support;
 

@@ -109,3 +109,141 @@ fn several_files_merge_and_a_conflict_names_both_origins() {
         "{shown}"
     );
 }
+
+const A: &str = "19ffeab6f8bc9293ac2c3fdf94ebe28396254c993aea0b5a542cfb02e0883fa3";
+const B: &str = "6d9ac9237a84afe1516540f40a0fafdc86859b2141954b4d643af7066d598b74";
+const C: &str = "2937f66a9722f7f4a2df583de2f8cb97fc9196059a410e7f00072fc918930e66";
+
+fn expand(lines: &[&str]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| l.replace("{A}", A).replace("{B}", B).replace("{C}", C))
+        .collect()
+}
+
+#[test]
+fn buildx_imagetools_create_metadata() {
+    let m = read(&corpus("buildx_imagetools_create_metadata.json"));
+    assert_eq!(summary(&m), expand(&["docker.io/user/app@sha256:{A} 7:18"]));
+}
+
+#[test]
+fn buildx_build_and_bake_metadata_without_image_name_are_refused() {
+    let e = read_manifests(&[corpus("buildx_build_metadata.json")], None).unwrap_err();
+    assert_eq!((e.line, e.column), (1, 1), "{e}");
+    assert!(e.message.contains("no `image.name`"), "{e}");
+    let e = read_manifests(&[corpus("buildx_bake_metadata.json")], None).unwrap_err();
+    assert_eq!((e.line, e.column), (3, 3), "{e}");
+    assert!(
+        e.message
+            .contains("`db`, `webapp-dev` have no `image.name`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_testdata_format_reads_exactly() {
+    let cases: &[(&str, ManifestFormat, &[&str])] = &[
+        (
+            "buildx_build_named.json",
+            ManifestFormat::BuildxMetadata,
+            &[
+                "ghcr.io/org/app:v1.2.3@sha256:{A} 16:18",
+                "ghcr.io/org/app:latest@sha256:{A} 16:41",
+            ],
+        ),
+        (
+            "buildx_bake_named.json",
+            ManifestFormat::BuildxMetadata,
+            &["docker.io/user/webapp:v2@sha256:{B} 16:20"],
+        ),
+        (
+            "kbld.lock.yml",
+            ManifestFormat::KbldLock,
+            &[
+                "nginx:1.25@sha256:{A} 5:10",
+                "ghcr.io/org/simple-app@sha256:{B} 8:10",
+            ],
+        ),
+        (
+            "images.yml",
+            ManifestFormat::ImgpkgLock,
+            &[
+                "nginx:1.25@sha256:{A} 5:10",
+                "registry.corp.example/bundle@sha256:{B} 8:10",
+            ],
+        ),
+        (
+            "map.yaml",
+            ManifestFormat::Map,
+            &[
+                "ghcr.io/org/app:v1.2.3@sha256:{A} 2:1",
+                "quay.io/org/sidecar@sha256:{B} 3:1",
+                "~osm-controller@sha256:{C} 4:1",
+            ],
+        ),
+        (
+            "map.json",
+            ManifestFormat::Map,
+            &[
+                "ghcr.io/org/app:v1.2.3@sha256:{A} 2:2",
+                "quay.io/org/sidecar@sha256:{B} 3:2",
+            ],
+        ),
+        (
+            "digests.txt",
+            ManifestFormat::Goreleaser,
+            &[
+                "ghcr.io/org/app:v1.2.3@sha256:{A} 1:67",
+                "ghcr.io/org/sidecar:v1.2.3@sha256:{B} 2:67",
+            ],
+        ),
+        (
+            "refs.txt",
+            ManifestFormat::RefLines,
+            &[
+                "ghcr.io/org/app:v1.2.3@sha256:{A} 2:1",
+                "quay.io/org/sidecar@sha256:{B} 3:1",
+            ],
+        ),
+    ];
+    for (file, format, want) in cases {
+        let path = testdata(file);
+        let m = read(&path);
+        assert_eq!(summary(&m), expand(want), "{file}");
+        let forced = read_manifests(&[path], Some(*format)).unwrap();
+        assert_eq!(forced, m, "{file} is detected as {format}");
+    }
+}
+
+#[test]
+fn a_config_digest_is_refused_as_an_image_digest() {
+    let path = testdata("buildx_config_digest_only.json");
+    let e = read_manifests(std::slice::from_ref(&path), None).unwrap_err();
+    assert_eq!((e.file.as_path(), e.line, e.column), (path.as_path(), 2, 3));
+    assert!(
+        e.message
+            .contains("config digest (the image ID), not a pullable manifest digest"),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_corpus_manifest_is_covered() {
+    let mut names: Vec<_> = std::fs::read_dir(corpus(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "buildx_bake_metadata.json",
+            "buildx_build_metadata.json",
+            "buildx_imagetools_create_metadata.json",
+            "osm_docker-digests-osm_log.txt",
+            "osm_image_digest_v0.4.0.txt",
+        ],
+        "a new corpus manifest needs a test here"
+    );
+}
