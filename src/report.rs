@@ -1,7 +1,23 @@
 //! Renderers of findings: human, JSON, SARIF, GitHub workflow commands, Markdown.
 //!
 //! One [`Format`] enum, one renderer each; every command reports through here
-//! so a finding reads the same whichever command produced it.
+//! so a finding reads the same whichever command produced it. Renderers write
+//! to `&mut dyn Write` and never decide the exit status (that is
+//! [`crate::diag::Exit::from_findings`]). Paths are shown relative to a base
+//! directory when they lie under it, so CI annotations and SARIF URIs point
+//! at repository files rather than at the runner's checkout path.
+//!
+//! The JSON and SARIF shapes are documented in `docs/lint.md` and are stable:
+//! fields may be added, never renamed or removed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{self, IsTerminal, Write};
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::diag::{Code, Finding, Severity};
+use crate::source::SourceFile;
 
 /// Output format for findings and summaries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -24,5 +40,858 @@ impl Format {
         } else {
             Format::Human
         }
+    }
+}
+
+/// Where the SARIF `tool.driver.informationUri` points.
+pub const INFORMATION_URI: &str = match option_env!("CARGO_PKG_REPOSITORY") {
+    Some(r) if !r.is_empty() => r,
+    _ => "https://github.com/chartpin/chartpin",
+};
+
+/// The SARIF 2.1.0 schema URI written as `$schema`.
+pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+/// Texts of files findings point into, so the human renderer can show the
+/// offending line even for files that exist only in memory (a packaged
+/// chart's entries, rendered manifests read from stdin).
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    files: HashMap<PathBuf, SourceFile>,
+}
+
+impl Sources {
+    pub fn new() -> Self {
+        Sources::default()
+    }
+
+    /// Remember `source` under its own path (a later insert of the same path wins).
+    pub fn insert(&mut self, source: SourceFile) {
+        self.files.insert(source.path.clone(), source);
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&SourceFile> {
+        self.files.get(path)
+    }
+}
+
+/// How to render: the base directory paths are made relative to, colour,
+/// where source lines come from.
+#[derive(Debug, Clone)]
+pub struct RenderOptions<'a> {
+    /// Paths under this directory are shown relative to it (SARIF URIs, annotations).
+    pub base: Option<PathBuf>,
+    /// ANSI colour in the human format; see [`color_wanted`].
+    pub color: bool,
+    /// In-memory texts; the human renderer reads other files from disk.
+    pub sources: Option<&'a Sources>,
+    /// How many files were checked, for the summary; `None` when unknown.
+    pub files_checked: Option<usize>,
+}
+
+impl Default for RenderOptions<'_> {
+    fn default() -> Self {
+        RenderOptions {
+            base: std::env::current_dir().ok(),
+            color: false,
+            sources: None,
+            files_checked: None,
+        }
+    }
+}
+
+/// Whether to colour output written to a stream that is (or is not) a
+/// terminal: only on a terminal, and never when `NO_COLOR` is set non-empty
+/// (<https://no-color.org>).
+pub fn color_wanted(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// [`color_wanted`] for standard output.
+pub fn color_for_stdout() -> bool {
+    color_wanted(io::stdout().is_terminal())
+}
+
+/// Render `findings` in `format`.
+pub fn render(
+    format: Format,
+    findings: &[Finding],
+    opts: &RenderOptions<'_>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Human => render_human(findings, opts, out),
+        Format::Json => render_json(findings, opts, out),
+        Format::Sarif => render_sarif(findings, opts, out),
+        Format::Github => render_github(findings, opts, out),
+    }
+}
+
+/// `path` relative to `base` when it lies under it, with `./` components
+/// dropped; otherwise as given. Never touches the file system.
+pub fn relative_path(path: &Path, base: Option<&Path>) -> PathBuf {
+    let cleaned: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    if let Some(base) = base
+        && cleaned.is_absolute()
+        && let Ok(rel) = cleaned.strip_prefix(base)
+        && !rel.as_os_str().is_empty()
+    {
+        return rel.to_path_buf();
+    }
+    if cleaned.as_os_str().is_empty() {
+        return path.to_path_buf();
+    }
+    cleaned
+}
+
+/// A path for output: relative when possible, `/`-separated.
+fn shown_path(path: &Path, opts: &RenderOptions<'_>) -> String {
+    let rel = relative_path(path, opts.base.as_deref());
+    let s = rel.to_string_lossy();
+    if std::path::MAIN_SEPARATOR == '\\' {
+        s.replace('\\', "/")
+    } else {
+        s.into_owned()
+    }
+}
+
+/// Counts over a list of findings, for every format's summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub notes: usize,
+    /// Findings per code, keyed by the kebab-case code.
+    pub by_code: BTreeMap<String, usize>,
+    /// Distinct files that have at least one finding.
+    pub files_with_findings: usize,
+    /// Files checked, when the command knows.
+    pub files_checked: Option<usize>,
+}
+
+impl Summary {
+    pub fn of(findings: &[Finding], files_checked: Option<usize>) -> Summary {
+        let mut s = Summary {
+            files_checked,
+            ..Summary::default()
+        };
+        let mut files = BTreeSet::new();
+        for f in findings {
+            s.total += 1;
+            match f.severity {
+                Severity::Error => s.errors += 1,
+                Severity::Warning => s.warnings += 1,
+                Severity::Note => s.notes += 1,
+            }
+            *s.by_code.entry(f.code.as_str().to_string()).or_default() += 1;
+            if let Some(file) = &f.file {
+                files.insert(file.clone());
+            }
+        }
+        s.files_with_findings = files.len();
+        s
+    }
+
+    /// `2 errors, 1 warning in 2 files` or `no findings`.
+    pub fn sentence(&self) -> String {
+        if self.total == 0 {
+            return match self.files_checked {
+                Some(n) => format!("no findings ({} checked)", plural(n, "file")),
+                None => "no findings".to_string(),
+            };
+        }
+        let mut parts = Vec::new();
+        if self.errors > 0 {
+            parts.push(plural(self.errors, "error"));
+        }
+        if self.warnings > 0 {
+            parts.push(plural(self.warnings, "warning"));
+        }
+        if self.notes > 0 {
+            parts.push(plural(self.notes, "note"));
+        }
+        let mut s = parts.join(", ");
+        if self.files_with_findings > 0 {
+            s.push_str(&format!(" in {}", plural(self.files_with_findings, "file")));
+        }
+        if let Some(n) = self.files_checked {
+            s.push_str(&format!(" ({} checked)", plural(n, "file")));
+        }
+        s
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+// ---------------------------------------------------------------- human
+
+struct Palette {
+    on: bool,
+}
+
+impl Palette {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn severity(&self, s: Severity) -> &'static str {
+        match s {
+            Severity::Error => "1;31",
+            Severity::Warning => "1;33",
+            Severity::Note => "1;36",
+        }
+    }
+}
+
+/// `file:line:col: severity[code]: message`, then the source line with a
+/// marker under the span (or the column), then a one-line summary.
+pub fn render_human(
+    findings: &[Finding],
+    opts: &RenderOptions<'_>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let pal = Palette { on: opts.color };
+    let mut disk: HashMap<PathBuf, Option<SourceFile>> = HashMap::new();
+    for f in findings {
+        let mut loc = String::new();
+        if let Some(file) = &f.file {
+            loc.push_str(&shown_path(file, opts));
+            if f.line > 0 {
+                loc.push_str(&format!(":{}:{}", f.line, f.column));
+            }
+            loc.push_str(": ");
+        }
+        let sev = f.severity.as_str();
+        writeln!(
+            out,
+            "{}{}: {}",
+            pal.paint("1", &loc),
+            pal.paint(pal.severity(f.severity), &format!("{sev}[{}]", f.code)),
+            pal.paint("1", &f.message)
+        )?;
+        if let (Some(file), true) = (&f.file, f.line > 0) {
+            let src = match opts.sources.and_then(|s| s.get(file)) {
+                Some(s) => Some(s),
+                None => disk
+                    .entry(file.clone())
+                    .or_insert_with(|| {
+                        std::fs::read_to_string(file)
+                            .ok()
+                            .map(|t| SourceFile::new(file.clone(), t))
+                    })
+                    .as_ref(),
+            };
+            if let Some(src) = src {
+                write_snippet(f, src, &pal, out)?;
+            }
+        }
+        let mut notes = Vec::new();
+        if let Some(p) = &f.path {
+            notes.push(format!("at {p}"));
+        }
+        if let Some(i) = &f.image {
+            notes.push(format!("image {i}"));
+        }
+        if !notes.is_empty() {
+            writeln!(out, "  = {}", notes.join(", "))?;
+        }
+    }
+    let summary = Summary::of(findings, opts.files_checked);
+    let sentence = summary.sentence();
+    let colour = if summary.errors > 0 {
+        "1;31"
+    } else if summary.warnings > 0 {
+        "1;33"
+    } else {
+        "1;32"
+    };
+    writeln!(out, "{}", pal.paint(colour, &sentence))
+}
+
+fn write_snippet(
+    f: &Finding,
+    src: &SourceFile,
+    pal: &Palette,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let line = src.line_text(f.line);
+    if line.is_empty() && f.line > src.index().line_count() {
+        return Ok(());
+    }
+    let gutter = f.line.to_string().len();
+    let pad: String = line
+        .chars()
+        .take(f.column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    // Underline the span's characters on this line; at least one marker.
+    let width = f
+        .span
+        .filter(|s| s.end <= src.text.len() && src.text.is_char_boundary(s.start))
+        .and_then(|s| src.text.get(s.range()))
+        .map(|t| t.lines().next().unwrap_or("").chars().count())
+        .unwrap_or(1)
+        .max(1);
+    let bar = pal.paint("1;34", "|");
+    writeln!(out, "{:gutter$} {bar}", "")?;
+    writeln!(
+        out,
+        "{} {bar} {line}",
+        pal.paint("1;34", &f.line.to_string())
+    )?;
+    writeln!(
+        out,
+        "{:gutter$} {bar} {pad}{}",
+        "",
+        pal.paint(pal.severity(f.severity), &"^".repeat(width))
+    )
+}
+
+// ---------------------------------------------------------------- json
+
+/// One finding in the JSON format. Field names are part of the stable interface.
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    code: Code,
+    severity: Severity,
+    message: &'a str,
+    file: Option<String>,
+    line: usize,
+    column: usize,
+    path: Option<&'a str>,
+    image: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    findings: Vec<JsonFinding<'a>>,
+    summary: Summary,
+}
+
+/// `{"findings":[{code,severity,message,file,line,column,path,image}],"summary":{…}}`,
+/// pretty-printed, ending with a newline.
+pub fn render_json(
+    findings: &[Finding],
+    opts: &RenderOptions<'_>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let doc = JsonReport {
+        findings: findings
+            .iter()
+            .map(|f| JsonFinding {
+                code: f.code,
+                severity: f.severity,
+                message: &f.message,
+                file: f.file.as_deref().map(|p| shown_path(p, opts)),
+                line: f.line,
+                column: f.column,
+                path: f.path.as_deref(),
+                image: f.image.as_deref(),
+            })
+            .collect(),
+        summary: Summary::of(findings, opts.files_checked),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+// ---------------------------------------------------------------- sarif
+
+/// The subset of the SARIF 2.1.0 object model chartpin writes. Names follow
+/// the specification (OASIS SARIF 2.1.0, §3); optional parts are omitted
+/// rather than written empty, as GitHub code scanning prefers.
+pub mod sarif {
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Log {
+        #[serde(rename = "$schema")]
+        pub schema: String,
+        pub version: String,
+        pub runs: Vec<Run>,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct Run {
+        pub tool: Tool,
+        pub results: Vec<SarifResult>,
+        pub column_kind: String,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Tool {
+        pub driver: Driver,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct Driver {
+        pub name: String,
+        pub version: String,
+        pub semantic_version: String,
+        pub information_uri: String,
+        pub rules: Vec<Rule>,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct Rule {
+        pub id: String,
+        pub name: String,
+        pub short_description: Message,
+        pub full_description: Message,
+        pub default_configuration: Configuration,
+        pub help: Message,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Configuration {
+        pub level: String,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Message {
+        pub text: String,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct SarifResult {
+        pub rule_id: String,
+        pub rule_index: usize,
+        pub level: String,
+        pub message: Message,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub locations: Vec<Location>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub properties: Option<ResultProperties>,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct ResultProperties {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub yaml_path: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub image: Option<String>,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct Location {
+        pub physical_location: PhysicalLocation,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct PhysicalLocation {
+        pub artifact_location: ArtifactLocation,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub region: Option<Region>,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct ArtifactLocation {
+        pub uri: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub uri_base_id: Option<String>,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct Region {
+        pub start_line: usize,
+        pub start_column: usize,
+    }
+}
+
+/// The SARIF `level` for a severity.
+fn sarif_level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Note => "note",
+    }
+}
+
+/// Percent-encode what a relative URI reference cannot hold literally
+/// (RFC 3986 `pchar` plus `/`), so paths with spaces stay valid URIs.
+fn uri_encode(path: &str) -> String {
+    let mut s = String::with_capacity(path.len());
+    for b in path.bytes() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'/'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'@'
+            );
+        if keep {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+/// The SARIF log for `findings`, as the typed model.
+pub fn sarif_log(findings: &[Finding], opts: &RenderOptions<'_>) -> sarif::Log {
+    use sarif::*;
+    let used: BTreeSet<Code> = findings.iter().map(|f| f.code).collect();
+    let rules: Vec<Rule> = used
+        .iter()
+        .map(|c| Rule {
+            id: c.as_str().to_string(),
+            name: c.as_str().to_string(),
+            short_description: Message {
+                text: c.description().to_string(),
+            },
+            full_description: Message {
+                text: c.description().to_string(),
+            },
+            default_configuration: Configuration {
+                level: sarif_level(c.default_severity()).to_string(),
+            },
+            help: Message {
+                text: format!("See `chartpin lint` documentation for `{c}`."),
+            },
+        })
+        .collect();
+    let index: HashMap<Code, usize> = used.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let results = findings
+        .iter()
+        .map(|f| {
+            let locations = f
+                .file
+                .as_deref()
+                .map(|file| {
+                    let shown = shown_path(file, opts);
+                    let relative = !Path::new(&shown).is_absolute();
+                    let uri = if relative {
+                        uri_encode(&shown)
+                    } else {
+                        format!("file://{}", uri_encode(&shown))
+                    };
+                    vec![Location {
+                        physical_location: PhysicalLocation {
+                            artifact_location: ArtifactLocation {
+                                uri,
+                                uri_base_id: relative.then(|| "%SRCROOT%".to_string()),
+                            },
+                            region: (f.line > 0).then(|| Region {
+                                start_line: f.line,
+                                start_column: f.column.max(1),
+                            }),
+                        },
+                    }]
+                })
+                .unwrap_or_default();
+            let properties = (f.path.is_some() || f.image.is_some()).then(|| ResultProperties {
+                yaml_path: f.path.clone(),
+                image: f.image.clone(),
+            });
+            SarifResult {
+                rule_id: f.code.as_str().to_string(),
+                rule_index: index[&f.code],
+                level: sarif_level(f.severity).to_string(),
+                message: Message {
+                    text: f.message.clone(),
+                },
+                locations,
+                properties,
+            }
+        })
+        .collect();
+    Log {
+        schema: SARIF_SCHEMA.to_string(),
+        version: "2.1.0".to_string(),
+        runs: vec![Run {
+            tool: Tool {
+                driver: Driver {
+                    name: "chartpin".to_string(),
+                    version: env!("CARGO_PKG_VERSION").to_string(),
+                    semantic_version: env!("CARGO_PKG_VERSION").to_string(),
+                    information_uri: INFORMATION_URI.to_string(),
+                    rules,
+                },
+            },
+            results,
+            column_kind: "unicodeCodePoints".to_string(),
+        }],
+    }
+}
+
+/// SARIF 2.1.0 as GitHub code scanning accepts it, pretty-printed.
+pub fn render_sarif(
+    findings: &[Finding],
+    opts: &RenderOptions<'_>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &sarif_log(findings, opts))?;
+    writeln!(out)
+}
+
+// ---------------------------------------------------------------- github
+
+/// Escape a workflow command's message (data): `%`, CR, LF.
+pub fn github_escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escape a workflow command property value: as data, plus `:` and `,`.
+pub fn github_escape_property(s: &str) -> String {
+    github_escape_data(s)
+        .replace(':', "%3A")
+        .replace(',', "%2C")
+}
+
+/// One workflow command a line: `::error file=…,line=…,col=…,title=CODE::message`.
+/// Notes become `::notice`. The summary goes last as a plain (non-command) line.
+pub fn render_github(
+    findings: &[Finding],
+    opts: &RenderOptions<'_>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for f in findings {
+        let command = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "notice",
+        };
+        let mut props = Vec::new();
+        if let Some(file) = &f.file {
+            props.push(format!(
+                "file={}",
+                github_escape_property(&shown_path(file, opts))
+            ));
+            if f.line > 0 {
+                props.push(format!("line={}", f.line));
+                props.push(format!("col={}", f.column.max(1)));
+            }
+        }
+        props.push(format!("title={}", github_escape_property(f.code.as_str())));
+        let mut message = f.message.clone();
+        if let Some(p) = &f.path {
+            message.push_str(&format!(" (at {p})"));
+        }
+        writeln!(
+            out,
+            "::{command} {}::{}",
+            props.join(","),
+            github_escape_data(&message)
+        )?;
+    }
+    writeln!(
+        out,
+        "chartpin: {}",
+        Summary::of(findings, opts.files_checked).sentence()
+    )
+}
+
+// ---------------------------------------------------------------- markdown
+
+/// Escape a Markdown table cell: `|` and backslashes, line breaks as `<br>`.
+pub fn markdown_escape_cell(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace("\r\n", "<br>")
+        .replace('\n', "<br>")
+}
+
+/// A GitHub-flavoured Markdown table. Rows shorter than `headers` are padded
+/// with empty cells; longer rows are cut (a table cannot grow columns).
+pub fn render_markdown_table(
+    headers: &[&str],
+    rows: &[Vec<String>],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let line = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
+    writeln!(
+        out,
+        "{}",
+        line(headers.iter().map(|h| markdown_escape_cell(h)).collect())
+    )?;
+    writeln!(
+        out,
+        "{}",
+        line(headers.iter().map(|_| "---".to_string()).collect())
+    )?;
+    for row in rows {
+        let cells = (0..headers.len())
+            .map(|i| markdown_escape_cell(row.get(i).map_or("", String::as_str)))
+            .collect();
+        writeln!(out, "{}", line(cells))?;
+    }
+    Ok(())
+}
+
+/// Findings as a Markdown summary: a count line and a table of findings.
+pub fn render_markdown(
+    findings: &[Finding],
+    opts: &RenderOptions<'_>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let summary = Summary::of(findings, opts.files_checked);
+    writeln!(out, "**chartpin**: {}", summary.sentence())?;
+    if findings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    let rows: Vec<Vec<String>> = findings
+        .iter()
+        .map(|f| {
+            let mut loc = f
+                .file
+                .as_deref()
+                .map(|p| shown_path(p, opts))
+                .unwrap_or_default();
+            if f.line > 0 {
+                loc.push_str(&format!(":{}:{}", f.line, f.column));
+            }
+            vec![
+                f.severity.as_str().to_string(),
+                format!("`{}`", f.code),
+                loc,
+                f.image
+                    .clone()
+                    .map(|i| format!("`{i}`"))
+                    .unwrap_or_default(),
+                f.message.clone(),
+            ]
+        })
+        .collect();
+    render_markdown_table(
+        &["severity", "code", "location", "image", "message"],
+        &rows,
+        out,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Span;
+
+    fn opts() -> RenderOptions<'static> {
+        RenderOptions {
+            base: Some(PathBuf::from("/repo")),
+            color: false,
+            sources: None,
+            files_checked: None,
+        }
+    }
+
+    #[test]
+    fn paths_are_made_relative_to_the_base_only_when_under_it() {
+        let base = Some(Path::new("/repo"));
+        assert_eq!(
+            relative_path(Path::new("/repo/charts/a/values.yaml"), base),
+            PathBuf::from("charts/a/values.yaml")
+        );
+        assert_eq!(
+            relative_path(Path::new("/elsewhere/values.yaml"), base),
+            PathBuf::from("/elsewhere/values.yaml")
+        );
+        assert_eq!(
+            relative_path(Path::new("./chart/values.yaml"), base),
+            PathBuf::from("chart/values.yaml")
+        );
+    }
+
+    #[test]
+    fn github_escaping_follows_the_workflow_command_rules() {
+        assert_eq!(github_escape_data("50% a\r\nb: c,d"), "50%25 a%0D%0Ab: c,d");
+        assert_eq!(
+            github_escape_property("a:b,c%\n"),
+            "a%3Ab%2Cc%25%0A".to_string()
+        );
+    }
+
+    #[test]
+    fn no_color_turns_colour_off_even_on_a_terminal() {
+        // NO_COLOR is read at call time; the process environment is shared by
+        // tests, so only assert the non-terminal case unconditionally.
+        assert!(!color_wanted(false));
+        if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+            assert!(!color_wanted(true));
+        }
+    }
+
+    #[test]
+    fn human_marker_spans_the_site() {
+        let mut sources = Sources::new();
+        let src = SourceFile::new("/repo/values.yaml", "image:\n  tag: \"1.2.3\"\n");
+        let start = src.text.find('"').unwrap();
+        let f = Finding::new(Code::MutableTag, "m").at(&src, Span::new(start, start + 7));
+        sources.insert(src);
+        let o = RenderOptions {
+            sources: Some(&sources),
+            ..opts()
+        };
+        let mut out = Vec::new();
+        render_human(&[f], &o, &mut out).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert_eq!(
+            s,
+            "values.yaml:2:8: error[mutable-tag]: m\n  |\n2 |   tag: \"1.2.3\"\n  |        ^^^^^^^\n1 error in 1 file\n"
+        );
+    }
+
+    #[test]
+    fn markdown_table_escapes_pipes_and_pads_rows() {
+        let mut out = Vec::new();
+        render_markdown_table(
+            &["a", "b"],
+            &[
+                vec!["x|y".into()],
+                vec!["1".into(), "2\n3".into(), "cut".into()],
+            ],
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "| a | b |\n| --- | --- |\n| x\\|y |  |\n| 1 | 2<br>3 |\n"
+        );
+    }
+
+    #[test]
+    fn sarif_uri_encodes_spaces_and_keeps_slashes() {
+        assert_eq!(uri_encode("my chart/values.yaml"), "my%20chart/values.yaml");
     }
 }

@@ -1,13 +1,17 @@
-//! `chartpin lint`: wiring from flags to [`crate::lint`].
+//! `chartpin lint`: wiring from flags to [`crate::lint`], then to a renderer.
 
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::{ChartArgs, FormatArgs};
 use crate::diag::Exit;
+use crate::lint::{self, LintOptions, RenderedInput};
+use crate::report::{self, Format, RenderOptions, Sources};
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = super::EXIT_CODES_HELP)]
 pub struct LintArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
@@ -24,6 +28,48 @@ pub struct LintArgs {
     pub format: FormatArgs,
 }
 
-pub fn run(_args: LintArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("`chartpin lint` is not implemented yet")
+pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
+    let format = args.format.resolve();
+    let named = !args.charts.paths.is_empty() || !args.charts.charts.is_empty();
+    let mut paths = args.charts.all();
+    let rendered = match &args.rendered {
+        Some(p) if p == Path::new("-") => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                anyhow::anyhow!("reading rendered manifests from standard input: {e}")
+            })?;
+            Some(RenderedInput::Text {
+                name: PathBuf::from("<stdin>"),
+                text,
+            })
+        }
+        Some(p) => Some(RenderedInput::File(p.clone())),
+        None => None,
+    };
+    // `--rendered` alone outside a chart lints just the stream.
+    if !named && rendered.is_some() && lint::chart::discover(Path::new(".")).is_err() {
+        paths.clear();
+    }
+    let opts = LintOptions {
+        rendered,
+        render: args.render,
+        helm: None,
+        config: args.config.clone(),
+    };
+    let outcome = lint::lint(&paths, &opts)?;
+    let files_checked = outcome.sources.len();
+    let mut sources = Sources::new();
+    for s in outcome.sources {
+        sources.insert(s);
+    }
+    let render_opts = RenderOptions {
+        color: format == Format::Human && report::color_for_stdout(),
+        sources: Some(&sources),
+        files_checked: Some(files_checked),
+        ..RenderOptions::default()
+    };
+    let mut out = std::io::stdout().lock();
+    report::render(format, &outcome.findings, &render_opts, &mut out)?;
+    out.flush()?;
+    Ok(Exit::from_findings(&outcome.findings))
 }

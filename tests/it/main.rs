@@ -1,6 +1,8 @@
 //! chartpin integration tests: one binary, real registry and real helm.
 
+mod lint;
 mod manifest;
 mod pin;
+mod report;
 mod support;
 mod verify;

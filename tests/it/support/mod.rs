@@ -5,12 +5,14 @@
 //! - [`token`]: a small token issuer (ES256 JWTs with an `access` claim) for
 //!   the registry's `auth.token` mode.
 //! - [`proxy`]: a fault-injecting HTTP proxy in front of a registry.
+//! - [`helm`]: the real `helm` binary, found on PATH or in `.tools/bin`.
 //!
 //! Every server is bounded in time and dies on `Drop`. A missing tool fails
 //! the test with a message naming `scripts/install-deps`; nothing is skipped.
 
 #![allow(dead_code)]
 
+pub mod helm;
 pub mod proxy;
 pub mod registry;
 pub mod token;

@@ -1,0 +1,743 @@
+//! `chartpin lint`: find every image reference a chart will run and report
+//! the ones that are still mutable.
+//!
+//! Lint looks in four places, because a tag can come back through any of
+//! them: values files (every convention `pin` understands, subcharts
+//! included), templates (images written literally or built from simple
+//! values lookups), `Chart.yaml`'s `artifacthub.io/images` annotation, and
+//! rendered manifests (`--rendered`, `--render`), which are the ground truth.
+//! It returns findings as data; rendering and the exit status belong to
+//! [`crate::report`] and [`crate::diag::Exit`].
+//!
+//! [`discover_images`] is the same discovery without the rules, for `verify`.
+
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Finding, InputError};
+use crate::reference::ImageRef;
+use crate::source::{SourceFile, Span};
+
+pub mod chart;
+mod rendered;
+mod rules;
+pub mod suppress;
+mod templates;
+pub mod yaml;
+
+pub use chart::Chart;
+pub use rules::{Verdict, classify};
+
+/// Why lint could not run: unreadable or invalid input, or `helm` trouble.
+/// All of these exit 2.
+#[derive(Debug, thiserror::Error)]
+pub enum LintError {
+    #[error("{0}")]
+    Input(#[from] InputError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Helm(String),
+}
+
+impl LintError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        LintError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Where an image reference was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageOrigin {
+    /// An image site in a values file (the chart's own or a subchart's).
+    Values,
+    /// An `image:` key or `--flag=` argument in `templates/`.
+    Template,
+    /// `Chart.yaml`'s `artifacthub.io/images` annotation.
+    ChartAnnotation,
+    /// A container or `image:` field of a rendered manifest.
+    Rendered,
+}
+
+/// One image reference found in a chart, pinned or not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundImage {
+    /// The reference as it resolves (what a runtime would pull), e.g.
+    /// `docker.io/bitnami/nginx:1.25@sha256:…`. Unknown template parts show as `…`.
+    pub reference: String,
+    /// How it was written, when that differs (a template expression).
+    pub written: Option<String>,
+    pub origin: ImageOrigin,
+    /// File the reference is in (for rendered images: the template named by `# Source:`).
+    pub file: PathBuf,
+    /// 1-based line and column; 0 when only the file is known.
+    pub line: usize,
+    pub column: usize,
+    /// Byte span in `file`.
+    pub span: Option<Span>,
+    /// YAML path (`controller.image`), flag name (`--x-image`) or manifest path.
+    pub path: Option<String>,
+    /// Root of the chart the reference belongs to.
+    pub chart_root: PathBuf,
+    /// Extra words for messages (`Deployment/web container app`).
+    pub context: Option<String>,
+    /// For template images: the values keys the reference was built from (`logger.tag`).
+    pub values_paths: Vec<String>,
+}
+
+impl FoundImage {
+    /// A reference at `span` of `src`.
+    pub fn new(
+        reference: String,
+        origin: ImageOrigin,
+        src: &SourceFile,
+        span: Span,
+        path: Option<String>,
+        chart_root: &Path,
+    ) -> Self {
+        let lc = src.line_col(span.start);
+        FoundImage {
+            reference,
+            written: None,
+            origin,
+            file: src.path.clone(),
+            line: lc.line,
+            column: lc.column,
+            span: Some(span),
+            path,
+            chart_root: chart_root.to_path_buf(),
+            context: None,
+            values_paths: Vec::new(),
+        }
+    }
+
+    /// The parsed reference, when it follows the grammar.
+    pub fn image_ref(&self) -> Option<ImageRef> {
+        ImageRef::parse(&self.reference).ok()
+    }
+
+    /// Whether the reference carries a valid digest.
+    pub fn is_pinned(&self) -> bool {
+        self.image_ref().is_some_and(|r| r.is_pinned())
+    }
+
+    /// A finding of `code` placed at this reference.
+    pub fn finding(&self, code: crate::diag::Code, message: String) -> Finding {
+        let message = match &self.context {
+            Some(c) => format!("{message} ({c})"),
+            None => message,
+        };
+        let mut f = Finding::new(code, message).in_file(&self.file);
+        if !self.reference.is_empty() {
+            f = f.with_image(&self.reference);
+        }
+        f.line = self.line;
+        f.column = self.column;
+        f.span = self.span;
+        if let Some(p) = &self.path {
+            f = f.with_path(p.clone());
+        }
+        f
+    }
+}
+
+/// Rendered manifests to lint besides the charts.
+#[derive(Clone, Debug)]
+pub enum RenderedInput {
+    /// A file of `helm template` output.
+    File(PathBuf),
+    /// Text already read (standard input), shown under `name`.
+    Text { name: PathBuf, text: String },
+}
+
+/// What to lint besides the charts' own files.
+#[derive(Clone, Debug, Default)]
+pub struct LintOptions {
+    /// `--rendered FILE|-`.
+    pub rendered: Option<RenderedInput>,
+    /// `--render`: run `helm template` on each chart.
+    pub render: bool,
+    /// The `helm` binary; `None` looks it up on `PATH`.
+    pub helm: Option<PathBuf>,
+    /// `--config FILE`: one configuration for every chart. Without it, each
+    /// chart's own `.chartpin.yaml` (beside `Chart.yaml`) is read.
+    pub config: Option<PathBuf>,
+}
+
+/// The result of a lint run: findings in file order, and every file read
+/// (so renderers can show source lines of in-memory files).
+#[derive(Debug, Default)]
+pub struct LintOutcome {
+    pub findings: Vec<Finding>,
+    pub sources: Vec<SourceFile>,
+    /// Charts linted (subcharts not counted).
+    pub charts: usize,
+}
+
+/// Everything found before the rules and suppressions run.
+#[derive(Default)]
+struct Collected {
+    images: Vec<FoundImage>,
+    /// Findings that are not about one reference's form (unresolvable, digest fields, skipped documents).
+    findings: Vec<Finding>,
+    /// Findings from values sites (with their chart root), already decided
+    /// by the site's digest-field state.
+    site_findings: Vec<(PathBuf, Finding)>,
+    /// Files lint read from the charts (suppression comments live here).
+    sources: Vec<SourceFile>,
+    /// Rendered streams (their comments are copies of the templates').
+    rendered_sources: Vec<SourceFile>,
+    /// `ignore:` rules of the configurations that apply.
+    rules: Vec<suppress::ScopedRule>,
+    /// Roots of the charts named (not subcharts).
+    roots: Vec<PathBuf>,
+}
+
+/// Find and lint every chart under `paths`.
+pub fn lint(paths: &[PathBuf], opts: &LintOptions) -> Result<LintOutcome, LintError> {
+    let (charts, collected) = collect(paths, opts)?;
+    // A values site lint could not name is settled when a template builds
+    // its image from the site's keys (`{{ .registry }}/fluent-bit:{{ .tag }}`).
+    let resolved_by_templates: std::collections::HashSet<(PathBuf, String)> = collected
+        .images
+        .iter()
+        .filter(|i| i.origin == ImageOrigin::Template)
+        .flat_map(|i| {
+            i.values_paths
+                .iter()
+                .map(|p| (i.chart_root.clone(), p.clone()))
+        })
+        .collect();
+    let mut findings: Vec<Finding> = collected
+        .site_findings
+        .into_iter()
+        .filter(|(root, f)| {
+            f.code != crate::diag::Code::UnresolvableImage
+                || !f.path.as_ref().is_some_and(|p| {
+                    resolved_by_templates
+                        .iter()
+                        .any(|(r, used)| r == root && used.starts_with(&format!("{p}.")))
+                })
+        })
+        .map(|(_, f)| f)
+        .collect();
+    findings.extend(collected.findings);
+    let mut rendered_candidates = Vec::new();
+    for img in &collected.images {
+        if img.origin == ImageOrigin::Values {
+            continue;
+        }
+        if let Some(f) = rules::check(img) {
+            if img.origin == ImageOrigin::Rendered || img.origin == ImageOrigin::Template {
+                rendered_candidates.push((img.origin, canonical(&img.reference), f));
+            } else {
+                findings.push(f);
+            }
+        }
+    }
+    // A template or rendered image that a values site already describes is
+    // reported once, at the values site: that is where a pin goes.
+    let known = |below: ImageOrigin| -> std::collections::HashSet<String> {
+        collected
+            .images
+            .iter()
+            .filter(|i| i.origin < below && i.origin != ImageOrigin::ChartAnnotation)
+            .map(|i| canonical(&i.reference))
+            .collect()
+    };
+    let before_template = known(ImageOrigin::Template);
+    let before_rendered = known(ImageOrigin::Rendered);
+    for (origin, key, f) in rendered_candidates {
+        let seen = match origin {
+            ImageOrigin::Template => &before_template,
+            _ => &before_rendered,
+        };
+        if !seen.contains(&key) {
+            findings.push(f);
+        }
+    }
+    let files: Vec<&SourceFile> = collected.sources.iter().collect();
+    let mut findings = suppress::apply(findings, &files, &collected.rules, &collected.roots);
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, a.column, a.code, &a.image)
+            .cmp(&(&b.file, b.line, b.column, b.code, &b.image))
+    });
+    findings.dedup_by(|a, b| {
+        a.file == b.file
+            && a.line == b.line
+            && a.column == b.column
+            && a.code == b.code
+            && a.image == b.image
+    });
+
+    let mut sources = collected.sources;
+    sources.extend(collected.rendered_sources);
+    Ok(LintOutcome {
+        findings,
+        sources,
+        charts,
+    })
+}
+
+/// Every image reference in the charts under `paths` (values sites,
+/// templates, `Chart.yaml` annotations, and rendered manifests when `opts`
+/// asks for them), pinned or not, in file order. `verify` checks the pinned
+/// ones against their registries. Suppressions do not apply here.
+pub fn discover_images(
+    paths: &[PathBuf],
+    opts: &LintOptions,
+) -> Result<Vec<FoundImage>, LintError> {
+    let (_, mut c) = collect(paths, opts)?;
+    c.images
+        .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    Ok(c.images)
+}
+
+/// A dedup key: the normalised reference when it parses, else the text.
+fn canonical(reference: &str) -> String {
+    ImageRef::parse(reference)
+        .map(|r| r.canonical())
+        .unwrap_or_else(|_| reference.to_string())
+}
+
+fn collect(paths: &[PathBuf], opts: &LintOptions) -> Result<(usize, Collected), LintError> {
+    let mut charts = Vec::new();
+    for p in paths {
+        charts.extend(chart::discover(p)?);
+    }
+    let mut out = Collected::default();
+    match &opts.config {
+        Some(explicit) => {
+            if let Some(cfg) = crate::config::Config::load(Path::new("."), Some(explicit))? {
+                out.rules
+                    .extend(cfg.ignore.into_iter().map(|rule| suppress::ScopedRule {
+                        rule,
+                        config: cfg.path.clone(),
+                        chart_root: None,
+                    }));
+            }
+        }
+        None => {
+            for c in &charts {
+                if let Some(src) = c.file(crate::config::FILE_NAME) {
+                    let cfg = crate::config::Config::parse(&src.path, &src.text)?;
+                    out.rules
+                        .extend(cfg.ignore.into_iter().map(|rule| suppress::ScopedRule {
+                            rule,
+                            config: cfg.path.clone(),
+                            chart_root: Some(c.root.clone()),
+                        }));
+                }
+            }
+        }
+    }
+    for c in &charts {
+        out.roots.push(c.root.clone());
+        scan_chart(c, None, &mut out)?;
+    }
+    let refs: Vec<&Chart> = charts.iter().collect();
+    if let Some(input) = &opts.rendered {
+        let src = match input {
+            RenderedInput::File(p) => {
+                let bytes = std::fs::read(p).map_err(|e| LintError::io(p, e))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| InputError::file(p, "file is not valid UTF-8"))?;
+                SourceFile::new(p, text)
+            }
+            RenderedInput::Text { name, text } => SourceFile::new(name, text.clone()),
+        };
+        scan_rendered(&src, &refs, &mut out)?;
+        out.rendered_sources.push(src);
+    }
+    if opts.render {
+        let helm = find_helm(opts.helm.as_deref())?;
+        for c in &charts {
+            let target = match &c.origin {
+                chart::ChartOrigin::Dir(d) => d.clone(),
+                chart::ChartOrigin::Archive(a) => a.clone(),
+                chart::ChartOrigin::Nested => continue,
+            };
+            let text = helm_template(&helm, &c.name, &target)?;
+            let src = SourceFile::new(format!("helm template {}", c.root.display()), text);
+            scan_rendered(&src, &refs, &mut out)?;
+            out.rendered_sources.push(src);
+        }
+    }
+    // The charts' files move into the outcome (renderers show their lines).
+    fn take_files(c: Chart, into: &mut Vec<SourceFile>) {
+        into.extend(c.files.into_values());
+        for s in c.subcharts {
+            take_files(s, into);
+        }
+    }
+    let count = charts.len();
+    let mut files = Vec::new();
+    for c in charts {
+        take_files(c, &mut files);
+    }
+    files.append(&mut out.sources);
+    out.sources = files;
+    Ok((count, out))
+}
+
+fn scan_rendered(
+    src: &SourceFile,
+    charts: &[&Chart],
+    out: &mut Collected,
+) -> Result<(), LintError> {
+    let scan = rendered::scan(src, charts)?;
+    out.images.extend(scan.images);
+    out.findings.extend(scan.findings);
+    Ok(())
+}
+
+/// `helm` from `explicit`, else the first on `PATH`.
+pub fn find_helm(explicit: Option<&Path>) -> Result<PathBuf, LintError> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("helm"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            LintError::Helm(
+                "--render needs `helm`, and it is not on PATH (install Helm, or run scripts/install-deps, which puts it in .tools/bin)".into(),
+            )
+        })
+}
+
+/// Run `helm template <name> <chart>` and return what it printed.
+fn helm_template(helm: &Path, name: &str, chart: &Path) -> Result<String, LintError> {
+    let release = if name.is_empty() { "release" } else { name };
+    let out = std::process::Command::new(helm)
+        .arg("template")
+        .arg(release)
+        .arg(chart)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| LintError::Helm(format!("could not run {}: {e}", helm.display())))?;
+    if !out.status.success() {
+        return Err(LintError::Helm(format!(
+            "`helm template {release} {}` failed ({}): {}",
+            chart.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    String::from_utf8(out.stdout)
+        .map_err(|_| LintError::Helm("helm template printed invalid UTF-8".into()))
+}
+
+/// The key a parent's values use for `sub`: its alias, else its name.
+fn subchart_key(sub: &Chart) -> String {
+    sub.alias.clone().unwrap_or_else(|| sub.name.clone())
+}
+
+/// Overrides a parent hands a subchart: its values under the subchart's key, and `global`.
+struct ParentValues<'a> {
+    /// The parent's merged values.
+    merged: &'a yaml::Node,
+    /// The parent's own values file and its image-site paths, to tell which
+    /// overrides the parent already reports.
+    own_sites: &'a [String],
+    key: String,
+}
+
+fn scan_chart(
+    chart: &Chart,
+    parent: Option<ParentValues<'_>>,
+    out: &mut Collected,
+) -> Result<(), LintError> {
+    let chart_yaml = match chart.file("Chart.yaml") {
+        Some(src) => yaml::parse_one(src)?,
+        None => None,
+    };
+    let own_values = match chart.file("values.yaml") {
+        Some(src) => yaml::parse_one(src)?,
+        None => None,
+    };
+    // Values as the templates see them: the chart's own, with the parent's
+    // section for this subchart and the parent's `global` laid over.
+    let mut merged = own_values.clone();
+    let mut overlay: Option<yaml::Node> = None;
+    if let Some(p) = &parent {
+        let mut over = p.merged.get(&p.key).cloned();
+        if let Some(g) = p.merged.get("global") {
+            let gmap = yaml::Node::Map {
+                entries: vec![("global".to_string(), g.clone())],
+                span: Span::default(),
+            };
+            over = Some(match over {
+                Some(o) => gmap.merged_with(&o),
+                None => gmap,
+            });
+        }
+        if let Some(o) = over {
+            merged = Some(match merged {
+                Some(m) => m.merged_with(&o),
+                None => o.clone(),
+            });
+            overlay = Some(o);
+        }
+    }
+    let site_paths = match chart.file("values.yaml") {
+        Some(src) => values_sites(
+            chart,
+            src,
+            merged.as_ref(),
+            overlay.is_some(),
+            parent.as_ref(),
+            out,
+        )?,
+        None => Vec::new(),
+    };
+    let ctx = templates::Context {
+        values: merged.as_ref(),
+        chart: chart_yaml.as_ref(),
+        chart_name: &chart.name,
+        used: Default::default(),
+    };
+    for (_, src) in chart.templates() {
+        let scan = templates::scan(src, &ctx, &chart.root);
+        out.images.extend(scan.images);
+        out.findings.extend(scan.findings);
+    }
+    if let (Some(cy), Some(src)) = (&chart_yaml, chart.file("Chart.yaml")) {
+        annotation_images(cy, src, &chart.root, out);
+    }
+    if let Some(m) = merged.as_ref() {
+        for sub in &chart.subcharts {
+            let key = subchart_key(sub);
+            scan_chart(
+                sub,
+                Some(ParentValues {
+                    merged: m,
+                    own_sites: &site_paths,
+                    key,
+                }),
+                out,
+            )?;
+        }
+    } else {
+        for sub in &chart.subcharts {
+            scan_chart(sub, None, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Images listed in `Chart.yaml`'s `artifacthub.io/images` annotation.
+fn annotation_images(chart_yaml: &yaml::Node, src: &SourceFile, root: &Path, out: &mut Collected) {
+    let Some(node) = chart_yaml.lookup(["annotations", "artifacthub.io/images"]) else {
+        return;
+    };
+    let Some(text) = node.as_str() else {
+        return;
+    };
+    let inner = SourceFile::new(&src.path, text.to_string());
+    let Ok(Some(yaml::Node::Seq { items, .. })) = yaml::parse_one(&inner) else {
+        let at = node.span();
+        out.findings.push(
+            Finding::new(
+                crate::diag::Code::InvalidReference,
+                "the `artifacthub.io/images` annotation is not a YAML list of `{name, image}` entries",
+            )
+            .at(src, Span::new(at.start, at.start))
+            .with_path("annotations.\"artifacthub.io/images\""),
+        );
+        return;
+    };
+    let region = node.span();
+    let mut cursor = region.start;
+    for (i, item) in items.iter().enumerate() {
+        let Some(image) = item.get("image").and_then(yaml::Node::as_str) else {
+            continue;
+        };
+        // The annotation is a string holding YAML: find each image's text in the outer file.
+        let at = src.text[cursor..region.end.max(cursor)]
+            .find(image)
+            .map(|i| cursor + i)
+            .unwrap_or(region.start);
+        cursor = (at + image.len()).min(src.text.len());
+        out.images.push(FoundImage::new(
+            image.to_string(),
+            ImageOrigin::ChartAnnotation,
+            src,
+            Span::new(at, at + image.len()),
+            Some(format!("annotations.\"artifacthub.io/images\"[{i}].image")),
+            root,
+        ));
+    }
+}
+
+/// Values image sites of `chart`, judged with the parent's overrides when
+/// there are any. Returns the sites' YAML paths (for the subcharts' turn).
+fn values_sites(
+    chart: &Chart,
+    src: &SourceFile,
+    merged: Option<&yaml::Node>,
+    has_overlay: bool,
+    parent: Option<&ParentValues<'_>>,
+    out: &mut Collected,
+) -> Result<Vec<String>, LintError> {
+    use crate::values::{self, ImageSite};
+    let sites = values::image_sites(&src.path, &src.text)?;
+    let effective: std::collections::HashMap<String, ImageSite> = match (has_overlay, merged) {
+        (true, Some(m)) => {
+            let json = serde_json::to_string_pretty(&yaml::to_json(m)).unwrap_or_default();
+            values::image_sites(&src.path, &json)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| (s.path.to_string(), s))
+                .collect()
+        }
+        _ => Default::default(),
+    };
+    let mut paths = Vec::new();
+    for site in &sites {
+        let path = site.path.to_string();
+        paths.push(path.clone());
+        let mut note = None;
+        if let Some(p) = parent {
+            let full = format!("{}.{path}", p.key);
+            if p.own_sites.contains(&full) {
+                // The parent overrides this whole site and reports it in its own file.
+                continue;
+            }
+            if p.merged
+                .lookup(std::iter::once(p.key.as_str()).chain(path.split('.')))
+                .is_some()
+            {
+                note = Some(format!("with the parent chart's values for `{full}`"));
+            }
+        }
+        let judged = effective.get(&path).unwrap_or(site);
+        let (found, finding) = judge_site(judged, site, src, &chart.root, note);
+        out.images.push(found);
+        out.site_findings
+            .extend(finding.map(|f| (chart.root.clone(), f)));
+    }
+    Ok(paths)
+}
+
+/// The reference and the finding (if any) for a values site. `judged` holds
+/// the effective values (parent overrides applied); `at` the spans in the file.
+fn judge_site(
+    judged: &crate::values::ImageSite,
+    at: &crate::values::ImageSite,
+    src: &SourceFile,
+    root: &Path,
+    note: Option<String>,
+) -> (FoundImage, Option<Finding>) {
+    use crate::diag::Code;
+    use crate::values::DigestState;
+    let fields = &at.fields;
+    let text_of =
+        |f: &Option<crate::values::Field>| f.as_ref().map(|f| f.scalar.text().to_string());
+    let reference = match &judged.reference {
+        Ok(r) => r.as_str().to_string(),
+        Err(_) => text_of(&fields.string)
+            .or_else(|| text_of(&fields.repository))
+            .filter(|t| !t.is_empty())
+            .unwrap_or_default(),
+    };
+    let span_of = |f: &Option<crate::values::Field>| f.as_ref().map(|f| f.scalar.span);
+    let digest_span = span_of(&fields.digest).or(span_of(&fields.sha));
+    let tag_span = span_of(&fields.tag).or(span_of(&fields.string));
+    let path = at.path.to_string();
+    let mut found = FoundImage::new(
+        reference.clone(),
+        ImageOrigin::Values,
+        src,
+        at.span,
+        Some(path.clone()),
+        root,
+    );
+    found.context = note;
+    let digest_path = fields
+        .digest
+        .as_ref()
+        .or(fields.sha.as_ref())
+        .map(|f| f.path.to_string())
+        .unwrap_or_else(|| path.clone());
+    let place = |found: &FoundImage, span: Option<Span>, code: Code, msg: String| -> Finding {
+        let mut g = found.clone();
+        if let Some(s) = span {
+            let lc = src.line_col(s.start);
+            g.span = Some(s);
+            g.line = lc.line;
+            g.column = lc.column;
+        }
+        g.finding(code, msg)
+    };
+    let finding = if judged.digest_ignored {
+        let tag = text_of(&fields.tag).unwrap_or_default();
+        Some(place(
+            &found,
+            digest_span,
+            Code::DigestFieldIgnored,
+            format!(
+                "`{digest_path}` is set but the chart renders the tag `{tag}` instead (a non-empty tag wins); set the tag to \"\" so the digest is used"
+            ),
+        ))
+    } else {
+        match (&judged.reference, &judged.digest_state) {
+            (_, DigestState::Invalid(t)) => Some(place(
+                &found,
+                digest_span.or(tag_span),
+                Code::InvalidDigest,
+                format!(
+                    "`{t}` at `{digest_path}` is not a digest (sha256 needs 64 lowercase hex characters)"
+                ),
+            )),
+            (Ok(r), _) if r.is_pinned() => None,
+            (Err(_), DigestState::Filled(_)) => None,
+            (_, DigestState::Empty) => Some(place(
+                &found,
+                digest_span,
+                Code::EmptyDigest,
+                if reference.is_empty() {
+                    format!(
+                        "`{digest_path}` is empty, so the image the chart defaults to renders by its mutable tag"
+                    )
+                } else {
+                    format!("`{digest_path}` is empty, so `{reference}` renders by its mutable tag")
+                },
+            )),
+            (Ok(r), _) if r.tag().is_none() && judged.kind == crate::values::SiteKind::Block => {
+                Some(place(
+                    &found,
+                    tag_span.or(Some(at.span)),
+                    Code::ImplicitLatest,
+                    format!(
+                        "`{reference}` has neither tag nor digest in values; the chart's template may fill a tag in (often its appVersion), but either way the image is not pinned"
+                    ),
+                ))
+            }
+            (Ok(_), _) => rules::check(&found).map(|f| {
+                let mut g = found.clone();
+                if let Some(s) = tag_span {
+                    let lc = src.line_col(s.start);
+                    g.span = Some(s);
+                    g.line = lc.line;
+                    g.column = lc.column;
+                }
+                let mut f2 = g.finding(f.code, String::new());
+                f2.message = f.message;
+                f2
+            }),
+            (Err(why), _) if why.contains("not a valid reference") => {
+                Some(place(&found, tag_span, Code::InvalidReference, why.clone()))
+            }
+            (Err(why), _) => Some(place(&found, None, Code::UnresolvableImage, why.clone())),
+        }
+    };
+    (found, finding)
+}

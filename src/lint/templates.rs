@@ -1,0 +1,774 @@
+//! Image references written in `templates/`: `image:` keys and command-line
+//! flags (`--prometheus-config-reloader=quay.io/…:v0.x`), literal or built
+//! from simple template actions.
+//!
+//! Templates are Go text/template over YAML and do not parse as YAML, so this
+//! reads them line by line and understands only what can be resolved without
+//! running Helm: `.Values.a.b` lookups (also relative to an enclosing
+//! `with .Values.x`), `.Chart.AppVersion`, string literals, and the pipeline
+//! functions `default`, `quote`, `squote`, `toString`, `trim`, `print` and
+//! `printf "%s…"`. An image that is wholly one helper call or variable
+//! (`{{ include "x.image" . }}`) is left to the values scan and `--render`;
+//! an image that is partly known but cannot be finished is
+//! `unresolvable-image`. `--render` is the ground truth for the rest.
+
+use std::path::Path;
+
+use super::yaml::Node;
+use super::{FoundImage, ImageOrigin};
+use crate::diag::{Code, Finding};
+use crate::source::{SourceFile, Span};
+
+/// What template actions can see: the chart's merged values and its `Chart.yaml`.
+#[derive(Debug, Default)]
+pub struct Context<'a> {
+    pub values: Option<&'a Node>,
+    pub chart: Option<&'a Node>,
+    pub chart_name: &'a str,
+    /// Values paths looked up while evaluating the current image.
+    pub used: std::cell::RefCell<Vec<String>>,
+}
+
+/// The value of a template expression, as far as it can be known.
+#[derive(Clone, Debug, PartialEq)]
+enum Val {
+    Known(String),
+    /// A values lookup that found nothing (renders empty, or `<no value>`).
+    Missing,
+    Unknown,
+}
+
+/// What `.` means at a point of the template.
+#[derive(Clone, Debug, PartialEq)]
+enum Scope {
+    /// The top level: `.` is the root context (`.Values`, `.Chart`).
+    Root,
+    /// Inside `with .Values.<path>`.
+    Values(Vec<String>),
+    /// Inside `range`, `define`, or a `with` lint cannot follow.
+    Unknown,
+}
+
+/// A `{{ … }}` action: its byte range and inner text.
+#[derive(Clone, Debug)]
+struct Action {
+    span: Span,
+    inner: String,
+}
+
+fn actions(text: &str) -> Vec<Action> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = text[at..].find("{{") {
+        let start = at + i;
+        let Some(j) = text[start + 2..].find("}}") else {
+            break;
+        };
+        let end = start + 2 + j + 2;
+        out.push(Action {
+            span: Span::new(start, end),
+            inner: text[start + 2..end - 2].to_string(),
+        });
+        at = end;
+    }
+    out
+}
+
+/// The action's text without trim markers and surrounding space.
+fn clean(inner: &str) -> &str {
+    let s = inner.trim();
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let s = s.strip_suffix('-').unwrap_or(s);
+    s.trim()
+}
+
+/// Split on whitespace, keeping double-quoted and backquoted strings whole.
+fn tokens(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in s.chars() {
+        match quote {
+            Some(q) => {
+                cur.push(c);
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            None => {
+                if c == '"' || c == '`' {
+                    quote = Some(c);
+                }
+                cur.push(c);
+            }
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Split a pipeline on `|` outside strings.
+fn pipeline(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        match quote {
+            Some(q) if c == q => {
+                quote = None;
+                cur.push(c);
+            }
+            Some(_) => cur.push(c),
+            None if c == '"' || c == '`' => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            None if c == '|' => out.push(std::mem::take(&mut cur)),
+            None => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter().map(|p| p.trim().to_string()).collect()
+}
+
+fn node_text(n: &Node) -> Val {
+    match n {
+        Node::Scalar { .. } => match n.as_str() {
+            Some(s) => Val::Known(s.to_string()),
+            None => Val::Missing,
+        },
+        _ => Val::Unknown,
+    }
+}
+
+impl Context<'_> {
+    fn values_at(&self, path: &[String]) -> Val {
+        self.used.borrow_mut().push(path.join("."));
+        let Some(values) = self.values else {
+            return Val::Unknown;
+        };
+        match values.lookup(path.iter().map(String::as_str)) {
+            Some(n) => node_text(n),
+            None => Val::Missing,
+        }
+    }
+
+    /// A term: a string literal, `.Values.a.b`, `$.Values…`, `.Chart.X`, or a
+    /// field of the enclosing `with`.
+    fn term(&self, t: &str, scope: &Scope) -> Val {
+        if let Some(lit) = t
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .or_else(|| t.strip_prefix('`').and_then(|s| s.strip_suffix('`')))
+        {
+            return Val::Known(lit.replace("\\\"", "\""));
+        }
+        let rooted = t.strip_prefix('$').filter(|r| r.starts_with('.'));
+        let (path, from_root) = match rooted {
+            Some(r) => (r, true),
+            None if t.starts_with('.') => (t, false),
+            None => return Val::Unknown,
+        };
+        let parts: Vec<String> = path
+            .split('.')
+            .skip(1)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        let effective = if from_root { &Scope::Root } else { scope };
+        match effective {
+            Scope::Root => match parts.first().map(String::as_str) {
+                Some("Values") => self.values_at(&parts[1..]),
+                Some("Chart") => match (self.chart, parts.get(1).map(String::as_str)) {
+                    (Some(c), Some("AppVersion")) => {
+                        c.get("appVersion").map_or(Val::Missing, node_text)
+                    }
+                    (Some(c), Some("Version")) => c.get("version").map_or(Val::Missing, node_text),
+                    (_, Some("Name")) => Val::Known(self.chart_name.to_string()),
+                    _ => Val::Unknown,
+                },
+                _ => Val::Unknown,
+            },
+            Scope::Values(base) => {
+                let mut p = base.clone();
+                p.extend(parts);
+                self.values_at(&p)
+            }
+            Scope::Unknown => Val::Unknown,
+        }
+    }
+
+    /// The values path a `with` argument names, relative to `scope`.
+    fn with_target(&self, arg: &str, scope: &Scope) -> Scope {
+        let t = arg.trim();
+        let (path, rooted) = match t.strip_prefix('$') {
+            Some(r) => (r, true),
+            None => (t, false),
+        };
+        if !path.starts_with('.') || path.contains(' ') {
+            return Scope::Unknown;
+        }
+        let parts: Vec<String> = path
+            .split('.')
+            .skip(1)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        match (if rooted { &Scope::Root } else { scope }, parts.first()) {
+            (Scope::Root, Some(v)) if v == "Values" => Scope::Values(parts[1..].to_vec()),
+            (Scope::Values(base), _) => {
+                let mut p = base.clone();
+                p.extend(parts);
+                Scope::Values(p)
+            }
+            _ => Scope::Unknown,
+        }
+    }
+
+    /// Evaluate an action's pipeline.
+    fn eval(&self, inner: &str, scope: &Scope) -> Val {
+        let stages = pipeline(clean(inner));
+        let mut val: Option<Val> = None;
+        for stage in stages {
+            let toks = tokens(&stage);
+            let Some(head) = toks.first() else {
+                return Val::Unknown;
+            };
+            let args: Vec<Val> = toks[1..].iter().map(|t| self.term(t, scope)).collect();
+            let with_piped = |mut a: Vec<Val>| {
+                if let Some(v) = &val {
+                    a.push(v.clone());
+                }
+                a
+            };
+            let next = match head.as_str() {
+                "default" => {
+                    let a = with_piped(args);
+                    match a.as_slice() {
+                        [d, v] => match v {
+                            Val::Known(s) if !s.is_empty() => v.clone(),
+                            Val::Unknown => Val::Unknown,
+                            _ => d.clone(),
+                        },
+                        _ => Val::Unknown,
+                    }
+                }
+                "quote" | "squote" | "toString" | "trim" | "print" => {
+                    let a = with_piped(args);
+                    match a.as_slice() {
+                        [v] => match (head.as_str(), v) {
+                            ("trim", Val::Known(s)) => Val::Known(s.trim().to_string()),
+                            ("quote" | "squote" | "toString" | "print", Val::Missing) => {
+                                Val::Known(String::new())
+                            }
+                            _ => v.clone(),
+                        },
+                        _ => Val::Unknown,
+                    }
+                }
+                "printf" => {
+                    let a = with_piped(args);
+                    match a.split_first() {
+                        Some((Val::Known(fmt), rest)) => printf(fmt, rest),
+                        _ => Val::Unknown,
+                    }
+                }
+                _ if val.is_none() && toks.len() == 1 => self.term(head, scope),
+                _ => Val::Unknown,
+            };
+            val = Some(next);
+        }
+        val.unwrap_or(Val::Unknown)
+    }
+}
+
+/// `printf` with `%s`/`%v` verbs only.
+fn printf(fmt: &str, args: &[Val]) -> Val {
+    let mut out = String::new();
+    let mut args = args.iter();
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => out.push('%'),
+            Some('s' | 'v') => match args.next() {
+                Some(Val::Known(s)) => out.push_str(s),
+                _ => return Val::Unknown,
+            },
+            _ => return Val::Unknown,
+        }
+    }
+    Val::Known(out)
+}
+
+/// A template value split into literal text and actions, evaluated.
+struct Evaluated {
+    /// The value with unknown parts replaced by `\0`.
+    text: String,
+    unknown: usize,
+    missing: usize,
+    actions: usize,
+    literal_chars: usize,
+}
+
+fn evaluate(ctx: &Context<'_>, value: &str, scope: &Scope) -> Evaluated {
+    let mut ev = Evaluated {
+        text: String::new(),
+        unknown: 0,
+        missing: 0,
+        actions: 0,
+        literal_chars: 0,
+    };
+    let mut rest = value;
+    while let Some(i) = rest.find("{{") {
+        let lit = &rest[..i];
+        ev.literal_chars += lit.trim().len();
+        ev.text.push_str(lit);
+        let Some(j) = rest[i..].find("}}") else {
+            ev.unknown += 1;
+            ev.text.push('\0');
+            return ev;
+        };
+        let inner = &rest[i + 2..i + j];
+        ev.actions += 1;
+        if clean(inner).starts_with("/*") {
+            // A comment renders nothing.
+        } else {
+            match ctx.eval(inner, scope) {
+                Val::Known(s) => ev.text.push_str(&s),
+                Val::Missing => {
+                    ev.missing += 1;
+                    ev.text.push('\0');
+                }
+                Val::Unknown => {
+                    ev.unknown += 1;
+                    ev.text.push('\0');
+                }
+            }
+        }
+        rest = &rest[i + j + 2..];
+    }
+    ev.literal_chars += rest.trim().len();
+    ev.text.push_str(rest);
+    ev
+}
+
+/// Per-line scope: the scope in force at the start of each line.
+fn scopes(ctx: &Context<'_>, text: &str, acts: &[Action]) -> Vec<(usize, Scope)> {
+    let mut stack: Vec<Scope> = vec![Scope::Root];
+    let mut out = vec![(0usize, Scope::Root)];
+    for a in acts {
+        let s = clean(&a.inner);
+        let word = s.split_whitespace().next().unwrap_or("");
+        let cur = stack.last().cloned().unwrap_or(Scope::Unknown);
+        match word {
+            "with" => stack.push(ctx.with_target(s["with".len()..].trim(), &cur)),
+            "range" | "define" | "block" => stack.push(Scope::Unknown),
+            "if" => stack.push(cur),
+            "end" => {
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+            }
+            _ => continue,
+        }
+        let after = stack.last().cloned().unwrap_or(Scope::Unknown);
+        out.push((a.span.end, after));
+    }
+    let _ = text;
+    out
+}
+
+fn scope_at(scopes: &[(usize, Scope)], offset: usize) -> &Scope {
+    let i = scopes.partition_point(|(at, _)| *at <= offset);
+    &scopes[i.saturating_sub(1)].1
+}
+
+/// The end of a value: before a ` #` comment outside actions and quotes.
+fn value_end(line: &str, from: usize) -> usize {
+    let b = line.as_bytes();
+    let mut i = from;
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    while i < b.len() {
+        if depth == 0 && quote.is_none() && b[i] == b'#' && (i == from || b[i - 1] == b' ') {
+            return i;
+        }
+        if line[i..].starts_with("{{") {
+            depth += 1;
+            i += 2;
+            continue;
+        }
+        if depth > 0 && line[i..].starts_with("}}") {
+            depth -= 1;
+            i += 2;
+            continue;
+        }
+        if depth == 0 {
+            match (quote, b[i]) {
+                (None, b'"' | b'\'') => quote = Some(b[i]),
+                (Some(q), c) if c == q => quote = None,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+/// A reference found in a template, before the rules run.
+pub struct TemplateScan {
+    pub images: Vec<FoundImage>,
+    pub findings: Vec<Finding>,
+}
+
+/// Scan one template file.
+pub fn scan(src: &SourceFile, ctx: &Context<'_>, chart_root: &Path) -> TemplateScan {
+    let text = src.text.as_str();
+    let acts = actions(text);
+    let comments: Vec<Span> = acts
+        .iter()
+        .filter(|a| clean(&a.inner).starts_with("/*"))
+        .map(|a| a.span)
+        .collect();
+    let scopes = scopes(ctx, text, &acts);
+    let mut out = TemplateScan {
+        images: Vec::new(),
+        findings: Vec::new(),
+    };
+    let mut line_start = 0usize;
+    for line in text.split_inclusive('\n') {
+        let here = line_start;
+        line_start += line.len();
+        let line = line.trim_end_matches(['\n', '\r']);
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('#') || comments.iter().any(|c| c.start <= here && here < c.end) {
+            continue;
+        }
+        // `image:` keys, also as a list item or quoted key.
+        let indent = line.len() - trimmed.len();
+        let key_text = trimmed
+            .strip_prefix("- ")
+            .map(str::trim_start)
+            .unwrap_or(trimmed);
+        let key_at = indent + (trimmed.len() - key_text.len());
+        for key in ["image:", "\"image\":", "'image':"] {
+            if let Some(after) = key_text.strip_prefix(key) {
+                let vstart = key_at + key.len() + (after.len() - after.trim_start().len());
+                let vend = value_end(line, vstart);
+                let raw = line[vstart..vend].trim_end();
+                if !raw.is_empty() {
+                    let (v, vs) = unquote(raw, here + vstart);
+                    let scope = scope_at(&scopes, here + vstart).clone();
+                    site(src, ctx, &scope, v, vs, None, chart_root, &mut out);
+                }
+                break;
+            }
+        }
+        // `--flag=<image>` arguments.
+        let mut at = 0;
+        while let Some(i) = line[at..].find("--") {
+            let start = at + i;
+            at = start + 2;
+            let name_len = line[at..]
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+                .count();
+            if name_len == 0 || line.as_bytes().get(at + name_len) != Some(&b'=') {
+                continue;
+            }
+            let flag = &line[at..at + name_len];
+            let vstart = at + name_len + 1;
+            let vend = flag_value_end(line, vstart);
+            at = vend.max(at);
+            let v = &line[vstart..vend];
+            if v.is_empty() || v.contains("://") {
+                continue;
+            }
+            let scope = scope_at(&scopes, here + vstart).clone();
+            let span = Span::new(here + vstart, here + vend);
+            site(src, ctx, &scope, v, span, Some(flag), chart_root, &mut out);
+        }
+    }
+    out
+}
+
+fn flag_value_end(line: &str, from: usize) -> usize {
+    let b = line.as_bytes();
+    let mut i = from;
+    let mut depth = 0usize;
+    while i < b.len() {
+        if line[i..].starts_with("{{") {
+            depth += 1;
+            i += 2;
+            continue;
+        }
+        if depth > 0 {
+            if line[i..].starts_with("}}") {
+                depth -= 1;
+                i += 2;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        if b[i].is_ascii_whitespace() || matches!(b[i], b'"' | b'\'' | b',' | b']') {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Strip one layer of matching quotes, narrowing the span with it.
+fn unquote(raw: &str, at: usize) -> (&str, Span) {
+    let b = raw.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        return (
+            &raw[1..raw.len() - 1],
+            Span::new(at + 1, at + raw.len() - 1),
+        );
+    }
+    (raw, Span::new(at, at + raw.len()))
+}
+
+/// Whether a resolved flag value looks like an image rather than a path or a URL.
+fn looks_like_image(flag: &str, v: &str) -> bool {
+    if flag.contains("image") {
+        return true;
+    }
+    let Some((first, rest)) = v.split_once('/') else {
+        return false;
+    };
+    let domain = first.contains('.') || first.contains(':') || first == "localhost";
+    domain && !rest.is_empty() && (rest.contains(':') || rest.contains('@'))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn site(
+    src: &SourceFile,
+    ctx: &Context<'_>,
+    scope: &Scope,
+    value: &str,
+    span: Span,
+    flag: Option<&str>,
+    chart_root: &Path,
+    out: &mut TemplateScan,
+) {
+    ctx.used.borrow_mut().clear();
+    let ev = evaluate(ctx, value, scope);
+    let yaml_path = flag.map(|f| format!("--{f}"));
+    let mut found = FoundImage::new(
+        ev.text.replace('\0', "…"),
+        ImageOrigin::Template,
+        src,
+        span,
+        yaml_path,
+        chart_root,
+    );
+    if value.contains("{{") {
+        found.written = Some(value.to_string());
+    }
+    if ev.unknown == 0 && ev.missing == 0 {
+        let resolved = ev.text.trim();
+        if resolved.is_empty() {
+            return;
+        }
+        if let Some(f) = flag
+            && !looks_like_image(f, resolved)
+        {
+            return;
+        }
+        found.reference = resolved.to_string();
+        found.values_paths = ctx.used.borrow().clone();
+        out.images.push(found);
+        return;
+    }
+    // Wholly one helper call or variable: the image comes from elsewhere.
+    if ev.actions == 1 && ev.literal_chars == 0 && ev.missing == 0 {
+        return;
+    }
+    if flag.is_some_and(|f| !f.contains("image")) {
+        return;
+    }
+    // The last path component decides tag and digest; judge it when it is known.
+    let tail = ev.text.rsplit('/').next().unwrap_or("");
+    if ev.text.contains('/') && !tail.contains('\0') && !tail.is_empty() {
+        let code = if tail.contains('@') {
+            None
+        } else if tail.contains(':') {
+            Some(Code::MutableTag)
+        } else {
+            Some(Code::ImplicitLatest)
+        };
+        if let Some(code) = code {
+            let msg = format!(
+                "`{}` (from `{value}`) is {}",
+                found.reference,
+                if code == Code::MutableTag {
+                    "referenced by tag without a digest"
+                } else {
+                    "missing both tag and digest"
+                }
+            );
+            out.findings.push(found.finding(code, msg));
+        }
+        return;
+    }
+    let why = if ev.missing > 0 {
+        "a values key it uses is not set"
+    } else {
+        "it depends on template logic lint cannot follow"
+    };
+    let msg = format!(
+        "cannot work out the image `{value}`: {why}; lint the rendered chart with --render"
+    );
+    out.findings
+        .push(found.finding(Code::UnresolvableImage, msg));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::yaml::parse_one;
+
+    fn scan_with(values: &str, tpl: &str) -> TemplateScan {
+        let v = parse_one(&SourceFile::new("values.yaml", values)).unwrap();
+        let chart = parse_one(&SourceFile::new(
+            "Chart.yaml",
+            "name: c\nappVersion: 2.0.1\n",
+        ))
+        .unwrap();
+        let ctx = Context {
+            values: v.as_ref(),
+            chart: chart.as_ref(),
+            chart_name: "c",
+            used: Default::default(),
+        };
+        scan(
+            &SourceFile::new("c/templates/t.yaml", tpl),
+            &ctx,
+            Path::new("c"),
+        )
+    }
+
+    fn refs(s: &TemplateScan) -> Vec<&str> {
+        s.images.iter().map(|i| i.reference.as_str()).collect()
+    }
+
+    #[test]
+    fn literal_images_in_every_quoting() {
+        let s = scan_with(
+            "",
+            "containers:\n  - image: busybox:1.36\n  - image: \"nginx\"  # comment\n    name: x\n  - name: y\n    image: 'quay.io/a/b:1' \n",
+        );
+        assert_eq!(refs(&s), ["busybox:1.36", "nginx", "quay.io/a/b:1"]);
+        let first = &s.images[0];
+        assert_eq!((first.line, first.column), (2, 12));
+        assert_eq!(s.images[1].column, 13);
+    }
+
+    #[test]
+    fn values_lookups_resolve_with_defaults_and_with_blocks() {
+        let s = scan_with(
+            "registry: docker.io\ntag: \"\"\nfb:\n  registry: cr.fluentbit.io\n  tag: 2.1.0\n",
+            concat!(
+                "image: {{ .Values.registry }}/app:{{ .Values.tag | default .Chart.AppVersion }}\n",
+                "{{- with .Values.fb }}\n",
+                "image: \"{{ .registry }}/fluent/fluent-bit:{{ .tag }}\"\n",
+                "{{- end }}\n",
+                "image: {{ printf \"%s/x:%s\" .Values.registry \"1\" | quote }}\n",
+            ),
+        );
+        assert_eq!(
+            refs(&s),
+            [
+                "docker.io/app:2.0.1",
+                "cr.fluentbit.io/fluent/fluent-bit:2.1.0",
+                "docker.io/x:1"
+            ]
+        );
+        assert!(s.findings.is_empty());
+    }
+
+    #[test]
+    fn helpers_alone_are_left_to_values_and_render() {
+        let s = scan_with(
+            "",
+            "image: {{ include \"common.images.image\" (dict \"imageRoot\" .Values.image) }}\n{{- range .Values.sidecars }}\nimage: {{ .image }}\n{{- end }}\n",
+        );
+        assert!(s.images.is_empty() && s.findings.is_empty());
+    }
+
+    #[test]
+    fn partly_known_images_are_judged_by_their_tail_or_unresolvable() {
+        let s = scan_with(
+            "tag: 1.0\n",
+            concat!(
+                "image: {{ include \"reg\" . }}/fluent-bit:{{ .Values.tag }}\n",
+                "image: {{ include \"reg\" . }}/fluent-bit:{{ include \"tag\" . }}\n",
+                "image: {{ .Values.nothere }}/x:{{ .Values.alsonot }}\n",
+            ),
+        );
+        let codes: Vec<Code> = s.findings.iter().map(|f| f.code).collect();
+        assert_eq!(
+            codes,
+            [
+                Code::MutableTag,
+                Code::UnresolvableImage,
+                Code::UnresolvableImage
+            ]
+        );
+        assert_eq!(s.findings[0].line, 1);
+    }
+
+    #[test]
+    fn flags_with_images_are_found_and_paths_are_not() {
+        let s = scan_with(
+            "reloader: {tag: v0.70.0}\n",
+            concat!(
+                "args:\n",
+                "  - --prometheus-config-reloader=quay.io/prometheus-operator/prometheus-config-reloader:{{ .Values.reloader.tag }}\n",
+                "  - --config=/etc/config.yaml\n",
+                "  - --url=http://example.com:80/x\n",
+                "  - \"--sidecar-image=busybox\"\n",
+                "  - --log-level=info\n",
+            ),
+        );
+        assert_eq!(
+            refs(&s),
+            [
+                "quay.io/prometheus-operator/prometheus-config-reloader:v0.70.0",
+                "busybox"
+            ]
+        );
+        assert_eq!(
+            s.images[0].path.as_deref(),
+            Some("--prometheus-config-reloader")
+        );
+    }
+
+    #[test]
+    fn comments_are_not_scanned() {
+        let s = scan_with(
+            "",
+            "# image: nginx:1\n{{/*\nimage: busybox:1\n*/}}\nimage: ok@sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
+        );
+        assert_eq!(s.images.len(), 1);
+    }
+}

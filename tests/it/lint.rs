@@ -1,0 +1,728 @@
+//! `chartpin lint` end to end: the corpus charts as shipped, fixture charts
+//! rendered by the real helm, packaged charts, suppression, bad input and
+//! exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use chartpin::diag::{Code, Exit, Finding};
+use chartpin::lint::{self, ImageOrigin, LintOptions, RenderedInput};
+use chartpin::report;
+
+use crate::support::helm;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn corpus() -> PathBuf {
+    root().join("../shared/corpus/charts")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("testdata/lint").join(name)
+}
+
+fn chartpin(
+    args: &[&str],
+    cwd: &Path,
+    stdin: Option<&str>,
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartpin"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("GITHUB_ACTIONS")
+        .env("NO_COLOR", "1")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run chartpin");
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Findings as one line each, paths relative to `base`, for snapshots.
+fn lines(findings: &[Finding], base: &Path) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let file = f
+            .file
+            .as_deref()
+            .map(|p| {
+                report::relative_path(p, Some(base))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{file}:{}:{} {}[{}] {} {}\n    {}\n",
+            f.line,
+            f.column,
+            f.severity.as_str(),
+            f.code,
+            f.path.as_deref().unwrap_or("-"),
+            f.image.as_deref().unwrap_or("-"),
+            f.message
+        ));
+    }
+    out
+}
+
+fn lint_dirs(paths: &[PathBuf], opts: &LintOptions) -> Vec<Finding> {
+    lint::lint(paths, opts).expect("lint runs").findings
+}
+
+fn codes(findings: &[Finding]) -> Vec<Code> {
+    findings.iter().map(|f| f.code).collect()
+}
+
+// ------------------------------------------------------------------ corpus
+
+/// Each corpus chart linted as shipped (values.yaml, plus Chart.yaml where
+/// the corpus has it). The snapshots were reviewed by hand; the description
+/// of each says what the chart's conventions are and what lint must and
+/// must not report.
+#[test]
+fn corpus_charts_as_shipped() {
+    let conventions: &[(&str, &str)] = &[
+        (
+            "bitnami-nginx",
+            "Bitnami blocks {registry, repository, tag, digest: \"\"} with global.imageRegistry. \
+             Three images (nginx, git, nginx-exporter), all with an empty digest: three empty-digest, \
+             nothing else. Chart.yaml's `images` annotation is Bitnami's own key, not artifacthub.io/images, \
+             and is not linted.",
+        ),
+        (
+            "cert-manager-1.16",
+            "cert-manager <= 1.19: image.repository holds the full quay.io name, tag and digest are \
+             commented out (the template fills appVersion in). Five images, each implicit-latest as \
+             written in values; no others exist in the file.",
+        ),
+        (
+            "cert-manager-head",
+            "cert-manager >= 1.20: imageRegistry + imageNamespace + image.name per component. The same \
+             five components, composed as quay.io/jetstack/<name>; implicit-latest each.",
+        ),
+        (
+            "grafana",
+            "grafana {registry, repository, tag, sha} where sha is bare hex: every sha is empty, so \
+             empty-digest for grafana, curl, busybox, k8s-sidecar and image-renderer; the bats test image \
+             has no sha field and is a plain mutable-tag. extraContainers (a `|` block of manifest text) \
+             holds no image by default.",
+        ),
+        (
+            "ingress-nginx",
+            "ingress-nginx {image, tag, digest, digestChroot} with global.image.registry. The controller \
+             and kube-webhook-certgen ship pinned (digest set): no findings. defaultBackend has a tag and \
+             no digest field: one mutable-tag. Commented-out examples and ci/*.yaml overrides are not \
+             linted.",
+        ),
+        (
+            "kube-prometheus-stack",
+            "kube-prometheus-stack {registry, repository, tag, sha: \"\"}: every sha empty, so empty-digest \
+             at each sha field (ten images, including the CRD upgrade job's busybox and kubectl).",
+        ),
+        (
+            "osm-1.0",
+            "OSM 0.11-1.0: control-plane digests keyed without a name map, all filled (pinned: no \
+             findings). sidecarImage/sidecarWindowsImage are tag-less pinned strings (no findings). \
+             Single-string images (curl, prometheus, grafana, renderer, jaeger) and the contour \
+             subchart section are mutable. fluentBit has registry+tag but its image name lives in the \
+             template: unresolvable-image (a warning) from values alone.",
+        ),
+        (
+            "osm-1.2",
+            "OSM >= 1.2: osm.image {registry, tag: \"\", name map, digest map}; tag is empty and every \
+             digest filled, so the control plane is pinned (no findings, and no digest-field-ignored). \
+             The same mutable single strings, contour section and fluentBit warning as osm-1.0.",
+        ),
+        (
+            "traefik",
+            "traefik {registry, repository, tag, digest} all null (the template defaults to \
+             docker.io/traefik:<appVersion>): empty-digest at image.digest. The azure and oci_meta \
+             image strings are `:latest`: mutable-tag each.",
+        ),
+    ];
+    let base = corpus();
+    let mut seen = 0;
+    for (name, conv) in conventions {
+        let dir = base.join(name);
+        assert!(dir.is_dir(), "corpus chart {name} missing");
+        let findings = lint_dirs(&[dir], &LintOptions::default());
+        let mut settings = insta::Settings::clone_current();
+        settings.set_description(*conv);
+        settings.set_snapshot_suffix(*name);
+        settings.bind(|| insta::assert_snapshot!("corpus", lines(&findings, &base)));
+        seen += 1;
+    }
+    let on_disk = std::fs::read_dir(&base).unwrap().count();
+    assert_eq!(
+        seen, on_disk,
+        "every corpus chart needs its conventions written here"
+    );
+}
+
+// ------------------------------------------------------------------ fixtures + helm
+
+/// The fixture charts rendered by the real helm: the hard-coded tag in a
+/// template, the aliased subchart's mutable sidecar (and its parent-pinned
+/// main image, which must not be reported), the fluent-bit sidecar built from
+/// values in a `with` block, a flag carrying an image, the annotation, and
+/// OSM's tag-wins helper.
+#[test]
+fn fixtures_rendered_with_real_helm() {
+    let opts = LintOptions {
+        render: true,
+        helm: Some(helm::helm()),
+        ..LintOptions::default()
+    };
+    let findings = lint_dirs(&[fixture("hidden"), fixture("osm-tagwins")], &opts);
+    insta::assert_snapshot!(lines(&findings, root()));
+    let got: Vec<(Code, String, usize)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f.code,
+                report::relative_path(f.file.as_deref().unwrap(), Some(root()))
+                    .to_string_lossy()
+                    .into_owned(),
+                f.line,
+            )
+        })
+        .collect();
+    let want = [
+        (Code::MutableTag, "testdata/lint/hidden/Chart.yaml", 11),
+        (
+            Code::MutableTag,
+            "testdata/lint/hidden/charts/cache/values.yaml",
+            6,
+        ),
+        (
+            Code::MutableTag,
+            "testdata/lint/hidden/templates/deployment.yaml",
+            15,
+        ),
+        (
+            Code::MutableTag,
+            "testdata/lint/hidden/templates/deployment.yaml",
+            20,
+        ),
+        (
+            Code::MutableTag,
+            "testdata/lint/hidden/templates/deployment.yaml",
+            23,
+        ),
+        (
+            Code::DigestFieldIgnored,
+            "testdata/lint/osm-tagwins/values.yaml",
+            10,
+        ),
+        (
+            Code::EmptyDigest,
+            "testdata/lint/osm-tagwins/values.yaml",
+            11,
+        ),
+    ];
+    let want: Vec<(Code, String, usize)> = want
+        .iter()
+        .map(|(c, f, l)| (*c, f.to_string(), *l))
+        .collect();
+    assert_eq!(got, want);
+    // Nothing about the redis image the parent pins through the alias key.
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f.image.as_deref().is_some_and(|i| i.contains("redis:")))
+    );
+}
+
+/// The rendered stream alone (`--rendered -`), mapped back to the templates
+/// by `# Source:` comments, including the subchart's aliased directory.
+#[test]
+fn rendered_stdin_maps_to_template_sources() {
+    let stream = helm::template("t", &fixture("hidden"));
+    let out = chartpin(
+        &[
+            "lint",
+            "testdata/lint/hidden",
+            "--rendered",
+            "-",
+            "--format",
+            "json",
+        ],
+        root(),
+        Some(&stream),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files.contains(&"testdata/lint/hidden/templates/deployment.yaml"),
+        "{files:?}"
+    );
+    assert!(!files.iter().any(|f| f.contains("stdin")), "{files:?}");
+}
+
+/// Rendered input only (no chart dirs known for mapping): images point into the stream.
+#[test]
+fn rendered_stream_without_sources_points_into_the_stream() {
+    let stream = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  ephemeralContainers:\n    - name: dbg\n      image: busybox\n---\njust: a config map body\n---\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("values.yaml"), "replicas: 1\n").unwrap();
+    let findings = lint_dirs(
+        &[dir.path().to_path_buf()],
+        &LintOptions {
+            rendered: Some(RenderedInput::Text {
+                name: "<stdin>".into(),
+                text: stream.into(),
+            }),
+            ..LintOptions::default()
+        },
+    );
+    assert_eq!(
+        codes(&findings),
+        [Code::ImplicitLatest, Code::SkippedDocument]
+    );
+    assert_eq!(findings[0].file.as_deref(), Some(Path::new("<stdin>")));
+    assert_eq!(findings[0].line, 8);
+    assert_eq!(
+        findings[0].path.as_deref(),
+        Some("spec.ephemeralContainers[0].image")
+    );
+    assert_eq!(findings[1].line, 10);
+}
+
+/// A packaged chart made by `helm package` lints like its directory, in memory,
+/// and `--render` renders the .tgz itself.
+#[test]
+fn packaged_chart_from_helm_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let tgz = helm::package(&fixture("hidden"), dir.path());
+    let from_dir = lint_dirs(&[fixture("hidden")], &LintOptions::default());
+    let from_tgz = lint_dirs(std::slice::from_ref(&tgz), &LintOptions::default());
+    assert_eq!(codes(&from_dir), codes(&from_tgz));
+    let inside = tgz.join("hidden/templates/deployment.yaml");
+    assert!(
+        from_tgz
+            .iter()
+            .any(|f| f.file.as_deref() == Some(inside.as_path()))
+    );
+    let rendered = lint_dirs(
+        &[tgz],
+        &LintOptions {
+            render: true,
+            helm: Some(helm::helm()),
+            ..LintOptions::default()
+        },
+    );
+    assert_eq!(codes(&rendered), codes(&from_dir));
+}
+
+#[test]
+fn render_without_helm_is_a_clear_usage_error() {
+    let out = chartpin(
+        &["lint", "testdata/lint/hidden", "--render"],
+        root(),
+        None,
+        &[("PATH", std::ffi::OsStr::new("/nonexistent"))],
+    );
+    assert_eq!(out.status.code(), Some(Exit::Usage as i32));
+    let err = text(&out.stderr);
+    assert!(err.contains("helm") && err.contains("not on PATH"), "{err}");
+}
+
+#[test]
+fn render_through_the_cli_finds_helm_on_path() {
+    let out = chartpin(
+        &[
+            "lint",
+            "testdata/lint/osm-tagwins",
+            "--render",
+            "--format",
+            "github",
+        ],
+        root(),
+        None,
+        &[("PATH", &helm::path_with_helm())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("title=digest-field-ignored"), "{stdout}");
+}
+
+// ------------------------------------------------------------------ discovery
+
+#[test]
+fn discover_images_lists_every_site_pinned_or_not() {
+    let images = lint::discover_images(&[fixture("hidden")], &LintOptions::default()).unwrap();
+    let by_origin = |o: ImageOrigin| -> Vec<String> {
+        images
+            .iter()
+            .filter(|i| i.origin == o)
+            .map(|i| i.reference.clone())
+            .collect()
+    };
+    let pinned_app = "ghcr.io/example/app:2.0.1@sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    assert!(by_origin(ImageOrigin::Template).contains(&pinned_app.to_string()));
+    assert!(by_origin(ImageOrigin::ChartAnnotation).contains(&pinned_app.to_string()));
+    let values = by_origin(ImageOrigin::Values);
+    assert!(values.contains(&"ghcr.io/example/app@sha256:1111111111111111111111111111111111111111111111111111111111111111".to_string()), "{values:?}");
+    assert!(values.contains(&"docker.io/library/redis:7.2@sha256:2222222222222222222222222222222222222222222222222222222222222222".to_string()), "{values:?}");
+    let app = images.iter().find(|i| i.reference == pinned_app).unwrap();
+    assert!(app.is_pinned());
+    assert!(app.line > 0 && app.column > 0);
+}
+
+// ------------------------------------------------------------------ suppression + config
+
+fn chart(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (p, body) in files {
+        let path = dir.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn config_ignore_rules_and_unused_ones() {
+    let dir = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        (
+            "values.yaml",
+            "a:\n  image: docker.io/library/nginx:1.25\nb:\n  image: quay.io/org/tool:1\nc:\n  image: busybox\n",
+        ),
+        (
+            ".chartpin.yaml",
+            "ignore:\n  - image: \"docker.io/library/*\"\n    code: mutable-tag\n  - path: values.yaml\n    code: implicit-latest\n  - image: \"gcr.io/*\"\n",
+        ),
+    ]);
+    let out = chartpin(&["lint", ".", "--format", "json"], dir.path(), None, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["file"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "unused-suppression".to_string(),
+                ".chartpin.yaml".to_string()
+            ),
+            ("mutable-tag".to_string(), "values.yaml".to_string()),
+        ]
+    );
+    assert_eq!(v["findings"][0]["line"], 6);
+    assert_eq!(v["findings"][1]["image"], "quay.io/org/tool:1");
+}
+
+#[test]
+fn inline_suppression_in_values_and_templates() {
+    let dir = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        (
+            "values.yaml",
+            "a:\n  image: nginx:1.25 # chartpin:ignore\nb:\n  image: busybox # chartpin:ignore=mutable-tag\n",
+        ),
+        (
+            "templates/pod.yaml",
+            "spec:\n  containers:\n    - image: alpine:3 # chartpin:ignore=mutable-tag,implicit-latest\n    - image: alpine # chartpin:ignore\n",
+        ),
+    ]);
+    let findings = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+    let got: Vec<(Code, usize)> = findings.iter().map(|f| (f.code, f.line)).collect();
+    // busybox is implicit-latest, which the mutable-tag-only comment does not cover.
+    assert_eq!(
+        got,
+        [(Code::ImplicitLatest, 4), (Code::UnusedSuppression, 4)],
+        "{}",
+        lines(&findings, dir.path())
+    );
+}
+
+// ------------------------------------------------------------------ bad input + exits
+
+#[test]
+fn clean_chart_exits_zero_and_says_so() {
+    let dir = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        (
+            "values.yaml",
+            "image:\n  repository: nginx\n  tag: \"1.25\"\n  digest: sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
+        ),
+    ]);
+    let out = chartpin(&["lint"], dir.path(), None, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("no findings"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn malformed_values_is_exit_2_with_position() {
+    let dir = chart(&[("values.yaml", "image:\n  repository: [nginx\n  tag: 1\n")]);
+    let out = chartpin(&["lint", "."], dir.path(), None, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("values.yaml:"), "{err}");
+}
+
+#[test]
+fn corrupt_and_escaping_archives_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.tgz");
+    std::fs::write(&corrupt, b"\x1f\x8b\x08\x00garbage").unwrap();
+    let out = chartpin(&["lint", "corrupt.tgz"], dir.path(), None, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("corrupt chart archive"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // An archive with a `../` entry, written with raw header bytes.
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (p, body) in [("c/Chart.yaml", "name: c\n"), ("c/../../evil", "x")] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.as_old_mut().name[..p.len()].copy_from_slice(p.as_bytes());
+        h.set_cksum();
+        b.append(&h, body.as_bytes()).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("evil.tgz"),
+        b.into_inner().unwrap().finish().unwrap(),
+    )
+    .unwrap();
+    let out = chartpin(&["lint", "evil.tgz"], dir.path(), None, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("escapes the archive root"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_directory_of_charts_is_walked_by_chart_yaml() {
+    let dir = chart(&[
+        ("a/Chart.yaml", "apiVersion: v2\nname: a\nversion: 0.1.0\n"),
+        ("a/values.yaml", "image: nginx:1\n"),
+        (
+            "nested/b/Chart.yaml",
+            "apiVersion: v2\nname: b\nversion: 0.1.0\n",
+        ),
+        ("nested/b/values.yaml", "image: busybox\n"),
+        ("notachart/values.yaml", "image: alpine:3\n"),
+    ]);
+    let findings = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+    assert_eq!(codes(&findings), [Code::MutableTag, Code::ImplicitLatest]);
+    let empty = tempfile::tempdir().unwrap();
+    let out = chartpin(&["lint", "."], empty.path(), None, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no chart found"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn github_format_is_the_default_inside_github_actions() {
+    let out = chartpin(
+        &["lint", "testdata/lint/osm-tagwins"],
+        root(),
+        None,
+        &[("GITHUB_ACTIONS", std::ffi::OsStr::new("true"))],
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("::error file=testdata/lint/osm-tagwins/values.yaml,line=10,col=22,title=digest-field-ignored::"), "{stdout}");
+}
+
+#[test]
+fn sarif_of_a_real_run_uses_relative_uris() {
+    let out = chartpin(
+        &["lint", "testdata/lint/hidden", "--format", "sarif"],
+        root(),
+        None,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let log: report::sarif::Log = serde_json::from_slice(&out.stdout).unwrap();
+    for r in &log.runs[0].results {
+        let uri = &r.locations[0].physical_location.artifact_location.uri;
+        assert!(uri.starts_with("testdata/lint/hidden/"), "{uri}");
+    }
+}
+
+// ------------------------------------------------------------------ pin → lint
+
+/// The round trip: lint a corpus chart, pin every tagged image it reports
+/// from a manifest of full references, lint again: no finding remains at a
+/// pinned site, and only the sites the manifest could not cover (no tag to
+/// match by) are still reported.
+#[test]
+fn pin_then_lint_leaves_no_findings_at_pinned_sites() {
+    for name in [
+        "bitnami-nginx",
+        "grafana",
+        "kube-prometheus-stack",
+        "ingress-nginx",
+        "osm-1.2",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join(name);
+        std::fs::create_dir(&chart).unwrap();
+        for f in std::fs::read_dir(corpus().join(name)).unwrap() {
+            let f = f.unwrap();
+            if f.file_type().unwrap().is_file() {
+                std::fs::copy(f.path(), chart.join(f.file_name())).unwrap();
+            }
+        }
+        let before = lint_dirs(std::slice::from_ref(&chart), &LintOptions::default());
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let mut manifest = String::new();
+        let mut covered = Vec::new();
+        for f in &before {
+            let Some(image) = &f.image else { continue };
+            let Ok(r) = chartpin::reference::ImageRef::parse(image) else {
+                continue;
+            };
+            if r.tag().is_some() && !r.is_pinned() && !covered.contains(image) {
+                manifest.push_str(&format!("{image}@{digest}\n"));
+                covered.push(image.clone());
+            }
+        }
+        assert!(!covered.is_empty(), "{name}: nothing to pin");
+        std::fs::write(dir.path().join("digests.txt"), &manifest).unwrap();
+        let out = chartpin(
+            &["pin", name, "--digests", "digests.txt"],
+            dir.path(),
+            None,
+            &[],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        let after = lint_dirs(std::slice::from_ref(&chart), &LintOptions::default());
+        for f in &after {
+            if let Some(image) = &f.image {
+                assert!(
+                    !covered.iter().any(|c| image == c),
+                    "{name}: still reported after pin: {}",
+                    lines(std::slice::from_ref(f), dir.path())
+                );
+            }
+        }
+        assert_eq!(
+            after.len(),
+            before.len()
+                - before
+                    .iter()
+                    .filter(|f| f.image.as_ref().is_some_and(|i| covered.contains(i)))
+                    .count(),
+            "{name}: {}",
+            lines(&after, dir.path())
+        );
+    }
+}
+
+/// One values file that fires every values rule once, with the site each points at.
+#[test]
+fn every_rule_at_values_sites() {
+    let dir = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        (
+            "values.yaml",
+            concat!(
+                "pinned:\n  image: nginx:1.25@sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
+                "mutable:\n  image: nginx:1.25\n",
+                "latest:\n  image: nginx\n",
+                "empty:\n  image:\n    repository: bitnami/nginx\n    tag: 1.25.0\n    digest: \"\"\n",
+                "baddigest:\n  image:\n    repository: bitnami/nginx\n    tag: 1.25.0\n    digest: sha256:ABC\n",
+                "badsha:\n  image:\n    repository: grafana/grafana\n    tag: 10.0.0\n    sha: \"xyz\"\n",
+                "badref:\n  image: \"Nginx:1.25\"\n",
+                "osm:\n  image:\n    registry: openservicemesh\n    tag: v1.2.0\n    name: {osmController: osm-controller}\n    digest: {osmController: \"sha256:1111111111111111111111111111111111111111111111111111111111111111\"}\n",
+            ),
+        ),
+    ]);
+    let findings = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+    insta::assert_snapshot!(lines(&findings, dir.path()));
+    let mut got = codes(&findings);
+    got.sort();
+    let mut want = vec![
+        Code::MutableTag,
+        Code::ImplicitLatest,
+        Code::EmptyDigest,
+        Code::InvalidDigest,
+        Code::InvalidDigest,
+        Code::InvalidReference,
+        Code::DigestFieldIgnored,
+    ];
+    want.sort();
+    assert_eq!(got, want, "{}", lines(&findings, dir.path()));
+}
+
+#[test]
+fn rendered_alone_outside_a_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n      containers: [{name: j, image: \"alpine:3.19\"}]\n";
+    std::fs::write(dir.path().join("out.yaml"), stream).unwrap();
+    let out = chartpin(
+        &["lint", "--rendered", "out.yaml", "--format", "github"],
+        dir.path(),
+        None,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().next().unwrap(),
+        "::error file=out.yaml,line=7,col=37,title=mutable-tag::`alpine:3.19` is referenced by tag without a digest (Job/j container `j`) (at spec.template.spec.containers[0].image)"
+    );
+}
