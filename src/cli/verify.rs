@@ -523,7 +523,11 @@ pub fn run_resolve(args: ResolveArgs) -> anyhow::Result<Exit> {
     }
     let mut stderr = std::io::stderr().lock();
     if !charts.is_empty() {
-        images.extend(mutable_chart_images(&charts, &mut stderr)?);
+        images.extend(
+            mutable_chart_images(&charts, &mut stderr)?
+                .into_iter()
+                .map(|t| t.image),
+        );
     }
     let origin = args
         .output
@@ -543,15 +547,15 @@ pub fn run_resolve(args: ResolveArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Clean)
 }
 
-/// The mutable references of `charts` that `resolve` looks up: every
-/// reference discovery found without a digest. A values block without a tag
+/// The mutable references of `charts` that `resolve` looks up, at their
+/// places: every reference discovery found without a digest. A values block without a tag
 /// is skipped with a note on `notes`: its template supplies the tag (often
 /// the chart's `appVersion`), and looking `latest` up would pin the wrong
 /// image. So are references discovery could not work out.
 pub fn mutable_chart_images(
     charts: &[PathBuf],
     notes: &mut dyn Write,
-) -> anyhow::Result<Vec<ImageRef>> {
+) -> anyhow::Result<Vec<Target>> {
     let found = chart_targets(charts)?;
     let mut images = Vec::new();
     for i in found.images {
@@ -572,7 +576,7 @@ pub fn mutable_chart_images(
             )?;
             continue;
         }
-        images.push(i.target.image);
+        images.push(i.target);
     }
     if found.unresolved > 0 {
         writeln!(
