@@ -184,6 +184,9 @@ pub enum RefError {
     Empty,
     Whitespace,
     NameTooLong(usize),
+    /// The written name fits, but its normalised form (`docker.io/library/…`)
+    /// does not: Docker applies the limit to the normalised name.
+    NormalizedNameTooLong(usize),
     InvalidDomain(String),
     InvalidPathComponent(String),
     UppercasePath(String),
@@ -199,6 +202,10 @@ impl fmt::Display for RefError {
             RefError::NameTooLong(n) => write!(
                 f,
                 "image name is {n} characters long; at most {NAME_TOTAL_MAX} are allowed"
+            ),
+            RefError::NormalizedNameTooLong(n) => write!(
+                f,
+                "image name is {n} characters long once normalised (`docker.io/library/…`); at most {NAME_TOTAL_MAX} are allowed"
             ),
             RefError::InvalidDomain(d) => write!(f, "invalid registry host `{d}`"),
             RefError::InvalidPathComponent(c) => write!(
@@ -267,13 +274,21 @@ impl ImageRef {
             return Err(RefError::InvalidDomain(d.to_string()));
         }
         validate_path(path)?;
-        Ok(ImageRef {
+        let parsed = ImageRef {
             raw: s.to_string(),
             domain: domain.map(str::to_string),
             path: path.to_string(),
             tag: tag.map(str::to_string),
             digest,
-        })
+        };
+        // Docker checks the normalised name (`ParseNormalizedNamed` parses
+        // `docker.io/library/<name>`), so a long one-segment Docker Hub name
+        // that fits as written can still be too long.
+        let normalised = parsed.name().len();
+        if normalised > NAME_TOTAL_MAX {
+            return Err(RefError::NormalizedNameTooLong(normalised));
+        }
+        Ok(parsed)
     }
 
     /// The reference exactly as written.
@@ -606,6 +621,9 @@ mod tests {
     #[test]
     fn bad_references_are_rejected() {
         let long = format!("a/{}", "b".repeat(300));
+        let hub250 = "b".repeat(250);
+        // `ns/` + 243 = 246 written; `docker.io/` makes it 256.
+        let hub_ns = format!("ns/{}", "b".repeat(243));
         type Check = fn(&RefError) -> bool;
         let bad: &[(&str, Check)] = &[
             ("", |e| *e == RefError::Empty),
@@ -633,6 +651,9 @@ mod tests {
                 )
             }),
             (&long, |e| matches!(e, RefError::NameTooLong(_))),
+            // 250 characters as written; 268 as `docker.io/library/…`.
+            (&hub250, |e| *e == RefError::NormalizedNameTooLong(268)),
+            (&hub_ns, |e| *e == RefError::NormalizedNameTooLong(256)),
         ];
         for (input, check) in bad {
             let e = ImageRef::parse(input).expect_err(input);
@@ -645,6 +666,15 @@ mod tests {
         ));
         let tag128 = format!("nginx:{}", "a".repeat(128));
         assert!(ImageRef::parse(&tag128).is_ok());
+        // Exactly at the limit once normalised: `docker.io/library/` is 18 characters.
+        let fits = "b".repeat(NAME_TOTAL_MAX - 18);
+        let r = ImageRef::parse(&fits).unwrap();
+        assert_eq!(r.name().len(), NAME_TOTAL_MAX);
+        assert!(ImageRef::parse(&r.canonical()).is_ok());
+        assert!(matches!(
+            ImageRef::parse(&"b".repeat(NAME_TOTAL_MAX - 17)),
+            Err(RefError::NormalizedNameTooLong(256))
+        ));
     }
 
     #[test]
