@@ -318,7 +318,7 @@ mod tests {
         assert_eq!(rebuilt, p.new_text);
         for e in &edits {
             assert!(
-                ImageRef::parse(&old[e.span.range()].trim_matches(['"', '\''])).is_ok(),
+                ImageRef::parse(old[e.span.range()].trim_matches(['"', '\''])).is_ok(),
                 "edit covers only a reference: {:?}",
                 &old[e.span.range()]
             );
