@@ -3,6 +3,7 @@
 mod lint;
 mod manifest;
 mod pin;
+mod release;
 mod report;
 mod support;
 mod verify;
