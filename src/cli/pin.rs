@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs};
+use super::{ChartArgs, FormatArgs, RegistryArgs};
 use crate::config::Config;
-use crate::diag::{Code, Exit, InputError};
-use crate::manifest::{self, ManifestFormat};
+use crate::diag::{Code, Exit, Finding, InputError, Severity};
+use crate::manifest::{self, DigestManifest, ManifestFormat};
 use crate::pin::{self, FilePlan, PinOptions, PinOutcome};
-use crate::report::Format;
+use crate::report::{self, Format, RenderOptions};
 use crate::source::SourceFile;
 use crate::values::ValuesFile;
 
@@ -24,9 +24,14 @@ pub struct PinArgs {
     /// Digest manifest produced by the release build. Repeatable; entries merge.
     #[arg(long = "digests", value_name = "FILE")]
     pub digests: Vec<PathBuf>,
-    /// Read the manifests as this format instead of detecting it.
-    #[arg(long = "digests-format", value_name = "FORMAT")]
-    pub digests_format: Option<String>,
+    /// Read the manifests as this format instead of detecting it
+    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
+    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = parse_manifest_format)]
+    pub digests_format: Option<ManifestFormat>,
+    /// Look the chart's mutable references up in their registries and pin
+    /// those digests (instead of, or besides, --digests).
+    #[arg(long)]
+    pub resolve: bool,
     /// Values file to pin, relative to the chart (default: values.yaml). Repeatable.
     #[arg(long = "values", value_name = "FILE")]
     pub values: Vec<PathBuf>,
@@ -47,6 +52,13 @@ pub struct PinArgs {
     pub strict: bool,
     #[command(flatten)]
     pub format: FormatArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `--digests-format`: a clap usage error (exit 2) listing the valid names.
+fn parse_manifest_format(s: &str) -> Result<ManifestFormat, String> {
+    s.parse()
 }
 
 /// One chart's values files, read and checked to lie inside the chart.
@@ -155,13 +167,9 @@ pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
 }
 
 pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
-    if args.digests.is_empty() {
-        anyhow::bail!("`chartpin pin` needs at least one --digests FILE");
+    if args.digests.is_empty() && !args.resolve {
+        anyhow::bail!("`chartpin pin` needs at least one --digests FILE, or --resolve");
     }
-    let format = match &args.digests_format {
-        Some(f) => Some(f.parse::<ManifestFormat>().map_err(anyhow::Error::msg)?),
-        None => None,
-    };
     let charts = args.charts.all();
     // Read and check everything before anything is written.
     let mut prepared = Vec::new();
@@ -170,7 +178,18 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
         let config = Config::load(chart, args.config.as_deref())?;
         prepared.push((values, config));
     }
-    let manifest = manifest::read_manifests(&args.digests, format)?;
+    let mut manifest = if args.digests.is_empty() {
+        DigestManifest::default()
+    } else {
+        manifest::read_manifests(&args.digests, args.digests_format)?
+    };
+    if args.resolve {
+        let (resolved, exit) = resolve_from_registries(&args, &charts, &prepared, &manifest)?;
+        if exit != Exit::Clean {
+            return Ok(exit);
+        }
+        manifest.entries.extend(resolved.entries);
+    }
     let mut outcomes = Vec::new();
     for (values, config) in &prepared {
         let opts = PinOptions {
@@ -189,8 +208,8 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
         .cloned()
         .collect();
 
+    let format = args.format.resolve();
     let mut out = std::io::stdout().lock();
-    let json = args.format.resolve() == Format::Json;
     let mut pending = 0;
     for ((values, _), outcome) in prepared.iter().zip(&outcomes) {
         for ((shown, real, vf), plan) in values.files.iter().zip(&outcome.files) {
@@ -198,7 +217,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
                 continue;
             }
             pending += 1;
-            if (args.dry_run || args.diff) && !json {
+            if (args.dry_run || args.diff) && matches!(format, Format::Human | Format::Github) {
                 write!(out, "{}", unified_diff(shown, vf.text(), &plan.new_text))?;
             }
             if !args.dry_run && !args.check {
@@ -208,21 +227,35 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
         }
     }
     let written = !args.dry_run && !args.check;
-    match args.format.resolve() {
+    let findings = findings(&prepared, &outcomes, &unmatched_entries, args.strict);
+    let counts = Counts::of(&prepared, &outcomes);
+    let render_opts = RenderOptions::default();
+    match format {
         Format::Json => {
             let show_diff = args.dry_run || args.diff;
-            let doc = json_report(&prepared, &outcomes, &unmatched_entries, written, show_diff);
+            let mut doc = json_report(&prepared, &outcomes, &unmatched_entries, written, show_diff);
+            let mut buf = Vec::new();
+            report::render(Format::Json, &findings, &render_opts, &mut buf)?;
+            let rendered: serde_json::Value = serde_json::from_slice(&buf)?;
+            doc["findings"] = rendered["findings"].clone();
+            doc["summary"] = rendered["summary"].clone();
+            doc["summary"]["pinned"] = counts.pinned.into();
+            doc["summary"]["changedFiles"] = counts.changed_files.into();
+            doc["summary"]["written"] = written.into();
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
-        fmt => human_report(
-            &mut out,
-            &prepared,
-            &outcomes,
-            &unmatched_entries,
-            written,
-            fmt == Format::Github,
-        )?,
+        Format::Sarif => report::render(Format::Sarif, &findings, &render_opts, &mut out)?,
+        Format::Github => {
+            site_lines(&mut out, &prepared, &outcomes, false)?;
+            report::render(Format::Github, &findings, &render_opts, &mut out)?;
+            writeln!(out, "chartpin pin: {}", counts.sentence(written))?;
+        }
+        Format::Human => {
+            site_lines(&mut out, &prepared, &outcomes, true)?;
+            entry_lines(&mut out, &unmatched_entries)?;
+            writeln!(out, "{}", counts.sentence(written))?;
+        }
     }
     let unmatched_images: usize = outcomes
         .iter()
@@ -239,49 +272,174 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Clean)
 }
 
+/// `pin --resolve`: the digests the charts' mutable references' tags point
+/// to now, for the values files being pinned. References `--digests`
+/// already covers are not looked up. Exit 1 or 3 (nothing written) when a
+/// tag is missing or a registry cannot answer.
+fn resolve_from_registries(
+    args: &PinArgs,
+    charts: &[PathBuf],
+    prepared: &[Prepared],
+    manifest: &DigestManifest,
+) -> anyhow::Result<(DigestManifest, Exit)> {
+    let platforms = args
+        .registry
+        .platforms
+        .iter()
+        .map(|p| crate::verify::Platform::parse(p).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if platforms.len() > 1 {
+        anyhow::bail!("pin --resolve takes at most one --platform (a pin names one digest)");
+    }
+    let client = super::verify::build_client(&args.registry)?;
+    let editing: std::collections::HashSet<PathBuf> = prepared
+        .iter()
+        .flat_map(|(v, _)| v.files.iter().map(|(_, real, _)| real.clone()))
+        .collect();
+    let mut stderr = std::io::stderr().lock();
+    let images: Vec<_> = super::verify::mutable_chart_images(charts, &mut stderr)?
+        .into_iter()
+        .filter(|t| {
+            t.location
+                .as_ref()
+                .and_then(|l| l.file.canonicalize().ok())
+                .is_some_and(|f| editing.contains(&f))
+        })
+        .map(|t| t.image)
+        .filter(|i| manifest.find(i).is_none())
+        .collect();
+    super::verify::resolve_to_manifest(
+        &client,
+        &images,
+        platforms.first(),
+        Path::new("<resolved>"),
+        &mut stderr,
+    )
+}
+
 type Prepared = (ChartValues, Option<Config>);
 
-fn human_report(
-    out: &mut impl Write,
+/// Images pinned and files changed, over every chart.
+struct Counts {
+    pinned: usize,
+    changed_files: usize,
+}
+
+impl Counts {
+    fn of(prepared: &[Prepared], outcomes: &[PinOutcome]) -> Counts {
+        let (mut pinned, mut changed_files) = (0, 0);
+        for ((values, _), outcome) in prepared.iter().zip(outcomes) {
+            for plan in outcome.files.iter().take(values.files.len()) {
+                pinned += plan.pinned.iter().filter(|p| p.changed).count();
+                changed_files += usize::from(plan.changed());
+            }
+        }
+        Counts {
+            pinned,
+            changed_files,
+        }
+    }
+
+    /// `pinned 3 images in 1 file` (`would pin` when nothing is written).
+    fn sentence(&self, written: bool) -> String {
+        let verb = if written { "pinned" } else { "would pin" };
+        format!(
+            "{verb} {} image{} in {} file{}",
+            self.pinned,
+            if self.pinned == 1 { "" } else { "s" },
+            self.changed_files,
+            if self.changed_files == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// `unmatched-image` and `unmatched-entry` findings, for the shared
+/// renderers. An image that is already pinned is a note; under `--strict`
+/// the others are errors (they fail the run), else warnings.
+fn findings(
     prepared: &[Prepared],
     outcomes: &[PinOutcome],
     unmatched_entries: &[manifest::ManifestEntry],
-    written: bool,
-    github: bool,
-) -> anyhow::Result<()> {
-    let (mut pinned, mut changed_files) = (0, 0);
+    strict: bool,
+) -> Vec<Finding> {
+    let severity = if strict {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let mut out = Vec::new();
     for ((values, _), outcome) in prepared.iter().zip(outcomes) {
-        for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
-            report_file(out, shown, &vf.source, plan, github)?;
-            pinned += plan.pinned.iter().filter(|p| p.changed).count();
-            changed_files += usize::from(plan.changed());
+        for ((_, _, vf), plan) in values.files.iter().zip(&outcome.files) {
+            for s in &plan.unmatched_images {
+                let image = pin::site_display(s);
+                let (state, sev) = if s.is_pinned() {
+                    (" (already pinned)", Severity::Note)
+                } else {
+                    ("", severity)
+                };
+                out.push(
+                    Finding::new(
+                        Code::UnmatchedImage,
+                        format!("{} {image} has no manifest entry{state}", s.path),
+                    )
+                    .at(&vf.source, s.span)
+                    .with_path(s.path.to_string())
+                    .with_image(image)
+                    .with_severity(sev),
+                );
+            }
         }
     }
     for e in unmatched_entries {
-        let msg = format!(
-            "{}: manifest entry {} ({}) matches no image in the chart",
+        let mut f = Finding::new(
+            Code::UnmatchedEntry,
+            format!(
+                "manifest entry {} ({}) matches no image in the chart",
+                pin::entry_display(e),
+                e.digest.short()
+            ),
+        )
+        .in_file(&e.origin.file)
+        .with_image(e.display_ref())
+        .with_severity(severity);
+        f.line = e.origin.line;
+        f.column = e.origin.column;
+        out.push(f);
+    }
+    out
+}
+
+/// Per-site lines: pinned, already pinned, not pinned (and why), and, when
+/// `unmatched`, images without a manifest entry.
+fn site_lines(
+    out: &mut impl Write,
+    prepared: &[Prepared],
+    outcomes: &[PinOutcome],
+    unmatched: bool,
+) -> std::io::Result<()> {
+    for ((values, _), outcome) in prepared.iter().zip(outcomes) {
+        for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
+            report_file(out, shown, &vf.source, plan, unmatched)?;
+        }
+    }
+    Ok(())
+}
+
+/// `origin: unmatched-entry: manifest entry … matches no image in the chart`.
+fn entry_lines(
+    out: &mut impl Write,
+    unmatched_entries: &[manifest::ManifestEntry],
+) -> std::io::Result<()> {
+    for e in unmatched_entries {
+        writeln!(
+            out,
+            "{}: {}: manifest entry {} ({}) matches no image in the chart",
+            e.origin,
             Code::UnmatchedEntry,
             pin::entry_display(e),
             e.digest.short()
-        );
-        if github {
-            writeln!(
-                out,
-                "::warning title={}::{}: {msg}",
-                Code::UnmatchedEntry,
-                e.origin
-            )?;
-        } else {
-            writeln!(out, "{}: {msg}", e.origin)?;
-        }
+        )?;
     }
-    let verb = if written { "pinned" } else { "would pin" };
-    writeln!(
-        out,
-        "{verb} {pinned} image{} in {changed_files} file{}",
-        if pinned == 1 { "" } else { "s" },
-        if changed_files == 1 { "" } else { "s" }
-    )?;
     Ok(())
 }
 
@@ -290,7 +448,7 @@ fn report_file(
     shown: &Path,
     source: &SourceFile,
     plan: &FilePlan,
-    github: bool,
+    unmatched: bool,
 ) -> std::io::Result<()> {
     for p in &plan.pinned {
         let lc = source.line_col(p.span.start);
@@ -318,6 +476,9 @@ fn report_file(
             s.reason
         )?;
     }
+    if !unmatched {
+        return Ok(());
+    }
     for s in &plan.unmatched_images {
         let lc = source.line_col(s.span.start);
         let state = if s.is_pinned() {
@@ -325,28 +486,17 @@ fn report_file(
         } else {
             ""
         };
-        let msg = format!(
-            "{}: {} {} has no manifest entry{state}",
+        writeln!(
+            out,
+            "{}:{lc}: {}: {} {} has no manifest entry{state}",
+            shown.display(),
             Code::UnmatchedImage,
             s.path,
             pin::site_display(s)
-        );
-        if github {
-            writeln!(
-                out,
-                "::warning file={},line={},col={},title={}::{msg}",
-                shown.display(),
-                lc.line,
-                lc.column,
-                Code::UnmatchedImage
-            )?;
-        } else {
-            writeln!(out, "{}:{lc}: {msg}", shown.display())?;
-        }
+        )?;
     }
     Ok(())
 }
-
 fn json_report(
     prepared: &[Prepared],
     outcomes: &[PinOutcome],

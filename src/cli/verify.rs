@@ -1,11 +1,19 @@
 //! `chartpin verify` and `chartpin resolve`: wiring from flags to [`crate::verify`].
 //!
 //! Targets are gathered here: image references given as arguments, entries
-//! of `--digests` manifests, and (once the lint branch's discovery is merged)
-//! the pinned references inside charts. Findings are printed by
-//! [`print_findings`], a stand-in until the shared renderers in
-//! `crate::report` land.
+//! of `--digests` manifests, and the references inside charts, found by the
+//! same discovery as `lint` ([`crate::lint::discover_images`]: values files
+//! with their subcharts, templates, `Chart.yaml`'s `artifacthub.io/images`
+//! annotation; directories and packaged `.tgz` charts alike).
+//!
+//! Verify proves digests; it does not judge mutability. A chart reference
+//! without a digest is counted in the summary (`unpinned`) and never becomes
+//! a finding, so `verify` on a half-pinned chart still exits 0 when every
+//! digest it does carry exists. `chartpin lint` (and `release`, which runs
+//! it) is where unpinned references fail a build. Findings are rendered by
+//! [`crate::report`], worded as lint words them.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,19 +22,28 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{ChartArgs, FormatArgs, RegistryArgs};
-use crate::diag::{Exit, Finding, Unanswered};
-use crate::manifest::{EntryName, read_manifests};
+use crate::config::Config;
+use crate::diag::{Exit, Unanswered};
+use crate::lint::{self, Chart, FoundImage, ImageOrigin, LintOptions};
+use crate::manifest::{DigestManifest, EntryName, ManifestEntry, Origin, read_manifests};
+use crate::pin::{self, PinOptions};
 use crate::reference::ImageRef;
 use crate::registry::credentials::CredentialStore;
 use crate::registry::{ClientConfig, Mirror, RegistryClient};
-use crate::report::Format;
-use crate::verify::{Location, Platform, ResolveError, Target, VerifyOptions, VerifyOutcome};
+use crate::report::{self, Format, RenderOptions, Sources};
+use crate::source::SourceFile;
+use crate::values::{ImageSite, SiteKind, ValuesFile};
+use crate::verify::{
+    Location, Platform, ResolveError, Resolved, Target, VerifyOptions, VerifyOutcome,
+};
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = super::EXIT_CODES_HELP)]
 pub struct VerifyArgs {
+    /// Charts (directories or packaged .tgz) or pinned image references.
     #[command(flatten)]
     pub charts: ChartArgs,
-    /// Verify the entries of these digest manifests instead of the charts' references. Repeatable.
+    /// Verify the entries of these digest manifests (besides any charts or images named). Repeatable.
     #[arg(long = "digests", value_name = "FILE")]
     pub digests: Vec<PathBuf>,
     /// Fetch each manifest and check that its bytes hash to the pinned digest.
@@ -42,8 +59,9 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = super::EXIT_CODES_HELP)]
 pub struct ResolveArgs {
-    /// Chart directories or image references (default: the current directory).
+    /// Chart directories, packaged charts or image references (default: the current directory).
     #[arg(value_name = "PATH|IMAGE")]
     pub targets: Vec<String>,
     /// A chart directory; the same as giving it as a positional PATH. Repeatable.
@@ -60,7 +78,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
     let platforms = parse_platforms(&args.registry.platforms)?;
     let client = build_client(&args.registry)?;
     let mut targets = Vec::new();
-    let mut charts: Vec<PathBuf> = args.charts.charts.clone();
+    let mut charts: Vec<PathBuf> = Vec::new();
     for path in &args.charts.paths {
         match classify_arg(&path.to_string_lossy())? {
             Arg::Chart(dir) => charts.push(dir),
@@ -74,14 +92,20 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
             }
         }
     }
-    if !args.digests.is_empty() {
-        targets.extend(targets_from_manifests(&args.digests)?);
-    }
+    charts.extend(args.charts.charts.iter().cloned());
     if charts.is_empty() && targets.is_empty() && args.digests.is_empty() {
         charts.push(PathBuf::from("."));
     }
+    let mut sources = Sources::new();
+    let mut unresolved = 0;
     if !charts.is_empty() {
-        targets.extend(targets_from_charts(&charts)?);
+        let found = chart_targets(&charts)?;
+        unresolved = found.unresolved;
+        targets.extend(found.images.into_iter().map(|i| i.target));
+        sources = found.sources;
+    }
+    if !args.digests.is_empty() {
+        targets.extend(targets_from_manifests_with_charts(&args.digests, &charts)?);
     }
     let options = VerifyOptions {
         content: args.content,
@@ -103,33 +127,191 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    print_findings(args.format.resolve(), &outcome)?;
+    let mut out = std::io::stdout().lock();
+    render_outcome(
+        args.format.resolve(),
+        &outcome,
+        unresolved,
+        &sources,
+        &mut out,
+    )?;
+    out.flush()?;
     Ok(Exit::from_findings(&outcome.findings))
 }
 
-/// The pinned references inside charts, with their places.
+/// One reference found in a chart, as verify and resolve use it.
+#[derive(Clone, Debug)]
+pub struct ChartImage {
+    /// The reference at its place (for a values block: the digest field, else the site).
+    pub target: Target,
+    /// A values block without a tag: the chart's template supplies one
+    /// (often its `appVersion`), so the reference alone does not say which.
+    pub tag_from_template: bool,
+}
+
+/// What discovery found in charts, ready for verify.
+#[derive(Clone, Debug, Default)]
+pub struct ChartTargets {
+    /// Every reference that follows the grammar, pinned or not, in file
+    /// order. Verify checks the pinned ones and counts the others as unpinned.
+    pub images: Vec<ChartImage>,
+    /// References discovery could not work out (template expressions with
+    /// unknown parts): neither verified nor resolvable.
+    pub unresolved: usize,
+    /// Every file of the charts (packaged ones too), for renderers.
+    pub sources: Sources,
+}
+
+/// The references inside charts (directories, parents of chart directories,
+/// packaged `.tgz`), found as `lint` finds them, each at its place.
 ///
-/// Chart discovery belongs to the lint helper (`crate::lint`); it is wired in
-/// at merge time. Until then, naming a chart is a usage error.
+/// A template image built from values keys, or equal to a values reference
+/// of the same chart, is left out: its values site is where a digest is
+/// written and where findings point.
+pub fn chart_targets(charts: &[PathBuf]) -> anyhow::Result<ChartTargets> {
+    let found = lint::discover_images(charts, &LintOptions::default())?;
+    let mut files: HashMap<PathBuf, SourceFile> = HashMap::new();
+    for path in charts {
+        for chart in lint::chart::discover(path)? {
+            collect_files(chart, &mut files);
+        }
+    }
+    let values_refs: HashSet<(PathBuf, String)> = found
+        .iter()
+        .filter(|i| i.origin == ImageOrigin::Values)
+        .filter_map(|i| Some((i.chart_root.clone(), i.image_ref()?.canonical())))
+        .collect();
+    let mut sites: HashMap<PathBuf, Vec<ImageSite>> = HashMap::new();
+    let mut out = ChartTargets::default();
+    for img in &found {
+        let Some(image) = img.image_ref() else {
+            if img.values_paths.is_empty() {
+                out.unresolved += 1;
+            }
+            continue;
+        };
+        let echoes_values = matches!(img.origin, ImageOrigin::Template | ImageOrigin::Rendered)
+            && (!img.values_paths.is_empty()
+                || values_refs.contains(&(img.chart_root.clone(), image.canonical())));
+        if echoes_values {
+            continue;
+        }
+        let mut location = Location {
+            file: img.file.clone(),
+            line: img.line,
+            column: img.column,
+            yaml_path: img.path.clone(),
+        };
+        let mut tag_from_template = false;
+        if img.origin == ImageOrigin::Values
+            && let Some(src) = files.get(&img.file)
+        {
+            let file_sites = sites.entry(img.file.clone()).or_insert_with(|| {
+                crate::values::image_sites(&src.path, &src.text).unwrap_or_default()
+            });
+            if let Some(site) = find_site(file_sites, img) {
+                tag_from_template = site.kind == SiteKind::Block
+                    && site.fields.tag.is_none()
+                    && image.tag().is_none()
+                    && !image.is_pinned();
+                refine_location(&mut location, site, src);
+            }
+        }
+        out.images.push(ChartImage {
+            target: Target::new(image).at(location),
+            tag_from_template,
+        });
+    }
+    for (_, src) in files {
+        out.sources.insert(src);
+    }
+    Ok(out)
+}
+
+/// The pinned and unpinned references inside charts as verify targets.
+#[allow(dead_code)] // the entry point `release` wiring calls
 pub fn targets_from_charts(charts: &[PathBuf]) -> anyhow::Result<Vec<Target>> {
-    let names: Vec<String> = charts.iter().map(|c| c.display().to_string()).collect();
-    anyhow::bail!(
-        "chart discovery not wired yet (charts: {}); pass image references or --digests FILE",
-        names.join(", ")
-    )
+    Ok(chart_targets(charts)?
+        .images
+        .into_iter()
+        .map(|i| i.target)
+        .collect())
+}
+
+fn collect_files(chart: Chart, into: &mut HashMap<PathBuf, SourceFile>) {
+    for (_, src) in chart.files {
+        into.insert(src.path.clone(), src);
+    }
+    for sub in chart.subcharts {
+        collect_files(sub, into);
+    }
+}
+
+fn find_site<'a>(sites: &'a [ImageSite], img: &FoundImage) -> Option<&'a ImageSite> {
+    let path = img.path.as_deref()?;
+    sites.iter().find(|s| s.path.to_string() == path)
+}
+
+/// Point at the field that holds the digest (`digest`, `sha`, the string,
+/// a `tag: v1@sha256:…`) rather than at the block's key.
+fn refine_location(location: &mut Location, site: &ImageSite, src: &SourceFile) {
+    let f = &site.fields;
+    let tag_with_digest = f.tag.as_ref().filter(|t| t.scalar.value.contains('@'));
+    let field = f
+        .digest
+        .as_ref()
+        .filter(|d| !d.scalar.value.is_empty())
+        .or(f.sha.as_ref().filter(|d| !d.scalar.value.is_empty()))
+        .or(tag_with_digest)
+        .or(f.string.as_ref());
+    if let Some(field) = field {
+        let lc = src.line_col(field.scalar.span.start);
+        location.line = lc.line;
+        location.column = lc.column;
+        location.yaml_path = Some(field.path.to_string());
+    }
 }
 
 /// Entries of digest manifests as targets: `name[:tag]@digest` at the entry's origin.
+/// Short names are a usage error: see [`targets_from_manifests_with_charts`].
+#[allow(dead_code)] // the entry point `release` wiring calls
 pub fn targets_from_manifests(paths: &[PathBuf]) -> anyhow::Result<Vec<Target>> {
+    targets_from_manifests_with_charts(paths, &[])
+}
+
+/// Entries of digest manifests as targets. A short name (`osm-controller`)
+/// takes its registry and namespace from the image it matches in `charts`
+/// (matched as `pin` matches it); without charts, or when it matches no
+/// image, it is a usage error, since its registry is unknown.
+pub fn targets_from_manifests_with_charts(
+    paths: &[PathBuf],
+    charts: &[PathBuf],
+) -> anyhow::Result<Vec<Target>> {
     let manifest = read_manifests(paths, None)?;
+    let has_short = manifest
+        .entries
+        .iter()
+        .any(|e| matches!(e.name, EntryName::Short(_)));
+    let short_names = if has_short && !charts.is_empty() {
+        short_entry_names(&manifest, charts)?
+    } else {
+        HashMap::new()
+    };
     let mut out = Vec::new();
-    for entry in manifest.entries {
+    for (i, entry) in manifest.entries.iter().enumerate() {
         let name = match &entry.name {
             EntryName::Full(image) => image.written_name(),
-            EntryName::Short(short) => anyhow::bail!(
-                "{}: `{short}` is a short image name; verifying it needs the chart that supplies its registry",
-                entry.origin
-            ),
+            EntryName::Short(short) => match short_names.get(&i) {
+                Some(name) => name.clone(),
+                None if charts.is_empty() => anyhow::bail!(
+                    "{}: `{short}` is a short image name; verifying it needs the chart that supplies its registry (name the chart too: `chartpin verify CHART --digests FILE`)",
+                    entry.origin
+                ),
+                None => anyhow::bail!(
+                    "{}: `{short}` is a short image name and matches no image in the charts named, so its registry is unknown",
+                    entry.origin
+                ),
+            },
         };
         let text = match &entry.tag {
             Some(tag) => format!("{name}:{tag}@{}", entry.digest),
@@ -146,19 +328,123 @@ pub fn targets_from_manifests(paths: &[PathBuf]) -> anyhow::Result<Vec<Target>> 
     Ok(out)
 }
 
+/// For each short-named entry (by index) the full image name of the chart
+/// image it pins, using `pin`'s matching over each chart's `values.yaml`
+/// (and its `.chartpin.yaml`).
+fn short_entry_names(
+    manifest: &DigestManifest,
+    charts: &[PathBuf],
+) -> anyhow::Result<HashMap<usize, String>> {
+    let mut names = HashMap::new();
+    for path in charts {
+        for chart in lint::chart::discover(path)? {
+            let Some(src) = chart.file("values.yaml") else {
+                continue;
+            };
+            let config = match chart.file(crate::config::FILE_NAME) {
+                Some(c) => Some(Config::parse(&c.path, &c.text)?),
+                None => None,
+            };
+            let vf = ValuesFile::parse(&src.path, src.text.clone())?;
+            let sites = vf.image_sites()?;
+            let opts = PinOptions {
+                config,
+                ..PinOptions::default()
+            };
+            let outcome = pin::pin(std::slice::from_ref(&vf), manifest, &opts)?;
+            for p in outcome.files.iter().flat_map(|f| &f.pinned) {
+                if !matches!(manifest.entries[p.entry].name, EntryName::Short(_)) {
+                    continue;
+                }
+                if let Some(Ok(r)) = sites
+                    .iter()
+                    .find(|s| s.path == p.path)
+                    .map(|s| &s.reference)
+                {
+                    names.entry(p.entry).or_insert_with(|| r.written_name());
+                }
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// Findings through the shared renderers, then verify's counts: a line in
+/// the human and GitHub formats, `summary.{checked,verified,unpinned}` in JSON.
+/// SARIF carries the findings only.
+pub fn render_outcome(
+    format: Format,
+    outcome: &VerifyOutcome,
+    unresolved: usize,
+    sources: &Sources,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let opts = RenderOptions {
+        color: format == Format::Human && report::color_for_stdout(),
+        sources: Some(sources),
+        ..RenderOptions::default()
+    };
+    let unpinned = outcome.unpinned + unresolved;
+    match format {
+        Format::Json => {
+            let mut buf = Vec::new();
+            report::render(format, &outcome.findings, &opts, &mut buf)?;
+            let mut doc: serde_json::Value = serde_json::from_slice(&buf)?;
+            let summary = &mut doc["summary"];
+            summary["checked"] = outcome.checked.into();
+            summary["verified"] = outcome.verified.into();
+            summary["unpinned"] = unpinned.into();
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
+            writeln!(out)?;
+        }
+        Format::Sarif => report::render(format, &outcome.findings, &opts, out)?,
+        Format::Human | Format::Github => {
+            report::render(format, &outcome.findings, &opts, out)?;
+            let prefix = if format == Format::Github {
+                "chartpin verify: "
+            } else {
+                ""
+            };
+            writeln!(out, "{prefix}{}", summary_line(outcome, unpinned))?;
+        }
+    }
+    Ok(())
+}
+
+/// `verified 3 of 4 distinct pinned references; 2 unpinned not verified (…)`.
+pub fn summary_line(outcome: &VerifyOutcome, unpinned: usize) -> String {
+    let mut s = format!(
+        "verified {} of {} distinct pinned reference{}",
+        outcome.verified,
+        outcome.checked,
+        if outcome.checked == 1 { "" } else { "s" }
+    );
+    if unpinned > 0 {
+        s.push_str(&format!(
+            "; {unpinned} unpinned reference{} not verified (`chartpin lint` reports them)",
+            if unpinned == 1 { "" } else { "s" }
+        ));
+    }
+    s
+}
+
 enum Arg {
     Chart(PathBuf),
     Image(ImageRef),
 }
 
-/// A positional argument is a chart when it is a directory, else an image reference.
+/// A positional argument is a chart when it is a directory or a packaged
+/// chart (`.tgz`, `.tar.gz`), else an image reference.
 fn classify_arg(arg: &str) -> anyhow::Result<Arg> {
     let path = Path::new(arg);
-    if path.is_dir() {
+    let archive = (arg.ends_with(".tgz") || arg.ends_with(".tar.gz")) && path.is_file();
+    if path.is_dir() || archive {
         return Ok(Arg::Chart(path.to_path_buf()));
     }
     ImageRef::parse(arg).map(Arg::Image).map_err(|e| {
-        anyhow::anyhow!("`{arg}` is neither a chart directory nor an image reference: {e}")
+        anyhow::anyhow!(
+            "`{arg}` is neither a chart (directory or .tgz) nor an image reference: {e}"
+        )
     })
 }
 
@@ -217,72 +503,6 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// Print findings and a summary. A stand-in for the shared renderers in
-/// `crate::report`: the lead swaps this for them when the lint branch lands.
-pub fn print_findings(format: Format, outcome: &VerifyOutcome) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match format {
-        Format::Json | Format::Sarif => {
-            let doc = serde_json::json!({
-                "findings": outcome.findings,
-                "summary": {
-                    "checked": outcome.checked,
-                    "verified": outcome.verified,
-                    "unpinned": outcome.unpinned,
-                },
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        }
-        Format::Github => {
-            for f in &outcome.findings {
-                let mut props = vec![format!("title={}", f.code)];
-                if let Some(file) = &f.file {
-                    props.push(format!("file={}", file.display()));
-                    if f.line > 0 {
-                        props.push(format!("line={},col={}", f.line, f.column));
-                    }
-                }
-                writeln!(
-                    out,
-                    "::{} {}::{}",
-                    f.severity.as_str(),
-                    props.join(","),
-                    f.message
-                )?;
-            }
-        }
-        Format::Human => {
-            for f in &outcome.findings {
-                write_human(&mut out, f)?;
-            }
-            writeln!(
-                out,
-                "verified {} of {} distinct references{}",
-                outcome.verified,
-                outcome.checked,
-                if outcome.unpinned > 0 {
-                    format!(" ({} unpinned skipped)", outcome.unpinned)
-                } else {
-                    String::new()
-                }
-            )?;
-        }
-    }
-    Ok(())
-}
-
-fn write_human(out: &mut impl Write, f: &Finding) -> std::io::Result<()> {
-    let loc = f.location();
-    if !loc.is_empty() {
-        write!(out, "{loc}: ")?;
-    }
-    write!(out, "{}[{}]: {}", f.severity.as_str(), f.code, f.message)?;
-    if let Some(image) = &f.image {
-        write!(out, " ({image})")?;
-    }
-    writeln!(out)
-}
-
 pub fn run_resolve(args: ResolveArgs) -> anyhow::Result<Exit> {
     let platforms = parse_platforms(&args.registry.platforms)?;
     if platforms.len() > 1 {
@@ -290,22 +510,107 @@ pub fn run_resolve(args: ResolveArgs) -> anyhow::Result<Exit> {
     }
     let client = build_client(&args.registry)?;
     let mut images: Vec<ImageRef> = Vec::new();
-    let mut charts = args.charts.clone();
+    let mut charts = Vec::new();
     for t in &args.targets {
         match classify_arg(t)? {
             Arg::Chart(dir) => charts.push(dir),
             Arg::Image(image) => images.push(image),
         }
     }
+    charts.extend(args.charts.iter().cloned());
     if charts.is_empty() && images.is_empty() {
         charts.push(PathBuf::from("."));
     }
+    let mut stderr = std::io::stderr().lock();
     if !charts.is_empty() {
-        images.extend(targets_from_charts(&charts)?.into_iter().map(|t| t.image));
+        images.extend(
+            mutable_chart_images(&charts, &mut stderr)?
+                .into_iter()
+                .map(|t| t.image),
+        );
     }
-    let mut seen = std::collections::HashSet::new();
-    images.retain(|i| seen.insert(i.as_str().to_string()));
-    let platform = platforms.first();
+    let origin = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("<resolved>"));
+    let (manifest, exit) =
+        resolve_to_manifest(&client, &images, platforms.first(), &origin, &mut stderr)?;
+    if exit != Exit::Clean {
+        return Ok(exit);
+    }
+    let text = manifest.to_ref_lines().map_err(anyhow::Error::msg)?;
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(Exit::Clean)
+}
+
+/// The mutable references of `charts` that `resolve` looks up, at their
+/// places: every reference discovery found without a digest. A values block without a tag
+/// is skipped with a note on `notes`: its template supplies the tag (often
+/// the chart's `appVersion`), and looking `latest` up would pin the wrong
+/// image. So are references discovery could not work out.
+pub fn mutable_chart_images(
+    charts: &[PathBuf],
+    notes: &mut dyn Write,
+) -> anyhow::Result<Vec<Target>> {
+    let found = chart_targets(charts)?;
+    let mut images = Vec::new();
+    for i in found.images {
+        if i.target.image.is_pinned() {
+            continue;
+        }
+        if i.tag_from_template {
+            let at = i
+                .target
+                .location
+                .as_ref()
+                .map(|l| format!("{}:{}:{}: ", l.file.display(), l.line, l.column))
+                .unwrap_or_default();
+            writeln!(
+                notes,
+                "note: {at}`{}` has no tag in values; the chart's template supplies it, so it is not resolved (name IMAGE:TAG explicitly)",
+                i.target.image
+            )?;
+            continue;
+        }
+        images.push(i.target);
+    }
+    if found.unresolved > 0 {
+        writeln!(
+            notes,
+            "note: {} reference{} in templates could not be worked out and {} not resolved (`chartpin lint` shows where)",
+            found.unresolved,
+            if found.unresolved == 1 { "" } else { "s" },
+            if found.unresolved == 1 { "is" } else { "are" }
+        )?;
+    }
+    Ok(images)
+}
+
+/// Look every image's tag up (`latest` when none is written), distinct
+/// images once, and gather the answers as a digest manifest whose entries
+/// sit at `origin`'s line numbers (one line each, as `to_ref_lines` writes
+/// them). Failures are written to `errors`; the exit is 1 when a tag or
+/// platform is missing, 3 when a registry could not answer, else 0.
+pub fn resolve_to_manifest(
+    client: &RegistryClient,
+    images: &[ImageRef],
+    platform: Option<&Platform>,
+    origin: &Path,
+    errors: &mut dyn Write,
+) -> anyhow::Result<(DigestManifest, Exit)> {
+    let mut seen = HashSet::new();
+    let images: Vec<ImageRef> = images
+        .iter()
+        .filter(|i| {
+            let tag = i.tag().unwrap_or("latest");
+            seen.insert(format!("{}:{tag}", i.name()))
+        })
+        .cloned()
+        .collect();
     let results = runtime()?.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for (i, image) in images.iter().enumerate() {
@@ -317,40 +622,40 @@ pub fn run_resolve(args: ResolveArgs) -> anyhow::Result<Exit> {
                 )
             });
         }
-        let mut results: Vec<Option<Result<_, ResolveError>>> = vec![None; images.len()];
+        let mut results: Vec<Option<Result<Resolved, ResolveError>>> = vec![None; images.len()];
         while let Some(joined) = tasks.join_next().await {
             let (i, r) = joined.expect("resolve task");
             results[i] = Some(r);
         }
         results
     });
-    let mut lines = Vec::new();
+    let mut manifest = DigestManifest::default();
     let mut exit = Exit::Clean;
-    let mut stderr = std::io::stderr().lock();
     for (image, result) in images.iter().zip(results) {
         match result.expect("every task reports") {
-            Ok(resolved) => lines.push(resolved.line()),
+            Ok(resolved) => {
+                let name = ImageRef::parse(&resolved.image.written_name())
+                    .map_err(|e| anyhow::anyhow!("{image}: {e}"))?;
+                manifest.entries.push(ManifestEntry {
+                    name: EntryName::Full(name),
+                    tag: resolved.image.tag().map(str::to_string),
+                    digest: resolved.digest,
+                    origin: Origin {
+                        file: origin.to_path_buf(),
+                        line: manifest.entries.len() + 1,
+                        column: 1,
+                    },
+                });
+            }
             Err(ResolveError::Registry(e)) => {
-                writeln!(stderr, "error: {image}: {}", Unanswered(e.to_string()))?;
+                writeln!(errors, "error: {image}: {}", Unanswered(e.to_string()))?;
                 exit = exit.max(Exit::Unanswered);
             }
             Err(e) => {
-                writeln!(stderr, "error: {image}: {e}")?;
+                writeln!(errors, "error: {image}: {e}")?;
                 exit = exit.max(Exit::Findings);
             }
         }
     }
-    if exit != Exit::Clean {
-        return Ok(exit);
-    }
-    let mut text = lines.join("\n");
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
-    }
-    Ok(Exit::Clean)
+    Ok((manifest, exit))
 }

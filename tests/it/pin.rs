@@ -794,3 +794,107 @@ fn unmatched_images_and_entries_are_reported_and_strict_fails() {
             .contains("+image: nginx:1.27@sha256:")
     );
 }
+
+#[test]
+fn unmatched_findings_render_as_sarif_github_and_json() {
+    let digests = format!("{NGINX}ghcr.io/org/unused:1@sha256:{}\n", "2".repeat(64));
+    let chart = Chart::new("image: nginx:1.27\nsidecarImage: busybox:1.36\n", &digests);
+
+    let sarif = chart.pin(&["--dry-run", "--format", "sarif"]);
+    assert_eq!(sarif.status.code(), Some(0), "{}", stderr(&sarif));
+    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let by_rule = |rule: &str| {
+        results
+            .iter()
+            .find(|r| r["ruleId"] == rule)
+            .unwrap_or_else(|| panic!("no {rule} in {log}"))
+    };
+    let image = by_rule("unmatched-image");
+    assert_eq!(image["level"], "warning");
+    let loc = &image["locations"][0]["physicalLocation"];
+    assert!(
+        loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("chart/values.yaml"),
+        "{loc}"
+    );
+    assert_eq!(loc["region"]["startLine"], 2);
+    assert_eq!(loc["region"]["startColumn"], 15);
+    let entry = by_rule("unmatched-entry");
+    let loc = &entry["locations"][0]["physicalLocation"];
+    assert!(
+        loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("digests.txt"),
+        "{loc}"
+    );
+    assert_eq!(loc["region"]["startLine"], 2);
+    // SARIF is one JSON document: no diff or summary text around it.
+    assert_eq!(results.len(), 2);
+
+    let github = stdout(&chart.pin(&["--dry-run", "--format", "github"]));
+    assert!(
+        github.lines().any(|l| l.starts_with("::warning file=")
+            && l.contains("values.yaml,line=2,col=15,title=unmatched-image::sidecarImage busybox:1.36 has no manifest entry")),
+        "{github}"
+    );
+    assert!(
+        github.lines().any(|l| l.starts_with("::warning file=")
+            && l.contains("digests.txt,line=2,col=1,title=unmatched-entry::manifest entry ghcr.io/org/unused:1")),
+        "{github}"
+    );
+    assert!(
+        github.contains("chartpin pin: would pin 1 image in 1 file"),
+        "{github}"
+    );
+    let strict = stdout(&chart.pin(&["--dry-run", "--strict", "--format", "github"]));
+    assert!(strict.contains("::error file="), "{strict}");
+
+    // JSON keeps its files/unmatchedEntries shape and adds findings and a summary.
+    let json = chart.pin(&["--dry-run", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let codes: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["unmatched-image", "unmatched-entry"]);
+    assert_eq!(doc["findings"][0]["line"], 2);
+    assert_eq!(doc["findings"][0]["path"], "sidecarImage");
+    assert_eq!(doc["summary"]["warnings"], 2);
+    assert_eq!(doc["summary"]["pinned"], 1);
+    assert_eq!(doc["summary"]["changedFiles"], 1);
+    assert_eq!(doc["summary"]["written"], false);
+    assert_eq!(doc["unmatchedEntries"][0]["image"], "ghcr.io/org/unused:1");
+    assert_eq!(
+        chart.values(),
+        "image: nginx:1.27\nsidecarImage: busybox:1.36\n"
+    );
+}
+
+#[test]
+fn a_bad_digests_format_is_a_usage_error_listing_the_formats() {
+    let chart = Chart::new("image: nginx:1.27\n", NGINX);
+    let o = chart.pin(&["--digests-format", "yaml-ish"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    for name in [
+        "docker-images",
+        "name-digest",
+        "ref-lines",
+        "goreleaser",
+        "buildx",
+        "kbld",
+        "imgpkg",
+        "map",
+    ] {
+        assert!(err.contains(name), "{name} missing from: {err}");
+    }
+    assert!(err.contains("--digests-format"), "{err}");
+    let ok = chart.pin(&["--digests-format", "ref-lines", "--check"]);
+    assert_eq!(ok.status.code(), Some(1), "{}", stderr(&ok));
+}

@@ -691,3 +691,315 @@ fn usage_errors_exit_2() {
         assert_eq!(run.code, 2, "{args:?}: {}", run.all());
     }
 }
+
+/// A chart whose values point at `host`: a Bitnami-style block, a string
+/// site, and an `artifacthub.io/images` annotation naming the block's image.
+fn write_chart(dir: &std::path::Path, host: &str) -> std::path::PathBuf {
+    let chart = dir.join("web");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        format!(
+            "apiVersion: v2\nname: web\nversion: 0.1.0\nannotations:\n  artifacthub.io/images: |\n    - name: app\n      image: {host}/app:v1\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("values.yaml"),
+        format!(
+            "# web chart\nimage:\n  registry: {host}\n  repository: app\n  tag: v1\n  digest: \"\"\nsidecar:\n  image: {host}/multi:v2\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: \"{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n        - name: sidecar\n          image: {{ .Values.sidecar.image }}\n",
+    )
+    .unwrap();
+    chart
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("`{needle}` not in:\n{text}"))
+        + 1
+}
+
+#[test]
+fn resolve_pin_verify_round_trip_on_a_chart() {
+    let reg = Registry::start();
+    let img = reg.push_image("app", Some("v1"), "one");
+    let idx = reg.push_index("multi", Some("v2"), "two", &["linux/amd64", "linux/arm64"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = write_chart(tmp.path(), &reg.host);
+    let c = chart.to_str().unwrap();
+    let values_path = chart.join("values.yaml");
+
+    // Nothing pinned yet: verify has nothing to check and says so.
+    let before = chartpin(&["verify", c], &[]);
+    assert_eq!(before.code, 0, "{}", before.all());
+    assert!(
+        before.stdout.contains("verified 0 of 0") && before.stdout.contains("3 unpinned"),
+        "{}",
+        before.stdout
+    );
+
+    // resolve → a ref-lines manifest pin reads.
+    let resolved = tmp.path().join("resolved.txt");
+    let run = chartpin(
+        &[
+            "resolve",
+            "--chart",
+            c,
+            "--output",
+            resolved.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    let text = std::fs::read_to_string(&resolved).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            format!("{}/app:v1@{}", reg.host, img.digest),
+            format!("{}/multi:v2@{}", reg.host, idx.digest),
+        ]
+    );
+
+    let pin = chartpin(&["pin", c, "--digests", resolved.to_str().unwrap()], &[]);
+    assert_eq!(pin.code, 0, "{}", pin.all());
+    let values = std::fs::read_to_string(&values_path).unwrap();
+    assert!(
+        values.contains(&format!("  digest: \"{}\"", img.digest)),
+        "{values}"
+    );
+    assert!(
+        values.contains(&format!("  image: {}/multi:v2@{}", reg.host, idx.digest)),
+        "{values}"
+    );
+
+    // Positional PATH and --chart DIR are the same thing.
+    for args in [
+        &["verify", c][..],
+        &["verify", "--chart", c, "--content", "--check-tags"][..],
+    ] {
+        let ok = chartpin(args, &[]);
+        assert_eq!(ok.code, 0, "{args:?}: {}", ok.all());
+        assert!(ok.stdout.contains("verified 2 of 2"), "{}", ok.stdout);
+        // The annotation still names the tag only: counted, not verified.
+        assert!(ok.stdout.contains("1 unpinned reference"), "{}", ok.stdout);
+    }
+
+    // A packaged chart verifies the same.
+    let tgz = tmp.path().join("web-0.1.0.tgz");
+    crate::support::run_tool(
+        "tar",
+        &[
+            "czf",
+            tgz.to_str().unwrap(),
+            "-C",
+            tmp.path().to_str().unwrap(),
+            "web",
+        ],
+    );
+    let packaged = chartpin(&["verify", tgz.to_str().unwrap()], &[]);
+    assert_eq!(packaged.code, 0, "{}", packaged.all());
+    assert!(
+        packaged.stdout.contains("verified 2 of 2"),
+        "{}",
+        packaged.stdout
+    );
+
+    // Move the tag: --check-tags reports drift at the digest's line.
+    let other = reg.push_image("app", Some("v1"), "moved");
+    assert_ne!(other.digest, img.digest);
+    let drift = chartpin(&["verify", c, "--check-tags"], &[]);
+    assert_eq!(drift.code, 1, "{}", drift.all());
+    let digest_line = line_of(&values, "digest:");
+    assert!(
+        drift
+            .stdout
+            .contains(&format!("values.yaml:{digest_line}:11: error[tag-drift]")),
+        "{}",
+        drift.stdout
+    );
+    // Without --check-tags the pinned digest still exists: exit 0.
+    assert_eq!(chartpin(&["verify", c], &[]).code, 0);
+
+    // Point the digest at one the registry never had: exit 1 at that line.
+    std::fs::write(&values_path, values.replace(&img.digest, MISSING)).unwrap();
+    let bad = chartpin(&["verify", c], &[]);
+    assert_eq!(bad.code, 1, "{}", bad.all());
+    assert!(
+        bad.stdout.contains(&format!(
+            "values.yaml:{digest_line}:11: error[digest-not-found]"
+        )),
+        "{}",
+        bad.stdout
+    );
+    assert!(bad.stdout.contains("= at image.digest"), "{}", bad.stdout);
+    assert!(bad.stdout.contains("verified 1 of 2"), "{}", bad.stdout);
+}
+
+#[test]
+fn pin_resolve_then_verify() {
+    let reg = Registry::start();
+    let img = reg.push_image("app", Some("v1"), "one");
+    let idx = reg.push_index("multi", Some("v2"), "two", &["linux/amd64", "linux/arm64"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = write_chart(tmp.path(), &reg.host);
+    let c = chart.to_str().unwrap();
+
+    let check = chartpin(&["pin", c, "--resolve", "--check"], &[]);
+    assert_eq!(check.code, 1, "{}", check.all());
+    let pin = chartpin(&["pin", c, "--resolve"], &[]);
+    assert_eq!(pin.code, 0, "{}", pin.all());
+    assert!(
+        pin.stdout.contains("pinned 2 images in 1 file"),
+        "{}",
+        pin.stdout
+    );
+    let values = std::fs::read_to_string(chart.join("values.yaml")).unwrap();
+    assert!(
+        values.contains(&img.digest) && values.contains(&idx.digest),
+        "{values}"
+    );
+    let ok = chartpin(&["verify", c, "--check-tags"], &[]);
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    assert!(ok.stdout.contains("verified 2 of 2"), "{}", ok.stdout);
+
+    // A tag the registry does not have: exit 1, nothing written.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let chart2 = write_chart(tmp2.path(), &reg.host);
+    let values2 = chart2.join("values.yaml");
+    let text2 = std::fs::read_to_string(&values2)
+        .unwrap()
+        .replace("tag: v1", "tag: v9");
+    std::fs::write(&values2, &text2).unwrap();
+    let missing = chartpin(&["pin", chart2.to_str().unwrap(), "--resolve"], &[]);
+    assert_eq!(missing.code, 1, "{}", missing.all());
+    assert!(
+        missing.stderr.contains("app:v9: tag not found"),
+        "{}",
+        missing.all()
+    );
+    assert_eq!(std::fs::read_to_string(&values2).unwrap(), text2);
+}
+
+#[test]
+fn verify_over_a_chart_renders_sarif_and_github() {
+    let reg = Registry::start();
+    let img = reg.push_image("app", Some("v1"), "one");
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = write_chart(tmp.path(), &reg.host);
+    let values_path = chart.join("values.yaml");
+    let values = std::fs::read_to_string(&values_path)
+        .unwrap()
+        .replace("digest: \"\"", &format!("digest: \"{MISSING}\""))
+        .replace("multi:v2", &format!("multi:v2@{}", img.digest));
+    std::fs::write(&values_path, &values).unwrap();
+    let c = chart.to_str().unwrap();
+    let digest_line = line_of(&values, "digest:");
+    let sidecar_line = line_of(&values, "multi:v2@");
+
+    let sarif = chartpin(&["verify", c, "--format", "sarif"], &[]);
+    assert_eq!(sarif.code, 1, "{}", sarif.all());
+    let log: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    // Both references are missing: app by digest, multi because that digest lives in `app`.
+    assert_eq!(results.len(), 2, "{}", sarif.stdout);
+    let rules: Vec<&str> = results
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["digest-not-found", "digest-not-found"]);
+    let loc = &results[0]["locations"][0]["physicalLocation"];
+    assert!(
+        loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("web/values.yaml"),
+        "{loc}"
+    );
+    assert_eq!(loc["region"]["startLine"], digest_line);
+    assert_eq!(loc["region"]["startColumn"], 11);
+    assert_eq!(results[0]["properties"]["yamlPath"], "image.digest");
+    assert_eq!(
+        results[1]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        sidecar_line
+    );
+
+    let github = chartpin(&["verify", c, "--format", "github"], &[]);
+    assert_eq!(github.code, 1, "{}", github.all());
+    let expected = format!(
+        "values.yaml,line={digest_line},col=11,title=digest-not-found::{}/app: the registry has no manifest {MISSING} (at image.digest)",
+        reg.host
+    );
+    assert!(
+        github
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("::error file=") && l.ends_with(&expected)),
+        "{}",
+        github.stdout
+    );
+    assert!(
+        github.stdout.contains("chartpin verify: verified 0 of 2"),
+        "{}",
+        github.stdout
+    );
+
+    let json = chartpin(&["verify", c, "--format", "json"], &[]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["summary"]["checked"], 2);
+    assert_eq!(doc["summary"]["verified"], 0);
+    assert_eq!(doc["summary"]["unpinned"], 1);
+    assert_eq!(doc["summary"]["errors"], 2);
+    assert_eq!(doc["findings"][0]["line"], digest_line);
+}
+
+#[test]
+fn short_manifest_names_take_their_registry_from_the_chart() {
+    let reg = Registry::start();
+    let img = reg.push_image("app", Some("v1"), "one");
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = write_chart(tmp.path(), &reg.host);
+    let c = chart.to_str().unwrap();
+    let digests = tmp.path().join("digests.txt");
+    std::fs::write(&digests, format!("app: {}\n", img.digest)).unwrap();
+    let d = digests.to_str().unwrap();
+
+    let alone = chartpin(&["verify", "--digests", d], &[]);
+    assert_eq!(alone.code, 2, "{}", alone.all());
+    assert!(alone.stderr.contains("short image name"), "{}", alone.all());
+
+    let with_chart = chartpin(&["verify", "--chart", c, "--digests", d], &[]);
+    assert_eq!(with_chart.code, 0, "{}", with_chart.all());
+    assert!(
+        with_chart.stdout.contains("verified 1 of 1"),
+        "{}",
+        with_chart.stdout
+    );
+
+    std::fs::write(&digests, format!("app: {MISSING}\n")).unwrap();
+    let bad = chartpin(&["verify", "--chart", c, "--digests", d], &[]);
+    assert_eq!(bad.code, 1, "{}", bad.all());
+    assert!(
+        bad.stdout.contains("digests.txt:1:") && bad.stdout.contains(&format!("{}/app", reg.host)),
+        "{}",
+        bad.stdout
+    );
+
+    std::fs::write(&digests, format!("nothing-like-it: {}\n", img.digest)).unwrap();
+    let unknown = chartpin(&["verify", "--chart", c, "--digests", d], &[]);
+    assert_eq!(unknown.code, 2, "{}", unknown.all());
+    assert!(
+        unknown.stderr.contains("matches no image"),
+        "{}",
+        unknown.all()
+    );
+}
