@@ -25,9 +25,10 @@ pub struct ReleaseArgs {
     /// Digest manifest produced by the release build. Repeatable; entries merge.
     #[arg(long = "digests", value_name = "FILE")]
     pub digests: Vec<PathBuf>,
-    /// Read the manifests as this format instead of detecting it.
-    #[arg(long = "digests-format", value_name = "FORMAT")]
-    pub digests_format: Option<String>,
+    /// Read the manifests as this format instead of detecting it
+    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
+    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = parse_manifest_format)]
+    pub digests_format: Option<ManifestFormat>,
     /// Values file to pin, relative to the chart (default: values.yaml). Repeatable.
     #[arg(long = "values", value_name = "FILE")]
     pub values: Vec<PathBuf>,
@@ -55,14 +56,14 @@ pub struct ReleaseArgs {
     pub format: FormatArgs,
 }
 
+fn parse_manifest_format(s: &str) -> Result<ManifestFormat, String> {
+    s.parse()
+}
+
 pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     if args.digests.is_empty() {
         anyhow::bail!("`chartpin release` needs at least one --digests FILE");
     }
-    let digests_format = match &args.digests_format {
-        Some(f) => Some(f.parse::<ManifestFormat>().map_err(anyhow::Error::msg)?),
-        None => None,
-    };
     let platforms = args
         .registry
         .platforms
@@ -73,7 +74,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     let format = args.format.resolve();
 
     // 1. Plan everything in memory.
-    let manifest = manifest::read_manifests(&args.digests, digests_format)?;
+    let manifest = manifest::read_manifests(&args.digests, args.digests_format)?;
     let request = ReleaseRequest {
         charts: args.charts.all(),
         values: args.values.clone(),

@@ -503,8 +503,55 @@ fn a_release_killed_at_any_moment_leaves_each_file_old_or_new() {
             saw_new += 1;
         }
     }
+    eprintln!("timed kills: {saw_old} left the old files, {saw_new} the new ones");
     // The first kill lands before anything could be written.
     assert!(saw_old >= 1, "old {saw_old}, new {saw_new}");
+
+    // Kills aimed at the commit itself: watch the chart directory and kill
+    // the moment a temporary appears (between staging and the renames).
+    for attempt in 0..3 {
+        reset();
+        let mut child = command(&args, dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let temp_seen = std::fs::read_dir(&chart)
+                .unwrap()
+                .flatten()
+                .any(|e| is_commit_temp(&e.file_name().to_string_lossy()));
+            if temp_seen || child.try_wait().unwrap().is_some() {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut files = snapshot(&chart);
+        let temps = files.len();
+        files.retain(|p, _| !is_commit_temp(&p.to_string_lossy()));
+        eprintln!(
+            "commit kill {attempt}: {} orphaned temporaries, values.yaml {}",
+            temps - files.len(),
+            if files[Path::new("values.yaml")] == old[Path::new("values.yaml")] {
+                "old"
+            } else {
+                "new"
+            }
+        );
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            old.keys().collect::<Vec<_>>()
+        );
+        for (rel, bytes) in &files {
+            assert!(
+                *bytes == old[rel] || *bytes == new[rel],
+                "commit kill {attempt}: {} is partial",
+                rel.display()
+            );
+        }
+    }
 
     // A temporary orphaned by a killed commit is removed by the next release,
     // which then completes.
