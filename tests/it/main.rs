@@ -4,6 +4,7 @@ mod demo;
 mod lint;
 mod manifest;
 mod pin;
+mod plugin;
 mod release;
 mod report;
 mod support;
