@@ -1,5 +1,6 @@
 //! chartpin integration tests: one binary, real registry and real helm.
 
+mod action;
 mod demo;
 mod lint;
 mod manifest;
