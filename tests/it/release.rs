@@ -148,6 +148,35 @@ fn a_release_pins_verifies_lints_and_summarises() {
         summary.to_str().unwrap(),
     );
 
+    // A dry run does every check, shows the diff, and writes nothing.
+    let before = snapshot(&chart);
+    let dry = chartpin(
+        &[
+            "release",
+            c,
+            "--digests",
+            d,
+            "--dry-run",
+            "--format",
+            "human",
+        ],
+        dir.path(),
+    );
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert_eq!(snapshot(&chart), before);
+    assert!(
+        dry.stdout
+            .contains("dry run: would pin 2 images in 2 files"),
+        "{}",
+        dry.all()
+    );
+    assert!(
+        dry.stdout
+            .contains(&format!("+    digest: \"{}\"", web.digest)),
+        "{}",
+        dry.all()
+    );
+
     let run = chartpin(
         &[
             "release",
