@@ -3,13 +3,14 @@
 //! Layers, lowest first; a module imports only from layers below it:
 //!
 //! - [`source`], [`reference`]: spans and line index; image references and digests (no I/O)
-//! - [`diag`], [`values`], [`manifest`], [`config`]: findings; YAML scanning and byte
-//!   splicing; digest-manifest readers; `.chartpin.yaml`
+//! - [`diag`], [`values`], [`chartmeta`], [`manifest`], [`config`]: findings; YAML scanning
+//!   and byte splicing; `Chart.yaml`'s image annotation; digest-manifest readers; `.chartpin.yaml`
 //! - [`registry`]: OCI client with auth, transport, retry and per-host limits
 //! - [`pin`], [`lint`], [`verify`], [`release`]: the use cases; each returns data
 //! - [`report`]: human, JSON, SARIF, GitHub and Markdown renderers of findings
 //! - [`cli`]: arguments, exit codes, wiring
 
+pub mod chartmeta;
 pub mod cli;
 pub mod config;
 pub mod diag;

@@ -1,1 +1,730 @@
-//! TODO: release
+//! `chartpin release`: the pre-release step as one transaction over a
+//! chart's files. It plans the pin in memory ([`plan`]), proves every digest
+//! it is about to write exists in its registry ([`verify_plan`]), lints the
+//! pinned chart as it would be on disk by staging a copy ([`lint_plan`]),
+//! and only when all of that passes writes the changed files ([`commit`]).
+//!
+//! Why a transaction: the release step is where hand-copied digests, a
+//! forgotten `tag: ""` and unchecked pushes slipped through. A release
+//! engineer or a workflow should get either a fully pinned, verified,
+//! lint-clean chart, or no change at all and the reason.
+//!
+//! What "nothing changes" means on disk: [`commit`] first writes every new
+//! text to a temporary file beside its target (synced), and only then
+//! renames them over the targets, one after another; a failure before the
+//! renames removes the temporaries, a failed rename puts back the files
+//! already renamed. A process killed mid-way leaves each file either exactly
+//! old or exactly new (rename is atomic), and at worst orphaned temporaries
+//! named `.<file>.chartpin-<pid>-<n>.tmp`, which the next [`commit`] in that
+//! directory removes. Several files are not renamed as one atomic step: a
+//! kill between two renames leaves `values.yaml` new and `Chart.yaml` old,
+//! which a re-run completes.
+//!
+//! Nothing here prints; the CLI renders the findings and the summary rows.
+
+use std::path::{Path, PathBuf};
+
+use crate::chartmeta::{self, ChartMetaPlan, ImagePin};
+use crate::config::Config;
+use crate::diag::{Code, Finding, InputError, Severity};
+use crate::lint::{self, LintOptions, LintOutcome};
+use crate::manifest::{DigestManifest, EntryName};
+use crate::pin::{self, FilePlan, PinOptions};
+use crate::reference::{Digest, ImageRef};
+use crate::registry::RegistryClient;
+use crate::source::SourceFile;
+use crate::values::{ImageSite, ValuesFile, YamlPath};
+use crate::verify::{self, Location, Target, VerifyOptions};
+
+/// What to release.
+#[derive(Clone, Debug, Default)]
+pub struct ReleaseRequest {
+    /// Chart directories.
+    pub charts: Vec<PathBuf>,
+    /// Values files to pin, relative to each chart (default: `values.yaml`).
+    pub values: Vec<PathBuf>,
+    /// `--config FILE` for every chart; else each chart's `.chartpin.yaml`.
+    pub config: Option<PathBuf>,
+}
+
+/// A file the release writes: where it is shown, where it really is, old and new text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileChange {
+    /// The path as the user named it (`chart/values.yaml`).
+    pub shown: PathBuf,
+    /// The canonical path written.
+    pub real: PathBuf,
+    pub old: String,
+    pub new: String,
+}
+
+/// Whether a pinned digest was proven to exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verified {
+    /// Not checked yet.
+    Pending,
+    /// The registry answered and proved it.
+    Yes,
+    /// The registry answered: it is not there (or not as pinned).
+    No,
+    /// The registry could not answer (auth, network, retries exhausted).
+    Unanswered,
+}
+
+impl Verified {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verified::Pending => "not checked",
+            Verified::Yes => "yes",
+            Verified::No => "no",
+            Verified::Unanswered => "unanswered",
+        }
+    }
+}
+
+/// One pinned image: a row of the summary table.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SummaryRow {
+    /// The image's name as the chart renders it (`ghcr.io/org/app`).
+    pub image: String,
+    /// The reference the chart rendered before (`ghcr.io/org/app:v1.2.0`).
+    pub old_reference: String,
+    /// The reference verified and written (`ghcr.io/org/app@sha256:…`).
+    pub new_reference: String,
+    pub digest: String,
+    pub verified: Verified,
+    /// Whether the file changes for this site (false when it was already pinned to this digest).
+    pub changed: bool,
+    /// The values file, as shown.
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// The YAML path of the site.
+    pub path: String,
+}
+
+impl SummaryRow {
+    /// `file:line:col path`, for tables.
+    pub fn site(&self) -> String {
+        format!(
+            "{}:{}:{} {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.path
+        )
+    }
+}
+
+/// One chart's part of the plan.
+#[derive(Clone, Debug)]
+pub struct ChartPlan {
+    pub dir: PathBuf,
+    /// The chart directory, canonical.
+    pub real_dir: PathBuf,
+    pub values: Vec<(FileChange, FilePlan)>,
+    /// `Chart.yaml` with its `artifacthub.io/images` annotation updated, when it has one.
+    pub chart_yaml: Option<(FileChange, ChartMetaPlan)>,
+}
+
+/// Everything the release would do, computed in memory.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub charts: Vec<ChartPlan>,
+    /// One per pinned site, in file order.
+    pub rows: Vec<SummaryRow>,
+    /// What to verify: one per row, in the same order; `None` where the
+    /// reference cannot be composed (that row gets a finding instead).
+    pub targets: Vec<Option<Target>>,
+    /// Findings from planning (entries matching nothing, sites that cannot be pinned).
+    pub findings: Vec<Finding>,
+}
+
+impl Plan {
+    /// The files whose text changes, values files first, then `Chart.yaml`s.
+    pub fn changes(&self) -> Vec<&FileChange> {
+        let values = self
+            .charts
+            .iter()
+            .flat_map(|c| c.values.iter().map(|v| &v.0));
+        let metas = self
+            .charts
+            .iter()
+            .filter_map(|c| c.chart_yaml.as_ref().map(|m| &m.0));
+        values.chain(metas).filter(|c| c.old != c.new).collect()
+    }
+}
+
+/// Read each chart's values files (refusing any outside the chart) and
+/// `Chart.yaml`, compute the pin and the annotation update, and the
+/// references to verify.
+pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, InputError> {
+    let mut charts = Vec::new();
+    let mut rows = Vec::new();
+    let mut targets = Vec::new();
+    let mut findings = Vec::new();
+    let mut used_entries = vec![false; manifest.entries.len()];
+    for dir in &req.charts {
+        let real_dir = dir
+            .canonicalize()
+            .map_err(|e| InputError::file(dir, format!("chart directory cannot be read: {e}")))?;
+        if !real_dir.join("Chart.yaml").is_file() {
+            return Err(InputError::file(
+                dir,
+                "is not a chart directory (no Chart.yaml)",
+            ));
+        }
+        let config = Config::load(dir, req.config.as_deref())?;
+        let files = read_values(dir, &real_dir, &req.values)?;
+        let opts = PinOptions {
+            sha_format: pin::sha_format_from_templates(dir),
+            subchart_sha_formats: pin::subchart_sha_formats(dir),
+            config,
+        };
+        let parsed: Vec<ValuesFile> = files.iter().map(|(_, _, v)| v.clone()).collect();
+        let outcome = pin::pin(&parsed, manifest, &opts)?;
+        for (i, e) in manifest.entries.iter().enumerate() {
+            if !outcome.unmatched_entries.contains(e) {
+                used_entries[i] = true;
+            }
+        }
+        let mut values = Vec::new();
+        let mut image_pins = Vec::new();
+        for ((shown, real, vf), plan) in files.into_iter().zip(outcome.files) {
+            let old_sites = vf.image_sites()?;
+            let new_vf = ValuesFile::parse(&shown, plan.new_text.clone())?;
+            let new_sites = new_vf.image_sites()?;
+            for p in &plan.pinned {
+                let old = find_site(&old_sites, &p.path);
+                let new = find_site(&new_sites, &p.path);
+                let before = old.and_then(|s| s.reference.as_ref().ok());
+                let after = new
+                    .and_then(|s| s.reference.as_ref().ok())
+                    .filter(|r| r.digest() == Some(&p.digest))
+                    .cloned()
+                    .or_else(|| before.map(|b| b.with_digest(&p.digest)))
+                    .or_else(|| entry_reference(manifest, p.entry, &p.digest));
+                // Point at where the digest goes: the digest field, else the string, else the site.
+                let at = old
+                    .and_then(|s| {
+                        let f = &s.fields;
+                        f.digest.as_ref().or(f.sha.as_ref()).or(f.string.as_ref())
+                    })
+                    .map_or(p.span, |f| f.scalar.span);
+                let lc = vf.source.line_col(at.start);
+                let row = SummaryRow {
+                    image: after
+                        .as_ref()
+                        .map(|r| r.written_name())
+                        .unwrap_or_else(|| p.image.clone()),
+                    old_reference: before
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|| p.image.clone()),
+                    new_reference: after.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+                    digest: p.digest.to_string(),
+                    verified: Verified::Pending,
+                    changed: p.changed,
+                    file: shown.clone(),
+                    line: lc.line,
+                    column: lc.column,
+                    path: p.path.to_string(),
+                };
+                match &after {
+                    Some(r) => {
+                        targets.push(Some(Target::new(r.clone()).at(Location {
+                            file: shown.clone(),
+                            line: lc.line,
+                            column: lc.column,
+                            yaml_path: Some(p.path.to_string()),
+                        })));
+                        image_pins.push(ImagePin {
+                            image: before.cloned().unwrap_or_else(|| r.clone()),
+                            digest: p.digest.clone(),
+                        });
+                    }
+                    None => {
+                        targets.push(None);
+                        findings.push(
+                            Finding::new(
+                                Code::UnresolvableImage,
+                                format!(
+                                    "the registry and name of `{}` cannot be worked out from the values, so {} cannot be verified before it is written",
+                                    p.path, p.digest
+                                ),
+                            )
+                            .with_severity(Severity::Error)
+                            .at(&vf.source, at)
+                            .with_path(p.path.to_string()),
+                        );
+                    }
+                }
+                rows.push(row);
+            }
+            for s in &plan.skipped {
+                findings.push(
+                    Finding::new(Code::UnmatchedImage, format!("not pinned: {}", s.reason))
+                        .at(&vf.source, s.site.span)
+                        .with_path(s.site.path.to_string())
+                        .with_image(pin::site_display(&s.site)),
+                );
+            }
+            values.push((
+                FileChange {
+                    shown,
+                    real,
+                    old: vf.text().to_string(),
+                    new: plan.new_text.clone(),
+                },
+                plan,
+            ));
+        }
+        let chart_yaml = plan_chart_yaml(dir, &real_dir, &image_pins)?;
+        charts.push(ChartPlan {
+            dir: dir.clone(),
+            real_dir,
+            values,
+            chart_yaml,
+        });
+    }
+    for (e, used) in manifest.entries.iter().zip(used_entries) {
+        if !used {
+            let mut f = Finding::new(
+                Code::UnmatchedEntry,
+                format!(
+                    "manifest entry {} ({}) matches no image in the chart",
+                    pin::entry_display(e),
+                    e.digest.short()
+                ),
+            )
+            .in_file(&e.origin.file)
+            .with_image(pin::entry_display(e));
+            f.line = e.origin.line;
+            f.column = e.origin.column;
+            findings.push(f);
+        }
+    }
+    Ok(Plan {
+        charts,
+        rows,
+        targets,
+        findings,
+    })
+}
+
+/// The site at `path`, or the one whose digest field is at `path`.
+fn find_site<'a>(sites: &'a [ImageSite], path: &YamlPath) -> Option<&'a ImageSite> {
+    sites.iter().find(|s| {
+        s.path == *path
+            || s.fields.digest.as_ref().is_some_and(|d| d.path == *path)
+            || s.fields.sha.as_ref().is_some_and(|d| d.path == *path)
+    })
+}
+
+/// The manifest entry's own full reference with `digest`, when it names one.
+fn entry_reference(manifest: &DigestManifest, entry: usize, digest: &Digest) -> Option<ImageRef> {
+    match &manifest.entries.get(entry)?.name {
+        EntryName::Full(r) => Some(r.with_digest(digest)),
+        EntryName::Short(_) => None,
+    }
+}
+
+/// `values` (default `values.yaml`) of the chart at `dir`, each checked to lie inside it.
+fn read_values(
+    dir: &Path,
+    real_dir: &Path,
+    values: &[PathBuf],
+) -> Result<Vec<(PathBuf, PathBuf, ValuesFile)>, InputError> {
+    let names = if values.is_empty() {
+        vec![PathBuf::from("values.yaml")]
+    } else {
+        values.to_vec()
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let shown = if name.is_absolute() {
+            name.clone()
+        } else {
+            dir.join(&name)
+        };
+        let real = shown
+            .canonicalize()
+            .map_err(|e| InputError::file(&shown, format!("cannot read values file: {e}")))?;
+        if !real.starts_with(real_dir) {
+            return Err(InputError::file(
+                &shown,
+                format!(
+                    "values file resolves to {}, outside the chart {}; refusing to read or write it",
+                    real.display(),
+                    real_dir.display()
+                ),
+            ));
+        }
+        let text = std::fs::read_to_string(&real)
+            .map_err(|e| InputError::file(&shown, format!("cannot read values file: {e}")))?;
+        let vf = ValuesFile::parse(&shown, text)?;
+        out.push((shown, real, vf));
+    }
+    Ok(out)
+}
+
+/// `Chart.yaml` with its image annotation pinned, when it has the annotation.
+fn plan_chart_yaml(
+    dir: &Path,
+    real_dir: &Path,
+    pins: &[ImagePin],
+) -> Result<Option<(FileChange, ChartMetaPlan)>, InputError> {
+    let shown = dir.join("Chart.yaml");
+    let real = real_dir.join("Chart.yaml");
+    let text = std::fs::read_to_string(&real)
+        .map_err(|e| InputError::file(&shown, format!("cannot read: {e}")))?;
+    let Some(meta) = chartmeta::plan_annotation_text(&shown, &text, pins)? else {
+        return Ok(None);
+    };
+    let change = FileChange {
+        shown,
+        real,
+        old: text,
+        new: meta.new_text.clone(),
+    };
+    Ok(Some((change, meta)))
+}
+
+/// Verify every row's reference; sets each row's [`Verified`] and returns
+/// the findings (placed at the values sites).
+pub async fn verify_plan(
+    client: &RegistryClient,
+    plan: &mut Plan,
+    options: &VerifyOptions,
+) -> Vec<Finding> {
+    let targets: Vec<Target> = plan.targets.iter().flatten().cloned().collect();
+    let outcome = verify::verify(client, &targets, options, &|_, _| {}).await;
+    for (row, target) in plan.rows.iter_mut().zip(&plan.targets) {
+        let Some(t) = target else { continue };
+        let mine: Vec<&Finding> = outcome
+            .findings
+            .iter()
+            .filter(|f| f.image.as_deref() == Some(t.image.as_str()))
+            .collect();
+        row.verified = if mine.is_empty() {
+            Verified::Yes
+        } else if mine.iter().any(|f| f.code.is_unanswered()) {
+            Verified::Unanswered
+        } else {
+            Verified::No
+        };
+    }
+    outcome.findings
+}
+
+/// Lint the charts as they would be after the release: each chart is copied
+/// to a temporary directory with the new texts in place, linted there (with
+/// `helm template` when `opts.render`), and the findings' paths are mapped
+/// back to the real chart. Nothing in the chart is touched.
+pub fn lint_plan(plan: &Plan, opts: &LintOptions) -> Result<LintOutcome, lint::LintError> {
+    let stage = tempdir().map_err(|e| lint::LintError::io(&std::env::temp_dir(), e))?;
+    let mut staged = Vec::new();
+    for (i, chart) in plan.charts.iter().enumerate() {
+        let name = chart
+            .real_dir
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "chart".into());
+        let to = stage.path().join(i.to_string()).join(name);
+        copy_dir(&chart.real_dir, &to).map_err(|e| lint::LintError::io(&chart.real_dir, e))?;
+        let files = chart
+            .values
+            .iter()
+            .map(|v| &v.0)
+            .chain(chart.chart_yaml.as_ref().map(|m| &m.0));
+        for change in files {
+            let rel = change
+                .real
+                .strip_prefix(&chart.real_dir)
+                .expect("values files lie inside the chart");
+            std::fs::write(to.join(rel), &change.new).map_err(|e| lint::LintError::io(&to, e))?;
+        }
+        staged.push((to, chart.dir.clone()));
+    }
+    let paths: Vec<PathBuf> = staged.iter().map(|(p, _)| p.clone()).collect();
+    let mut outcome = lint::lint(&paths, opts)?;
+    let back = |p: &Path| -> PathBuf {
+        for (from, to) in &staged {
+            if let Ok(rel) = p.strip_prefix(from) {
+                return to.join(rel);
+            }
+            let s = p.to_string_lossy();
+            let f = from.to_string_lossy();
+            if s.contains(f.as_ref()) {
+                return PathBuf::from(s.replace(f.as_ref(), &to.to_string_lossy()));
+            }
+        }
+        p.to_path_buf()
+    };
+    for f in &mut outcome.findings {
+        if let Some(file) = &f.file {
+            f.file = Some(back(file));
+        }
+        if let Some(msg) = mapped_message(&f.message, &staged) {
+            f.message = msg;
+        }
+    }
+    outcome.sources = outcome
+        .sources
+        .into_iter()
+        .map(|s| SourceFile::new(back(&s.path), s.text))
+        .collect();
+    Ok(outcome)
+}
+
+/// A message with staged paths replaced by the real chart paths, if it mentions any.
+fn mapped_message(msg: &str, staged: &[(PathBuf, PathBuf)]) -> Option<String> {
+    let mut out = msg.to_string();
+    for (from, to) in staged {
+        out = out.replace(from.to_string_lossy().as_ref(), &to.to_string_lossy());
+    }
+    (out != msg).then_some(out)
+}
+
+/// A fresh private directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> std::io::Result<TempDir> {
+    let base = std::env::temp_dir();
+    for attempt in 0..100u32 {
+        let p = base.join(format!(
+            "chartpin-release-{}-{}-{attempt}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        match std::fs::create_dir(&p) {
+            Ok(()) => return Ok(TempDir(p)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("cannot create a temporary directory"))
+}
+
+/// Copy a chart directory (files and directories; symlinks followed, as
+/// `helm` reads them).
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        if std::fs::metadata(&src)?.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// The temporary name for `target` (`.values.yaml.chartpin-<pid>-<n>.tmp`).
+fn temp_name(target: &Path, n: u32) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    target.with_file_name(format!(".{name}.chartpin-{}-{n}.tmp", std::process::id()))
+}
+
+/// Whether `file` is a temporary left by a commit to `target` from a
+/// process that is no longer running.
+fn is_orphaned_temp(file: &str, target: &str) -> bool {
+    let Some(rest) = file
+        .strip_prefix(&format!(".{target}.chartpin-"))
+        .and_then(|r| r.strip_suffix(".tmp"))
+    else {
+        return false;
+    };
+    let Some((pid, n)) = rest.split_once('-') else {
+        return false;
+    };
+    if pid.is_empty()
+        || n.is_empty()
+        || !pid.bytes().all(|b| b.is_ascii_digit())
+        || !n.bytes().all(|b| b.is_ascii_digit())
+    {
+        return false;
+    }
+    let alive = Path::new("/proc").is_dir() && Path::new("/proc").join(pid).exists();
+    pid != std::process::id().to_string() && !alive
+}
+
+/// Remove temporaries that a killed commit left beside `targets`.
+pub fn remove_orphaned_temps(targets: &[&Path]) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for target in targets {
+        let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+            continue;
+        };
+        let name = name.to_string_lossy();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            if is_orphaned_temp(&file, &name) && std::fs::remove_file(e.path()).is_ok() {
+                removed.push(e.path());
+            }
+        }
+    }
+    removed
+}
+
+/// Write every change: all new texts to synced temporaries beside their
+/// targets first (original permissions), then rename each over its target.
+/// On an error before the renames nothing has changed; on a failed rename
+/// the files already renamed get their old text back (best effort).
+pub fn commit(changes: &[&FileChange]) -> std::io::Result<()> {
+    use std::io::Write;
+    let targets: Vec<&Path> = changes.iter().map(|c| c.real.as_path()).collect();
+    remove_orphaned_temps(&targets);
+    let mut temps: Vec<PathBuf> = Vec::new();
+    let staged = (|| {
+        for c in changes {
+            let perms = std::fs::metadata(&c.real)?.permissions();
+            let mut n = 0;
+            let (tmp, mut file) = loop {
+                let tmp = temp_name(&c.real, n);
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&tmp)
+                {
+                    Ok(f) => break (tmp, f),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+                    Err(e) => return Err(e),
+                }
+            };
+            temps.push(tmp.clone());
+            file.write_all(c.new.as_bytes())?;
+            file.sync_all()?;
+            drop(file);
+            std::fs::set_permissions(&tmp, perms)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = staged {
+        for t in &temps {
+            let _ = std::fs::remove_file(t);
+        }
+        return Err(e);
+    }
+    for (i, (c, tmp)) in changes.iter().zip(&temps).enumerate() {
+        if let Err(e) = std::fs::rename(tmp, &c.real) {
+            for t in &temps[i..] {
+                let _ = std::fs::remove_file(t);
+            }
+            for done in &changes[..i] {
+                let _ = std::fs::write(&done.real, &done.old);
+            }
+            return Err(e);
+        }
+    }
+    if let Some(dir) = changes.first().and_then(|c| c.real.parent())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orphaned_temporaries_are_recognised_by_exact_name() {
+        assert!(is_orphaned_temp(
+            ".values.yaml.chartpin-999999999-0.tmp",
+            "values.yaml"
+        ));
+        assert!(!is_orphaned_temp(
+            &format!(".values.yaml.chartpin-{}-0.tmp", std::process::id()),
+            "values.yaml"
+        ));
+        for other in [
+            ".values.yaml.chartpin-12-.tmp",
+            ".values.yaml.chartpin-x-1.tmp",
+            ".Chart.yaml.chartpin-999999999-0.tmp",
+            "values.yaml",
+            ".values.yaml.chartpin-999999999-0.tmp.bak",
+        ] {
+            assert!(!is_orphaned_temp(other, "values.yaml"), "{other}");
+        }
+    }
+
+    #[test]
+    fn commit_writes_all_files_keeps_modes_and_leaves_no_temporaries() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempdir().unwrap();
+        let a = dir.path().join("values.yaml");
+        let b = dir.path().join("Chart.yaml");
+        std::fs::write(&a, "a: 1\n").unwrap();
+        std::fs::write(&b, "b: 1\n").unwrap();
+        std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let orphan = dir.path().join(".values.yaml.chartpin-999999999-0.tmp");
+        std::fs::write(&orphan, "partial").unwrap();
+        let change = |p: &Path, old: &str, new: &str| FileChange {
+            shown: p.to_path_buf(),
+            real: p.to_path_buf(),
+            old: old.into(),
+            new: new.into(),
+        };
+        let (ca, cb) = (
+            change(&a, "a: 1\n", "a: 2\n"),
+            change(&b, "b: 1\n", "b: 2\n"),
+        );
+        commit(&[&ca, &cb]).unwrap();
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "a: 2\n");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "b: 2\n");
+        let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["Chart.yaml", "values.yaml"]);
+    }
+
+    #[test]
+    fn a_failed_staging_changes_nothing() {
+        let dir = tempdir().unwrap();
+        let a = dir.path().join("values.yaml");
+        std::fs::write(&a, "a: 1\n").unwrap();
+        let missing = dir.path().join("gone/Chart.yaml");
+        let ca = FileChange {
+            shown: a.clone(),
+            real: a.clone(),
+            old: "a: 1\n".into(),
+            new: "a: 2\n".into(),
+        };
+        let cb = FileChange {
+            shown: missing.clone(),
+            real: missing,
+            old: String::new(),
+            new: "x".into(),
+        };
+        assert!(commit(&[&ca, &cb]).is_err());
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "a: 1\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,8 +1,12 @@
 //! chartpin integration tests: one binary, real registry and real helm.
 
+mod action;
+mod demo;
 mod lint;
 mod manifest;
 mod pin;
+mod plugin;
+mod release;
 mod report;
 mod support;
 mod verify;

@@ -1,0 +1,594 @@
+//! `chartpin release` end to end against a real registry: a release that
+//! succeeds (and leaves a chart that `verify` and `lint` pass), one whose
+//! manifest names a digest the registry lacks, one whose registry cannot
+//! answer, and one killed at many moments while it runs. In every failure
+//! the chart's files must be byte-identical to before.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::free_port;
+use crate::support::helm::path_with_helm;
+use crate::support::proxy::Proxy;
+use crate::support::registry::{PushedImage, Registry};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/release/chart");
+const NEVER_PUSHED: &str =
+    "sha256:5555555555555555555555555555555555555555555555555555555555555555";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// chartpin with a clean environment (no credentials, no GitHub variables), helm on PATH.
+fn command(args: &[&str], home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartpin"));
+    cmd.args(args)
+        .env("HOME", home)
+        .env("DOCKER_CONFIG", home.join("no-docker"))
+        .env("REGISTRY_AUTH_FILE", home.join("no-auth.json"))
+        .env("PATH", path_with_helm())
+        .env("TMPDIR", home)
+        .env("CI", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("NO_COLOR");
+    cmd
+}
+
+fn chartpin(args: &[&str], home: &Path) -> Run {
+    let out = command(args, home).output().expect("run chartpin");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The fixture chart copied into `dir/chart`, its images pointing at `host`.
+fn chart_for(host: &str, dir: &Path) -> PathBuf {
+    let chart = dir.join("chart");
+    copy_dir(Path::new(FIXTURE), &chart);
+    for f in ["values.yaml", "Chart.yaml"] {
+        let p = chart.join(f);
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("REGISTRY", host);
+        std::fs::write(&p, text).unwrap();
+    }
+    chart
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir` (relative path → bytes).
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(base).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// A digest manifest of full references, one a line.
+fn refs_manifest(dir: &Path, host: &str, web: &str, tool: &str) -> PathBuf {
+    let p = dir.join("digests.txt");
+    std::fs::write(
+        &p,
+        format!("{host}/shop/web:1.0@{web}\n{host}/shop/tool:2.1@{tool}\n"),
+    )
+    .unwrap();
+    p
+}
+
+/// values.yaml and Chart.yaml as a successful release must leave them.
+fn expected_after(host: &str, web: &str, tool: &str) -> (String, String) {
+    let values = std::fs::read_to_string(Path::new(FIXTURE).join("values.yaml"))
+        .unwrap()
+        .replace("REGISTRY", host)
+        .replace("digest: \"\"", &format!("digest: \"{web}\""))
+        .replace("shop/tool:2.1", &format!("shop/tool:2.1@{tool}"));
+    let chart = std::fs::read_to_string(Path::new(FIXTURE).join("Chart.yaml"))
+        .unwrap()
+        .replace("REGISTRY", host)
+        .replace("shop/web:1.0", &format!("shop/web:1.0@{web}"))
+        .replace("shop/tool:2.1", &format!("shop/tool:2.1@{tool}"));
+    (values, chart)
+}
+
+fn push_both(reg: &Registry) -> (PushedImage, PushedImage) {
+    (
+        reg.push_image("shop/web", Some("1.0"), "web 1.0"),
+        reg.push_image("shop/tool", Some("2.1"), "tool 2.1"),
+    )
+}
+
+#[test]
+fn a_release_pins_verifies_lints_and_summarises() {
+    let reg = Registry::start();
+    let (web, tool) = push_both(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    let chart = chart_for(&reg.host, dir.path());
+    let digests = refs_manifest(dir.path(), &reg.host, &web.digest, &tool.digest);
+    let summary = dir.path().join("summary.md");
+    let (c, d, s) = (
+        chart.to_str().unwrap(),
+        digests.to_str().unwrap(),
+        summary.to_str().unwrap(),
+    );
+
+    // A dry run does every check, shows the diff, and writes nothing.
+    let before = snapshot(&chart);
+    let dry = chartpin(
+        &[
+            "release",
+            c,
+            "--digests",
+            d,
+            "--dry-run",
+            "--format",
+            "human",
+        ],
+        dir.path(),
+    );
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert_eq!(snapshot(&chart), before);
+    assert!(
+        dry.stdout
+            .contains("dry run: would pin 2 images in 2 files"),
+        "{}",
+        dry.all()
+    );
+    assert!(
+        dry.stdout
+            .contains(&format!("+    digest: \"{}\"", web.digest)),
+        "{}",
+        dry.all()
+    );
+
+    let run = chartpin(
+        &[
+            "release",
+            "--chart",
+            c,
+            "--digests",
+            d,
+            "--render",
+            "--summary",
+            s,
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    let (values, chart_yaml) = expected_after(&reg.host, &web.digest, &tool.digest);
+    assert_eq!(
+        std::fs::read_to_string(chart.join("values.yaml")).unwrap(),
+        values
+    );
+    assert_eq!(
+        std::fs::read_to_string(chart.join("Chart.yaml")).unwrap(),
+        chart_yaml
+    );
+
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_eq!(doc["written"], true);
+    assert_eq!(
+        doc["findings"].as_array().unwrap().len(),
+        0,
+        "{}",
+        run.stdout
+    );
+    let rows = doc["images"].as_array().unwrap();
+    let row = |i: usize, k: &str| rows[i][k].as_str().unwrap_or_default().to_string();
+    assert_eq!(rows.len(), 2, "{}", run.stdout);
+    assert_eq!(row(0, "image"), format!("{}/shop/web", reg.host));
+    assert_eq!(row(0, "oldReference"), format!("{}/shop/web:1.0", reg.host));
+    assert_eq!(row(0, "digest"), web.digest);
+    assert_eq!(row(0, "verified"), "yes");
+    assert_eq!(row(0, "path"), "web.image");
+    assert_eq!(rows[0]["line"], 7);
+    assert_eq!(row(1, "image"), format!("{}/shop/tool", reg.host));
+    assert_eq!(
+        row(1, "oldReference"),
+        format!("{}/shop/tool:2.1", reg.host)
+    );
+    assert_eq!(
+        row(1, "newReference"),
+        format!("{}/shop/tool:2.1@{}", reg.host, tool.digest)
+    );
+    assert_eq!(row(1, "digest"), tool.digest);
+    assert_eq!(row(1, "verified"), "yes");
+    assert_eq!(row(1, "path"), "migrate.image");
+    assert_eq!(rows[1]["line"], 11);
+    assert_eq!(doc["files"].as_array().unwrap().len(), 2);
+
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("## chartpin release\n"), "{md}");
+    assert!(md.contains("released: pinned 2 images in 2 files"), "{md}");
+    assert!(
+        md.contains("| image | old reference | new digest | verified | site |"),
+        "{md}"
+    );
+    for (repo, tag, digest) in [("web", "1.0", &web.digest), ("tool", "2.1", &tool.digest)] {
+        let line = format!(
+            "| `{h}/shop/{repo}` | `{h}/shop/{repo}:{tag}` | `{digest}` | yes |",
+            h = reg.host
+        );
+        assert!(md.contains(&line), "missing {line} in\n{md}");
+    }
+
+    // The result passes verify and lint (rendered too).
+    let lint = chartpin(&["lint", c, "--render", "--format", "human"], dir.path());
+    assert_eq!(lint.code, 0, "{}", lint.all());
+    let verify = chartpin(&["verify", c, "--content", "--format", "human"], dir.path());
+    assert_eq!(verify.code, 0, "{}", verify.all());
+    assert!(verify.stdout.contains("verified"), "{}", verify.all());
+
+    // Releasing again changes nothing and says so, in the human table too.
+    let before = snapshot(&chart);
+    let again = chartpin(
+        &["release", c, "--digests", d, "--format", "human"],
+        dir.path(),
+    );
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(snapshot(&chart), before);
+    assert!(
+        again.stdout.contains("nothing to release"),
+        "{}",
+        again.all()
+    );
+    assert!(
+        again.stdout.contains("IMAGE  ") && again.stdout.contains("VERIFIED"),
+        "{}",
+        again.all()
+    );
+    assert!(again.stdout.contains(&web.digest), "{}", again.all());
+}
+
+#[test]
+fn a_digest_missing_from_the_registry_changes_nothing() {
+    let reg = Registry::start();
+    let (web, _tool) = push_both(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    let chart = chart_for(&reg.host, dir.path());
+    let digests = refs_manifest(dir.path(), &reg.host, &web.digest, NEVER_PUSHED);
+    let summary = dir.path().join("summary.md");
+    let before = snapshot(&chart);
+
+    let run = chartpin(
+        &[
+            "release",
+            chart.to_str().unwrap(),
+            "--digests",
+            digests.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        // The job summary goes to $GITHUB_STEP_SUMMARY when no --summary is given.
+        dir.path(),
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(
+        snapshot(&chart),
+        before,
+        "files changed on a failed release"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["written"], false);
+    let findings = doc["findings"].as_array().unwrap();
+    let missing: Vec<_> = findings
+        .iter()
+        .filter(|f| f["code"] == "digest-not-found")
+        .collect();
+    assert_eq!(missing.len(), 1, "{}", run.stdout);
+    assert_eq!(missing[0]["path"], "migrate.image");
+    assert_eq!(missing[0]["line"], 11);
+    assert!(
+        missing[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("values.yaml")
+    );
+    let rows = doc["images"].as_array().unwrap();
+    assert_eq!(rows[0]["verified"], "yes");
+    assert_eq!(rows[1]["verified"], "no");
+
+    // Through GITHUB_STEP_SUMMARY this time: the summary says why.
+    let out = command(
+        &[
+            "release",
+            chart.to_str().unwrap(),
+            "--digests",
+            digests.to_str().unwrap(),
+        ],
+        dir.path(),
+    )
+    .env("GITHUB_STEP_SUMMARY", &summary)
+    .env("GITHUB_ACTIONS", "true")
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("::error") && stdout.contains("title=digest-not-found"),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("not released"), "{md}");
+    assert!(md.contains("digest-not-found"), "{md}");
+    assert_eq!(snapshot(&chart), before);
+}
+
+#[test]
+fn a_registry_that_cannot_answer_exits_3_and_changes_nothing() {
+    // Nothing listens on this port: every request is refused.
+    let host = format!("127.0.0.1:{}", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let chart = chart_for(&host, dir.path());
+    let digests = refs_manifest(dir.path(), &host, NEVER_PUSHED, NEVER_PUSHED);
+    let before = snapshot(&chart);
+    let run = chartpin(
+        &[
+            "release",
+            chart.to_str().unwrap(),
+            "--digests",
+            digests.to_str().unwrap(),
+            "--timeout",
+            "2",
+            "--format",
+            "human",
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(run.stdout.contains("registry-unreachable"), "{}", run.all());
+    assert!(run.stdout.contains("not released"), "{}", run.all());
+    assert!(run.stdout.contains("unanswered"), "{}", run.all());
+    assert_eq!(snapshot(&chart), before);
+}
+
+#[test]
+fn lint_failures_in_the_pinned_result_change_nothing() {
+    // Only the web image is in the manifest: the tool stays tagged, so the
+    // pinned chart would still fail lint, and nothing is written.
+    let reg = Registry::start();
+    let (web, _) = push_both(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    let chart = chart_for(&reg.host, dir.path());
+    let digests = dir.path().join("digests.txt");
+    std::fs::write(
+        &digests,
+        format!("{}/shop/web:1.0@{}\n", reg.host, web.digest),
+    )
+    .unwrap();
+    let before = snapshot(&chart);
+    let run = chartpin(
+        &[
+            "release",
+            chart.to_str().unwrap(),
+            "--digests",
+            digests.to_str().unwrap(),
+            "--format",
+            "human",
+        ],
+        dir.path(),
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(snapshot(&chart), before);
+    // Findings point at the real chart, not at the staged copy.
+    let at = format!("{}:11:", chart.join("values.yaml").display());
+    assert!(run.stdout.contains(&at), "expected {at} in {}", run.all());
+    assert!(run.stdout.contains("mutable-tag"), "{}", run.all());
+    assert!(!run.stdout.contains("chartpin-release-"), "{}", run.all());
+}
+
+#[test]
+fn bad_input_exits_2_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = chart_for("127.0.0.1:1", dir.path());
+    let before = snapshot(&chart);
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "127.0.0.1:1/shop/web:1.0@sha256:NOTHEX\n").unwrap();
+    let c = chart.to_str().unwrap();
+    for args in [
+        vec!["release", c],
+        vec!["release", c, "--digests", bad.to_str().unwrap()],
+        vec!["release", c, "--digests", "/nonexistent/digests.txt"],
+        vec![
+            "release",
+            c,
+            "--digests",
+            bad.to_str().unwrap(),
+            "--digests-format",
+            "no-such-format",
+        ],
+    ] {
+        let run = chartpin(&args, dir.path());
+        assert_eq!(run.code, 2, "{args:?}: {}", run.all());
+        assert!(run.stderr.contains("error:"), "{}", run.all());
+    }
+    assert_eq!(snapshot(&chart), before);
+}
+
+/// Files the release may leave in the chart besides its own: temporaries of a
+/// killed commit, `.<file>.chartpin-<pid>-<n>.tmp`.
+fn is_commit_temp(name: &str) -> bool {
+    ["values.yaml", "Chart.yaml"].iter().any(|f| {
+        name.strip_prefix(&format!(".{f}.chartpin-"))
+            .and_then(|r| r.strip_suffix(".tmp"))
+            .is_some_and(|r| r.split('-').all(|p| p.parse::<u64>().is_ok()))
+    })
+}
+
+#[test]
+fn a_release_killed_at_any_moment_leaves_each_file_old_or_new() {
+    let reg = Registry::start();
+    let (web, tool) = push_both(&reg);
+    // The chart names the proxy, which slows every registry answer, so the
+    // run is long enough to be killed at many moments.
+    let proxy = Proxy::start(&reg.host);
+    proxy.set_latency(Duration::from_millis(150));
+    let dir = tempfile::tempdir().unwrap();
+    let chart = chart_for(&proxy.host, dir.path());
+    let digests = refs_manifest(dir.path(), &proxy.host, &web.digest, &tool.digest);
+    let old = snapshot(&chart);
+    let (values, chart_yaml) = expected_after(&proxy.host, &web.digest, &tool.digest);
+    let mut new = old.clone();
+    new.insert("values.yaml".into(), values.into_bytes());
+    new.insert("Chart.yaml".into(), chart_yaml.into_bytes());
+    let args = [
+        "release",
+        chart.to_str().unwrap(),
+        "--digests",
+        digests.to_str().unwrap(),
+        "--format",
+        "human",
+    ];
+    let reset = || {
+        for (rel, bytes) in &old {
+            std::fs::write(chart.join(rel), bytes).unwrap();
+        }
+    };
+
+    // One uninterrupted run, to spread the kills over its length.
+    let started = Instant::now();
+    let full = chartpin(&args, dir.path());
+    let length = started.elapsed();
+    assert_eq!(full.code, 0, "{}", full.all());
+    assert_eq!(snapshot(&chart), new);
+
+    let (mut saw_old, mut saw_new) = (0, 0);
+    const KILLS: u32 = 12;
+    for i in 0..KILLS {
+        reset();
+        let mut child = command(&args, dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // From the very start to a little past the usual end.
+        std::thread::sleep(length * i / (KILLS - 2));
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut files = snapshot(&chart);
+        files.retain(|p, _| {
+            let name = p.to_string_lossy();
+            assert!(
+                !p.starts_with("templates") || old.contains_key(p.as_path()),
+                "unexpected file {name}"
+            );
+            !is_commit_temp(&name)
+        });
+        for (rel, bytes) in &files {
+            let (o, n) = (&old[rel], &new[rel]);
+            assert!(
+                bytes == o || bytes == n,
+                "kill {i}: {} is neither the old nor the new text:\n{}",
+                rel.display(),
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            old.keys().collect::<Vec<_>>(),
+            "kill {i}: only commit temporaries may appear"
+        );
+        if files == old {
+            saw_old += 1;
+        } else if files == new {
+            saw_new += 1;
+        }
+    }
+    eprintln!("timed kills: {saw_old} left the old files, {saw_new} the new ones");
+    // The first kill lands before anything could be written.
+    assert!(saw_old >= 1, "old {saw_old}, new {saw_new}");
+
+    // Kills aimed at the commit itself: watch the chart directory and kill
+    // the moment a temporary appears (between staging and the renames).
+    for attempt in 0..3 {
+        reset();
+        let mut child = command(&args, dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let temp_seen = std::fs::read_dir(&chart)
+                .unwrap()
+                .flatten()
+                .any(|e| is_commit_temp(&e.file_name().to_string_lossy()));
+            if temp_seen || child.try_wait().unwrap().is_some() {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut files = snapshot(&chart);
+        let temps = files.len();
+        files.retain(|p, _| !is_commit_temp(&p.to_string_lossy()));
+        eprintln!(
+            "commit kill {attempt}: {} orphaned temporaries, values.yaml {}",
+            temps - files.len(),
+            if files[Path::new("values.yaml")] == old[Path::new("values.yaml")] {
+                "old"
+            } else {
+                "new"
+            }
+        );
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            old.keys().collect::<Vec<_>>()
+        );
+        for (rel, bytes) in &files {
+            assert!(
+                *bytes == old[rel] || *bytes == new[rel],
+                "commit kill {attempt}: {} is partial",
+                rel.display()
+            );
+        }
+    }
+
+    // A temporary orphaned by a killed commit is removed by the next release,
+    // which then completes.
+    reset();
+    let orphan = chart.join(".values.yaml.chartpin-4194399-0.tmp");
+    std::fs::write(&orphan, "half a file").unwrap();
+    let run = chartpin(&args, dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!orphan.exists(), "orphaned temporary left behind");
+    assert_eq!(snapshot(&chart), new);
+}
