@@ -1,0 +1,62 @@
+//! Cross-command checks from a first-time user's session: the same problem
+//! reads the same in every command, and human output says what happened.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn chartpin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chartpin"))
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run chartpin")
+}
+
+/// A chart `chart/` in a temp dir with `values`, and a digest log beside it.
+fn chart(values: &str, digests: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("chart");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: t\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("values.yaml"), values).unwrap();
+    let log = tmp.path().join("digests.txt");
+    std::fs::write(&log, digests).unwrap();
+    (tmp, dir, log)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn malformed_values_read_the_same_in_every_command() {
+    let digest = format!("nginx:1.27@sha256:{}\n", "1".repeat(64));
+    let (_tmp, dir, log) = chart("image:\n  repository: nginx\n  tag: [1\n", &digest);
+    let runs = [
+        chartpin(&["lint", s(&dir)]),
+        chartpin(&["verify", s(&dir)]),
+        chartpin(&["pin", s(&dir), "--digests", s(&log)]),
+        chartpin(&["release", s(&dir), "--digests", s(&log)]),
+    ];
+    let first_lines: Vec<String> = runs
+        .iter()
+        .map(|o| {
+            assert_eq!(o.status.code(), Some(2), "{o:?}");
+            let err = String::from_utf8_lossy(&o.stderr);
+            err.lines().next().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert!(
+        first_lines[0].ends_with("values.yaml:3:8: malformed YAML: unclosed bracket '['"),
+        "{first_lines:?}"
+    );
+    assert!(
+        first_lines.iter().all(|l| l == &first_lines[0]),
+        "{first_lines:#?}"
+    );
+}
