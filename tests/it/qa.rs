@@ -60,3 +60,36 @@ fn malformed_values_read_the_same_in_every_command() {
         "{first_lines:#?}"
     );
 }
+
+#[test]
+fn pin_says_which_image_changed_from_what_to_what_and_where() {
+    let new = format!("sha256:{}", "1".repeat(64));
+    let old = format!("sha256:{}", "2".repeat(64));
+    let values = format!(
+        "app:\n  repository: nginx\n  tag: \"1.27\"\n  digest: \"{old}\"\nside:\n  repository: redis\n  tag: \"7\"\n  digest: \"\"\n"
+    );
+    let log = format!("nginx:1.27@{new}\nredis:7@{new}\n");
+    let (_tmp, dir, log) = chart(&values, &log);
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let shown = dir.join("values.yaml");
+    let expect = [
+        format!(
+            "{}:2:3: pinned nginx:1.27: sha256:222222222222 → {new} (at app)",
+            shown.display()
+        ),
+        format!(
+            "{}:6:3: pinned redis:7: empty digest → {new} (at side)",
+            shown.display()
+        ),
+        "pinned 2 images in 1 file".to_string(),
+    ];
+    assert_eq!(out.lines().collect::<Vec<_>>(), expect, "{out}");
+    let again = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
+    let out = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        out.contains(&format!("2:3: already pinned nginx:1.27: {new} (at app)")),
+        "{out}"
+    );
+}
