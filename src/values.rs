@@ -512,7 +512,7 @@ where
             }
             Some(Err(err)) => {
                 let m = err.marker();
-                let msg = format!("invalid YAML: {}", err.info());
+                let msg = format!("malformed YAML: {}", err.info());
                 Err(match m.byte_offset() {
                     Some(off) => InputError::at(self.source, off, msg),
                     None => InputError::at_line_col(self.source, m.line(), m.col() + 1, msg),

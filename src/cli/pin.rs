@@ -15,7 +15,7 @@ use crate::manifest::{self, DigestManifest, ManifestFormat};
 use crate::pin::{self, FilePlan, PinOptions, PinOutcome};
 use crate::report::{self, Format, RenderOptions};
 use crate::source::SourceFile;
-use crate::values::ValuesFile;
+use crate::values::{DigestState, ValuesFile};
 
 #[derive(Debug, Clone, Args)]
 pub struct PinArgs {
@@ -452,19 +452,20 @@ fn report_file(
 ) -> std::io::Result<()> {
     for p in &plan.pinned {
         let lc = source.line_col(p.span.start);
-        let what = if p.changed {
-            "pinned"
+        // The image by name (its old digest is shown as the "before"), then old → new.
+        let name = p.image.split('@').next().unwrap_or(&p.image);
+        let change = if p.changed {
+            let before = match &p.previous {
+                DigestState::Filled(d) => d.short(),
+                DigestState::Empty => "empty digest".to_string(),
+                DigestState::Absent => "no digest".to_string(),
+                DigestState::Invalid(t) => format!("invalid digest `{t}`"),
+            };
+            format!("pinned {name}: {before} → {}", p.digest)
         } else {
-            "already pinned"
+            format!("already pinned {name}: {}", p.digest)
         };
-        writeln!(
-            out,
-            "{}:{lc}: {what} {} {} @ {}",
-            shown.display(),
-            p.path,
-            p.image,
-            p.digest
-        )?;
+        writeln!(out, "{}:{lc}: {change} (at {})", shown.display(), p.path)?;
     }
     for s in &plan.skipped {
         let lc = source.line_col(s.site.span.start);

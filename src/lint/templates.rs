@@ -394,6 +394,100 @@ fn scopes(ctx: &Context<'_>, text: &str, acts: &[Action]) -> Vec<(usize, Scope)>
     out
 }
 
+/// Whether a values key holds an image digest (`digest`, `imageDigest`, `sha`).
+fn is_digest_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("digest") || k == "sha" || k == "sha256"
+}
+
+/// The text as Helm renders it with the chart's values, as far as
+/// `{{ if <digest field> }} … {{ else }} … {{ end }}` goes: the branch not
+/// taken, and the `if`/`else`/`end` actions of such a block, become spaces
+/// (byte offsets, and so line:col, stay as they were). Only conditions on a
+/// digest field are decided: they choose between a digest and a tag form of
+/// one image, so the branch not taken is never what runs with these values,
+/// whereas other conditions (`.Values.debug.enabled`) gate images a user
+/// may switch on, which lint must still see.
+fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, Scope)]) -> String {
+    struct Block {
+        cond: Option<bool>,
+        open: Span,
+        else_at: Option<Span>,
+    }
+    let mut stack: Vec<Block> = Vec::new();
+    let mut blank: Vec<Span> = Vec::new();
+    for a in acts {
+        let s = clean(&a.inner);
+        let word = s.split_whitespace().next().unwrap_or("");
+        match word {
+            "if" => {
+                let toks = tokens(s["if".len()..].trim());
+                let cond = match toks.as_slice() {
+                    [t] if t.starts_with(['.', '$'])
+                        && t.rsplit('.').next().is_some_and(is_digest_key) =>
+                    {
+                        ctx.used.borrow_mut().clear();
+                        match ctx.term(t, scope_at(scopes, a.span.start)) {
+                            Val::Known(v) => Some(!v.trim().is_empty()),
+                            Val::Missing => Some(false),
+                            Val::Unknown => None,
+                        }
+                    }
+                    _ => None,
+                };
+                stack.push(Block {
+                    cond,
+                    open: a.span,
+                    else_at: None,
+                });
+            }
+            "with" | "range" | "define" | "block" => stack.push(Block {
+                cond: None,
+                open: a.span,
+                else_at: None,
+            }),
+            "else" => {
+                if let Some(b) = stack.last_mut() {
+                    if s.split_whitespace().nth(1).is_some() {
+                        // `else if …`: more than two branches; leave the block undecided.
+                        b.cond = None;
+                    } else {
+                        b.else_at = Some(a.span);
+                    }
+                }
+            }
+            "end" => {
+                let Some(b) = stack.pop() else { continue };
+                let Some(taken) = b.cond else { continue };
+                let else_at = b.else_at;
+                blank.push(b.open);
+                blank.push(a.span);
+                if let Some(e) = else_at {
+                    blank.push(e);
+                }
+                let untaken = match (taken, else_at) {
+                    (true, Some(e)) => Some(Span::new(e.end, a.span.start)),
+                    (true, None) => None,
+                    (false, Some(e)) => Some(Span::new(b.open.end, e.start)),
+                    (false, None) => Some(Span::new(b.open.end, a.span.start)),
+                };
+                blank.extend(untaken);
+            }
+            _ => {}
+        }
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    for span in blank {
+        for b in &mut bytes[span.start..span.end] {
+            if *b != b'\n' {
+                *b = b' ';
+            }
+        }
+    }
+    // Whole actions and the text between them are blanked, never part of a character.
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+}
+
 fn scope_at(scopes: &[(usize, Scope)], offset: usize) -> &Scope {
     let i = scopes.partition_point(|(at, _)| *at <= offset);
     &scopes[i.saturating_sub(1)].1
@@ -447,12 +541,13 @@ pub fn scan(src: &SourceFile, ctx: &Context<'_>, chart_root: &Path) -> TemplateS
         .map(|a| a.span)
         .collect();
     let scopes = scopes(ctx, text, &acts);
+    let live = live_text(ctx, text, &acts, &scopes);
     let mut out = TemplateScan {
         images: Vec::new(),
         findings: Vec::new(),
     };
     let mut line_start = 0usize;
-    for line in text.split_inclusive('\n') {
+    for line in live.split_inclusive('\n') {
         let here = line_start;
         line_start += line.len();
         let line = line.trim_end_matches(['\n', '\r']);
@@ -474,6 +569,10 @@ pub fn scan(src: &SourceFile, ctx: &Context<'_>, chart_root: &Path) -> TemplateS
                 let raw = line[vstart..vend].trim_end();
                 if !raw.is_empty() {
                     let (v, vs) = unquote(raw, here + vstart);
+                    // A decided `if` inside quotes leaves blanks around the value.
+                    let lead = v.len() - v.trim_start().len();
+                    let v = v.trim();
+                    let vs = Span::new(vs.start + lead, vs.start + lead + v.len());
                     let scope = scope_at(&scopes, here + vstart).clone();
                     site(src, ctx, &scope, v, vs, None, chart_root, &mut out);
                 }
@@ -582,7 +681,7 @@ fn site(
         chart_root,
     );
     if value.contains("{{") {
-        found.written = Some(value.to_string());
+        found.written = Some(value.trim().to_string());
     }
     if ev.unknown == 0 && ev.missing == 0 {
         let resolved = ev.text.trim();
@@ -761,6 +860,34 @@ mod tests {
             s.images[0].path.as_deref(),
             Some("--prometheus-config-reloader")
         );
+    }
+
+    #[test]
+    fn a_digest_condition_decides_which_branch_is_linted() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let tpl = concat!(
+            "- {{ if .Values.a.digest }}image: r/a@{{ .Values.a.digest }}{{ else }}image: r/a:{{ .Values.a.tag }}{{ end }}\n",
+            "  image: \"{{ if .Values.a.digest }}r/a@{{ .Values.a.digest }}{{ else }}r/a:{{ .Values.a.tag }}{{ end }}\"\n",
+            "{{- if .Values.a.digest }}\n",
+            "  image: r/a@{{ .Values.a.digest }}\n",
+            "{{- else }}\n",
+            "  image: r/a:{{ .Values.a.tag }}\n",
+            "{{- end }}\n",
+            "{{- if .Values.debug }}\n",
+            "  image: busybox:1\n",
+            "{{- end }}\n",
+        );
+        let set = scan_with(
+            &format!("a: {{tag: '1', digest: '{d}'}}\ndebug: false\n"),
+            tpl,
+        );
+        let p = format!("r/a@{d}");
+        assert_eq!(refs(&set), [p.as_str(), &p, &p, "busybox:1"]);
+        assert!(set.findings.is_empty(), "{:?}", set.findings);
+        let unset = scan_with("a: {tag: '1', digest: ''}\ndebug: false\n", tpl);
+        assert_eq!(refs(&unset), ["r/a:1", "r/a:1", "r/a:1", "busybox:1"]);
+        let columns: Vec<_> = unset.images.iter().map(|i| (i.line, i.column)).collect();
+        assert_eq!(columns, [(1, 78), (2, 72), (6, 10), (9, 10)]);
     }
 
     #[test]

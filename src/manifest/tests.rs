@@ -420,7 +420,7 @@ const STRUCTURED_BAD: &[Bad] = &[
         "a: \"sha256:{A}\n",
         None,
         "2:1",
-        &["invalid YAML"],
+        &["malformed YAML"],
     ),
     (
         "map.yaml",

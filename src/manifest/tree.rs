@@ -374,7 +374,7 @@ pub(super) fn parse_yaml(source: &SourceFile) -> Result<Node, InputError> {
                 return Err(InputError::at(
                     source,
                     at,
-                    format!("invalid YAML: {}", e.info()),
+                    format!("malformed YAML: {}", e.info()),
                 ));
             }
         }

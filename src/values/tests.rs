@@ -205,7 +205,7 @@ fn bad_input_names_line_and_column() {
         "{}",
         err("a:\n\tb: 1\n")
     );
-    assert!(err("a:\n  b: [1\n").contains("invalid YAML"));
+    assert!(err("a:\n  b: [1\n").contains("malformed YAML"));
     let dup = err("image:\n  tag: 1\n  tag: 2\n");
     assert!(
         dup.starts_with("values.yaml:3:3: duplicate key `tag` (first defined at line 2, column 3)"),

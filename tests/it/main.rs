@@ -6,6 +6,7 @@ mod lint;
 mod manifest;
 mod pin;
 mod plugin;
+mod qa;
 mod release;
 mod report;
 mod support;

@@ -622,7 +622,7 @@ fn bad_values_exit_2_with_position_and_touch_nothing() {
         (
             "image:\n  repository: [nginx\n",
             "values.yaml:2:",
-            "invalid YAML",
+            "malformed YAML",
         ),
         ("image:\n\trepository: nginx\n", "values.yaml:2:", "tabs"),
         (

@@ -1,0 +1,95 @@
+//! Cross-command checks from a first-time user's session: the same problem
+//! reads the same in every command, and human output says what happened.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn chartpin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chartpin"))
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run chartpin")
+}
+
+/// A chart `chart/` in a temp dir with `values`, and a digest log beside it.
+fn chart(values: &str, digests: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("chart");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: t\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("values.yaml"), values).unwrap();
+    let log = tmp.path().join("digests.txt");
+    std::fs::write(&log, digests).unwrap();
+    (tmp, dir, log)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn malformed_values_read_the_same_in_every_command() {
+    let digest = format!("nginx:1.27@sha256:{}\n", "1".repeat(64));
+    let (_tmp, dir, log) = chart("image:\n  repository: nginx\n  tag: [1\n", &digest);
+    let runs = [
+        chartpin(&["lint", s(&dir)]),
+        chartpin(&["verify", s(&dir)]),
+        chartpin(&["pin", s(&dir), "--digests", s(&log)]),
+        chartpin(&["release", s(&dir), "--digests", s(&log)]),
+    ];
+    let first_lines: Vec<String> = runs
+        .iter()
+        .map(|o| {
+            assert_eq!(o.status.code(), Some(2), "{o:?}");
+            let err = String::from_utf8_lossy(&o.stderr);
+            err.lines().next().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert!(
+        first_lines[0].ends_with("values.yaml:3:8: malformed YAML: unclosed bracket '['"),
+        "{first_lines:?}"
+    );
+    assert!(
+        first_lines.iter().all(|l| l == &first_lines[0]),
+        "{first_lines:#?}"
+    );
+}
+
+#[test]
+fn pin_says_which_image_changed_from_what_to_what_and_where() {
+    let new = format!("sha256:{}", "1".repeat(64));
+    let old = format!("sha256:{}", "2".repeat(64));
+    let values = format!(
+        "app:\n  repository: nginx\n  tag: \"1.27\"\n  digest: \"{old}\"\nside:\n  repository: redis\n  tag: \"7\"\n  digest: \"\"\n"
+    );
+    let log = format!("nginx:1.27@{new}\nredis:7@{new}\n");
+    let (_tmp, dir, log) = chart(&values, &log);
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let shown = dir.join("values.yaml");
+    let expect = [
+        format!(
+            "{}:2:3: pinned nginx:1.27: sha256:222222222222 → {new} (at app)",
+            shown.display()
+        ),
+        format!(
+            "{}:6:3: pinned redis:7: empty digest → {new} (at side)",
+            shown.display()
+        ),
+        "pinned 2 images in 1 file".to_string(),
+    ];
+    assert_eq!(out.lines().collect::<Vec<_>>(), expect, "{out}");
+    let again = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
+    let out = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        out.contains(&format!("2:3: already pinned nginx:1.27: {new} (at app)")),
+        "{out}"
+    );
+}
