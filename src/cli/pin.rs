@@ -118,16 +118,20 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     result
 }
 
-/// A unified diff of one file's change.
+/// A unified diff of one file's change. The headers show the path as given:
+/// `a/chart/values.yaml` and `b/…` for a relative path (as `git diff` does),
+/// the path itself for an absolute one (`a/tmp/…` would name another file).
 pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
     let shown = path.display().to_string();
+    let (from, to) = if path.is_absolute() {
+        (shown.clone(), shown)
+    } else {
+        (format!("a/{shown}"), format!("b/{shown}"))
+    };
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(
-            &format!("a/{}", shown.trim_start_matches('/')),
-            &format!("b/{}", shown.trim_start_matches('/')),
-        )
+        .header(&from, &to)
         .to_string()
 }
 
@@ -507,4 +511,24 @@ fn json_report(
             "digest": e.digest.to_string(), "origin": e.origin.to_string(),
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_headers_show_the_path_as_given() {
+        let rel = unified_diff(Path::new("chart/values.yaml"), "a: 1\n", "a: 2\n");
+        assert!(
+            rel.starts_with("--- a/chart/values.yaml\n+++ b/chart/values.yaml\n"),
+            "{rel}"
+        );
+        let abs = unified_diff(Path::new("/tmp/x/values.yaml"), "a: 1\n", "a: 2\n");
+        assert!(
+            abs.starts_with("--- /tmp/x/values.yaml\n+++ /tmp/x/values.yaml\n"),
+            "{abs}"
+        );
+        assert!(abs.contains("-a: 1\n+a: 2\n"), "{abs}");
+    }
 }

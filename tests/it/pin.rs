@@ -729,6 +729,12 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
         "{out}"
     );
     assert!(out.contains("would pin 1 image in 1 file"), "{out}");
+    // The chart was named by its absolute path: the headers keep it whole.
+    let shown = chart.dir.join("values.yaml").display().to_string();
+    assert!(
+        out.contains(&format!("--- {shown}\n+++ {shown}\n")),
+        "{out}"
+    );
     assert_eq!(chart.values(), "# keep\nimage: nginx:1.27  # tail\n");
 }
 
