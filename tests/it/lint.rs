@@ -397,6 +397,19 @@ fn discover_images_lists_every_site_pinned_or_not() {
     let app = images.iter().find(|i| i.reference == pinned_app).unwrap();
     assert!(app.is_pinned());
     assert!(app.line > 0 && app.column > 0);
+
+    // `discover` finds the same, and hands back every file an image is in.
+    let found = lint::discover(&[fixture("hidden")], &LintOptions::default()).unwrap();
+    let refs =
+        |v: &[lint::FoundImage]| -> Vec<String> { v.iter().map(|i| i.reference.clone()).collect() };
+    assert_eq!(refs(&found.images), refs(&images));
+    for i in &found.images {
+        assert!(
+            found.sources.iter().any(|s| s.path == i.file),
+            "{} not among the sources",
+            i.file.display()
+        );
+    }
 }
 
 // ------------------------------------------------------------------ suppression + config
