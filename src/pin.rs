@@ -558,6 +558,48 @@ fn insert_field_after(text: &str, after: &Field, key: &str, value: &str) -> Resu
     })
 }
 
+/// `values` (default `values.yaml`) of the chart at `dir` (canonical:
+/// `real_dir`), each checked to lie inside it: a path or symlink that leads
+/// outside the chart is an input error. Each file comes back as
+/// (path as shown, real path to write, parsed file).
+pub fn read_values(
+    dir: &Path,
+    real_dir: &Path,
+    values: &[PathBuf],
+) -> Result<Vec<(PathBuf, PathBuf, ValuesFile)>, InputError> {
+    let names = if values.is_empty() {
+        vec![PathBuf::from("values.yaml")]
+    } else {
+        values.to_vec()
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let shown = if name.is_absolute() {
+            name.clone()
+        } else {
+            dir.join(&name)
+        };
+        let real = shown
+            .canonicalize()
+            .map_err(|e| InputError::file(&shown, format!("cannot read values file: {e}")))?;
+        if !real.starts_with(real_dir) {
+            return Err(InputError::file(
+                &shown,
+                format!(
+                    "values file resolves to {}, outside the chart {}; refusing to read or write it",
+                    real.display(),
+                    real_dir.display()
+                ),
+            ));
+        }
+        let text = std::fs::read_to_string(&real)
+            .map_err(|e| InputError::file(&shown, format!("cannot read values file: {e}")))?;
+        let vf = ValuesFile::parse(&shown, text)?;
+        out.push((shown, real, vf));
+    }
+    Ok(out)
+}
+
 /// How the chart's templates write `sha` fields: `@sha256:{{ … }}` means bare
 /// hex, `@{{ … }}` means the field carries `sha256:`. `None` when the chart
 /// has no templates or they do not say.

@@ -176,7 +176,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             ));
         }
         let config = Config::load(dir, req.config.as_deref())?;
-        let files = read_values(dir, &real_dir, &req.values)?;
+        let files = pin::read_values(dir, &real_dir, &req.values)?;
         let opts = PinOptions {
             sha_format: pin::sha_format_from_templates(dir),
             subchart_sha_formats: pin::subchart_sha_formats(dir),
@@ -327,45 +327,6 @@ fn entry_reference(manifest: &DigestManifest, entry: usize, digest: &Digest) -> 
         EntryName::Full(r) => Some(r.with_digest(digest)),
         EntryName::Short(_) => None,
     }
-}
-
-/// `values` (default `values.yaml`) of the chart at `dir`, each checked to lie inside it.
-fn read_values(
-    dir: &Path,
-    real_dir: &Path,
-    values: &[PathBuf],
-) -> Result<Vec<(PathBuf, PathBuf, ValuesFile)>, InputError> {
-    let names = if values.is_empty() {
-        vec![PathBuf::from("values.yaml")]
-    } else {
-        values.to_vec()
-    };
-    let mut out = Vec::new();
-    for name in names {
-        let shown = if name.is_absolute() {
-            name.clone()
-        } else {
-            dir.join(&name)
-        };
-        let real = shown
-            .canonicalize()
-            .map_err(|e| InputError::file(&shown, format!("cannot read values file: {e}")))?;
-        if !real.starts_with(real_dir) {
-            return Err(InputError::file(
-                &shown,
-                format!(
-                    "values file resolves to {}, outside the chart {}; refusing to read or write it",
-                    real.display(),
-                    real_dir.display()
-                ),
-            ));
-        }
-        let text = std::fs::read_to_string(&real)
-            .map_err(|e| InputError::file(&shown, format!("cannot read values file: {e}")))?;
-        let vf = ValuesFile::parse(&shown, text)?;
-        out.push((shown, real, vf));
-    }
-    Ok(out)
 }
 
 /// `Chart.yaml` with its image annotation pinned, when it has the annotation.

@@ -82,6 +82,11 @@ impl FormatArgs {
 }
 
 /// Parse the command line and run the subcommand.
+/// `--digests-format` (pin, release): a clap usage error (exit 2) listing the valid names.
+fn parse_manifest_format(s: &str) -> Result<crate::manifest::ManifestFormat, String> {
+    s.parse()
+}
+
 pub fn run() -> anyhow::Result<Exit> {
     let cli = Cli::parse();
     match cli.command {

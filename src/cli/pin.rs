@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs, RegistryArgs};
+use super::{ChartArgs, FormatArgs, RegistryArgs, parse_manifest_format};
 use crate::config::Config;
 use crate::diag::{Code, Exit, Finding, InputError, Severity};
 use crate::manifest::{self, DigestManifest, ManifestFormat};
@@ -56,11 +56,6 @@ pub struct PinArgs {
     pub registry: RegistryArgs,
 }
 
-/// `--digests-format`: a clap usage error (exit 2) listing the valid names.
-fn parse_manifest_format(s: &str) -> Result<ManifestFormat, String> {
-    s.parse()
-}
-
 /// One chart's values files, read and checked to lie inside the chart.
 struct ChartValues {
     chart: PathBuf,
@@ -68,8 +63,7 @@ struct ChartValues {
     files: Vec<(PathBuf, PathBuf, ValuesFile)>,
 }
 
-/// Resolve `--values` (or `values.yaml`) inside `chart`; a path or symlink
-/// that leads outside the chart is an input error.
+/// Resolve `--values` (or `values.yaml`) inside `chart` ([`pin::read_values`]).
 fn read_chart_values(chart: &Path, values: &[PathBuf]) -> anyhow::Result<ChartValues> {
     let chart_real = chart
         .canonicalize()
@@ -77,36 +71,7 @@ fn read_chart_values(chart: &Path, values: &[PathBuf]) -> anyhow::Result<ChartVa
     if !chart_real.is_dir() {
         anyhow::bail!(InputError::file(chart, "is not a chart directory"));
     }
-    let names: Vec<PathBuf> = if values.is_empty() {
-        vec![PathBuf::from("values.yaml")]
-    } else {
-        values.to_vec()
-    };
-    let mut files = Vec::new();
-    for name in names {
-        let shown = if name.is_absolute() {
-            name.clone()
-        } else {
-            chart.join(&name)
-        };
-        let real = shown
-            .canonicalize()
-            .map_err(|e| InputError::file(&shown, format!("cannot read values file: {e}")))?;
-        if !real.starts_with(&chart_real) {
-            anyhow::bail!(InputError::file(
-                &shown,
-                format!(
-                    "values file resolves to {}, outside the chart {}; refusing to read or write it",
-                    real.display(),
-                    chart_real.display()
-                )
-            ));
-        }
-        let text = std::fs::read_to_string(&real)
-            .map_err(|e| InputError::file(&shown, format!("cannot read values file: {e}")))?;
-        let vf = ValuesFile::parse(&shown, text)?;
-        files.push((shown, real, vf));
-    }
+    let files = pin::read_values(chart, &chart_real, values)?;
     Ok(ChartValues {
         chart: chart.to_path_buf(),
         files,
@@ -153,16 +118,20 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
     result
 }
 
-/// A unified diff of one file's change.
+/// A unified diff of one file's change. The headers show the path as given:
+/// `a/chart/values.yaml` and `b/…` for a relative path (as `git diff` does),
+/// the path itself for an absolute one (`a/tmp/…` would name another file).
 pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
     let shown = path.display().to_string();
+    let (from, to) = if path.is_absolute() {
+        (shown.clone(), shown)
+    } else {
+        (format!("a/{shown}"), format!("b/{shown}"))
+    };
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(
-            &format!("a/{}", shown.trim_start_matches('/')),
-            &format!("b/{}", shown.trim_start_matches('/')),
-        )
+        .header(&from, &to)
         .to_string()
 }
 
@@ -543,4 +512,24 @@ fn json_report(
             "digest": e.digest.to_string(), "origin": e.origin.to_string(),
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_headers_show_the_path_as_given() {
+        let rel = unified_diff(Path::new("chart/values.yaml"), "a: 1\n", "a: 2\n");
+        assert!(
+            rel.starts_with("--- a/chart/values.yaml\n+++ b/chart/values.yaml\n"),
+            "{rel}"
+        );
+        let abs = unified_diff(Path::new("/tmp/x/values.yaml"), "a: 1\n", "a: 2\n");
+        assert!(
+            abs.starts_with("--- /tmp/x/values.yaml\n+++ /tmp/x/values.yaml\n"),
+            "{abs}"
+        );
+        assert!(abs.contains("-a: 1\n+a: 2\n"), "{abs}");
+    }
 }

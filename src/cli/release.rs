@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs, RegistryArgs};
+use super::{ChartArgs, FormatArgs, RegistryArgs, parse_manifest_format};
 use crate::diag::{Exit, Finding};
 use crate::lint::LintOptions;
 use crate::manifest::{self, ManifestFormat};
@@ -54,10 +54,6 @@ pub struct ReleaseArgs {
     pub registry: RegistryArgs,
     #[command(flatten)]
     pub format: FormatArgs,
-}
-
-fn parse_manifest_format(s: &str) -> Result<ManifestFormat, String> {
-    s.parse()
 }
 
 pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {

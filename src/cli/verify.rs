@@ -2,7 +2,7 @@
 //!
 //! Targets are gathered here: image references given as arguments, entries
 //! of `--digests` manifests, and the references inside charts, found by the
-//! same discovery as `lint` ([`crate::lint::discover_images`]: values files
+//! same discovery as `lint` ([`crate::lint::discover`]: values files
 //! with their subcharts, templates, `Chart.yaml`'s `artifacthub.io/images`
 //! annotation; directories and packaged `.tgz` charts alike).
 //!
@@ -24,7 +24,7 @@ use clap::Args;
 use super::{ChartArgs, FormatArgs, RegistryArgs};
 use crate::config::Config;
 use crate::diag::{Exit, Unanswered};
-use crate::lint::{self, Chart, FoundImage, ImageOrigin, LintOptions};
+use crate::lint::{self, FoundImage, ImageOrigin, LintOptions};
 use crate::manifest::{DigestManifest, EntryName, ManifestEntry, Origin, read_manifests};
 use crate::pin::{self, PinOptions};
 use crate::reference::ImageRef;
@@ -169,13 +169,13 @@ pub struct ChartTargets {
 /// of the same chart, is left out: its values site is where a digest is
 /// written and where findings point.
 pub fn chart_targets(charts: &[PathBuf]) -> anyhow::Result<ChartTargets> {
-    let found = lint::discover_images(charts, &LintOptions::default())?;
-    let mut files: HashMap<PathBuf, SourceFile> = HashMap::new();
-    for path in charts {
-        for chart in lint::chart::discover(path)? {
-            collect_files(chart, &mut files);
-        }
-    }
+    let lint::Discovered {
+        images: found,
+        sources,
+    } = lint::discover(charts, &LintOptions::default())?;
+    // Keyed by path; as before, a later file of the same path wins.
+    let files: HashMap<PathBuf, SourceFile> =
+        sources.into_iter().map(|s| (s.path.clone(), s)).collect();
     let values_refs: HashSet<(PathBuf, String)> = found
         .iter()
         .filter(|i| i.origin == ImageOrigin::Values)
@@ -236,15 +236,6 @@ pub fn targets_from_charts(charts: &[PathBuf]) -> anyhow::Result<Vec<Target>> {
         .into_iter()
         .map(|i| i.target)
         .collect())
-}
-
-fn collect_files(chart: Chart, into: &mut HashMap<PathBuf, SourceFile>) {
-    for (_, src) in chart.files {
-        into.insert(src.path.clone(), src);
-    }
-    for sub in chart.subcharts {
-        collect_files(sub, into);
-    }
 }
 
 fn find_site<'a>(sites: &'a [ImageSite], img: &FoundImage) -> Option<&'a ImageSite> {

@@ -293,10 +293,28 @@ pub fn discover_images(
     paths: &[PathBuf],
     opts: &LintOptions,
 ) -> Result<Vec<FoundImage>, LintError> {
+    Ok(discover(paths, opts)?.images)
+}
+
+/// What [`discover`] found, with the files it read.
+#[derive(Clone, Debug, Default)]
+pub struct Discovered {
+    /// As [`discover_images`] returns them, in file order.
+    pub images: Vec<FoundImage>,
+    /// Every file of the charts (packaged ones too), so a caller that wants
+    /// the text around an image need not read the charts again.
+    pub sources: Vec<SourceFile>,
+}
+
+/// [`discover_images`], also returning the charts' files.
+pub fn discover(paths: &[PathBuf], opts: &LintOptions) -> Result<Discovered, LintError> {
     let (_, mut c) = collect(paths, opts)?;
     c.images
         .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
-    Ok(c.images)
+    Ok(Discovered {
+        images: c.images,
+        sources: c.sources,
+    })
 }
 
 /// A dedup key: the normalised reference when it parses, else the text.

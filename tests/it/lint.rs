@@ -9,6 +9,7 @@ use chartpin::diag::{Code, Exit, Finding};
 use chartpin::lint::{self, ImageOrigin, LintOptions, RenderedInput};
 use chartpin::report;
 
+use crate::support::cli::{finding_fields, text};
 use crate::support::helm;
 
 fn root() -> &'static Path {
@@ -55,10 +56,6 @@ fn chartpin(
             .unwrap();
     }
     child.wait_with_output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Findings as one line each, paths relative to `base`, for snapshots.
@@ -276,12 +273,7 @@ fn rendered_stdin_maps_to_template_sources() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let files: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["file"].as_str().unwrap())
-        .collect();
+    let files = finding_fields(&v, "file");
     assert!(
         files.contains(&"testdata/lint/hidden/templates/deployment.yaml"),
         "{files:?}"
@@ -397,6 +389,19 @@ fn discover_images_lists_every_site_pinned_or_not() {
     let app = images.iter().find(|i| i.reference == pinned_app).unwrap();
     assert!(app.is_pinned());
     assert!(app.line > 0 && app.column > 0);
+
+    // `discover` finds the same, and hands back every file an image is in.
+    let found = lint::discover(&[fixture("hidden")], &LintOptions::default()).unwrap();
+    let refs =
+        |v: &[lint::FoundImage]| -> Vec<String> { v.iter().map(|i| i.reference.clone()).collect() };
+    assert_eq!(refs(&found.images), refs(&images));
+    for i in &found.images {
+        assert!(
+            found.sources.iter().any(|s| s.path == i.file),
+            "{} not among the sources",
+            i.file.display()
+        );
+    }
 }
 
 // ------------------------------------------------------------------ suppression + config

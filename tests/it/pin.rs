@@ -16,6 +16,8 @@ use chartpin::values::{DigestState, ImageSite, Node, SiteKind, ValuesFile};
 use proptest::prelude::*;
 use sha2::Digest as _;
 
+use crate::support::cli::{copy_dir, finding_fields};
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -38,19 +40,6 @@ fn stderr(o: &Output) -> String {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 /// The corpus-based cases: (case, corpus values file, corpus digests file).
@@ -729,6 +718,12 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
         "{out}"
     );
     assert!(out.contains("would pin 1 image in 1 file"), "{out}");
+    // The chart was named by its absolute path: the headers keep it whole.
+    let shown = chart.dir.join("values.yaml").display().to_string();
+    assert!(
+        out.contains(&format!("--- {shown}\n+++ {shown}\n")),
+        "{out}"
+    );
     assert_eq!(chart.values(), "# keep\nimage: nginx:1.27  # tail\n");
 }
 
@@ -856,12 +851,7 @@ fn unmatched_findings_render_as_sarif_github_and_json() {
     // JSON keeps its files/unmatchedEntries shape and adds findings and a summary.
     let json = chart.pin(&["--dry-run", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    let codes: Vec<&str> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap())
-        .collect();
+    let codes = finding_fields(&doc, "code");
     assert_eq!(codes, ["unmatched-image", "unmatched-entry"]);
     assert_eq!(doc["findings"][0]["line"], 2);
     assert_eq!(doc["findings"][0]["path"], "sidecarImage");

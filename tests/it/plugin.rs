@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::cli::text;
 use crate::support::helm::helm;
 
 struct HelmHome {
@@ -45,10 +46,6 @@ impl HelmHome {
             .output()
             .expect("run helm")
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]

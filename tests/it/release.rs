@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::cli::{Run, clean_command, copy_dir, run};
 use crate::support::free_port;
 use crate::support::helm::path_with_helm;
 use crate::support::proxy::Proxy;
@@ -18,41 +19,30 @@ const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/release/cha
 const NEVER_PUSHED: &str =
     "sha256:5555555555555555555555555555555555555555555555555555555555555555";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr)
-    }
-}
-
 /// chartpin with a clean environment (no credentials, no GitHub variables), helm on PATH.
 fn command(args: &[&str], home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartpin"));
-    cmd.args(args)
-        .env("HOME", home)
-        .env("DOCKER_CONFIG", home.join("no-docker"))
-        .env("REGISTRY_AUTH_FILE", home.join("no-auth.json"))
-        .env("PATH", path_with_helm())
+    let mut cmd = clean_command(args, home);
+    cmd.env("PATH", path_with_helm())
         .env("TMPDIR", home)
-        .env("CI", "1")
-        .env_remove("GITHUB_ACTIONS")
         .env_remove("GITHUB_STEP_SUMMARY")
         .env_remove("NO_COLOR");
     cmd
 }
 
 fn chartpin(args: &[&str], home: &Path) -> Run {
-    let out = command(args, home).output().expect("run chartpin");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run(&mut command(args, home))
+}
+
+/// `chartpin release CHART --digests DIGESTS EXTRA…` in `home`'s clean environment.
+fn release(chart: &Path, digests: &Path, extra: &[&str], home: &Path) -> Run {
+    let mut args = vec![
+        "release",
+        chart.to_str().unwrap(),
+        "--digests",
+        digests.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    chartpin(&args, home)
 }
 
 /// The fixture chart copied into `dir/chart`, its images pointing at `host`.
@@ -67,18 +57,6 @@ fn chart_for(host: &str, dir: &Path) -> PathBuf {
         std::fs::write(&p, text).unwrap();
     }
     chart
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 /// Every file under `dir` (relative path → bytes).
@@ -288,15 +266,10 @@ fn a_digest_missing_from_the_registry_changes_nothing() {
     let summary = dir.path().join("summary.md");
     let before = snapshot(&chart);
 
-    let run = chartpin(
-        &[
-            "release",
-            chart.to_str().unwrap(),
-            "--digests",
-            digests.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
+    let run = release(
+        &chart,
+        &digests,
+        &["--format", "json"],
         // The job summary goes to $GITHUB_STEP_SUMMARY when no --summary is given.
         dir.path(),
     );
@@ -360,17 +333,10 @@ fn a_registry_that_cannot_answer_exits_3_and_changes_nothing() {
     let chart = chart_for(&host, dir.path());
     let digests = refs_manifest(dir.path(), &host, NEVER_PUSHED, NEVER_PUSHED);
     let before = snapshot(&chart);
-    let run = chartpin(
-        &[
-            "release",
-            chart.to_str().unwrap(),
-            "--digests",
-            digests.to_str().unwrap(),
-            "--timeout",
-            "2",
-            "--format",
-            "human",
-        ],
+    let run = release(
+        &chart,
+        &digests,
+        &["--timeout", "2", "--format", "human"],
         dir.path(),
     );
     assert_eq!(run.code, 3, "{}", run.all());
@@ -395,17 +361,7 @@ fn lint_failures_in_the_pinned_result_change_nothing() {
     )
     .unwrap();
     let before = snapshot(&chart);
-    let run = chartpin(
-        &[
-            "release",
-            chart.to_str().unwrap(),
-            "--digests",
-            digests.to_str().unwrap(),
-            "--format",
-            "human",
-        ],
-        dir.path(),
-    );
+    let run = release(&chart, &digests, &["--format", "human"], dir.path());
     assert_eq!(run.code, 1, "{}", run.all());
     assert_eq!(snapshot(&chart), before);
     // Findings point at the real chart, not at the staged copy.

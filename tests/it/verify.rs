@@ -3,45 +3,33 @@
 //! the proxy can inject. The real binary runs with a clean HOME and
 //! DOCKER_CONFIG, so nothing from the machine leaks in.
 
-use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
 
+use crate::support::cli::{Run, clean_command, finding_fields, run};
 use crate::support::proxy::{Fault, Proxy};
 use crate::support::registry::{Auth, Options, Registry};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
 
 /// Run chartpin with a clean environment; `env` adds variables.
 fn chartpin(args: &[&str], env: &[(&str, &str)]) -> Run {
     let home = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartpin"));
-    cmd.args(args)
-        .env("HOME", home.path())
-        .env("DOCKER_CONFIG", home.path().join("no-docker"))
-        .env("REGISTRY_AUTH_FILE", home.path().join("no-auth.json"))
-        .env("CI", "1")
-        .env_remove("GITHUB_ACTIONS");
+    let mut cmd = clean_command(args, home.path());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run chartpin");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run(&mut cmd)
+}
+
+/// A plain-HTTP registry that takes `user`/`password` (htpasswd).
+fn htpasswd_registry(user: &str, password: &str) -> Registry {
+    Registry::start_with(Options {
+        auth: Auth::Htpasswd {
+            user: user.into(),
+            password: password.into(),
+        },
+        tls: false,
+    })
 }
 
 fn pinned(host: &str, repo: &str, digest: &str) -> String {
@@ -172,13 +160,7 @@ fn assert_no_secret(run: &Run, user: &str, password: &str) {
 #[test]
 fn htpasswd_credentials_come_from_docker_config_and_never_show() {
     let (user, password) = ("alice", "pw-htpasswd-Zq81");
-    let reg = Registry::start_with(Options {
-        auth: Auth::Htpasswd {
-            user: user.into(),
-            password: password.into(),
-        },
-        tls: false,
-    });
+    let reg = htpasswd_registry(user, password);
     let img = reg.push_image("app", Some("v1"), "one");
     let r = pinned(&reg.host, "app", &img.digest);
 
@@ -228,13 +210,7 @@ fn htpasswd_credentials_come_from_docker_config_and_never_show() {
 #[test]
 fn podman_auth_file_is_read() {
     let (user, password) = ("pod", "pw-podman-1x");
-    let reg = Registry::start_with(Options {
-        auth: Auth::Htpasswd {
-            user: user.into(),
-            password: password.into(),
-        },
-        tls: false,
-    });
+    let reg = htpasswd_registry(user, password);
     let img = reg.push_image("app", Some("v1"), "one");
     let dir = reg.write_docker_config(&reg.dir().join("podman"));
     let auth_file = dir.join("config.json");
@@ -319,13 +295,7 @@ fn tls_registry_needs_the_ca_file() {
 #[test]
 fn credential_helper_on_path_supplies_credentials() {
     let (user, password) = ("helper-user", "pw-helper-Qq9");
-    let reg = Registry::start_with(Options {
-        auth: Auth::Htpasswd {
-            user: user.into(),
-            password: password.into(),
-        },
-        tls: false,
-    });
+    let reg = htpasswd_registry(user, password);
     let img = reg.push_image("app", Some("v1"), "one");
     let bin = reg.dir().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -375,13 +345,7 @@ fn credential_helper_on_path_supplies_credentials() {
 
 #[test]
 fn several_registries_with_different_credentials_in_one_run() {
-    let a = Registry::start_with(Options {
-        auth: Auth::Htpasswd {
-            user: "ann".into(),
-            password: "pw-a-111".into(),
-        },
-        tls: false,
-    });
+    let a = htpasswd_registry("ann", "pw-a-111");
     let b = Registry::start_with(Options {
         auth: Auth::Token {
             user: "ben".into(),
@@ -598,12 +562,7 @@ fn faults_give_their_documented_outcome_and_never_a_false_verified() {
             }
             Some(code) => {
                 assert_eq!(verified, 0, "{}: reported verified", case.name);
-                let codes: Vec<&str> = doc["findings"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| f["code"].as_str().unwrap())
-                    .collect();
+                let codes = finding_fields(&doc, "code");
                 assert_eq!(codes, vec![code], "{}", case.name);
             }
         }

@@ -6,12 +6,17 @@
 //!   the registry's `auth.token` mode.
 //! - [`proxy`]: a fault-injecting HTTP proxy in front of a registry.
 //! - [`helm`]: the real `helm` binary, found on PATH or in `.tools/bin`.
+//! - [`cli`]: the chartpin binary run with a clean environment, its output
+//!   captured; readers of its JSON.
 //!
 //! Every server is bounded in time and dies on `Drop`. A missing tool fails
 //! the test with a message naming `scripts/install-deps`; nothing is skipped.
 
 #![allow(dead_code)]
 
+// Only the test binary has the chartpin binary to run (the bench example shares this module).
+#[cfg(test)]
+pub mod cli;
 pub mod helm;
 pub mod proxy;
 pub mod registry;

@@ -1,0 +1,77 @@
+//! Running the chartpin binary from tests: a clean environment (no
+//! credentials, no GitHub variables from the machine), its output captured
+//! as text, and the small readers of its JSON the test modules share.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// One finished run of chartpin: exit code and output as text.
+pub struct Run {
+    /// The exit code, or -1 when a signal ended the process.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn from_output(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: text(&out.stdout),
+            stderr: text(&out.stderr),
+        }
+    }
+
+    /// Both streams, labelled, for assertion messages.
+    pub fn all(&self) -> String {
+        format!("stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// chartpin with `args`, its HOME at `home` and no registry credentials
+/// from the machine (DOCKER_CONFIG and REGISTRY_AUTH_FILE point into
+/// `home`), `CI=1`, and no `GITHUB_ACTIONS`.
+pub fn clean_command(args: &[&str], home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartpin"));
+    cmd.args(args)
+        .env("HOME", home)
+        .env("DOCKER_CONFIG", home.join("no-docker"))
+        .env("REGISTRY_AUTH_FILE", home.join("no-auth.json"))
+        .env("CI", "1")
+        .env_remove("GITHUB_ACTIONS");
+    cmd
+}
+
+/// Run `cmd` to completion and capture it.
+pub fn run(cmd: &mut Command) -> Run {
+    Run::from_output(cmd.output().expect("run chartpin"))
+}
+
+/// Bytes as text (lossy), for output and messages.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The string `field` of every finding in a `--format json` document.
+pub fn finding_fields<'a>(doc: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    doc["findings"]
+        .as_array()
+        .expect("a findings array")
+        .iter()
+        .map(|f| f[field].as_str().unwrap())
+        .collect()
+}
+
+/// Copy the directory tree `from` to `to` (created).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
