@@ -18,6 +18,12 @@ use crate::source::SourceFile;
 use crate::values::ValuesFile;
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = super::EXIT_CODES_HELP,
+    mut_arg("platforms", |a| a.help(
+        "With --resolve: pin this platform's own manifest instead of the multi-platform index (os/arch[/variant]). At most one"
+    )),
+)]
 pub struct PinArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
@@ -26,7 +32,7 @@ pub struct PinArgs {
     pub digests: Vec<PathBuf>,
     /// Read the manifests as this format instead of detecting it
     /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
-    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = parse_manifest_format)]
+    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = super::parse_manifest_format)]
     pub digests_format: Option<ManifestFormat>,
     /// Look the chart's mutable references up in their registries and pin
     /// those digests (instead of, or besides, --digests).
@@ -54,11 +60,6 @@ pub struct PinArgs {
     pub format: FormatArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
-}
-
-/// `--digests-format`: a clap usage error (exit 2) listing the valid names.
-fn parse_manifest_format(s: &str) -> Result<ManifestFormat, String> {
-    s.parse()
 }
 
 /// One chart's values files, read and checked to lie inside the chart.
