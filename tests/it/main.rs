@@ -2,6 +2,7 @@
 
 mod action;
 mod demo;
+mod help;
 mod lint;
 mod manifest;
 mod pin;
