@@ -15,12 +15,21 @@
 //! Targets come from the caller (digest manifests, image arguments, chart
 //! discovery); identical references are checked once and their findings are
 //! reported at every place they occur. Nothing here prints.
+//!
+//! Manifests are read with oci-client's typed models (`OciImageIndex`,
+//! `OciImageManifest`, `Platform`); Docker's v2 manifest list and manifest
+//! have the same fields and are read by the same models.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use oci_client::config::{Architecture, Os};
+use oci_client::manifest::{
+    IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
+    OCI_IMAGE_MEDIA_TYPE, OciImageIndex, OciImageManifest, OciManifest, Platform as OciPlatform,
+    Versioned,
+};
 use sha2::Digest as _;
 
 use crate::diag::{Code, Finding};
@@ -92,12 +101,17 @@ impl Platform {
         }
     }
 
-    /// Whether `(os, arch, variant)` as an image states them satisfies this platform
-    /// (no variant asked → any variant).
-    fn matches(&self, os: &str, arch: &str, variant: Option<&str>) -> bool {
-        self.os == os
-            && self.architecture == arch
-            && self.variant.as_deref().is_none_or(|v| Some(v) == variant)
+    /// Whether a platform as a manifest or config states it satisfies this one
+    /// (no variant asked → any variant). Compared as oci-spec's enums, both
+    /// sides read through the same `From<&str>`, so its aliases (it reads
+    /// `armbe` as `arm64be`) cannot make a written platform miss itself.
+    fn matches(&self, p: &OciPlatform) -> bool {
+        Os::from(self.os.as_str()) == p.os
+            && Architecture::from(self.architecture.as_str()) == p.architecture
+            && self
+                .variant
+                .as_deref()
+                .is_none_or(|v| Some(v) == p.variant.as_deref())
     }
 }
 
@@ -342,49 +356,75 @@ pub fn digest_of(algorithm: Algorithm, bytes: &[u8]) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct ManifestDoc {
-    #[serde(default)]
-    manifests: Option<Vec<IndexEntry>>,
-    #[serde(default)]
-    config: Option<Descriptor>,
+/// A manifest read with oci-client's typed models. Docker's v2 manifest list
+/// and v2 manifest have the same fields as the OCI index and image manifest
+/// (only their media types differ), so the OCI models read both; the media
+/// type in the body picks the model, and a body without one (allowed by OCI)
+/// is read as whichever model fits.
+enum ParsedManifest {
+    Index(OciImageIndex),
+    Image(Box<OciImageManifest>),
 }
 
-#[derive(Deserialize)]
-struct IndexEntry {
-    digest: String,
-    #[serde(default)]
-    platform: Option<PlatformDoc>,
-}
-
-#[derive(Deserialize)]
-struct Descriptor {
-    digest: String,
-}
-
-#[derive(Deserialize)]
-struct PlatformDoc {
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    variant: Option<String>,
-}
-
-impl PlatformDoc {
-    fn show(&self) -> String {
-        match &self.variant {
-            Some(v) => format!("{}/{}/{v}", self.os, self.architecture),
-            None => format!("{}/{}", self.os, self.architecture),
+/// Read `bytes` as an index or image manifest, or say why they are neither.
+fn parse_manifest(bytes: &[u8]) -> Result<ParsedManifest, String> {
+    let versioned: Versioned = serde_json::from_slice(bytes).map_err(|e| {
+        if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+            "the manifest is not valid JSON".to_string()
+        } else {
+            format!("the manifest is not an OCI or Docker v2 manifest ({e})")
         }
+    })?;
+    let invalid =
+        |what: &str, e: serde_json::Error| format!("the manifest is not a valid {what} ({e})");
+    match versioned.media_type.as_deref() {
+        Some(OCI_IMAGE_INDEX_MEDIA_TYPE | IMAGE_MANIFEST_LIST_MEDIA_TYPE) => {
+            serde_json::from_slice(bytes)
+                .map(ParsedManifest::Index)
+                .map_err(|e| invalid("image index", e))
+        }
+        Some(OCI_IMAGE_MEDIA_TYPE | IMAGE_MANIFEST_MEDIA_TYPE) => serde_json::from_slice(bytes)
+            .map(|m| ParsedManifest::Image(Box::new(m)))
+            .map_err(|e| invalid("image manifest", e)),
+        Some(other) => Err(format!(
+            "the manifest has media type {other}, neither an image index nor an image manifest"
+        )),
+        None => match serde_json::from_slice::<OciManifest>(bytes) {
+            Ok(OciManifest::ImageIndex(index)) => Ok(ParsedManifest::Index(index)),
+            Ok(OciManifest::Image(image)) => Ok(ParsedManifest::Image(Box::new(image))),
+            Err(_) => {
+                Err("the manifest is neither an image index nor an image manifest".to_string())
+            }
+        },
+    }
+}
+
+/// `os/arch[/variant]` as `--platform` writes it.
+fn show_platform(p: &OciPlatform) -> String {
+    match &p.variant {
+        Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+        None => format!("{}/{}", p.os, p.architecture),
     }
 }
 
 /// What a manifest provides: an index's platforms (with digests), or one image's platform.
 enum Provided {
-    Index(Vec<(PlatformDoc, String)>),
-    Image(PlatformDoc),
+    Index(Vec<(OciPlatform, String)>),
+    Image(OciPlatform),
+}
+
+impl Provided {
+    /// Every platform provided, for messages: `linux/amd64, linux/arm64/v8`.
+    fn list(&self) -> String {
+        match self {
+            Provided::Index(entries) => entries
+                .iter()
+                .map(|(p, _)| show_platform(p))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Provided::Image(p) => show_platform(p),
+        }
+    }
 }
 
 async fn provided(
@@ -393,21 +433,19 @@ async fn provided(
     bytes: &[u8],
 ) -> Result<Result<Provided, String>, RegistryError> {
     let name = image.name();
-    let Ok(doc) = serde_json::from_slice::<ManifestDoc>(bytes) else {
-        return Ok(Err(format!("{name}: the manifest is not valid JSON")));
-    };
-    if let Some(entries) = doc.manifests {
-        return Ok(Ok(Provided::Index(
-            entries
-                .into_iter()
-                .filter_map(|e| e.platform.map(|p| (p, e.digest)))
-                .collect(),
-        )));
-    }
-    let Some(config) = doc.config else {
-        return Ok(Err(format!(
-            "{name}: the manifest has neither `manifests` nor `config`"
-        )));
+    let config = match parse_manifest(bytes) {
+        Err(why) => return Ok(Err(format!("{name}: {why}"))),
+        // Entries without a platform (attestations in some indexes) provide none.
+        Ok(ParsedManifest::Index(index)) => {
+            return Ok(Ok(Provided::Index(
+                index
+                    .manifests
+                    .into_iter()
+                    .filter_map(|e| e.platform.map(|p| (p, e.digest)))
+                    .collect(),
+            )));
+        }
+        Ok(ParsedManifest::Image(manifest)) => manifest.config,
     };
     let Ok(config_digest) = Digest::parse(&config.digest) else {
         return Ok(Err(format!(
@@ -424,9 +462,15 @@ async fn provided(
             "{name}: the config blob does not hash to {config_digest}"
         )));
     }
-    match serde_json::from_slice::<PlatformDoc>(&blob) {
+    // The image config states its platform in the same fields (`os`,
+    // `architecture`, `variant`, `os.version`) as an index entry's platform
+    // object, so oci-client's `Platform` reads it; its `ConfigFile` has no
+    // `variant` and would lose `arm64/v8`.
+    match serde_json::from_slice::<OciPlatform>(&blob) {
         Ok(p) => Ok(Ok(Provided::Image(p))),
-        Err(_) => Ok(Err(format!("{name}: the image config is not valid JSON"))),
+        Err(_) => Ok(Err(format!(
+            "{name}: the image config does not state its os and architecture"
+        ))),
     }
 }
 
@@ -441,24 +485,14 @@ async fn check_platforms(
         Ok(p) => p,
         Err(msg) => return Ok(vec![(Code::ContentMismatch, msg)]),
     };
-    let (have, list): (Vec<&PlatformDoc>, String) = match &provided {
-        Provided::Index(entries) => (
-            entries.iter().map(|(p, _)| p).collect(),
-            entries
-                .iter()
-                .map(|(p, _)| p.show())
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        Provided::Image(p) => (vec![p], p.show()),
+    let have: Vec<&OciPlatform> = match &provided {
+        Provided::Index(entries) => entries.iter().map(|(p, _)| p).collect(),
+        Provided::Image(p) => vec![p],
     };
+    let list = provided.list();
     Ok(wanted
         .iter()
-        .filter(|w| {
-            !have
-                .iter()
-                .any(|p| w.matches(&p.os, &p.architecture, p.variant.as_deref()))
-        })
+        .filter(|w| !have.iter().any(|p| w.matches(p)))
         .map(|w| {
             (
                 Code::PlatformMissing,
@@ -533,29 +567,17 @@ pub async fn resolve(
     let provided = provided(client, &tagged, &body.bytes)
         .await?
         .map_err(ResolveError::BadManifest)?;
-    let (pick, list) = match &provided {
-        Provided::Index(entries) => (
-            entries
-                .iter()
-                .find(|(p, _)| platform.matches(&p.os, &p.architecture, p.variant.as_deref()))
-                .map(|(_, d)| d.clone()),
-            entries
-                .iter()
-                .map(|(p, _)| p.show())
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        Provided::Image(p) => (
-            platform
-                .matches(&p.os, &p.architecture, p.variant.as_deref())
-                .then(|| digest.to_string()),
-            p.show(),
-        ),
+    let pick = match &provided {
+        Provided::Index(entries) => entries
+            .iter()
+            .find(|(p, _)| platform.matches(p))
+            .map(|(_, d)| d.clone()),
+        Provided::Image(p) => platform.matches(p).then(|| digest.to_string()),
     };
     let pick = pick.ok_or_else(|| ResolveError::NoPlatform {
         image: shown.clone(),
         platform: platform.to_string(),
-        provided: list,
+        provided: provided.list(),
     })?;
     let digest =
         Digest::parse(&pick).map_err(|e| ResolveError::BadManifest(format!("{shown}: {e}")))?;
@@ -569,18 +591,173 @@ pub async fn resolve(
 mod tests {
     use super::*;
 
+    /// A platform object as an index entry or image config writes it.
+    fn stated(json: &str) -> OciPlatform {
+        serde_json::from_str(json).unwrap()
+    }
+
     #[test]
     fn platforms_parse_and_match() {
+        let arm64_v8 = stated(r#"{"os": "linux", "architecture": "arm64", "variant": "v8"}"#);
+        let amd64 = stated(r#"{"os": "linux", "architecture": "amd64"}"#);
         let p = Platform::parse("linux/arm64").unwrap();
-        assert!(p.matches("linux", "arm64", Some("v8")));
-        assert!(!p.matches("linux", "amd64", None));
+        assert!(p.matches(&arm64_v8));
+        assert!(!p.matches(&amd64));
         let v7 = Platform::parse("linux/arm/v7").unwrap();
-        assert!(v7.matches("linux", "arm", Some("v7")));
-        assert!(!v7.matches("linux", "arm", Some("v6")));
-        assert!(!v7.matches("linux", "arm", None));
+        assert!(v7.matches(&stated(
+            r#"{"os": "linux", "architecture": "arm", "variant": "v7"}"#
+        )));
+        assert!(!v7.matches(&stated(
+            r#"{"os": "linux", "architecture": "arm", "variant": "v6"}"#
+        )));
+        assert!(!v7.matches(&stated(r#"{"os": "linux", "architecture": "arm"}"#)));
+        // Names oci-spec does not know, and one it aliases, still match themselves.
+        let odd = stated(r#"{"os": "plan10", "architecture": "armbe"}"#);
+        assert!(Platform::parse("plan10/armbe").unwrap().matches(&odd));
+        assert_eq!(
+            show_platform(&odd),
+            "plan10/arm64be",
+            "oci-spec's alias, shown as it reads"
+        );
+        assert_eq!(show_platform(&arm64_v8), "linux/arm64/v8");
         for bad in ["linux", "linux/", "/amd64", "a/b/c/d", "linux amd64"] {
             assert!(Platform::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    fn index_json(media_type: Option<&str>, entry_type: &str) -> String {
+        let mt = media_type
+            .map(|m| format!(r#""mediaType": "{m}","#))
+            .unwrap_or_default();
+        format!(
+            r#"{{"schemaVersion": 2, {mt} "manifests": [
+                {{"mediaType": "{entry_type}", "digest": "{D1}", "size": 525,
+                  "platform": {{"architecture": "amd64", "os": "linux"}}}},
+                {{"mediaType": "{entry_type}", "digest": "{D2}", "size": 525,
+                  "platform": {{"architecture": "arm64", "os": "linux", "variant": "v8",
+                                "features": ["sse4"]}}}}
+            ]}}"#
+        )
+    }
+
+    fn image_json(media_type: Option<&str>, config_type: &str, layer_type: &str) -> String {
+        let mt = media_type
+            .map(|m| format!(r#""mediaType": "{m}","#))
+            .unwrap_or_default();
+        format!(
+            r#"{{"schemaVersion": 2, {mt}
+                "config": {{"mediaType": "{config_type}", "digest": "{D1}", "size": 1469}},
+                "layers": [{{"mediaType": "{layer_type}", "digest": "{D2}", "size": 3623807}}]}}"#
+        )
+    }
+
+    fn index_platforms(bytes: &str) -> Vec<(String, String)> {
+        match parse_manifest(bytes.as_bytes()) {
+            Ok(ParsedManifest::Index(i)) => i
+                .manifests
+                .iter()
+                .map(|e| {
+                    (
+                        show_platform(e.platform.as_ref().unwrap()),
+                        e.digest.clone(),
+                    )
+                })
+                .collect(),
+            Ok(ParsedManifest::Image(_)) => panic!("read as an image manifest: {bytes}"),
+            Err(e) => panic!("{e}: {bytes}"),
+        }
+    }
+
+    #[test]
+    fn indexes_and_docker_manifest_lists_read_alike() {
+        let expected = vec![
+            ("linux/amd64".to_string(), D1.to_string()),
+            ("linux/arm64/v8".to_string(), D2.to_string()),
+        ];
+        for (media_type, entry_type) in [
+            (Some(OCI_IMAGE_INDEX_MEDIA_TYPE), OCI_IMAGE_MEDIA_TYPE),
+            (
+                Some(IMAGE_MANIFEST_LIST_MEDIA_TYPE),
+                IMAGE_MANIFEST_MEDIA_TYPE,
+            ),
+            (None, OCI_IMAGE_MEDIA_TYPE),
+        ] {
+            assert_eq!(
+                index_platforms(&index_json(media_type, entry_type)),
+                expected,
+                "{media_type:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn oci_and_docker_image_manifests_name_their_config() {
+        for (media_type, config_type, layer_type) in [
+            (
+                Some(OCI_IMAGE_MEDIA_TYPE),
+                "application/vnd.oci.image.config.v1+json",
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+            ),
+            (
+                Some(IMAGE_MANIFEST_MEDIA_TYPE),
+                "application/vnd.docker.container.image.v1+json",
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            ),
+            (
+                None,
+                "application/vnd.oci.image.config.v1+json",
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+            ),
+        ] {
+            let bytes = image_json(media_type, config_type, layer_type);
+            match parse_manifest(bytes.as_bytes()) {
+                Ok(ParsedManifest::Image(m)) => assert_eq!(m.config.digest, D1, "{bytes}"),
+                Ok(ParsedManifest::Index(_)) => panic!("read as an index: {bytes}"),
+                Err(e) => panic!("{e}: {bytes}"),
+            }
+        }
+    }
+
+    #[test]
+    fn what_is_not_an_index_or_image_manifest_says_why() {
+        let schema1 = r#"{"schemaVersion": 1, "mediaType": "application/vnd.docker.distribution.manifest.v1+prettyjws",
+            "name": "library/busybox", "tag": "1", "architecture": "amd64", "fsLayers": []}"#;
+        let cases: &[(&str, &str)] = &[
+            ("{not json", "not valid JSON"),
+            (r#"{"manifests": []}"#, "not an OCI or Docker v2 manifest"),
+            (
+                schema1,
+                "media type application/vnd.docker.distribution.manifest.v1+prettyjws",
+            ),
+            (
+                &index_json(Some(OCI_IMAGE_INDEX_MEDIA_TYPE), OCI_IMAGE_MEDIA_TYPE)
+                    .replace(r#""size": 525,"#, ""),
+                "not a valid image index",
+            ),
+            (
+                r#"{"schemaVersion": 2}"#,
+                "neither an image index nor an image manifest",
+            ),
+        ];
+        for (bytes, why) in cases {
+            match parse_manifest(bytes.as_bytes()) {
+                Err(e) => assert!(e.contains(why), "{e:?} should say {why:?}"),
+                Ok(_) => panic!("accepted {bytes}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_image_config_states_its_platform() {
+        let config = r#"{"architecture": "arm64", "variant": "v8", "os": "linux",
+            "created": "2024-01-01T00:00:00Z", "config": {"Env": ["PATH=/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": []}, "history": []}"#;
+        let p: OciPlatform = serde_json::from_str(config).unwrap();
+        assert_eq!(show_platform(&p), "linux/arm64/v8");
+        assert!(Platform::parse("linux/arm64/v8").unwrap().matches(&p));
     }
 
     #[test]

@@ -11,14 +11,17 @@ use crate::lint::{self, LintOptions, RenderedInput};
 use crate::report::{self, Format, RenderOptions, Sources};
 
 #[derive(Debug, Clone, Args)]
-#[command(after_help = super::EXIT_CODES_HELP)]
+#[command(
+    after_help = super::EXIT_CODES_HELP,
+    mut_arg("paths", |a| a.help(super::DISCOVERED_CHARTS_HELP)),
+)]
 pub struct LintArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
     /// Also lint `helm template` output from FILE (`-` for standard input).
     #[arg(long, value_name = "FILE")]
     pub rendered: Option<PathBuf>,
-    /// Run `helm template` on each chart and lint what it renders (needs helm on PATH).
+    /// Also run `helm template` on each chart and lint what it renders (needs helm on PATH).
     #[arg(long)]
     pub render: bool,
     /// Configuration file (default: .chartpin.yaml beside Chart.yaml).

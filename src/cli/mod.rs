@@ -2,7 +2,13 @@
 //! and the mapping of outcomes to exit statuses.
 //!
 //! Every subcommand takes charts the same way (positional paths, `--chart DIR`
-//! as an equivalent), the same `--format` values and the same exit codes.
+//! as an equivalent) and the same exit codes ([`EXIT_CODES_HELP`], shown in
+//! every `--help`); every subcommand that reports findings takes the same
+//! `--format` values. A flag that several subcommands share has one name and
+//! one description everywhere; where a subcommand reads a shared flag
+//! differently (`--platform` for `resolve`), its help says how. The help of
+//! every subcommand is snapshotted (tests/it/help.rs), so a change to this
+//! interface shows up in review.
 
 use std::path::PathBuf;
 
@@ -19,7 +25,7 @@ mod verify;
 pub const EXIT_CODES_HELP: &str = "\
 Exit status:
   0  clean: nothing to report
-  1  findings (or, with --check, changes pending)
+  1  findings (pin --check: changes pending; resolve: a tag or platform not found)
   2  usage or input error (bad flags, unreadable or invalid files)
   3  a registry could not give an answer (auth, network, retries exhausted)";
 
@@ -40,20 +46,40 @@ pub enum Command {
     /// Prove every pinned digest exists in its registry.
     Verify(verify::VerifyArgs),
     /// Look tags up in their registries and print a digest manifest.
+    ///
+    /// The manifest (one `name:tag@digest` line per image) goes to standard
+    /// output or --output, ready for `chartpin pin --digests`; failures go to
+    /// standard error. Its output is data, not findings, so `resolve` takes no
+    /// --format.
     Resolve(verify::ResolveArgs),
     /// Verify, pin and lint in one safe step; write only if everything passes.
     Release(release::ReleaseArgs),
 }
 
 /// How charts are named: positional paths, or `--chart DIR`, equivalently.
+///
+/// The help says what `pin` and `release` accept (chart directories); a
+/// subcommand that finds charts as `lint` does overrides it with
+/// [`DISCOVERED_CHARTS_HELP`] (or [`CHARTS_OR_IMAGES_HELP`]).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ChartArgs {
     /// Chart directories (default: the current directory).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// A chart directory; the same as giving it as a positional PATH. Repeatable.
+    /// A chart; the same as giving it as a positional PATH. Repeatable.
     #[arg(long = "chart", value_name = "DIR")]
     pub charts: Vec<PathBuf>,
+}
+
+/// The positional help of subcommands that find charts as `lint` does.
+pub const DISCOVERED_CHARTS_HELP: &str = "Chart directories, directories holding charts, or packaged .tgz charts (default: the current directory)";
+
+/// The positional help of `verify` and `resolve`, which also take image references.
+pub const CHARTS_OR_IMAGES_HELP: &str = "Chart directories, directories holding charts, packaged .tgz charts, or image references (default: the current directory)";
+
+/// `--digests-format`: a clap usage error (exit 2) listing the valid names.
+pub fn parse_manifest_format(s: &str) -> Result<crate::manifest::ManifestFormat, String> {
+    s.parse()
 }
 
 impl ChartArgs {
@@ -82,11 +108,6 @@ impl FormatArgs {
 }
 
 /// Parse the command line and run the subcommand.
-/// `--digests-format` (pin, release): a clap usage error (exit 2) listing the valid names.
-fn parse_manifest_format(s: &str) -> Result<crate::manifest::ManifestFormat, String> {
-    s.parse()
-}
-
 pub fn run() -> anyhow::Result<Exit> {
     let cli = Cli::parse();
     match cli.command {
@@ -130,6 +151,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 /// How to reach registries: shared by `verify`, `resolve`, `release` and `pin --resolve`.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Registry options")]
 pub struct RegistryArgs {
     /// Most requests in flight to one registry at a time.
     #[arg(long, value_name = "N", default_value_t = 8)]
@@ -146,7 +168,7 @@ pub struct RegistryArgs {
     /// Look images of registry FROM up at TO instead; references keep their names. Repeatable.
     #[arg(long = "registry-mirror", value_name = "FROM=TO")]
     pub registry_mirrors: Vec<String>,
-    /// Platform expected in each image (os/arch[/variant]). Repeatable.
+    /// Platform every image must provide (os/arch[/variant]). Repeatable.
     #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
     pub platforms: Vec<String>,
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs, RegistryArgs, parse_manifest_format};
+use super::{ChartArgs, FormatArgs, RegistryArgs};
 use crate::config::Config;
 use crate::diag::{Code, Exit, Finding, InputError, Severity};
 use crate::manifest::{self, DigestManifest, ManifestFormat};
@@ -18,6 +18,12 @@ use crate::source::SourceFile;
 use crate::values::{DigestState, ValuesFile};
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = super::EXIT_CODES_HELP,
+    mut_arg("platforms", |a| a.help(
+        "With --resolve: pin this platform's own manifest instead of the multi-platform index (os/arch[/variant]). At most one"
+    )),
+)]
 pub struct PinArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
@@ -26,7 +32,7 @@ pub struct PinArgs {
     pub digests: Vec<PathBuf>,
     /// Read the manifests as this format instead of detecting it
     /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
-    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = parse_manifest_format)]
+    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = super::parse_manifest_format)]
     pub digests_format: Option<ManifestFormat>,
     /// Look the chart's mutable references up in their registries and pin
     /// those digests (instead of, or besides, --digests).

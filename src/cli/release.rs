@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs, RegistryArgs, parse_manifest_format};
+use super::{ChartArgs, FormatArgs, RegistryArgs};
 use crate::diag::{Exit, Finding};
 use crate::lint::LintOptions;
 use crate::manifest::{self, ManifestFormat};
@@ -27,12 +27,12 @@ pub struct ReleaseArgs {
     pub digests: Vec<PathBuf>,
     /// Read the manifests as this format instead of detecting it
     /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
-    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = parse_manifest_format)]
+    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = super::parse_manifest_format)]
     pub digests_format: Option<ManifestFormat>,
     /// Values file to pin, relative to the chart (default: values.yaml). Repeatable.
     #[arg(long = "values", value_name = "FILE")]
     pub values: Vec<PathBuf>,
-    /// Also render the pinned chart with `helm template` and lint the result.
+    /// Also run `helm template` on the pinned chart and lint what it renders (needs helm on PATH).
     #[arg(long)]
     pub render: bool,
     /// Configuration file (default: .chartpin.yaml beside Chart.yaml).
@@ -41,19 +41,19 @@ pub struct ReleaseArgs {
     /// Write the Markdown summary here (default: append to $GITHUB_STEP_SUMMARY when set).
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
-    /// Fetch each manifest and check that its bytes hash to the digest.
+    /// Fetch each manifest and check that its bytes hash to the pinned digest.
     #[arg(long)]
     pub content: bool,
-    /// Do every check, print the diff, and write nothing.
+    /// Do every check and print a unified diff of what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Also print a unified diff of what is written.
+    /// Also print a unified diff of what was written.
     #[arg(long)]
     pub diff: bool,
     #[command(flatten)]
-    pub registry: RegistryArgs,
-    #[command(flatten)]
     pub format: FormatArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {

@@ -25,7 +25,9 @@ use super::{ChartArgs, FormatArgs, RegistryArgs};
 use crate::config::Config;
 use crate::diag::{Exit, Unanswered};
 use crate::lint::{self, FoundImage, ImageOrigin, LintOptions};
-use crate::manifest::{DigestManifest, EntryName, ManifestEntry, Origin, read_manifests};
+use crate::manifest::{
+    DigestManifest, EntryName, ManifestEntry, ManifestFormat, Origin, read_manifests,
+};
 use crate::pin::{self, PinOptions};
 use crate::reference::ImageRef;
 use crate::registry::credentials::CredentialStore;
@@ -38,14 +40,21 @@ use crate::verify::{
 };
 
 #[derive(Debug, Clone, Args)]
-#[command(after_help = super::EXIT_CODES_HELP)]
+#[command(
+    after_help = super::EXIT_CODES_HELP,
+    mut_arg("paths", |a| a.help(super::CHARTS_OR_IMAGES_HELP).value_name("PATH|IMAGE")),
+)]
 pub struct VerifyArgs {
-    /// Charts (directories or packaged .tgz) or pinned image references.
+    /// Charts, or pinned image references.
     #[command(flatten)]
     pub charts: ChartArgs,
-    /// Verify the entries of these digest manifests (besides any charts or images named). Repeatable.
+    /// Digest manifest whose entries to verify, besides any charts or images named. Repeatable; entries merge.
     #[arg(long = "digests", value_name = "FILE")]
     pub digests: Vec<PathBuf>,
+    /// Read the manifests as this format instead of detecting it
+    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
+    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = super::parse_manifest_format)]
+    pub digests_format: Option<ManifestFormat>,
     /// Fetch each manifest and check that its bytes hash to the pinned digest.
     #[arg(long)]
     pub content: bool,
@@ -53,20 +62,25 @@ pub struct VerifyArgs {
     #[arg(long = "check-tags")]
     pub check_tags: bool,
     #[command(flatten)]
-    pub registry: RegistryArgs,
-    #[command(flatten)]
     pub format: FormatArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
+/// `resolve`'s arguments. No `--format`: its output is a digest manifest
+/// (data for `pin --digests`), not findings.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = super::EXIT_CODES_HELP)]
+#[command(
+    after_help = super::EXIT_CODES_HELP,
+    mut_arg("paths", |a| a.help(super::CHARTS_OR_IMAGES_HELP).value_name("PATH|IMAGE")),
+    mut_arg("platforms", |a| a.help(
+        "Resolve to this platform's own manifest instead of the multi-platform index (os/arch[/variant]). At most one"
+    )),
+)]
 pub struct ResolveArgs {
-    /// Chart directories, packaged charts or image references (default: the current directory).
-    #[arg(value_name = "PATH|IMAGE")]
-    pub targets: Vec<String>,
-    /// A chart directory; the same as giving it as a positional PATH. Repeatable.
-    #[arg(long = "chart", value_name = "DIR")]
-    pub charts: Vec<PathBuf>,
+    /// Charts, or image references to look up.
+    #[command(flatten)]
+    pub charts: ChartArgs,
     /// Write the digest manifest to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -105,7 +119,11 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
         sources = found.sources;
     }
     if !args.digests.is_empty() {
-        targets.extend(targets_from_manifests_with_charts(&args.digests, &charts)?);
+        targets.extend(targets_from_manifests_with_charts(
+            &args.digests,
+            args.digests_format,
+            &charts,
+        )?);
     }
     let options = VerifyOptions {
         content: args.content,
@@ -267,7 +285,7 @@ fn refine_location(location: &mut Location, site: &ImageSite, src: &SourceFile) 
 /// Short names are a usage error: see [`targets_from_manifests_with_charts`].
 #[allow(dead_code)] // the entry point `release` wiring calls
 pub fn targets_from_manifests(paths: &[PathBuf]) -> anyhow::Result<Vec<Target>> {
-    targets_from_manifests_with_charts(paths, &[])
+    targets_from_manifests_with_charts(paths, None, &[])
 }
 
 /// Entries of digest manifests as targets. A short name (`osm-controller`)
@@ -276,9 +294,10 @@ pub fn targets_from_manifests(paths: &[PathBuf]) -> anyhow::Result<Vec<Target>> 
 /// image, it is a usage error, since its registry is unknown.
 pub fn targets_from_manifests_with_charts(
     paths: &[PathBuf],
+    format: Option<ManifestFormat>,
     charts: &[PathBuf],
 ) -> anyhow::Result<Vec<Target>> {
-    let manifest = read_manifests(paths, None)?;
+    let manifest = read_manifests(paths, format)?;
     let has_short = manifest
         .entries
         .iter()
@@ -502,13 +521,13 @@ pub fn run_resolve(args: ResolveArgs) -> anyhow::Result<Exit> {
     let client = build_client(&args.registry)?;
     let mut images: Vec<ImageRef> = Vec::new();
     let mut charts = Vec::new();
-    for t in &args.targets {
-        match classify_arg(t)? {
+    for t in &args.charts.paths {
+        match classify_arg(&t.to_string_lossy())? {
             Arg::Chart(dir) => charts.push(dir),
             Arg::Image(image) => images.push(image),
         }
     }
-    charts.extend(args.charts.iter().cloned());
+    charts.extend(args.charts.charts.iter().cloned());
     if charts.is_empty() && images.is_empty() {
         charts.push(PathBuf::from("."));
     }

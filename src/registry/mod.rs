@@ -7,14 +7,19 @@
 //! with jitter, honouring `Retry-After` (seconds or HTTP date), bounded in
 //! attempts and in total time ([`RetryPolicy`]).
 //!
-//! Why reqwest directly rather than `oci_client::Client`: oci-client 0.18 has
-//! no retries and hides status codes and `Retry-After` behind its error enum,
-//! so a 429 cannot be told from a 404 or honoured; its `fetch_manifest_digest`
+//! What oci-client is used for, and what not. The `oci-client` crate
+//! supplies the OCI data model: the manifest media-type constants (this
+//! module's [`MANIFEST_TYPES`], sent in every manifest request's `Accept`)
+//! and the typed index, manifest and platform models that [`crate::verify`]
+//! reads answers with. Its transport, `oci_client::Client`, is not used, and
+//! the requests are built here on reqwest (the same 0.13 oci-client depends
+//! on, so no extra crates), because verification must tell "absent" from
+//! "could not ask" exactly and oci-client 0.18's client cannot: it has no
+//! retries and hides status codes and `Retry-After` behind its error enum, so
+//! a 429 cannot be told from a 404 or honoured; its `fetch_manifest_digest`
 //! silently falls back to GET and never reports what the HEAD said; its token
 //! fetch swallows the reason a token was refused; and it keeps the first
-//! credentials stored per registry. Verification must tell "absent" from
-//! "could not ask" exactly, so the requests are built here on the same
-//! reqwest 0.13 that oci-client uses (no extra crates in the build).
+//! credentials stored per registry.
 //!
 //! Transport: HTTPS with certificate verification by default. Loopback hosts
 //! and `--insecure-registry` hosts are probed once: HTTPS first, plain HTTP if
@@ -33,7 +38,7 @@ pub mod credentials;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
@@ -43,13 +48,21 @@ use reqwest::{Method, StatusCode};
 use crate::reference::{Digest, ImageRef, api_host};
 use credentials::{Credential, CredentialError, CredentialStore};
 
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub use oci_client::manifest::{
+    IMAGE_MANIFEST_LIST_MEDIA_TYPE as DOCKER_MANIFEST_LIST,
+    IMAGE_MANIFEST_MEDIA_TYPE as DOCKER_MANIFEST, OCI_IMAGE_INDEX_MEDIA_TYPE as OCI_INDEX,
+    OCI_IMAGE_MEDIA_TYPE as OCI_MANIFEST,
+};
 /// The four manifest types, all in every manifest request's `Accept`
 /// (distribution 2.8 answers 404 to a request without the OCI ones).
-pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+pub const MANIFEST_TYPES: [&str; 4] = [
+    OCI_INDEX,
+    OCI_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    DOCKER_MANIFEST,
+];
+/// [`MANIFEST_TYPES`] as one `Accept` value.
+pub static MANIFEST_ACCEPT: LazyLock<String> = LazyLock::new(|| MANIFEST_TYPES.join(", "));
 /// Largest manifest or config body read (the distribution limit is 4 MiB).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
@@ -283,7 +296,7 @@ impl RegistryClient {
     ) -> Result<Option<ManifestHead>, RegistryError> {
         let path = format!("/v2/{}/manifests/{reference}", image.repository());
         let answer = self
-            .send(image, Method::HEAD, &path, Some(MANIFEST_ACCEPT))
+            .send(image, Method::HEAD, &path, Some(&MANIFEST_ACCEPT))
             .await?;
         let Some(answer) = self.expect_found(image, answer, "HEAD manifest")? else {
             return Ok(None);
@@ -302,7 +315,7 @@ impl RegistryClient {
     ) -> Result<Option<ManifestBody>, RegistryError> {
         let path = format!("/v2/{}/manifests/{reference}", image.repository());
         let answer = self
-            .send(image, Method::GET, &path, Some(MANIFEST_ACCEPT))
+            .send(image, Method::GET, &path, Some(&MANIFEST_ACCEPT))
             .await?;
         let Some(answer) = self.expect_found(image, answer, "GET manifest")? else {
             return Ok(None);
@@ -868,6 +881,16 @@ fn is_certificate_error(e: &reqwest::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_lists_the_four_manifest_types_from_oci_client() {
+        assert_eq!(
+            MANIFEST_ACCEPT.as_str(),
+            "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
+             application/vnd.docker.distribution.manifest.list.v2+json, \
+             application/vnd.docker.distribution.manifest.v2+json"
+        );
+    }
 
     #[test]
     fn retry_after_takes_seconds_and_http_dates() {

@@ -2,6 +2,8 @@
 
 mod action;
 mod demo;
+mod docker_manifests;
+mod help;
 mod lint;
 mod manifest;
 mod pin;
