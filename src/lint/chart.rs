@@ -96,7 +96,7 @@ pub fn discover(path: &Path) -> Result<Vec<Chart>, LintError> {
         )
         .into());
     }
-    if path.join("Chart.yaml").is_file() || path.join("values.yaml").is_file() {
+    if present(&path.join("Chart.yaml")) || present(&path.join("values.yaml")) {
         return Ok(vec![load_dir(path)?]);
     }
     let mut found = Vec::new();
@@ -116,7 +116,7 @@ fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> Result<(), LintEr
     if depth > MAX_WALK_DEPTH {
         return Ok(());
     }
-    if dir.join("Chart.yaml").is_file() {
+    if present(&dir.join("Chart.yaml")) {
         found.push(dir.to_path_buf());
         return Ok(());
     }
@@ -137,6 +137,31 @@ fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> Result<(), LintEr
     Ok(())
 }
 
+/// Whether anything (file, directory, broken link) sits at `p`.
+fn present(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok()
+}
+
+/// Whether a chart file lint reads is at `p`: `false` when nothing is
+/// there; an input error when something is but it is not a regular file (a
+/// directory named `values.yaml` would otherwise be skipped and lint would
+/// pass, and reading a FIFO would block).
+fn regular_file(p: &Path) -> Result<bool, LintError> {
+    if !present(p) {
+        return Ok(false);
+    }
+    let meta = std::fs::metadata(p).map_err(|e| LintError::io(p, e))?;
+    if meta.is_file() {
+        return Ok(true);
+    }
+    let what = if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    };
+    Err(InputError::file(p, format!("expected a chart file, found {what}")).into())
+}
+
 fn read_text(path: &Path, bytes: Vec<u8>) -> Result<SourceFile, LintError> {
     let text =
         String::from_utf8(bytes).map_err(|_| InputError::file(path, "file is not valid UTF-8"))?;
@@ -148,7 +173,7 @@ pub fn load_dir(dir: &Path) -> Result<Chart, LintError> {
     let mut files = BTreeMap::new();
     for rel in ["Chart.yaml", "values.yaml", ".chartpin.yaml"] {
         let p = dir.join(rel);
-        if p.is_file() {
+        if regular_file(&p)? {
             let bytes = std::fs::read(&p).map_err(|e| LintError::io(&p, e))?;
             files.insert(rel.to_string(), read_text(&p, bytes)?);
         }
@@ -171,7 +196,7 @@ pub fn load_dir(dir: &Path) -> Result<Chart, LintError> {
                     continue;
                 }
                 let rel = rel_string(dir, &p);
-                if wanted(&rel) {
+                if wanted(&rel) && regular_file(&p)? {
                     let bytes = std::fs::read(&p).map_err(|e| LintError::io(&p, e))?;
                     files.insert(rel, read_text(&p, bytes)?);
                 }
@@ -187,7 +212,7 @@ pub fn load_dir(dir: &Path) -> Result<Chart, LintError> {
             .collect();
         entries.sort();
         for p in entries {
-            if p.is_dir() && p.join("Chart.yaml").is_file() {
+            if p.is_dir() && present(&p.join("Chart.yaml")) {
                 subcharts.push(load_dir(&p)?);
             } else if p.is_file() && is_archive(&p) {
                 let bytes = std::fs::read(&p).map_err(|e| LintError::io(&p, e))?;

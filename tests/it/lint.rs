@@ -731,3 +731,49 @@ fn rendered_alone_outside_a_chart() {
         "::error file=out.yaml,line=7,col=37,title=mutable-tag::`alpine:3.19` is referenced by tag without a digest (Job/j container `j`) (at spec.template.spec.containers[0].image)"
     );
 }
+
+#[test]
+fn chart_files_that_are_not_files_are_input_errors() {
+    let meta = "apiVersion: v2\nname: c\nversion: 0.1.0\n";
+    // (what to make a directory, the files around it, the path the error names)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 4] = [
+        ("values.yaml", &[("Chart.yaml", meta)], "values.yaml"),
+        (
+            "Chart.yaml",
+            &[("values.yaml", "image: nginx:1\n")],
+            "Chart.yaml",
+        ),
+        ("Chart.yaml", &[], "Chart.yaml"),
+        (
+            "charts/sub/values.yaml",
+            &[("Chart.yaml", meta), ("charts/sub/Chart.yaml", meta)],
+            "charts/sub/values.yaml",
+        ),
+    ];
+    for (as_dir, files, named) in cases {
+        let dir = chart(files);
+        std::fs::create_dir_all(dir.path().join(as_dir)).unwrap();
+        for cmd in ["lint", "verify", "resolve"] {
+            let out = chartpin(&[cmd, "."], dir.path(), None, &[]);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{cmd} with {as_dir}/: {err}");
+            assert!(err.contains(named), "{cmd} with {as_dir}/: {err}");
+        }
+    }
+    // A FIFO among the templates is refused, not read (reading it would block).
+    let dir = chart(&[("Chart.yaml", meta), ("templates/a.yaml", "x: 1\n")]);
+    let fifo = dir.path().join("templates/p.yaml");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    let out = chartpin(&["lint", "."], dir.path(), None, &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("templates/p.yaml") && err.contains("not a regular file"),
+        "{err}"
+    );
+}
