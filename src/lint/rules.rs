@@ -28,25 +28,44 @@ pub fn classify(reference: &str) -> Verdict {
     }
 }
 
+/// How a message names a reference: as it resolves, and how it was written
+/// when that differs (a template expression).
+pub fn shown(reference: &str, written: Option<&str>) -> String {
+    match written {
+        Some(w) if w != reference => format!("`{reference}` (written `{w}`)"),
+        _ => format!("`{reference}`"),
+    }
+}
+
+/// The `mutable-tag` message for a reference named by [`shown`].
+pub fn mutable_tag(shown: &str) -> String {
+    format!("{shown} is referenced by tag without a digest")
+}
+
+/// The `implicit-latest` message for a reference named by [`shown`].
+pub fn implicit_latest(shown: &str) -> String {
+    format!("{shown} has neither tag nor digest, so it pulls whatever `latest` is")
+}
+
+/// The `invalid-digest` message: the reference and what is wrong with its digest.
+pub fn invalid_digest(shown: &str, why: &str) -> String {
+    format!("{shown}: {why}")
+}
+
+/// The `invalid-reference` message: the reference and the grammar error.
+pub fn invalid_reference(shown: &str, why: &str) -> String {
+    format!("{shown}: {why}")
+}
+
 /// The finding for `found`, if its reference is not pinned.
 pub fn check(found: &FoundImage) -> Option<Finding> {
-    let r = &found.reference;
-    let shown = match &found.written {
-        Some(w) if w != r => format!("`{r}` (written `{w}`)"),
-        _ => format!("`{r}`"),
-    };
-    let (code, message) = match classify(r) {
+    let shown = shown(&found.reference, found.written.as_deref());
+    let (code, message) = match classify(&found.reference) {
         Verdict::Pinned => return None,
-        Verdict::MutableTag => (
-            Code::MutableTag,
-            format!("{shown} is referenced by tag without a digest"),
-        ),
-        Verdict::ImplicitLatest => (
-            Code::ImplicitLatest,
-            format!("{shown} has neither tag nor digest, so it pulls whatever `latest` is"),
-        ),
-        Verdict::InvalidDigest(e) => (Code::InvalidDigest, format!("{shown}: {e}")),
-        Verdict::InvalidReference(e) => (Code::InvalidReference, format!("{shown}: {e}")),
+        Verdict::MutableTag => (Code::MutableTag, mutable_tag(&shown)),
+        Verdict::ImplicitLatest => (Code::ImplicitLatest, implicit_latest(&shown)),
+        Verdict::InvalidDigest(e) => (Code::InvalidDigest, invalid_digest(&shown, &e)),
+        Verdict::InvalidReference(e) => (Code::InvalidReference, invalid_reference(&shown, &e)),
     };
     Some(found.finding(code, message))
 }

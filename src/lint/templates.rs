@@ -716,15 +716,12 @@ fn site(
             Some(Code::ImplicitLatest)
         };
         if let Some(code) = code {
-            let msg = format!(
-                "`{}` (from `{value}`) is {}",
-                found.reference,
-                if code == Code::MutableTag {
-                    "referenced by tag without a digest"
-                } else {
-                    "missing both tag and digest"
-                }
-            );
+            let shown = super::rules::shown(&found.reference, found.written.as_deref());
+            let msg = if code == Code::MutableTag {
+                super::rules::mutable_tag(&shown)
+            } else {
+                super::rules::implicit_latest(&shown)
+            };
             out.findings.push(found.finding(code, msg));
         }
         return;
@@ -834,6 +831,35 @@ mod tests {
             ]
         );
         assert_eq!(s.findings[0].line, 1);
+    }
+
+    #[test]
+    fn partly_known_images_are_worded_as_the_rules_word_them() {
+        let s = scan_with(
+            "",
+            concat!(
+                "image: {{ include \"reg\" . }}/fluent-bit:2.1\n",
+                "image: {{ include \"reg\" . }}/fluent-bit\n",
+            ),
+        );
+        let got: Vec<(Code, &str)> = s
+            .findings
+            .iter()
+            .map(|f| (f.code, f.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    Code::MutableTag,
+                    "`…/fluent-bit:2.1` (written `{{ include \"reg\" . }}/fluent-bit:2.1`) is referenced by tag without a digest"
+                ),
+                (
+                    Code::ImplicitLatest,
+                    "`…/fluent-bit` (written `{{ include \"reg\" . }}/fluent-bit`) has neither tag nor digest, so it pulls whatever `latest` is"
+                ),
+            ]
+        );
     }
 
     #[test]
