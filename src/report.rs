@@ -337,14 +337,18 @@ fn write_snippet(
         .take(f.column.saturating_sub(1))
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    // Underline the span's characters on this line; at least one marker.
-    let width = f
-        .span
-        .filter(|s| s.end <= src.text.len() && src.text.is_char_boundary(s.start))
-        .and_then(|s| src.text.get(s.range()))
-        .map(|t| t.lines().next().unwrap_or("").chars().count())
-        .unwrap_or(1)
-        .max(1);
+    // Underline the span's characters on this line; without a span (verify
+    // and release know only line and column), the scalar at the column.
+    // At least one marker.
+    let width = match f.span {
+        Some(s) => src
+            .text
+            .get(s.range())
+            .map(|t| t.lines().next().unwrap_or("").chars().count())
+            .unwrap_or(1),
+        None => scalar_width(line, f.column),
+    }
+    .max(1);
     let bar = pal.paint("1;34", "|");
     writeln!(out, "{:gutter$} {bar}", "")?;
     writeln!(
@@ -358,6 +362,35 @@ fn write_snippet(
         "",
         pal.paint(pal.severity(f.severity), &"^".repeat(width))
     )
+}
+
+/// How many characters the YAML scalar starting at 1-based character
+/// `column` of `line` covers: a quoted one up to and including its closing
+/// quote (as lint underlines values), a plain one to the end of its token.
+/// 1 when the quote does not close on this line or the column is unknown.
+fn scalar_width(line: &str, column: usize) -> usize {
+    if column == 0 {
+        return 1;
+    }
+    let chars: Vec<char> = line.chars().skip(column.saturating_sub(1)).collect();
+    match chars.first() {
+        Some(&q @ ('"' | '\'')) => {
+            let mut i = 1;
+            while i < chars.len() {
+                match chars[i] {
+                    '\\' if q == '"' => i += 2,
+                    '\'' if q == '\'' && chars.get(i + 1) == Some(&'\'') => i += 2,
+                    c if c == q => return i + 1,
+                    _ => i += 1,
+                }
+            }
+            1
+        }
+        _ => chars
+            .iter()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
+            .count(),
+    }
 }
 
 // ---------------------------------------------------------------- json
@@ -870,6 +903,38 @@ mod tests {
             s,
             "values.yaml:2:8: error[mutable-tag]: m\n  |\n2 |   tag: \"1.2.3\"\n  |        ^^^^^^^\n1 error in 1 file\n"
         );
+    }
+
+    #[test]
+    fn human_marker_without_a_span_covers_the_scalar_at_the_column() {
+        let text = "a: \"sha256:ab\"  # c\nb: 'it''s' x\nc: nginx:1@sha256:ab # c\nd: [x:1, y]\ne: \"open\n";
+        let mut sources = Sources::new();
+        let src = SourceFile::new("/repo/values.yaml", text);
+        sources.insert(src);
+        let o = RenderOptions {
+            sources: Some(&sources),
+            ..opts()
+        };
+        let marker = |line: usize, column: usize| {
+            let mut f = Finding::new(Code::DigestNotFound, "m").in_file("/repo/values.yaml");
+            f.line = line;
+            f.column = column;
+            let mut out = Vec::new();
+            render_human(&[f], &o, &mut out).unwrap();
+            let s = String::from_utf8(out).unwrap();
+            s.lines()
+                .nth(3)
+                .unwrap()
+                .trim_start_matches([' ', '|'])
+                .to_string()
+        };
+        assert_eq!(marker(1, 4), "^".repeat("\"sha256:ab\"".len()));
+        assert_eq!(marker(2, 4), "^".repeat("'it''s'".len()));
+        assert_eq!(marker(3, 4), "^".repeat("nginx:1@sha256:ab".len()));
+        assert_eq!(marker(4, 5), "^".repeat("x:1".len()));
+        assert_eq!(marker(5, 4), "^");
+        assert_eq!(scalar_width("x: \"a\\\"b\" y", 4), 6);
+        assert_eq!(scalar_width("x: y", 0), 1);
     }
 
     #[test]
