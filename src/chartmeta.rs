@@ -128,6 +128,42 @@ fn block_content(text: &str, span: Span) -> Option<Block> {
 /// when there is no annotation. Refuses an annotation that is not a `|`
 /// block holding a list of maps, naming where it is.
 pub fn annotation_images(chart: &ValuesFile) -> Result<Option<Vec<AnnotationImage>>, InputError> {
+    images_in(chart, false)
+}
+
+/// [`annotation_images`] for reading only (lint, verify): also accepts a
+/// `>` block, a quoted or plain string, as long as the string's text maps
+/// back to `Chart.yaml` exactly (so every span is the image's bytes). Still
+/// refuses what cannot be mapped or is not a list of maps.
+pub fn read_annotation_images(
+    chart: &ValuesFile,
+) -> Result<Option<Vec<AnnotationImage>>, InputError> {
+    images_in(chart, true)
+}
+
+/// The text of a single-line flow scalar (quotes stripped), when its value
+/// is exactly that text (no escapes, no folding).
+fn flow_content(text: &str, scalar: &crate::values::Scalar) -> Option<Block> {
+    let raw = text.get(scalar.span.range())?;
+    let quoted = matches!(
+        scalar.style,
+        QuoteStyle::SingleQuoted | QuoteStyle::DoubleQuoted
+    );
+    let (inner, start) = if quoted && raw.len() >= 2 {
+        (&raw[1..raw.len() - 1], scalar.span.start + 1)
+    } else {
+        (raw, scalar.span.start)
+    };
+    (inner == scalar.value && !inner.contains('\n')).then(|| Block {
+        inner: inner.to_string(),
+        lines: vec![(0, start)],
+    })
+}
+
+fn images_in(
+    chart: &ValuesFile,
+    any_style: bool,
+) -> Result<Option<Vec<AnnotationImage>>, InputError> {
     let Some(node) = chart.node_at(&images_annotation_path()) else {
         return Ok(None);
     };
@@ -145,20 +181,27 @@ pub fn annotation_images(chart: &ValuesFile) -> Result<Option<Vec<AnnotationImag
     if scalar.is_empty() {
         return Ok(Some(Vec::new()));
     }
-    if scalar.style != QuoteStyle::Literal {
-        return Err(refuse(
-            scalar.span.start,
-            "is not a `|` block scalar; chartpin updates only `|` blocks, byte for byte",
-        ));
-    }
     let text = chart.text();
-    let block = block_content(text, scalar.span)
+    let block = match scalar.style {
+        QuoteStyle::Literal => block_content(text, scalar.span),
+        QuoteStyle::Folded if any_style => block_content(text, scalar.span),
+        _ if any_style => flow_content(text, scalar),
+        _ => {
+            return Err(refuse(
+                scalar.span.start,
+                "is not a `|` block scalar; chartpin updates only `|` blocks, byte for byte",
+            ));
+        }
+    };
+    let block = block
         .filter(|b| b.inner.replace("\r\n", "\n").trim_end() == scalar.value.trim_end())
         .ok_or_else(|| {
-            refuse(
-                scalar.span.start,
-                "has content chartpin cannot map back to the file (uneven indentation)",
-            )
+            let why = if any_style {
+                "has content chartpin cannot map back to the file (uneven indentation, folding or escapes)"
+            } else {
+                "has content chartpin cannot map back to the file (uneven indentation)"
+            };
+            refuse(scalar.span.start, why)
         })?;
     let list = ValuesFile::parse(path, block.inner.clone()).map_err(|e| {
         let inner_line = e.line.saturating_sub(1);
@@ -422,5 +465,39 @@ mod tests {
         let broken = "annotations:\n  artifacthub.io/images: |\n    - name: a\n      image: [a\n";
         let e = plan_annotation_text(Path::new("Chart.yaml"), broken, &[]).unwrap_err();
         assert!(e.line >= 3, "{e}");
+    }
+
+    #[test]
+    fn the_read_only_variant_maps_folded_and_flow_strings_exactly() {
+        let read = |text: &str| {
+            let f = ValuesFile::parse("Chart.yaml", text).unwrap();
+            let strict = annotation_images(&f);
+            let images = read_annotation_images(&f).map(|o| o.unwrap()).map(|v| {
+                v.iter()
+                    .map(|i| (i.image.clone(), text[i.span.range()].to_string()))
+                    .collect::<Vec<_>>()
+            });
+            (strict.is_ok(), images.map_err(|e| e.message))
+        };
+        let pair = |a: &str, b: &str| vec![(a.to_string(), b.to_string())];
+        let folded = "annotations:\n  artifacthub.io/images: >\n    - name: a\n      image: a:1\n";
+        assert_eq!(read(folded), (false, Ok(pair("a:1", "a:1"))));
+        let flow = "annotations:\n  artifacthub.io/images: \"[{image: 'b:2'}]\"\n";
+        assert_eq!(read(flow), (false, Ok(pair("b:2", "'b:2'"))));
+        // Escapes and real folding do not map back byte for byte: refused.
+        let escaped = "annotations:\n  artifacthub.io/images: \"- image: a:1\\n\"\n";
+        assert!(read(escaped).1.unwrap_err().contains("cannot map back"));
+        let folds =
+            "annotations:\n  artifacthub.io/images: >\n    [{image: a:1},\n    {image: b:2}]\n";
+        assert!(read(folds).1.unwrap_err().contains("cannot map back"));
+        // A `|` block reads the same through both.
+        assert_eq!(
+            read(CHART).1.unwrap()[1],
+            (
+                "ghcr.io/org/injector:v1.2.0".to_string(),
+                "\"ghcr.io/org/injector:v1.2.0\"".to_string()
+            )
+        );
+        assert!(read(CHART).0);
     }
 }

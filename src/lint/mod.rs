@@ -551,8 +551,51 @@ fn scan_chart(
     Ok(())
 }
 
-/// Images listed in `Chart.yaml`'s `artifacthub.io/images` annotation.
+/// Images listed in `Chart.yaml`'s `artifacthub.io/images` annotation, at
+/// their exact spans ([`crate::chartmeta::read_annotation_images`]). Where
+/// chartmeta cannot map the annotation back to the file, lint still reports
+/// what it can ([`annotation_images_by_search`]) rather than failing.
 fn annotation_images(chart_yaml: &yaml::Node, src: &SourceFile, root: &Path, out: &mut Collected) {
+    let mapped = crate::values::ValuesFile::parse(&src.path, src.text.clone())
+        .ok()
+        .and_then(|f| crate::chartmeta::read_annotation_images(&f).ok());
+    let Some(images) = mapped else {
+        return annotation_images_by_search(chart_yaml, src, root, out);
+    };
+    for img in images.into_iter().flatten() {
+        let written = &src.text[img.span.range()];
+        if matches!(written, "" | "null" | "~" | "Null" | "NULL") {
+            continue;
+        }
+        // Quoted images are placed at their first character, as before.
+        let span = if written.len() >= 2 && (written.starts_with('"') || written.starts_with('\''))
+        {
+            Span::new(img.span.start + 1, img.span.end - 1)
+        } else {
+            img.span
+        };
+        out.images.push(FoundImage::new(
+            img.image,
+            ImageOrigin::ChartAnnotation,
+            src,
+            span,
+            Some(format!(
+                "annotations.\"artifacthub.io/images\"[{}].image",
+                img.index
+            )),
+            root,
+        ));
+    }
+}
+
+/// The fallback for annotations chartmeta refuses: each image's text
+/// searched for in the annotation's region of the file.
+fn annotation_images_by_search(
+    chart_yaml: &yaml::Node,
+    src: &SourceFile,
+    root: &Path,
+    out: &mut Collected,
+) {
     let Some(node) = chart_yaml.lookup(["annotations", "artifacthub.io/images"]) else {
         return;
     };

@@ -777,3 +777,45 @@ fn chart_files_that_are_not_files_are_input_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn annotation_images_sit_at_their_exact_bytes() {
+    let at = |annotation: &str| -> Vec<(usize, usize, String)> {
+        let dir = chart(&[(
+            "Chart.yaml",
+            &format!("apiVersion: v2\nname: c\nversion: 0.1.0\nannotations:\n{annotation}"),
+        )]);
+        let images =
+            lint::discover_images(&[dir.path().to_path_buf()], &LintOptions::default()).unwrap();
+        images
+            .iter()
+            .filter(|i| i.origin == ImageOrigin::ChartAnnotation)
+            .map(|i| (i.line, i.column, i.reference.clone()))
+            .collect()
+    };
+    let one = |l, c, r: &str| vec![(l, c, r.to_string())];
+    // The image's text also appears earlier (as the name): the image is placed, not the name.
+    assert_eq!(
+        at("  artifacthub.io/images: |\n    - name: busybox:1.36\n      image: busybox:1.36\n"),
+        one(7, 14, "busybox:1.36")
+    );
+    // A `>` block that folds nothing, and a one-line flow list.
+    assert_eq!(
+        at("  artifacthub.io/images: >\n    - name: busybox:1.36\n      image: busybox:1.36\n"),
+        one(7, 14, "busybox:1.36")
+    );
+    assert_eq!(
+        at("  artifacthub.io/images: '[{name: nginx:1, image: nginx:1}]'\n"),
+        one(5, 51, "nginx:1")
+    );
+    // Quoted images keep their column (the first character inside the quotes).
+    assert_eq!(
+        at("  artifacthub.io/images: |\n    - image: \"nginx:1\"\n"),
+        one(6, 15, "nginx:1")
+    );
+    // What chartmeta refuses (an entry that is not a map) is still searched, not an error.
+    assert_eq!(
+        at("  artifacthub.io/images: |\n    - stray\n    - image: nginx:1\n"),
+        one(7, 14, "nginx:1")
+    );
+}
