@@ -215,7 +215,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
             doc["findings"] = rendered["findings"].clone();
             doc["summary"] = rendered["summary"].clone();
             doc["summary"]["pinned"] = counts.pinned.into();
-            doc["summary"]["changedFiles"] = counts.changed_files.into();
+            doc["summary"]["changed_files"] = counts.changed_files.into();
             doc["summary"]["written"] = written.into();
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
@@ -503,7 +503,7 @@ fn json_report(
                     let (line, column) = at(s.site.span);
                     json!({"path": s.site.path.to_string(), "line": line, "column": column, "reason": s.reason})
                 }).collect::<Vec<_>>(),
-                "unmatchedImages": plan.unmatched_images.iter().map(|s| {
+                "unmatched_images": plan.unmatched_images.iter().map(|s| {
                     let (line, column) = at(s.span);
                     json!({"code": Code::UnmatchedImage, "path": s.path.to_string(), "line": line,
                            "column": column, "image": pin::site_display(s), "pinned": s.is_pinned()})
@@ -513,7 +513,7 @@ fn json_report(
     }
     json!({
         "files": files,
-        "unmatchedEntries": unmatched_entries.iter().map(|e| json!({
+        "unmatched_entries": unmatched_entries.iter().map(|e| json!({
             "code": Code::UnmatchedEntry, "image": pin::entry_display(e),
             "digest": e.digest.to_string(), "origin": e.origin.to_string(),
         })).collect::<Vec<_>>(),

@@ -251,8 +251,8 @@ fn site(r: &SummaryRow, base: Option<&Path>) -> String {
 fn json_row(r: &SummaryRow, base: Option<&Path>) -> serde_json::Value {
     serde_json::json!({
         "image": r.image,
-        "oldReference": r.old_reference,
-        "newReference": r.new_reference,
+        "old_reference": r.old_reference,
+        "new_reference": r.new_reference,
         "digest": r.digest,
         "verified": r.verified,
         "changed": r.changed,

@@ -16,7 +16,7 @@ use chartpin::values::{DigestState, ImageSite, Node, SiteKind, ValuesFile};
 use proptest::prelude::*;
 use sha2::Digest as _;
 
-use crate::support::cli::{copy_dir, finding_fields};
+use crate::support::cli::{assert_snake_case_keys, copy_dir, finding_fields};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -778,10 +778,10 @@ fn unmatched_images_and_entries_are_reported_and_strict_fails() {
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["files"][0]["pinned"][0]["path"], "image");
     assert_eq!(
-        doc["files"][0]["unmatchedImages"][0]["code"],
+        doc["files"][0]["unmatched_images"][0]["code"],
         "unmatched-image"
     );
-    assert_eq!(doc["unmatchedEntries"][0]["image"], "ghcr.io/org/unused:1");
+    assert_eq!(doc["unmatched_entries"][0]["image"], "ghcr.io/org/unused:1");
     assert!(
         doc["files"][0]["diff"]
             .as_str()
@@ -848,18 +848,19 @@ fn unmatched_findings_render_as_sarif_github_and_json() {
     let strict = stdout(&chart.pin(&["--dry-run", "--strict", "--format", "github"]));
     assert!(strict.contains("::error file="), "{strict}");
 
-    // JSON keeps its files/unmatchedEntries shape and adds findings and a summary.
+    // JSON keeps its files/unmatched_entries shape and adds findings and a summary.
     let json = chart.pin(&["--dry-run", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_snake_case_keys(&doc);
     let codes = finding_fields(&doc, "code");
     assert_eq!(codes, ["unmatched-image", "unmatched-entry"]);
     assert_eq!(doc["findings"][0]["line"], 2);
     assert_eq!(doc["findings"][0]["path"], "sidecarImage");
     assert_eq!(doc["summary"]["warnings"], 2);
     assert_eq!(doc["summary"]["pinned"], 1);
-    assert_eq!(doc["summary"]["changedFiles"], 1);
+    assert_eq!(doc["summary"]["changed_files"], 1);
     assert_eq!(doc["summary"]["written"], false);
-    assert_eq!(doc["unmatchedEntries"][0]["image"], "ghcr.io/org/unused:1");
+    assert_eq!(doc["unmatched_entries"][0]["image"], "ghcr.io/org/unused:1");
     assert_eq!(
         chart.values(),
         "image: nginx:1.27\nsidecarImage: busybox:1.36\n"

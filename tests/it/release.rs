@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::cli::{Run, clean_command, copy_dir, run};
+use crate::support::cli::{Run, assert_snake_case_keys, clean_command, copy_dir, run};
 use crate::support::free_port;
 use crate::support::helm::path_with_helm;
 use crate::support::proxy::Proxy;
@@ -182,6 +182,7 @@ fn a_release_pins_verifies_lints_and_summarises() {
     );
 
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_snake_case_keys(&doc);
     assert_eq!(doc["written"], true);
     assert_eq!(
         doc["findings"].as_array().unwrap().len(),
@@ -193,18 +194,21 @@ fn a_release_pins_verifies_lints_and_summarises() {
     let row = |i: usize, k: &str| rows[i][k].as_str().unwrap_or_default().to_string();
     assert_eq!(rows.len(), 2, "{}", run.stdout);
     assert_eq!(row(0, "image"), format!("{}/shop/web", reg.host));
-    assert_eq!(row(0, "oldReference"), format!("{}/shop/web:1.0", reg.host));
+    assert_eq!(
+        row(0, "old_reference"),
+        format!("{}/shop/web:1.0", reg.host)
+    );
     assert_eq!(row(0, "digest"), web.digest);
     assert_eq!(row(0, "verified"), "yes");
     assert_eq!(row(0, "path"), "web.image");
     assert_eq!(rows[0]["line"], 7);
     assert_eq!(row(1, "image"), format!("{}/shop/tool", reg.host));
     assert_eq!(
-        row(1, "oldReference"),
+        row(1, "old_reference"),
         format!("{}/shop/tool:2.1", reg.host)
     );
     assert_eq!(
-        row(1, "newReference"),
+        row(1, "new_reference"),
         format!("{}/shop/tool:2.1@{}", reg.host, tool.digest)
     );
     assert_eq!(row(1, "digest"), tool.digest);
