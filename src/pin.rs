@@ -592,9 +592,8 @@ pub fn read_values(
                 ),
             ));
         }
-        let text = std::fs::read_to_string(&real)
-            .map_err(|e| InputError::file(&shown, format!("cannot read values file: {e}")))?;
-        let vf = ValuesFile::parse(&shown, text)?;
+        let source = crate::diag::read_source_as(&real, &shown)?;
+        let vf = ValuesFile::parse(&shown, source.text)?;
         out.push((shown, real, vf));
     }
     Ok(out)

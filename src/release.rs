@@ -337,8 +337,7 @@ fn plan_chart_yaml(
 ) -> Result<Option<(FileChange, ChartMetaPlan)>, InputError> {
     let shown = dir.join("Chart.yaml");
     let real = real_dir.join("Chart.yaml");
-    let text = std::fs::read_to_string(&real)
-        .map_err(|e| InputError::file(&shown, format!("cannot read: {e}")))?;
+    let text = crate::diag::read_source_as(&real, &shown)?.text;
     let Some(meta) = chartmeta::plan_annotation_text(&shown, &text, pins)? else {
         return Ok(None);
     };

@@ -93,3 +93,70 @@ fn pin_says_which_image_changed_from_what_to_what_and_where() {
         "{out}"
     );
 }
+
+#[test]
+fn invalid_utf8_reads_the_same_in_every_command_with_its_position() {
+    let digest = format!("nginx:1.27@sha256:{}\n", "1".repeat(64));
+    let (_tmp, dir, log) = chart("", &digest);
+    // "name: café" is 10 characters; the invalid byte is the 11th.
+    std::fs::write(
+        dir.join("values.yaml"),
+        b"image: nginx:1.27\nname: caf\xc3\xa9\xff\n",
+    )
+    .unwrap();
+    let runs = [
+        chartpin(&["lint", s(&dir)]),
+        chartpin(&["verify", s(&dir)]),
+        chartpin(&["pin", s(&dir), "--digests", s(&log)]),
+        chartpin(&["release", s(&dir), "--digests", s(&log)]),
+    ];
+    let first_lines: Vec<String> = runs
+        .iter()
+        .map(|o| {
+            assert_eq!(o.status.code(), Some(2), "{o:?}");
+            let err = String::from_utf8_lossy(&o.stderr);
+            err.lines().next().unwrap_or_default().to_string()
+        })
+        .collect();
+    let expected = format!(
+        "error: {}:2:11: file is not valid UTF-8",
+        dir.join("values.yaml").display()
+    );
+    assert!(
+        first_lines.iter().all(|l| l == &expected),
+        "{expected}\n{first_lines:#?}"
+    );
+
+    // A digest manifest and a config file say the same, at their own positions.
+    std::fs::write(dir.join("values.yaml"), "image: nginx:1.27\n").unwrap();
+    std::fs::write(&log, b"nginx:1.27@sha256:\xff\n").unwrap();
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:1:19: file is not valid UTF-8",
+            log.display()
+        )),
+        "{err}"
+    );
+    std::fs::write(&log, &digest).unwrap();
+    std::fs::write(dir.join(".chartpin.yaml"), b"ignore: []\n# \xfe\n").unwrap();
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:2:3: file is not valid UTF-8",
+            dir.join(".chartpin.yaml").display()
+        )),
+        "{err}"
+    );
+
+    // A directory where a file belongs is an input error, not an I/O riddle.
+    std::fs::remove_file(dir.join(".chartpin.yaml")).unwrap();
+    let o = chartpin(&["pin", s(&dir), "--digests", s(dir.parent().unwrap())]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(": is a directory"), "{err}");
+}
