@@ -205,13 +205,8 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                     .cloned()
                     .or_else(|| before.map(|b| b.with_digest(&p.digest)))
                     .or_else(|| entry_reference(manifest, p.entry, &p.digest));
-                // Point at where the digest goes: the digest field, else the string, else the site.
-                let at = old
-                    .and_then(|s| {
-                        let f = &s.fields;
-                        f.digest.as_ref().or(f.sha.as_ref()).or(f.string.as_ref())
-                    })
-                    .map_or(p.span, |f| f.scalar.span);
+                // Point at where the digest goes, as `pin` does.
+                let at = old.map_or(p.span, crate::pin::written_span);
                 let lc = vf.source.line_col(at.start);
                 let row = SummaryRow {
                     image: after

@@ -76,11 +76,11 @@ fn pin_says_which_image_changed_from_what_to_what_and_where() {
     let shown = dir.join("values.yaml");
     let expect = [
         format!(
-            "{}:2:3: pinned nginx:1.27: sha256:222222222222 → {new} (at app)",
+            "{}:4:11: pinned nginx:1.27: sha256:222222222222 → {new} (at app)",
             shown.display()
         ),
         format!(
-            "{}:6:3: pinned redis:7: empty digest → {new} (at side)",
+            "{}:8:11: pinned redis:7: empty digest → {new} (at side)",
             shown.display()
         ),
         "pinned 2 images in 1 file".to_string(),
@@ -89,7 +89,7 @@ fn pin_says_which_image_changed_from_what_to_what_and_where() {
     let again = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
     let out = String::from_utf8_lossy(&again.stdout);
     assert!(
-        out.contains(&format!("2:3: already pinned nginx:1.27: {new} (at app)")),
+        out.contains(&format!("4:11: already pinned nginx:1.27: {new} (at app)")),
         "{out}"
     );
 }
@@ -159,4 +159,48 @@ fn invalid_utf8_reads_the_same_in_every_command_with_its_position() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains(": is a directory"), "{err}");
+}
+
+#[test]
+fn pin_and_release_point_at_the_field_they_write() {
+    let d = "1".repeat(64);
+    let values = "app:\n  repository: nginx\n  tag: \"1.27\"\n  digest: \"\"\ntool:\n  image: busybox:1.36\nside:\n  repository: redis\n  tag: \"7\"\n  sha: \"\"\nplain:\n  repository: alpine\n  tag: \"3.20\"\n";
+    let log = format!(
+        "nginx:1.27@sha256:{d}\nbusybox:1.36@sha256:{d}\nredis:7@sha256:{d}\nalpine:3.20@sha256:{d}\n"
+    );
+    let (_tmp, dir, log) = chart(values, &log);
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log), "--check"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let shown = dir.join("values.yaml").display().to_string();
+    // The digest field, the string, the sha field, the tag: each where the pin lands.
+    let pin_sites: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains(": pinned "))
+        .map(|l| {
+            let (place, rest) = l.split_once(": pinned ").unwrap();
+            let path = rest.rsplit_once("(at ").unwrap().1.trim_end_matches(')');
+            format!("{place} {path}")
+        })
+        .collect();
+    assert_eq!(
+        pin_sites,
+        [
+            format!("{shown}:4:11 app"),
+            format!("{shown}:6:10 tool.image"),
+            format!("{shown}:10:8 side"),
+            format!("{shown}:13:8 plain"),
+        ],
+        "{out}"
+    );
+
+    let manifest = chartpin::manifest::read_manifests(std::slice::from_ref(&log), None).unwrap();
+    let request = chartpin::release::ReleaseRequest {
+        charts: vec![dir.clone()],
+        values: vec![],
+        config: None,
+    };
+    let plan = chartpin::release::plan(&request, &manifest).unwrap();
+    let release_sites: Vec<String> = plan.rows.iter().map(|r| r.site()).collect();
+    assert_eq!(release_sites, pin_sites);
 }
