@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::diag::{Code, Exit, Finding, InputError, Severity};
 use crate::manifest::{self, DigestManifest, ManifestFormat};
 use crate::pin::{self, FilePlan, PinOptions, PinOutcome};
-use crate::report::{self, Format, RenderOptions};
+use crate::report::{self, Format, RenderOptions, Sources};
 use crate::source::SourceFile;
 use crate::values::{DigestState, ValuesFile};
 
@@ -204,7 +204,19 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     let written = !args.dry_run && !args.check;
     let findings = findings(&prepared, &outcomes, &unmatched_entries, args.strict);
     let counts = Counts::of(&prepared, &outcomes);
-    let render_opts = RenderOptions::default();
+    // The values files as read: the renderer's source lines must match the
+    // findings' positions even after the files were rewritten.
+    let mut sources = Sources::new();
+    for (values, _) in &prepared {
+        for (_, _, vf) in &values.files {
+            sources.insert(vf.source.clone());
+        }
+    }
+    let render_opts = RenderOptions {
+        color: format == Format::Human && report::color_for_stdout(),
+        sources: Some(&sources),
+        ..RenderOptions::default()
+    };
     match format {
         Format::Json => {
             let show_diff = args.dry_run || args.diff;
@@ -222,13 +234,16 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
         }
         Format::Sarif => report::render(Format::Sarif, &findings, &render_opts, &mut out)?,
         Format::Github => {
-            site_lines(&mut out, &prepared, &outcomes, false)?;
+            site_lines(&mut out, &prepared, &outcomes)?;
             report::render(Format::Github, &findings, &render_opts, &mut out)?;
             writeln!(out, "chartpin pin: {}", counts.sentence(written))?;
         }
         Format::Human => {
-            site_lines(&mut out, &prepared, &outcomes, true)?;
-            entry_lines(&mut out, &unmatched_entries)?;
+            site_lines(&mut out, &prepared, &outcomes)?;
+            // Unmatched images and entries read as lint's findings do.
+            if !findings.is_empty() {
+                report::render(Format::Human, &findings, &render_opts, &mut out)?;
+            }
             writeln!(out, "{}", counts.sentence(written))?;
         }
     }
@@ -355,7 +370,7 @@ fn findings(
                 out.push(
                     Finding::new(
                         Code::UnmatchedImage,
-                        format!("{} {image} has no manifest entry{state}", s.path),
+                        format!("`{image}` has no manifest entry{state}"),
                     )
                     .at(&vf.source, s.span)
                     .with_path(s.path.to_string())
@@ -384,36 +399,17 @@ fn findings(
     out
 }
 
-/// Per-site lines: pinned, already pinned, not pinned (and why), and, when
-/// `unmatched`, images without a manifest entry.
+/// Per-site lines: pinned, already pinned, not pinned (and why). Unmatched
+/// images and entries are findings, rendered by [`report`].
 fn site_lines(
     out: &mut impl Write,
     prepared: &[Prepared],
     outcomes: &[PinOutcome],
-    unmatched: bool,
 ) -> std::io::Result<()> {
     for ((values, _), outcome) in prepared.iter().zip(outcomes) {
         for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
-            report_file(out, shown, &vf.source, plan, unmatched)?;
+            report_file(out, shown, &vf.source, plan)?;
         }
-    }
-    Ok(())
-}
-
-/// `origin: unmatched-entry: manifest entry … matches no image in the chart`.
-fn entry_lines(
-    out: &mut impl Write,
-    unmatched_entries: &[manifest::ManifestEntry],
-) -> std::io::Result<()> {
-    for e in unmatched_entries {
-        writeln!(
-            out,
-            "{}: {}: manifest entry {} ({}) matches no image in the chart",
-            e.origin,
-            Code::UnmatchedEntry,
-            pin::entry_display(e),
-            e.digest.short()
-        )?;
     }
     Ok(())
 }
@@ -423,7 +419,6 @@ fn report_file(
     shown: &Path,
     source: &SourceFile,
     plan: &FilePlan,
-    unmatched: bool,
 ) -> std::io::Result<()> {
     for p in &plan.pinned {
         let lc = source.line_col(p.span.start);
@@ -450,25 +445,6 @@ fn report_file(
             shown.display(),
             s.site.path,
             s.reason
-        )?;
-    }
-    if !unmatched {
-        return Ok(());
-    }
-    for s in &plan.unmatched_images {
-        let lc = source.line_col(s.span.start);
-        let state = if s.is_pinned() {
-            " (already pinned)"
-        } else {
-            ""
-        };
-        writeln!(
-            out,
-            "{}:{lc}: {}: {} {} has no manifest entry{state}",
-            shown.display(),
-            Code::UnmatchedImage,
-            s.path,
-            pin::site_display(s)
         )?;
     }
     Ok(())

@@ -763,12 +763,21 @@ fn unmatched_images_and_entries_are_reported_and_strict_fails() {
     let o = chart.pin(&["--dry-run"]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
+    // Worded and rendered as lint's findings: the image in the message, the YAML path below.
     assert!(
-        out.contains("values.yaml:2:15: unmatched-image: sidecarImage busybox:1.36"),
+        out.contains(
+            "values.yaml:2:15: warning[unmatched-image]: `busybox:1.36` has no manifest entry\n"
+        ),
         "{out}"
     );
     assert!(
-        out.contains("digests.txt:2:1: unmatched-entry: manifest entry ghcr.io/org/unused:1"),
+        out.contains("  = at sidecarImage, image busybox:1.36\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "digests.txt:2:1: warning[unmatched-entry]: manifest entry ghcr.io/org/unused:1"
+        ),
         "{out}"
     );
     let strict = chart.pin(&["--dry-run", "--strict"]);
@@ -833,7 +842,7 @@ fn unmatched_findings_render_as_sarif_github_and_json() {
     let github = stdout(&chart.pin(&["--dry-run", "--format", "github"]));
     assert!(
         github.lines().any(|l| l.starts_with("::warning file=")
-            && l.contains("values.yaml,line=2,col=15,title=unmatched-image::sidecarImage busybox:1.36 has no manifest entry")),
+            && l.contains("values.yaml,line=2,col=15,title=unmatched-image::`busybox:1.36` has no manifest entry")),
         "{github}"
     );
     assert!(
@@ -856,6 +865,10 @@ fn unmatched_findings_render_as_sarif_github_and_json() {
     assert_eq!(codes, ["unmatched-image", "unmatched-entry"]);
     assert_eq!(doc["findings"][0]["line"], 2);
     assert_eq!(doc["findings"][0]["path"], "sidecarImage");
+    assert_eq!(
+        doc["findings"][0]["message"],
+        "`busybox:1.36` has no manifest entry"
+    );
     assert_eq!(doc["summary"]["warnings"], 2);
     assert_eq!(doc["summary"]["pinned"], 1);
     assert_eq!(doc["summary"]["changed_files"], 1);
