@@ -169,10 +169,14 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let real_dir = dir
             .canonicalize()
             .map_err(|e| InputError::file(dir, format!("chart directory cannot be read: {e}")))?;
-        if !real_dir.join("Chart.yaml").is_file() {
+        // What `lint`, `pin` and `verify` take as a chart named directly: a
+        // `Chart.yaml`, or a `values.yaml` alone (then there is no annotation
+        // to sync). Anything else would be linted as a tree of other charts.
+        let has_chart_yaml = real_dir.join("Chart.yaml").is_file();
+        if !has_chart_yaml && !real_dir.join("values.yaml").is_file() {
             return Err(InputError::file(
                 dir,
-                "is not a chart directory (no Chart.yaml)",
+                "is not a chart directory (no Chart.yaml or values.yaml)",
             ));
         }
         let config = Config::load(dir, req.config.as_deref())?;
@@ -274,7 +278,11 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 plan,
             ));
         }
-        let chart_yaml = plan_chart_yaml(dir, &real_dir, &image_pins)?;
+        let chart_yaml = if has_chart_yaml {
+            plan_chart_yaml(dir, &real_dir, &image_pins)?
+        } else {
+            None
+        };
         charts.push(ChartPlan {
             dir: dir.clone(),
             real_dir,

@@ -403,6 +403,49 @@ fn bad_input_exits_2_and_changes_nothing() {
     assert_eq!(snapshot(&chart), before);
 }
 
+#[test]
+fn a_values_only_directory_releases_as_lint_pin_and_verify_take_it() {
+    let reg = Registry::start();
+    let (web, _) = push_both(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("values-only");
+    std::fs::create_dir_all(&chart).unwrap();
+    let values = format!("web:\n  image: {}/shop/web:1.0\n", reg.host);
+    std::fs::write(chart.join("values.yaml"), &values).unwrap();
+    let digests = dir.path().join("digests.txt");
+    std::fs::write(
+        &digests,
+        format!("{}/shop/web:1.0@{}\n", reg.host, web.digest),
+    )
+    .unwrap();
+
+    let run = release(&chart, &digests, &[], dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        std::fs::read_to_string(chart.join("values.yaml")).unwrap(),
+        values.replace("shop/web:1.0", &format!("shop/web:1.0@{}", web.digest))
+    );
+    // No annotation to sync, and no Chart.yaml appears.
+    assert!(!chart.join("Chart.yaml").exists());
+    assert!(
+        run.stdout.contains("released: pinned 1 image in 1 file"),
+        "{}",
+        run.all()
+    );
+
+    // A directory that is neither a chart nor a values-only chart is refused.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(empty.join("sub")).unwrap();
+    let run = release(&empty, &digests, &[], dir.path());
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("is not a chart directory (no Chart.yaml or values.yaml)"),
+        "{}",
+        run.all()
+    );
+}
+
 /// Files the release may leave in the chart besides its own: temporaries of a
 /// killed commit, `.<file>.chartpin-<pid>-<n>.tmp`.
 fn is_commit_temp(name: &str) -> bool {
