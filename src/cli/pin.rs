@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs, RegistryArgs};
+use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs};
 use crate::config::Config;
 use crate::diag::{Code, Exit, Finding, InputError, Severity};
-use crate::manifest::{self, DigestManifest, ManifestFormat};
+use crate::manifest::{self, DigestManifest};
 use crate::pin::{self, FilePlan, PinOptions, PinOutcome};
 use crate::report::{self, Format, RenderOptions, Sources};
 use crate::source::SourceFile;
@@ -27,13 +27,8 @@ use crate::values::{DigestState, ValuesFile};
 pub struct PinArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
-    /// Digest manifest produced by the release build. Repeatable; entries merge.
-    #[arg(long = "digests", value_name = "FILE")]
-    pub digests: Vec<PathBuf>,
-    /// Read the manifests as this format instead of detecting it
-    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
-    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = super::parse_manifest_format)]
-    pub digests_format: Option<ManifestFormat>,
+    #[command(flatten)]
+    pub digests: DigestsArgs,
     /// Look the chart's mutable references up in their registries and pin
     /// those digests (instead of, or besides, --digests).
     #[arg(long)]
@@ -156,7 +151,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     let mut manifest = if args.digests.is_empty() {
         DigestManifest::default()
     } else {
-        manifest::read_manifests(&args.digests, args.digests_format)?
+        args.digests.read()?
     };
     if args.resolve {
         let (resolved, exit) = resolve_from_registries(&args, &charts, &prepared, &manifest)?;
