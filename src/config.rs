@@ -279,9 +279,8 @@ impl Config {
                 p
             }
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| InputError::file(&path, format!("cannot read config: {e}")))?;
-        Config::parse(&path, &text).map(Some)
+        let source = crate::diag::read_source(&path)?;
+        Config::parse(&path, &source.text).map(Some)
     }
 }
 

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::source::{SourceFile, Span};
+use crate::source::{ReadError, SourceFile, Span};
 
 /// How serious a finding is. Errors fail the run; warnings are reported only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -232,6 +232,35 @@ impl InputError {
     pub fn path(&self) -> &Path {
         &self.file
     }
+
+    /// Why `shown` could not be read, as the one message every command prints:
+    /// `file:line:col: file is not valid UTF-8` at the first invalid byte,
+    /// `file: is a directory`, or `file: cannot read: <os error>`.
+    pub fn unreadable(shown: impl Into<PathBuf>, err: ReadError) -> Self {
+        let shown = shown.into();
+        match err {
+            ReadError::Io(e) => InputError::file(shown, format!("cannot read: {e}")),
+            ReadError::Directory => InputError::file(shown, "is a directory"),
+            ReadError::NotUtf8 { at, line_text } => InputError {
+                file: shown,
+                line: at.line,
+                column: at.column,
+                message: "file is not valid UTF-8".to_string(),
+                source_line: Some(line_text),
+            },
+        }
+    }
+}
+
+/// Read the file at `path` as source text (see [`SourceFile::read`]), or the input error saying why not.
+pub fn read_source(path: &Path) -> Result<SourceFile, InputError> {
+    read_source_as(path, path)
+}
+
+/// [`read_source`] of `path`, named `shown` in the text and any error (the
+/// path as given, when `path` is its canonical form).
+pub fn read_source_as(path: &Path, shown: &Path) -> Result<SourceFile, InputError> {
+    SourceFile::read(path, shown).map_err(|e| InputError::unreadable(shown, e))
 }
 
 impl fmt::Display for InputError {

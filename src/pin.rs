@@ -46,7 +46,7 @@ pub struct PinOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pinned {
     pub path: YamlPath,
-    /// Where the site is, for `file:line:col`.
+    /// Where the digest is written ([`written_span`]), for `file:line:col`.
     pub span: Span,
     /// The image as the chart rendered it before, or its short name.
     pub image: String,
@@ -261,10 +261,23 @@ fn plan_file(
     })
 }
 
+/// Where a pin of `site` is written, for `file:line:col`: the digest field,
+/// else the sha field, else the tag or string field, else the site itself.
+/// `pin` and `release` both point there.
+pub fn written_span(site: &ImageSite) -> Span {
+    let f = &site.fields;
+    f.digest
+        .as_ref()
+        .or(f.sha.as_ref())
+        .or(f.string.as_ref())
+        .or(f.tag.as_ref())
+        .map_or(site.span, |f| f.scalar.span)
+}
+
 fn pinned_record(site: &ImageSite, entry: &ManifestEntry, ei: usize, changed: bool) -> Pinned {
     Pinned {
         path: site.path.clone(),
-        span: site.span,
+        span: written_span(site),
         image: site_display(site),
         digest: entry.digest.clone(),
         previous: site.digest_state.clone(),
@@ -592,9 +605,8 @@ pub fn read_values(
                 ),
             ));
         }
-        let text = std::fs::read_to_string(&real)
-            .map_err(|e| InputError::file(&shown, format!("cannot read values file: {e}")))?;
-        let vf = ValuesFile::parse(&shown, text)?;
+        let source = crate::diag::read_source_as(&real, &shown)?;
+        let vf = ValuesFile::parse(&shown, source.text)?;
         out.push((shown, real, vf));
     }
     Ok(out)

@@ -169,10 +169,14 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let real_dir = dir
             .canonicalize()
             .map_err(|e| InputError::file(dir, format!("chart directory cannot be read: {e}")))?;
-        if !real_dir.join("Chart.yaml").is_file() {
+        // What `lint`, `pin` and `verify` take as a chart named directly: a
+        // `Chart.yaml`, or a `values.yaml` alone (then there is no annotation
+        // to sync). Anything else would be linted as a tree of other charts.
+        let has_chart_yaml = real_dir.join("Chart.yaml").is_file();
+        if !has_chart_yaml && !real_dir.join("values.yaml").is_file() {
             return Err(InputError::file(
                 dir,
-                "is not a chart directory (no Chart.yaml)",
+                "is not a chart directory (no Chart.yaml or values.yaml)",
             ));
         }
         let config = Config::load(dir, req.config.as_deref())?;
@@ -205,13 +209,8 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                     .cloned()
                     .or_else(|| before.map(|b| b.with_digest(&p.digest)))
                     .or_else(|| entry_reference(manifest, p.entry, &p.digest));
-                // Point at where the digest goes: the digest field, else the string, else the site.
-                let at = old
-                    .and_then(|s| {
-                        let f = &s.fields;
-                        f.digest.as_ref().or(f.sha.as_ref()).or(f.string.as_ref())
-                    })
-                    .map_or(p.span, |f| f.scalar.span);
+                // Point at where the digest goes, as `pin` does.
+                let at = old.map_or(p.span, crate::pin::written_span);
                 let lc = vf.source.line_col(at.start);
                 let row = SummaryRow {
                     image: after
@@ -279,7 +278,11 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 plan,
             ));
         }
-        let chart_yaml = plan_chart_yaml(dir, &real_dir, &image_pins)?;
+        let chart_yaml = if has_chart_yaml {
+            plan_chart_yaml(dir, &real_dir, &image_pins)?
+        } else {
+            None
+        };
         charts.push(ChartPlan {
             dir: dir.clone(),
             real_dir,
@@ -337,8 +340,7 @@ fn plan_chart_yaml(
 ) -> Result<Option<(FileChange, ChartMetaPlan)>, InputError> {
     let shown = dir.join("Chart.yaml");
     let real = real_dir.join("Chart.yaml");
-    let text = std::fs::read_to_string(&real)
-        .map_err(|e| InputError::file(&shown, format!("cannot read: {e}")))?;
+    let text = crate::diag::read_source_as(&real, &shown)?.text;
     let Some(meta) = chartmeta::plan_annotation_text(&shown, &text, pins)? else {
         return Ok(None);
     };

@@ -138,9 +138,96 @@ impl SourceFile {
     }
 }
 
+/// Why a file could not be read as source text. [`crate::diag::InputError`]
+/// turns it into the one message every command prints.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file could not be read at all.
+    Io(std::io::Error),
+    /// The path names a directory, not a file.
+    Directory,
+    /// The bytes are not UTF-8: `at` is the first invalid byte, `line_text`
+    /// its line (invalid bytes shown as U+FFFD).
+    NotUtf8 { at: LineCol, line_text: String },
+}
+
+impl SourceFile {
+    /// Read the file at `path` as UTF-8 text; it is named `shown` in positions
+    /// and messages (the path as the user gave it, when `path` is canonical).
+    pub fn read(path: &Path, shown: impl Into<PathBuf>) -> Result<SourceFile, ReadError> {
+        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            return Err(ReadError::Directory);
+        }
+        let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+        SourceFile::from_bytes(shown, bytes)
+    }
+
+    /// `bytes` (read from `path`) as source text, or where the first byte
+    /// that is not UTF-8 sits.
+    pub fn from_bytes(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<SourceFile, ReadError> {
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(SourceFile::new(path, text)),
+            Err(e) => {
+                let bytes = e.as_bytes();
+                let bad = e.utf8_error().valid_up_to();
+                // The prefix before the first invalid byte is valid UTF-8.
+                let prefix = std::str::from_utf8(&bytes[..bad]).unwrap_or_default();
+                let line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
+                let line_end = bytes[bad..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len(), |i| bad + i);
+                let at = LineCol {
+                    line: prefix.matches('\n').count() + 1,
+                    column: prefix[line_start..].chars().count() + 1,
+                };
+                let line_text = String::from_utf8_lossy(&bytes[line_start..line_end])
+                    .trim_end_matches('\r')
+                    .to_string();
+                Err(ReadError::NotUtf8 { at, line_text })
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_utf8_is_placed_at_its_first_bad_byte() {
+        let bytes = b"a: 1\nname: caf\xc3\xa9\xff\xfe x\nlast: 2\n".to_vec();
+        match SourceFile::from_bytes("values.yaml", bytes) {
+            Err(ReadError::NotUtf8 { at, line_text }) => {
+                // "name: café" is 10 characters (11 bytes); the bad byte is the 11th character.
+                assert_eq!(
+                    at,
+                    LineCol {
+                        line: 2,
+                        column: 11
+                    }
+                );
+                assert!(line_text.starts_with("name: café\u{fffd}"), "{line_text}");
+                assert!(line_text.ends_with(" x"), "{line_text}");
+            }
+            other => panic!("expected NotUtf8, got {other:?}"),
+        }
+        match SourceFile::from_bytes("x", vec![0xff]) {
+            Err(ReadError::NotUtf8 { at, .. }) => assert_eq!(at, LineCol { line: 1, column: 1 }),
+            other => panic!("expected NotUtf8, got {other:?}"),
+        }
+        let ok = SourceFile::from_bytes("x", b"a: 1\n".to_vec()).unwrap();
+        assert_eq!(ok.text, "a: 1\n");
+    }
+
+    #[test]
+    fn a_directory_is_not_read() {
+        let dir = std::env::temp_dir();
+        assert!(matches!(
+            SourceFile::read(&dir, "dir"),
+            Err(ReadError::Directory)
+        ));
+    }
 
     #[test]
     fn line_col_counts_characters_from_one() {

@@ -82,6 +82,31 @@ pub fn parse_manifest_format(s: &str) -> Result<crate::manifest::ManifestFormat,
     s.parse()
 }
 
+/// The digest manifests a run reads: shared by `pin`, `release` and
+/// `verify` (whose help says what it does with them).
+#[derive(Debug, Clone, Default, Args)]
+pub struct DigestsArgs {
+    /// Digest manifest produced by the release build. Repeatable; entries merge.
+    #[arg(long = "digests", value_name = "FILE")]
+    pub digests: Vec<PathBuf>,
+    /// Read the manifests as this format instead of detecting it
+    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
+    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = parse_manifest_format)]
+    pub digests_format: Option<crate::manifest::ManifestFormat>,
+}
+
+impl DigestsArgs {
+    /// Whether no `--digests` was given.
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+
+    /// Every `--digests` file, read and merged ([`crate::manifest::read_manifests`]).
+    pub fn read(&self) -> Result<crate::manifest::DigestManifest, crate::diag::InputError> {
+        crate::manifest::read_manifests(&self.digests, self.digests_format)
+    }
+}
+
 impl ChartArgs {
     /// All charts named, positional first; `.` when none was.
     pub fn all(&self) -> Vec<PathBuf> {
@@ -171,4 +196,39 @@ pub struct RegistryArgs {
     /// Platform every image must provide (os/arch[/variant]). Repeatable.
     #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
     pub platforms: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `pin`, `release` and `verify` read `--digests`/`--digests-format` into one [`DigestsArgs`].
+    #[test]
+    fn digests_flags_parse_alike_in_every_subcommand() {
+        for sub in ["pin", "release", "verify"] {
+            let cli = Cli::try_parse_from([
+                "chartpin",
+                sub,
+                "--digests",
+                "a.txt",
+                "--digests",
+                "b.json",
+                "--digests-format",
+                "ref-lines",
+            ])
+            .unwrap_or_else(|e| panic!("{sub}: {e}"));
+            let d = match cli.command {
+                Command::Pin(a) => a.digests,
+                Command::Release(a) => a.digests,
+                Command::Verify(a) => a.digests,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(d.digests, [PathBuf::from("a.txt"), PathBuf::from("b.json")]);
+            assert_eq!(
+                d.digests_format,
+                Some("ref-lines".parse().unwrap()),
+                "{sub}"
+            );
+        }
+    }
 }

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs, RegistryArgs};
+use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs};
 use crate::config::Config;
 use crate::diag::{Code, Exit, Finding, InputError, Severity};
-use crate::manifest::{self, DigestManifest, ManifestFormat};
+use crate::manifest::{self, DigestManifest};
 use crate::pin::{self, FilePlan, PinOptions, PinOutcome};
-use crate::report::{self, Format, RenderOptions};
+use crate::report::{self, Format, RenderOptions, Sources};
 use crate::source::SourceFile;
 use crate::values::{DigestState, ValuesFile};
 
@@ -27,13 +27,8 @@ use crate::values::{DigestState, ValuesFile};
 pub struct PinArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
-    /// Digest manifest produced by the release build. Repeatable; entries merge.
-    #[arg(long = "digests", value_name = "FILE")]
-    pub digests: Vec<PathBuf>,
-    /// Read the manifests as this format instead of detecting it
-    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
-    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = super::parse_manifest_format)]
-    pub digests_format: Option<ManifestFormat>,
+    #[command(flatten)]
+    pub digests: DigestsArgs,
     /// Look the chart's mutable references up in their registries and pin
     /// those digests (instead of, or besides, --digests).
     #[arg(long)]
@@ -156,7 +151,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     let mut manifest = if args.digests.is_empty() {
         DigestManifest::default()
     } else {
-        manifest::read_manifests(&args.digests, args.digests_format)?
+        args.digests.read()?
     };
     if args.resolve {
         let (resolved, exit) = resolve_from_registries(&args, &charts, &prepared, &manifest)?;
@@ -204,7 +199,19 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     let written = !args.dry_run && !args.check;
     let findings = findings(&prepared, &outcomes, &unmatched_entries, args.strict);
     let counts = Counts::of(&prepared, &outcomes);
-    let render_opts = RenderOptions::default();
+    // The values files as read: the renderer's source lines must match the
+    // findings' positions even after the files were rewritten.
+    let mut sources = Sources::new();
+    for (values, _) in &prepared {
+        for (_, _, vf) in &values.files {
+            sources.insert(vf.source.clone());
+        }
+    }
+    let render_opts = RenderOptions {
+        color: format == Format::Human && report::color_for_stdout(),
+        sources: Some(&sources),
+        ..RenderOptions::default()
+    };
     match format {
         Format::Json => {
             let show_diff = args.dry_run || args.diff;
@@ -215,20 +222,23 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
             doc["findings"] = rendered["findings"].clone();
             doc["summary"] = rendered["summary"].clone();
             doc["summary"]["pinned"] = counts.pinned.into();
-            doc["summary"]["changedFiles"] = counts.changed_files.into();
+            doc["summary"]["changed_files"] = counts.changed_files.into();
             doc["summary"]["written"] = written.into();
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
         }
         Format::Sarif => report::render(Format::Sarif, &findings, &render_opts, &mut out)?,
         Format::Github => {
-            site_lines(&mut out, &prepared, &outcomes, false)?;
+            site_lines(&mut out, &prepared, &outcomes)?;
             report::render(Format::Github, &findings, &render_opts, &mut out)?;
             writeln!(out, "chartpin pin: {}", counts.sentence(written))?;
         }
         Format::Human => {
-            site_lines(&mut out, &prepared, &outcomes, true)?;
-            entry_lines(&mut out, &unmatched_entries)?;
+            site_lines(&mut out, &prepared, &outcomes)?;
+            // Unmatched images and entries read as lint's findings do.
+            if !findings.is_empty() {
+                report::render(Format::Human, &findings, &render_opts, &mut out)?;
+            }
             writeln!(out, "{}", counts.sentence(written))?;
         }
     }
@@ -355,7 +365,7 @@ fn findings(
                 out.push(
                     Finding::new(
                         Code::UnmatchedImage,
-                        format!("{} {image} has no manifest entry{state}", s.path),
+                        format!("`{image}` has no manifest entry{state}"),
                     )
                     .at(&vf.source, s.span)
                     .with_path(s.path.to_string())
@@ -384,36 +394,17 @@ fn findings(
     out
 }
 
-/// Per-site lines: pinned, already pinned, not pinned (and why), and, when
-/// `unmatched`, images without a manifest entry.
+/// Per-site lines: pinned, already pinned, not pinned (and why). Unmatched
+/// images and entries are findings, rendered by [`report`].
 fn site_lines(
     out: &mut impl Write,
     prepared: &[Prepared],
     outcomes: &[PinOutcome],
-    unmatched: bool,
 ) -> std::io::Result<()> {
     for ((values, _), outcome) in prepared.iter().zip(outcomes) {
         for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
-            report_file(out, shown, &vf.source, plan, unmatched)?;
+            report_file(out, shown, &vf.source, plan)?;
         }
-    }
-    Ok(())
-}
-
-/// `origin: unmatched-entry: manifest entry … matches no image in the chart`.
-fn entry_lines(
-    out: &mut impl Write,
-    unmatched_entries: &[manifest::ManifestEntry],
-) -> std::io::Result<()> {
-    for e in unmatched_entries {
-        writeln!(
-            out,
-            "{}: {}: manifest entry {} ({}) matches no image in the chart",
-            e.origin,
-            Code::UnmatchedEntry,
-            pin::entry_display(e),
-            e.digest.short()
-        )?;
     }
     Ok(())
 }
@@ -423,7 +414,6 @@ fn report_file(
     shown: &Path,
     source: &SourceFile,
     plan: &FilePlan,
-    unmatched: bool,
 ) -> std::io::Result<()> {
     for p in &plan.pinned {
         let lc = source.line_col(p.span.start);
@@ -450,25 +440,6 @@ fn report_file(
             shown.display(),
             s.site.path,
             s.reason
-        )?;
-    }
-    if !unmatched {
-        return Ok(());
-    }
-    for s in &plan.unmatched_images {
-        let lc = source.line_col(s.span.start);
-        let state = if s.is_pinned() {
-            " (already pinned)"
-        } else {
-            ""
-        };
-        writeln!(
-            out,
-            "{}:{lc}: {}: {} {} has no manifest entry{state}",
-            shown.display(),
-            Code::UnmatchedImage,
-            s.path,
-            pin::site_display(s)
         )?;
     }
     Ok(())
@@ -503,7 +474,7 @@ fn json_report(
                     let (line, column) = at(s.site.span);
                     json!({"path": s.site.path.to_string(), "line": line, "column": column, "reason": s.reason})
                 }).collect::<Vec<_>>(),
-                "unmatchedImages": plan.unmatched_images.iter().map(|s| {
+                "unmatched_images": plan.unmatched_images.iter().map(|s| {
                     let (line, column) = at(s.span);
                     json!({"code": Code::UnmatchedImage, "path": s.path.to_string(), "line": line,
                            "column": column, "image": pin::site_display(s), "pinned": s.is_pinned()})
@@ -513,7 +484,7 @@ fn json_report(
     }
     json!({
         "files": files,
-        "unmatchedEntries": unmatched_entries.iter().map(|e| json!({
+        "unmatched_entries": unmatched_entries.iter().map(|e| json!({
             "code": Code::UnmatchedEntry, "image": pin::entry_display(e),
             "digest": e.digest.to_string(), "origin": e.origin.to_string(),
         })).collect::<Vec<_>>(),

@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs, RegistryArgs};
+use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs};
 use crate::diag::{Exit, Finding};
 use crate::lint::LintOptions;
-use crate::manifest::{self, ManifestFormat};
 use crate::release::{self, Plan, ReleaseRequest, SummaryRow};
 use crate::report::{self, Format, RenderOptions, Sources};
 use crate::verify::{Platform, VerifyOptions};
@@ -22,13 +21,8 @@ use crate::verify::{Platform, VerifyOptions};
 pub struct ReleaseArgs {
     #[command(flatten)]
     pub charts: ChartArgs,
-    /// Digest manifest produced by the release build. Repeatable; entries merge.
-    #[arg(long = "digests", value_name = "FILE")]
-    pub digests: Vec<PathBuf>,
-    /// Read the manifests as this format instead of detecting it
-    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
-    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = super::parse_manifest_format)]
-    pub digests_format: Option<ManifestFormat>,
+    #[command(flatten)]
+    pub digests: DigestsArgs,
     /// Values file to pin, relative to the chart (default: values.yaml). Repeatable.
     #[arg(long = "values", value_name = "FILE")]
     pub values: Vec<PathBuf>,
@@ -70,7 +64,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     let format = args.format.resolve();
 
     // 1. Plan everything in memory.
-    let manifest = manifest::read_manifests(&args.digests, args.digests_format)?;
+    let manifest = args.digests.read()?;
     let request = ReleaseRequest {
         charts: args.charts.all(),
         values: args.values.clone(),
@@ -251,8 +245,8 @@ fn site(r: &SummaryRow, base: Option<&Path>) -> String {
 fn json_row(r: &SummaryRow, base: Option<&Path>) -> serde_json::Value {
     serde_json::json!({
         "image": r.image,
-        "oldReference": r.old_reference,
-        "newReference": r.new_reference,
+        "old_reference": r.old_reference,
+        "new_reference": r.new_reference,
         "digest": r.digest,
         "verified": r.verified,
         "changed": r.changed,

@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs, RegistryArgs};
+use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs};
 use crate::config::Config;
 use crate::diag::{Exit, Unanswered};
 use crate::lint::{self, FoundImage, ImageOrigin, LintOptions};
@@ -43,18 +43,16 @@ use crate::verify::{
 #[command(
     after_help = super::EXIT_CODES_HELP,
     mut_arg("paths", |a| a.help(super::CHARTS_OR_IMAGES_HELP).value_name("PATH|IMAGE")),
+    mut_arg("digests", |a| a.help(
+        "Digest manifest whose entries to verify, besides any charts or images named. Repeatable; entries merge"
+    )),
 )]
 pub struct VerifyArgs {
     /// Charts, or pinned image references.
     #[command(flatten)]
     pub charts: ChartArgs,
-    /// Digest manifest whose entries to verify, besides any charts or images named. Repeatable; entries merge.
-    #[arg(long = "digests", value_name = "FILE")]
-    pub digests: Vec<PathBuf>,
-    /// Read the manifests as this format instead of detecting it
-    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
-    #[arg(long = "digests-format", value_name = "FORMAT", value_parser = super::parse_manifest_format)]
-    pub digests_format: Option<ManifestFormat>,
+    #[command(flatten)]
+    pub digests: DigestsArgs,
     /// Fetch each manifest and check that its bytes hash to the pinned digest.
     #[arg(long)]
     pub content: bool,
@@ -120,8 +118,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
     }
     if !args.digests.is_empty() {
         targets.extend(targets_from_manifests_with_charts(
-            &args.digests,
-            args.digests_format,
+            &args.digests.digests,
+            args.digests.digests_format,
             &charts,
         )?);
     }

@@ -163,9 +163,7 @@ fn regular_file(p: &Path) -> Result<bool, LintError> {
 }
 
 fn read_text(path: &Path, bytes: Vec<u8>) -> Result<SourceFile, LintError> {
-    let text =
-        String::from_utf8(bytes).map_err(|_| InputError::file(path, "file is not valid UTF-8"))?;
-    Ok(SourceFile::new(path, text))
+    SourceFile::from_bytes(path, bytes).map_err(|e| InputError::unreadable(path, e).into())
 }
 
 /// Load a chart directory and its subcharts.

@@ -296,19 +296,8 @@ pub fn read_manifests(
 ) -> Result<DigestManifest, InputError> {
     let mut manifest = DigestManifest::default();
     for path in paths {
-        let bytes = std::fs::read(path)
-            .map_err(|e| InputError::file(path, format!("cannot read digest manifest: {e}")))?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            InputError::file(
-                path,
-                format!(
-                    "digest manifest is not UTF-8 (invalid byte at offset {})",
-                    e.utf8_error().valid_up_to()
-                ),
-            )
-        })?;
-        let one = parse_manifest(path, &text, format)?;
-        let source = SourceFile::new(path, text);
+        let source = crate::diag::read_source(path)?;
+        let one = parse_manifest(path, &source.text, format)?;
         merge_into(&mut manifest, one.entries, Some(&source))?;
     }
     Ok(manifest)

@@ -16,7 +16,7 @@ use chartpin::values::{DigestState, ImageSite, Node, SiteKind, ValuesFile};
 use proptest::prelude::*;
 use sha2::Digest as _;
 
-use crate::support::cli::{copy_dir, finding_fields};
+use crate::support::cli::{assert_snake_case_keys, copy_dir, finding_fields};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -763,12 +763,21 @@ fn unmatched_images_and_entries_are_reported_and_strict_fails() {
     let o = chart.pin(&["--dry-run"]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
+    // Worded and rendered as lint's findings: the image in the message, the YAML path below.
     assert!(
-        out.contains("values.yaml:2:15: unmatched-image: sidecarImage busybox:1.36"),
+        out.contains(
+            "values.yaml:2:15: warning[unmatched-image]: `busybox:1.36` has no manifest entry\n"
+        ),
         "{out}"
     );
     assert!(
-        out.contains("digests.txt:2:1: unmatched-entry: manifest entry ghcr.io/org/unused:1"),
+        out.contains("  = at sidecarImage, image busybox:1.36\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "digests.txt:2:1: warning[unmatched-entry]: manifest entry ghcr.io/org/unused:1"
+        ),
         "{out}"
     );
     let strict = chart.pin(&["--dry-run", "--strict"]);
@@ -778,10 +787,10 @@ fn unmatched_images_and_entries_are_reported_and_strict_fails() {
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["files"][0]["pinned"][0]["path"], "image");
     assert_eq!(
-        doc["files"][0]["unmatchedImages"][0]["code"],
+        doc["files"][0]["unmatched_images"][0]["code"],
         "unmatched-image"
     );
-    assert_eq!(doc["unmatchedEntries"][0]["image"], "ghcr.io/org/unused:1");
+    assert_eq!(doc["unmatched_entries"][0]["image"], "ghcr.io/org/unused:1");
     assert!(
         doc["files"][0]["diff"]
             .as_str()
@@ -833,7 +842,7 @@ fn unmatched_findings_render_as_sarif_github_and_json() {
     let github = stdout(&chart.pin(&["--dry-run", "--format", "github"]));
     assert!(
         github.lines().any(|l| l.starts_with("::warning file=")
-            && l.contains("values.yaml,line=2,col=15,title=unmatched-image::sidecarImage busybox:1.36 has no manifest entry")),
+            && l.contains("values.yaml,line=2,col=15,title=unmatched-image::`busybox:1.36` has no manifest entry")),
         "{github}"
     );
     assert!(
@@ -848,18 +857,23 @@ fn unmatched_findings_render_as_sarif_github_and_json() {
     let strict = stdout(&chart.pin(&["--dry-run", "--strict", "--format", "github"]));
     assert!(strict.contains("::error file="), "{strict}");
 
-    // JSON keeps its files/unmatchedEntries shape and adds findings and a summary.
+    // JSON keeps its files/unmatched_entries shape and adds findings and a summary.
     let json = chart.pin(&["--dry-run", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_snake_case_keys(&doc);
     let codes = finding_fields(&doc, "code");
     assert_eq!(codes, ["unmatched-image", "unmatched-entry"]);
     assert_eq!(doc["findings"][0]["line"], 2);
     assert_eq!(doc["findings"][0]["path"], "sidecarImage");
+    assert_eq!(
+        doc["findings"][0]["message"],
+        "`busybox:1.36` has no manifest entry"
+    );
     assert_eq!(doc["summary"]["warnings"], 2);
     assert_eq!(doc["summary"]["pinned"], 1);
-    assert_eq!(doc["summary"]["changedFiles"], 1);
+    assert_eq!(doc["summary"]["changed_files"], 1);
     assert_eq!(doc["summary"]["written"], false);
-    assert_eq!(doc["unmatchedEntries"][0]["image"], "ghcr.io/org/unused:1");
+    assert_eq!(doc["unmatched_entries"][0]["image"], "ghcr.io/org/unused:1");
     assert_eq!(
         chart.values(),
         "image: nginx:1.27\nsidecarImage: busybox:1.36\n"

@@ -76,11 +76,11 @@ fn pin_says_which_image_changed_from_what_to_what_and_where() {
     let shown = dir.join("values.yaml");
     let expect = [
         format!(
-            "{}:2:3: pinned nginx:1.27: sha256:222222222222 → {new} (at app)",
+            "{}:4:11: pinned nginx:1.27: sha256:222222222222 → {new} (at app)",
             shown.display()
         ),
         format!(
-            "{}:6:3: pinned redis:7: empty digest → {new} (at side)",
+            "{}:8:11: pinned redis:7: empty digest → {new} (at side)",
             shown.display()
         ),
         "pinned 2 images in 1 file".to_string(),
@@ -89,7 +89,118 @@ fn pin_says_which_image_changed_from_what_to_what_and_where() {
     let again = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
     let out = String::from_utf8_lossy(&again.stdout);
     assert!(
-        out.contains(&format!("2:3: already pinned nginx:1.27: {new} (at app)")),
+        out.contains(&format!("4:11: already pinned nginx:1.27: {new} (at app)")),
         "{out}"
     );
+}
+
+#[test]
+fn invalid_utf8_reads_the_same_in_every_command_with_its_position() {
+    let digest = format!("nginx:1.27@sha256:{}\n", "1".repeat(64));
+    let (_tmp, dir, log) = chart("", &digest);
+    // "name: café" is 10 characters; the invalid byte is the 11th.
+    std::fs::write(
+        dir.join("values.yaml"),
+        b"image: nginx:1.27\nname: caf\xc3\xa9\xff\n",
+    )
+    .unwrap();
+    let runs = [
+        chartpin(&["lint", s(&dir)]),
+        chartpin(&["verify", s(&dir)]),
+        chartpin(&["pin", s(&dir), "--digests", s(&log)]),
+        chartpin(&["release", s(&dir), "--digests", s(&log)]),
+    ];
+    let first_lines: Vec<String> = runs
+        .iter()
+        .map(|o| {
+            assert_eq!(o.status.code(), Some(2), "{o:?}");
+            let err = String::from_utf8_lossy(&o.stderr);
+            err.lines().next().unwrap_or_default().to_string()
+        })
+        .collect();
+    let expected = format!(
+        "error: {}:2:11: file is not valid UTF-8",
+        dir.join("values.yaml").display()
+    );
+    assert!(
+        first_lines.iter().all(|l| l == &expected),
+        "{expected}\n{first_lines:#?}"
+    );
+
+    // A digest manifest and a config file say the same, at their own positions.
+    std::fs::write(dir.join("values.yaml"), "image: nginx:1.27\n").unwrap();
+    std::fs::write(&log, b"nginx:1.27@sha256:\xff\n").unwrap();
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:1:19: file is not valid UTF-8",
+            log.display()
+        )),
+        "{err}"
+    );
+    std::fs::write(&log, &digest).unwrap();
+    std::fs::write(dir.join(".chartpin.yaml"), b"ignore: []\n# \xfe\n").unwrap();
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:2:3: file is not valid UTF-8",
+            dir.join(".chartpin.yaml").display()
+        )),
+        "{err}"
+    );
+
+    // A directory where a file belongs is an input error, not an I/O riddle.
+    std::fs::remove_file(dir.join(".chartpin.yaml")).unwrap();
+    let o = chartpin(&["pin", s(&dir), "--digests", s(dir.parent().unwrap())]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(": is a directory"), "{err}");
+}
+
+#[test]
+fn pin_and_release_point_at_the_field_they_write() {
+    let d = "1".repeat(64);
+    let values = "app:\n  repository: nginx\n  tag: \"1.27\"\n  digest: \"\"\ntool:\n  image: busybox:1.36\nside:\n  repository: redis\n  tag: \"7\"\n  sha: \"\"\nplain:\n  repository: alpine\n  tag: \"3.20\"\n";
+    let log = format!(
+        "nginx:1.27@sha256:{d}\nbusybox:1.36@sha256:{d}\nredis:7@sha256:{d}\nalpine:3.20@sha256:{d}\n"
+    );
+    let (_tmp, dir, log) = chart(values, &log);
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log), "--check"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let shown = dir.join("values.yaml").display().to_string();
+    // The digest field, the string, the sha field, the tag: each where the pin lands.
+    let pin_sites: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains(": pinned "))
+        .map(|l| {
+            let (place, rest) = l.split_once(": pinned ").unwrap();
+            let path = rest.rsplit_once("(at ").unwrap().1.trim_end_matches(')');
+            format!("{place} {path}")
+        })
+        .collect();
+    assert_eq!(
+        pin_sites,
+        [
+            format!("{shown}:4:11 app"),
+            format!("{shown}:6:10 tool.image"),
+            format!("{shown}:10:8 side"),
+            format!("{shown}:13:8 plain"),
+        ],
+        "{out}"
+    );
+
+    let manifest = chartpin::manifest::read_manifests(std::slice::from_ref(&log), None).unwrap();
+    let request = chartpin::release::ReleaseRequest {
+        charts: vec![dir.clone()],
+        values: vec![],
+        config: None,
+    };
+    let plan = chartpin::release::plan(&request, &manifest).unwrap();
+    let release_sites: Vec<String> = plan.rows.iter().map(|r| r.site()).collect();
+    assert_eq!(release_sites, pin_sites);
 }

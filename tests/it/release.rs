@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::cli::{Run, clean_command, copy_dir, run};
+use crate::support::cli::{Run, assert_snake_case_keys, clean_command, copy_dir, run};
 use crate::support::free_port;
 use crate::support::helm::path_with_helm;
 use crate::support::proxy::Proxy;
@@ -182,6 +182,7 @@ fn a_release_pins_verifies_lints_and_summarises() {
     );
 
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_snake_case_keys(&doc);
     assert_eq!(doc["written"], true);
     assert_eq!(
         doc["findings"].as_array().unwrap().len(),
@@ -193,18 +194,21 @@ fn a_release_pins_verifies_lints_and_summarises() {
     let row = |i: usize, k: &str| rows[i][k].as_str().unwrap_or_default().to_string();
     assert_eq!(rows.len(), 2, "{}", run.stdout);
     assert_eq!(row(0, "image"), format!("{}/shop/web", reg.host));
-    assert_eq!(row(0, "oldReference"), format!("{}/shop/web:1.0", reg.host));
+    assert_eq!(
+        row(0, "old_reference"),
+        format!("{}/shop/web:1.0", reg.host)
+    );
     assert_eq!(row(0, "digest"), web.digest);
     assert_eq!(row(0, "verified"), "yes");
     assert_eq!(row(0, "path"), "web.image");
     assert_eq!(rows[0]["line"], 7);
     assert_eq!(row(1, "image"), format!("{}/shop/tool", reg.host));
     assert_eq!(
-        row(1, "oldReference"),
+        row(1, "old_reference"),
         format!("{}/shop/tool:2.1", reg.host)
     );
     assert_eq!(
-        row(1, "newReference"),
+        row(1, "new_reference"),
         format!("{}/shop/tool:2.1@{}", reg.host, tool.digest)
     );
     assert_eq!(row(1, "digest"), tool.digest);
@@ -397,6 +401,49 @@ fn bad_input_exits_2_and_changes_nothing() {
         assert!(run.stderr.contains("error:"), "{}", run.all());
     }
     assert_eq!(snapshot(&chart), before);
+}
+
+#[test]
+fn a_values_only_directory_releases_as_lint_pin_and_verify_take_it() {
+    let reg = Registry::start();
+    let (web, _) = push_both(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("values-only");
+    std::fs::create_dir_all(&chart).unwrap();
+    let values = format!("web:\n  image: {}/shop/web:1.0\n", reg.host);
+    std::fs::write(chart.join("values.yaml"), &values).unwrap();
+    let digests = dir.path().join("digests.txt");
+    std::fs::write(
+        &digests,
+        format!("{}/shop/web:1.0@{}\n", reg.host, web.digest),
+    )
+    .unwrap();
+
+    let run = release(&chart, &digests, &[], dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        std::fs::read_to_string(chart.join("values.yaml")).unwrap(),
+        values.replace("shop/web:1.0", &format!("shop/web:1.0@{}", web.digest))
+    );
+    // No annotation to sync, and no Chart.yaml appears.
+    assert!(!chart.join("Chart.yaml").exists());
+    assert!(
+        run.stdout.contains("released: pinned 1 image in 1 file"),
+        "{}",
+        run.all()
+    );
+
+    // A directory that is neither a chart nor a values-only chart is refused.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(empty.join("sub")).unwrap();
+    let run = release(&empty, &digests, &[], dir.path());
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("is not a chart directory (no Chart.yaml or values.yaml)"),
+        "{}",
+        run.all()
+    );
 }
 
 /// Files the release may leave in the chart besides its own: temporaries of a

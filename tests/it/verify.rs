@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine;
 
-use crate::support::cli::{Run, clean_command, finding_fields, run};
+use crate::support::cli::{Run, assert_snake_case_keys, clean_command, finding_fields, run};
 use crate::support::proxy::{Fault, Proxy};
 use crate::support::registry::{Auth, Options, Registry};
 
@@ -83,6 +83,7 @@ fn open_registry_verifies_present_digests_and_reports_missing_ones() {
     let bad = chartpin(&["verify", &a, &missing, "--format", "json"], &[]);
     assert_eq!(bad.code, 1, "{}", bad.all());
     let doc: serde_json::Value = serde_json::from_str(&bad.stdout).unwrap();
+    assert_snake_case_keys(&doc);
     let findings = doc["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0]["code"], "digest-not-found");

@@ -75,3 +75,34 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Panics unless every object key in `doc` is snake_case (lowercase ASCII,
+/// digits and `_`): every JSON document chartpin prints keeps one casing.
+/// The keys of `summary.by_code` are data (finding codes, kebab-case).
+pub fn assert_snake_case_keys(doc: &serde_json::Value) {
+    fn walk(v: &serde_json::Value, at: &str, bad: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map {
+                    let ok = at.ends_with(".by_code")
+                        || !k.is_empty()
+                            && k.chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                    if !ok {
+                        bad.push(format!("{at}.{k}"));
+                    }
+                    walk(child, &format!("{at}.{k}"), bad);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(child, &format!("{at}[{i}]"), bad);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut bad = Vec::new();
+    walk(doc, "$", &mut bad);
+    assert!(bad.is_empty(), "keys not in snake_case: {bad:?}\n{doc:#}");
+}
