@@ -362,12 +362,7 @@ fn collect(paths: &[PathBuf], opts: &LintOptions) -> Result<(usize, Collected), 
     let refs: Vec<&Chart> = charts.iter().collect();
     if let Some(input) = &opts.rendered {
         let src = match input {
-            RenderedInput::File(p) => {
-                let bytes = std::fs::read(p).map_err(|e| LintError::io(p, e))?;
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| InputError::file(p, "file is not valid UTF-8"))?;
-                SourceFile::new(p, text)
-            }
+            RenderedInput::File(p) => crate::diag::read_source(p)?,
             RenderedInput::Text { name, text } => SourceFile::new(name, text.clone()),
         };
         scan_rendered(&src, &refs, &mut out)?;

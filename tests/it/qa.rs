@@ -153,8 +153,22 @@ fn invalid_utf8_reads_the_same_in_every_command_with_its_position() {
         "{err}"
     );
 
-    // A directory where a file belongs is an input error, not an I/O riddle.
+    // Rendered manifests given to lint say it the same way.
     std::fs::remove_file(dir.join(".chartpin.yaml")).unwrap();
+    let rendered = dir.parent().unwrap().join("rendered.yaml");
+    std::fs::write(&rendered, b"kind: Pod\nimage: caf\xff\n").unwrap();
+    let o = chartpin(&["lint", "--rendered", s(&rendered), s(&dir)]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "error: {}:2:11: file is not valid UTF-8",
+            rendered.display()
+        )),
+        "{err}"
+    );
+
+    // A directory where a file belongs is an input error, not an I/O riddle.
     let o = chartpin(&["pin", s(&dir), "--digests", s(dir.parent().unwrap())]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
