@@ -231,7 +231,21 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 };
                 match &after {
                     Some(r) => {
-                        targets.push(Some(Target::new(r.clone()).at(Location {
+                        // Verify under the tag the image was released as, so
+                        // `--check-tags` can prove the tag still points to the
+                        // digest even where the chart renders the digest alone
+                        // (OSM clears its tag; Bitnami's digest overrides it).
+                        let target = match before {
+                            Some(b)
+                                if r.tag().is_none()
+                                    && b.tag().is_some()
+                                    && b.name() == r.name() =>
+                            {
+                                b.with_digest(&p.digest)
+                            }
+                            _ => r.clone(),
+                        };
+                        targets.push(Some(Target::new(target).at(Location {
                             file: shown.clone(),
                             line: lc.line,
                             column: lc.column,

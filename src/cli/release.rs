@@ -38,6 +38,9 @@ pub struct ReleaseArgs {
     /// Fetch each manifest and check that its bytes hash to the pinned digest.
     #[arg(long)]
     pub content: bool,
+    /// Check that each tag pinned beside a digest still points to that digest.
+    #[arg(long = "check-tags")]
+    pub check_tags: bool,
     /// Do every check and print a unified diff of what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -75,7 +78,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     // 2. Prove every digest about to be written exists.
     let options = VerifyOptions {
         content: args.content,
-        check_tags: false,
+        check_tags: args.check_tags,
         platforms,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -595,3 +595,51 @@ fn a_release_killed_at_any_moment_leaves_each_file_old_or_new() {
     assert!(!orphan.exists(), "orphaned temporary left behind");
     assert_eq!(snapshot(&chart), new);
 }
+
+#[test]
+fn check_tags_refuses_a_release_whose_tag_has_moved() {
+    let reg = Registry::start();
+    let (web, tool) = push_both(&reg);
+    let dir = tempfile::tempdir().unwrap();
+    let chart = chart_for(&reg.host, dir.path());
+    let digests = refs_manifest(dir.path(), &reg.host, &web.digest, &tool.digest);
+    // Someone pushes another build under the released tag after the digest log was written.
+    let moved = reg.push_image("shop/web", Some("1.0"), "web 1.0, rebuilt");
+    assert_ne!(moved.digest, web.digest);
+    let before = snapshot(&chart);
+
+    let run = release(
+        &chart,
+        &digests,
+        &["--check-tags", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(
+        snapshot(&chart),
+        before,
+        "files changed on a failed release"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let drift: Vec<_> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "tag-drift")
+        .collect();
+    assert_eq!(drift.len(), 1, "{}", run.stdout);
+    assert_eq!(drift[0]["path"], "web.image");
+    assert!(
+        drift[0]["image"]
+            .as_str()
+            .unwrap()
+            .contains("shop/web:1.0@"),
+        "{}",
+        run.stdout
+    );
+
+    // Without --check-tags the digests exist, so the release goes through.
+    let run = release(&chart, &digests, &[], dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_ne!(snapshot(&chart), before);
+}
