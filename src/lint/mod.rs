@@ -680,6 +680,10 @@ fn values_sites(
             }
         }
         let judged = effective.get(&path).unwrap_or(site);
+        if judged.unused {
+            // Not rendered with these values (ingress-nginx's chroot image while `chroot` is off).
+            continue;
+        }
         let (found, finding) = judge_site(judged, site, src, &chart.root, note);
         out.images.push(found);
         out.site_findings

@@ -283,3 +283,44 @@ fn merge_keys_at_image_sites_are_refused() {
     let e = err("base: &b {registry: docker.io}\nimage:\n  <<: *b\n  repository: nginx\n");
     assert!(e.starts_with("values.yaml:3:7: a merge key"), "{e}");
 }
+
+#[test]
+fn ingress_nginx_chroot_is_a_site_of_its_own() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let c = format!("sha256:{}", "c".repeat(64));
+    let off = format!(
+        "global:\n  image:\n    registry: registry.k8s.io\ncontroller:\n  image:\n    chroot: false\n    image: ingress-nginx/controller\n    tag: v1.12.0\n    digest: {d}\n    digestChroot: \"\"\n"
+    );
+    let s = sites(&off);
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].path.to_string(), "controller.image");
+    assert!(!s[0].unused && s[0].is_pinned());
+    assert_eq!(s[1].path.to_string(), "controller.image.digestChroot");
+    assert_eq!(
+        s[1].reference.as_ref().unwrap().to_string(),
+        "registry.k8s.io/ingress-nginx/controller-chroot:v1.12.0"
+    );
+    assert_eq!(s[1].digest_state, DigestState::Empty);
+    assert!(s[1].unused, "chroot is off: the chroot image is not rendered");
+    assert_eq!(s[1].fields.digest.as_ref().unwrap().key, "digestChroot");
+
+    let on = off
+        .replace("chroot: false", "chroot: true")
+        .replace("digestChroot: \"\"", &format!("digestChroot: {c}"));
+    let s = sites(&on);
+    assert!(s[0].unused, "chroot is on: the plain image is not rendered");
+    assert!(!s[1].unused);
+    assert_eq!(
+        s[1].reference.as_ref().unwrap().to_string(),
+        format!("registry.k8s.io/ingress-nginx/controller-chroot:v1.12.0@{c}")
+    );
+    // A legacy full `repository` is used as written, without the suffix.
+    let legacy = on.replace(
+        "    image: ingress-nginx/controller\n",
+        "    repository: example.com/my/controller\n",
+    );
+    assert_eq!(
+        sites(&legacy)[1].reference.as_ref().unwrap().to_string(),
+        format!("example.com/my/controller:v1.12.0@{c}")
+    );
+}

@@ -819,3 +819,35 @@ fn annotation_images_sit_at_their_exact_bytes() {
         one(7, 14, "nginx:1")
     );
 }
+
+/// ingress-nginx's `digestChroot` is judged only when `chroot: true` renders
+/// the `-chroot` image; then the plain image's `digest` is the unused one.
+#[test]
+fn ingress_nginx_chroot_digest_is_judged_only_when_chroot_is_on() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let values = |chroot: &str| {
+        format!(
+            "global:\n  image:\n    registry: registry.k8s.io\ncontroller:\n  image:\n    chroot: {chroot}\n    image: ingress-nginx/controller\n    tag: v1.12.0\n    digest: {d}\n    digestChroot: \"\"\n"
+        )
+    };
+    let off = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        ("values.yaml", &values("false")),
+    ]);
+    let findings = lint_dirs(&[off.path().to_path_buf()], &LintOptions::default());
+    assert!(findings.is_empty(), "{}", lines(&findings, off.path()));
+
+    let on = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        ("values.yaml", &values("true")),
+    ]);
+    let findings = lint_dirs(&[on.path().to_path_buf()], &LintOptions::default());
+    assert_eq!(codes(&findings), vec![Code::EmptyDigest]);
+    let f = &findings[0];
+    assert_eq!((f.line, f.column), (10, 19), "{}", lines(&findings, on.path()));
+    assert!(
+        f.message.contains("registry.k8s.io/ingress-nginx/controller-chroot:v1.12.0"),
+        "{}",
+        f.message
+    );
+}
