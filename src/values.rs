@@ -874,6 +874,7 @@ impl Walker<'_> {
                 "digest",
                 "sha",
                 "digestChroot",
+                "override",
             ]);
             if fields.repository.as_ref().is_some_and(|f| f.key == "name") {
                 used.push("name");
@@ -1113,6 +1114,13 @@ impl Walker<'_> {
                     "image site `{path}` is inside an anchored node: an edit would change its aliases too"
                 ),
             ));
+        }
+        // cilium: a non-empty `override` is the whole reference, used instead of
+        // repository/tag/digest; the site is that string.
+        if let Some(o) = self.field(m, "override", path)?
+            && !o.scalar.is_empty()
+        {
+            return self.string_site(&o.scalar, &o.path, true, anchored);
         }
         // ingress-nginx: `chroot: true` renders `<image>-chroot` with `digestChroot`
         // instead of this image; its own site below.

@@ -301,7 +301,10 @@ fn ingress_nginx_chroot_is_a_site_of_its_own() {
         "registry.k8s.io/ingress-nginx/controller-chroot:v1.12.0"
     );
     assert_eq!(s[1].digest_state, DigestState::Empty);
-    assert!(s[1].unused, "chroot is off: the chroot image is not rendered");
+    assert!(
+        s[1].unused,
+        "chroot is off: the chroot image is not rendered"
+    );
     assert_eq!(s[1].fields.digest.as_ref().unwrap().key, "digestChroot");
 
     let on = off
@@ -323,4 +326,40 @@ fn ingress_nginx_chroot_is_a_site_of_its_own() {
         sites(&legacy)[1].reference.as_ref().unwrap().to_string(),
         format!("example.com/my/controller:v1.12.0@{c}")
     );
+}
+
+#[test]
+fn cilium_override_is_the_whole_reference() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let block = format!(
+        "image:\n  override: {{o}}\n  repository: quay.io/cilium/cilium\n  tag: v1.16.3\n  digest: {d}\n  useDigest: true\n"
+    );
+    // Unset (null or empty): the block renders.
+    for o in ["~", "\"\"", ""] {
+        let s = sites(&block.replace("{o}", o));
+        assert_eq!(s.len(), 1, "{o}");
+        assert_eq!(s[0].kind, SiteKind::Block);
+        assert!(s[0].is_pinned());
+    }
+    // Set: the override is the site, a string; repository/tag/digest are not rendered.
+    let s = sites(&block.replace("{o}", "\"quay.io/me/cilium:dev\""));
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].kind, SiteKind::String);
+    assert_eq!(s[0].path.to_string(), "image.override");
+    assert_eq!(
+        s[0].reference.as_ref().unwrap().to_string(),
+        "quay.io/me/cilium:dev"
+    );
+    assert!(!s[0].is_pinned());
+    assert_eq!(s[0].fields.string.as_ref().unwrap().key, "override");
+    let pinned = block.replace("{o}", &format!("quay.io/me/cilium:dev@{d}"));
+    let s = sites(&pinned);
+    assert_eq!(
+        s.len(),
+        1,
+        "a pinned override is not also a plain string site"
+    );
+    assert!(s[0].is_pinned());
+    let e = err(&block.replace("{o}", "|\n    quay.io/me/cilium:dev"));
+    assert!(e.contains("block scalar"), "{e}");
 }

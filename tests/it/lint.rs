@@ -844,10 +844,49 @@ fn ingress_nginx_chroot_digest_is_judged_only_when_chroot_is_on() {
     let findings = lint_dirs(&[on.path().to_path_buf()], &LintOptions::default());
     assert_eq!(codes(&findings), vec![Code::EmptyDigest]);
     let f = &findings[0];
-    assert_eq!((f.line, f.column), (10, 19), "{}", lines(&findings, on.path()));
+    assert_eq!(
+        (f.line, f.column),
+        (10, 19),
+        "{}",
+        lines(&findings, on.path())
+    );
     assert!(
-        f.message.contains("registry.k8s.io/ingress-nginx/controller-chroot:v1.12.0"),
+        f.message
+            .contains("registry.k8s.io/ingress-nginx/controller-chroot:v1.12.0"),
         "{}",
         f.message
     );
+}
+
+/// cilium's non-empty `override` is the reference the chart renders: lint
+/// judges it, not the repository/tag/digest beside it.
+#[test]
+fn cilium_override_is_judged_instead_of_its_block() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let values = |o: &str| {
+        format!(
+            "image:\n  override: {o}\n  repository: quay.io/cilium/cilium\n  tag: v1.16.3\n  digest: {d}\n  useDigest: true\n"
+        )
+    };
+    let lint_values = |v: String| {
+        let dir = chart(&[
+            ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+            ("values.yaml", &v),
+        ]);
+        let f = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+        (dir, f)
+    };
+    let (_d, f) = lint_values(values("~"));
+    assert!(f.is_empty(), "the pinned block renders");
+    let (dir, f) = lint_values(values("quay.io/acme/cilium:dev"));
+    assert_eq!(
+        codes(&f),
+        vec![Code::MutableTag],
+        "{}",
+        lines(&f, dir.path())
+    );
+    assert_eq!((f[0].line, f[0].column), (2, 13));
+    assert_eq!(f[0].path.as_deref(), Some("image.override"));
+    let (_d, f) = lint_values(values(&format!("quay.io/acme/cilium:dev@{d}")));
+    assert!(f.is_empty());
 }
