@@ -890,3 +890,45 @@ fn cilium_override_is_judged_instead_of_its_block() {
     let (_d, f) = lint_values(values(&format!("quay.io/acme/cilium:dev@{d}")));
     assert!(f.is_empty());
 }
+
+/// Container images inside a `|` string of manifest text (grafana's
+/// `extraContainers: |`) are reported at their exact line and column.
+#[test]
+fn images_in_block_strings_of_manifest_text_sit_at_their_bytes() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let values = format!(
+        "image:\n  repository: grafana/grafana\n  tag: 11.0.0\n  sha: {}\nextraContainers: |\n  - name: proxy\n    image: quay.io/gambol99/keycloak-proxy:latest\n    args:\n      - -client-id={{{{ .Values.id }}}}\n  {{{{- if .Values.x }}}}\n  - name: pinned\n    image: \"busybox:1.36@{d}\"\n  {{{{- end }}}}\nextraInitContainers: |\n  - name: init\n    image: alpine\n",
+        "a".repeat(64)
+    );
+    let dir = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        ("values.yaml", &values),
+    ]);
+    let findings = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+    let got: Vec<_> = findings
+        .iter()
+        .map(|f| (f.code, f.line, f.column, f.path.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Code::MutableTag,
+                7,
+                12,
+                "extraContainers[0].image".to_string()
+            ),
+            (
+                Code::ImplicitLatest,
+                16,
+                12,
+                "extraInitContainers[0].image".to_string()
+            ),
+        ],
+        "{}",
+        lines(&findings, dir.path())
+    );
+    // Pin leaves the strings alone: they are not image sites.
+    let sites = chartpin::values::image_sites(Path::new("values.yaml"), &values).unwrap();
+    assert_eq!(sites.len(), 1);
+}
