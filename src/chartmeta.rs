@@ -75,16 +75,17 @@ pub struct ChartMetaPlan {
     pub new_text: String,
 }
 
-/// The annotation's block content de-indented, with a map from its lines back to `Chart.yaml`.
-struct Block {
-    inner: String,
+/// A `|` block's content de-indented, with a map from its lines back to the
+/// file (also used by lint for manifest text in values strings).
+pub(crate) struct Block {
+    pub(crate) inner: String,
     /// For each inner line: (offset in `inner`, offset in the outer text).
-    lines: Vec<(usize, usize)>,
+    pub(crate) lines: Vec<(usize, usize)>,
 }
 
 impl Block {
     /// The outer span of an inner span that lies within one line.
-    fn outer(&self, inner: Span) -> Span {
+    pub(crate) fn outer(&self, inner: Span) -> Span {
         let i = match self.lines.binary_search_by_key(&inner.start, |l| l.0) {
             Ok(i) => i,
             Err(i) => i - 1,
@@ -95,7 +96,7 @@ impl Block {
 }
 
 /// De-indent the content of a `|` block scalar whose content bytes are `span` of `text`.
-fn block_content(text: &str, span: Span) -> Option<Block> {
+pub(crate) fn block_content(text: &str, span: Span) -> Option<Block> {
     let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
     let region = &text[line_start..span.end];
     let indent = region

@@ -730,6 +730,10 @@ pub struct ImageSite {
     pub digest_state: DigestState,
     /// A digest is set but the chart will not render it (OSM: a non-empty tag wins).
     pub digest_ignored: bool,
+    /// The chart does not render this image with these values (ingress-nginx's
+    /// plain image while `chroot: true`, its chroot image otherwise): pin still
+    /// fills it when the manifest has it, lint does not judge it.
+    pub unused: bool,
     /// Where to point messages: the string, or the block's key.
     pub span: Span,
 }
@@ -862,7 +866,16 @@ impl Walker<'_> {
             self.name_keyed(m, digests, path, anchored)?;
             used.extend(["registry", "tag", "digest", "name"]);
         } else if let Some(fields) = self.block_fields(m, key_name, path)? {
-            used.extend(["registry", "repository", "image", "tag", "digest", "sha"]);
+            used.extend([
+                "registry",
+                "repository",
+                "image",
+                "tag",
+                "digest",
+                "sha",
+                "digestChroot",
+                "override",
+            ]);
             if fields.repository.as_ref().is_some_and(|f| f.key == "name") {
                 used.push("name");
             }
@@ -1022,6 +1035,69 @@ impl Walker<'_> {
         Ok(Some(f))
     }
 
+    /// The reference a block's fields render, `suffix` appended to an `image`
+    /// name (ingress-nginx's chroot variant is `<image>-chroot`; a legacy full
+    /// `repository` is used as written).
+    fn compose(&self, fields: &SiteFields, suffix: &str) -> Result<ImageRef, String> {
+        let g = self.globals;
+        let text = |f: &Option<Field>| {
+            f.as_ref()
+                .map(|f| f.scalar.text().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let repo_field = fields.repository.as_ref();
+        let repo = text(&fields.repository).ok_or_else(|| {
+            "no repository is set; the chart supplies its own default".to_string()
+        })?;
+        let uses_name = repo_field.is_some_and(|f| f.key == "name");
+        let repo_has_domain = ImageRef::parse(&repo).is_ok_and(|r| r.written_domain().is_some());
+        let registry = g
+            .override_registry
+            .clone()
+            .or_else(|| text(&fields.registry))
+            .or_else(|| {
+                if repo_has_domain {
+                    None
+                } else {
+                    g.default_registry.clone()
+                }
+            });
+        let namespace = if uses_name { g.namespace.clone() } else { None };
+        let repo = if repo_field.is_some_and(|f| f.key == "image") {
+            format!("{repo}{suffix}")
+        } else {
+            repo
+        };
+        let mut name = [
+            registry.map(|r| r.trim_end_matches('/').to_string()),
+            namespace,
+            Some(repo),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("/");
+        if let Some(t) = text(&fields.tag) {
+            name.push(':');
+            name.push_str(&t);
+        }
+        let digest = match (text(&fields.digest), text(&fields.sha)) {
+            (Some(d), _) => Some(d),
+            (None, Some(s)) if s.contains(':') => Some(s),
+            (None, Some(s)) => Some(format!("sha256:{s}")),
+            _ => None,
+        };
+        if let Some(d) = digest {
+            // A tag of `<version>@<digest>` (traefik) already carries one; the field wins.
+            if let Some(at) = name.find('@') {
+                name.truncate(at);
+            }
+            name.push('@');
+            name.push_str(&d);
+        }
+        ImageRef::parse(&name).map_err(|e| format!("`{name}` is not a valid reference: {e}"))
+    }
+
     fn block_site(
         &mut self,
         m: &Map,
@@ -1039,61 +1115,26 @@ impl Walker<'_> {
                 ),
             ));
         }
-        let g = self.globals;
+        // cilium: a non-empty `override` is the whole reference, used instead of
+        // repository/tag/digest; the site is that string.
+        if let Some(o) = self.field(m, "override", path)?
+            && !o.scalar.is_empty()
+        {
+            return self.string_site(&o.scalar, &o.path, true, anchored);
+        }
+        // ingress-nginx: `chroot: true` renders `<image>-chroot` with `digestChroot`
+        // instead of this image; its own site below.
+        let digest_chroot = self.field(m, "digestChroot", path)?;
+        let chroot = digest_chroot.is_some()
+            && m.get("chroot")
+                .and_then(Node::as_scalar)
+                .is_some_and(|c| c.text() == "true");
+        let reference = self.compose(&fields, "");
         let text = |f: &Option<Field>| {
             f.as_ref()
                 .map(|f| f.scalar.text().to_string())
                 .filter(|s| !s.is_empty())
         };
-        let repo_field = fields.repository.as_ref();
-        let reference = (|| {
-            let repo = text(&fields.repository).ok_or_else(|| {
-                "no repository is set; the chart supplies its own default".to_string()
-            })?;
-            let uses_name = repo_field.is_some_and(|f| f.key == "name");
-            let repo_has_domain =
-                ImageRef::parse(&repo).is_ok_and(|r| r.written_domain().is_some());
-            let registry = g
-                .override_registry
-                .clone()
-                .or_else(|| text(&fields.registry))
-                .or_else(|| {
-                    if repo_has_domain {
-                        None
-                    } else {
-                        g.default_registry.clone()
-                    }
-                });
-            let namespace = if uses_name { g.namespace.clone() } else { None };
-            let mut name = [
-                registry.map(|r| r.trim_end_matches('/').to_string()),
-                namespace,
-                Some(repo),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join("/");
-            if let Some(t) = text(&fields.tag) {
-                name.push(':');
-                name.push_str(&t);
-            }
-            let digest = match (text(&fields.digest), text(&fields.sha)) {
-                (Some(d), _) => Some(d),
-                (None, Some(s)) if s.contains(':') => Some(s),
-                (None, Some(s)) => Some(format!("sha256:{s}")),
-                _ => None,
-            };
-            if let Some(d) = digest {
-                // A tag of `<version>@<digest>` (traefik) already carries one; the field wins.
-                if let Some(at) = name.find('@') {
-                    name.truncate(at);
-                }
-                name.push('@');
-                name.push_str(&d);
-            }
-            ImageRef::parse(&name).map_err(|e| format!("`{name}` is not a valid reference: {e}"))
-        })();
         let digest_state = if let Some(d) = &fields.digest {
             digest_state(d.scalar.text(), false)
         } else if let Some(s) = &fields.sha {
@@ -1120,11 +1161,38 @@ impl Walker<'_> {
                     .use_digest
                     .as_ref()
                     .is_some_and(|u| u.scalar.text() == "false"),
-            fields,
+            fields: fields.clone(),
             digest_state,
+            unused: chroot,
             span,
         });
+        if let Some(dc) = digest_chroot {
+            self.chroot_site(fields, dc, chroot);
+        }
         Ok(())
+    }
+
+    /// ingress-nginx's chroot variant of a block: `<image>-chroot:<tag>@<digestChroot>`,
+    /// rendered instead of the plain image when `chroot: true`. A site of its
+    /// own, at the `digestChroot` field, so pin fills it from the `-chroot`
+    /// image's entry; `unused` (lint skips it) while `chroot` is not true.
+    fn chroot_site(&mut self, mut fields: SiteFields, dc: Field, chroot: bool) {
+        let digest_state = digest_state(dc.scalar.text(), false);
+        fields.sha = None;
+        fields.use_digest = None;
+        fields.digest = Some(dc.clone());
+        let reference = self.compose(&fields, "-chroot");
+        self.out.push(ImageSite {
+            path: dc.path.clone(),
+            document: self.document,
+            kind: SiteKind::Block,
+            reference,
+            fields,
+            digest_state,
+            digest_ignored: false,
+            unused: !chroot,
+            span: Span::new(dc.key_offset, dc.key_offset),
+        });
     }
 
     /// The span to point at for a mapping site: its first key.
@@ -1241,6 +1309,7 @@ impl Walker<'_> {
                 },
                 digest_state: state,
                 digest_ignored: filled && !tag_text.is_empty(),
+                unused: false,
                 span,
             });
         }
@@ -1313,6 +1382,7 @@ impl Walker<'_> {
             },
             digest_state: state,
             digest_ignored: false,
+            unused: false,
             span: value.span,
         });
         Ok(())
@@ -1380,6 +1450,7 @@ impl Walker<'_> {
             },
             digest_state,
             digest_ignored: false,
+            unused: false,
             span: s.span,
         });
         Ok(())

@@ -18,6 +18,7 @@ use crate::reference::ImageRef;
 use crate::source::{SourceFile, Span};
 
 pub mod chart;
+mod embedded;
 mod rendered;
 mod rules;
 pub mod suppress;
@@ -644,7 +645,8 @@ fn values_sites(
     out: &mut Collected,
 ) -> Result<Vec<String>, LintError> {
     use crate::values::{self, ImageSite};
-    let sites = values::image_sites(&src.path, &src.text)?;
+    let file = values::ValuesFile::parse(&src.path, src.text.clone())?;
+    let sites = file.image_sites()?;
     let effective: std::collections::HashMap<String, ImageSite> = match (has_overlay, merged) {
         (true, Some(m)) => {
             let json = serde_json::to_string_pretty(&yaml::to_json(m)).unwrap_or_default();
@@ -675,7 +677,26 @@ fn values_sites(
             }
         }
         let judged = effective.get(&path).unwrap_or(site);
+        if judged.unused {
+            // Not rendered with these values (ingress-nginx's chroot image while `chroot` is off).
+            continue;
+        }
         let (found, finding) = judge_site(judged, site, src, &chart.root, note);
+        out.images.push(found);
+        out.site_findings
+            .extend(finding.map(|f| (chart.root.clone(), f)));
+    }
+    // Container images inside `|` strings of manifest text (grafana's `extraContainers: |`).
+    for img in embedded::embedded_images(&file) {
+        let found = FoundImage::new(
+            img.image,
+            ImageOrigin::Values,
+            src,
+            img.span,
+            Some(img.path.to_string()),
+            &chart.root,
+        );
+        let finding = rules::check(&found);
         out.images.push(found);
         out.site_findings
             .extend(finding.map(|f| (chart.root.clone(), f)));

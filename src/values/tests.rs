@@ -283,3 +283,83 @@ fn merge_keys_at_image_sites_are_refused() {
     let e = err("base: &b {registry: docker.io}\nimage:\n  <<: *b\n  repository: nginx\n");
     assert!(e.starts_with("values.yaml:3:7: a merge key"), "{e}");
 }
+
+#[test]
+fn ingress_nginx_chroot_is_a_site_of_its_own() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let c = format!("sha256:{}", "c".repeat(64));
+    let off = format!(
+        "global:\n  image:\n    registry: registry.k8s.io\ncontroller:\n  image:\n    chroot: false\n    image: ingress-nginx/controller\n    tag: v1.12.0\n    digest: {d}\n    digestChroot: \"\"\n"
+    );
+    let s = sites(&off);
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].path.to_string(), "controller.image");
+    assert!(!s[0].unused && s[0].is_pinned());
+    assert_eq!(s[1].path.to_string(), "controller.image.digestChroot");
+    assert_eq!(
+        s[1].reference.as_ref().unwrap().to_string(),
+        "registry.k8s.io/ingress-nginx/controller-chroot:v1.12.0"
+    );
+    assert_eq!(s[1].digest_state, DigestState::Empty);
+    assert!(
+        s[1].unused,
+        "chroot is off: the chroot image is not rendered"
+    );
+    assert_eq!(s[1].fields.digest.as_ref().unwrap().key, "digestChroot");
+
+    let on = off
+        .replace("chroot: false", "chroot: true")
+        .replace("digestChroot: \"\"", &format!("digestChroot: {c}"));
+    let s = sites(&on);
+    assert!(s[0].unused, "chroot is on: the plain image is not rendered");
+    assert!(!s[1].unused);
+    assert_eq!(
+        s[1].reference.as_ref().unwrap().to_string(),
+        format!("registry.k8s.io/ingress-nginx/controller-chroot:v1.12.0@{c}")
+    );
+    // A legacy full `repository` is used as written, without the suffix.
+    let legacy = on.replace(
+        "    image: ingress-nginx/controller\n",
+        "    repository: example.com/my/controller\n",
+    );
+    assert_eq!(
+        sites(&legacy)[1].reference.as_ref().unwrap().to_string(),
+        format!("example.com/my/controller:v1.12.0@{c}")
+    );
+}
+
+#[test]
+fn cilium_override_is_the_whole_reference() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let block = format!(
+        "image:\n  override: {{o}}\n  repository: quay.io/cilium/cilium\n  tag: v1.16.3\n  digest: {d}\n  useDigest: true\n"
+    );
+    // Unset (null or empty): the block renders.
+    for o in ["~", "\"\"", ""] {
+        let s = sites(&block.replace("{o}", o));
+        assert_eq!(s.len(), 1, "{o}");
+        assert_eq!(s[0].kind, SiteKind::Block);
+        assert!(s[0].is_pinned());
+    }
+    // Set: the override is the site, a string; repository/tag/digest are not rendered.
+    let s = sites(&block.replace("{o}", "\"quay.io/me/cilium:dev\""));
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].kind, SiteKind::String);
+    assert_eq!(s[0].path.to_string(), "image.override");
+    assert_eq!(
+        s[0].reference.as_ref().unwrap().to_string(),
+        "quay.io/me/cilium:dev"
+    );
+    assert!(!s[0].is_pinned());
+    assert_eq!(s[0].fields.string.as_ref().unwrap().key, "override");
+    let pinned = block.replace("{o}", &format!("quay.io/me/cilium:dev@{d}"));
+    let s = sites(&pinned);
+    assert_eq!(
+        s.len(),
+        1,
+        "a pinned override is not also a plain string site"
+    );
+    assert!(s[0].is_pinned());
+    let e = err(&block.replace("{o}", "|\n    quay.io/me/cilium:dev"));
+    assert!(e.contains("block scalar"), "{e}");
+}

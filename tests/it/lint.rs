@@ -819,3 +819,116 @@ fn annotation_images_sit_at_their_exact_bytes() {
         one(7, 14, "nginx:1")
     );
 }
+
+/// ingress-nginx's `digestChroot` is judged only when `chroot: true` renders
+/// the `-chroot` image; then the plain image's `digest` is the unused one.
+#[test]
+fn ingress_nginx_chroot_digest_is_judged_only_when_chroot_is_on() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let values = |chroot: &str| {
+        format!(
+            "global:\n  image:\n    registry: registry.k8s.io\ncontroller:\n  image:\n    chroot: {chroot}\n    image: ingress-nginx/controller\n    tag: v1.12.0\n    digest: {d}\n    digestChroot: \"\"\n"
+        )
+    };
+    let off = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        ("values.yaml", &values("false")),
+    ]);
+    let findings = lint_dirs(&[off.path().to_path_buf()], &LintOptions::default());
+    assert!(findings.is_empty(), "{}", lines(&findings, off.path()));
+
+    let on = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        ("values.yaml", &values("true")),
+    ]);
+    let findings = lint_dirs(&[on.path().to_path_buf()], &LintOptions::default());
+    assert_eq!(codes(&findings), vec![Code::EmptyDigest]);
+    let f = &findings[0];
+    assert_eq!(
+        (f.line, f.column),
+        (10, 19),
+        "{}",
+        lines(&findings, on.path())
+    );
+    assert!(
+        f.message
+            .contains("registry.k8s.io/ingress-nginx/controller-chroot:v1.12.0"),
+        "{}",
+        f.message
+    );
+}
+
+/// cilium's non-empty `override` is the reference the chart renders: lint
+/// judges it, not the repository/tag/digest beside it.
+#[test]
+fn cilium_override_is_judged_instead_of_its_block() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let values = |o: &str| {
+        format!(
+            "image:\n  override: {o}\n  repository: quay.io/cilium/cilium\n  tag: v1.16.3\n  digest: {d}\n  useDigest: true\n"
+        )
+    };
+    let lint_values = |v: String| {
+        let dir = chart(&[
+            ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+            ("values.yaml", &v),
+        ]);
+        let f = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+        (dir, f)
+    };
+    let (_d, f) = lint_values(values("~"));
+    assert!(f.is_empty(), "the pinned block renders");
+    let (dir, f) = lint_values(values("quay.io/acme/cilium:dev"));
+    assert_eq!(
+        codes(&f),
+        vec![Code::MutableTag],
+        "{}",
+        lines(&f, dir.path())
+    );
+    assert_eq!((f[0].line, f[0].column), (2, 13));
+    assert_eq!(f[0].path.as_deref(), Some("image.override"));
+    let (_d, f) = lint_values(values(&format!("quay.io/acme/cilium:dev@{d}")));
+    assert!(f.is_empty());
+}
+
+/// Container images inside a `|` string of manifest text (grafana's
+/// `extraContainers: |`) are reported at their exact line and column.
+#[test]
+fn images_in_block_strings_of_manifest_text_sit_at_their_bytes() {
+    let d = format!("sha256:{}", "d".repeat(64));
+    let values = format!(
+        "image:\n  repository: grafana/grafana\n  tag: 11.0.0\n  sha: {}\nextraContainers: |\n  - name: proxy\n    image: quay.io/gambol99/keycloak-proxy:latest\n    args:\n      - -client-id={{{{ .Values.id }}}}\n  {{{{- if .Values.x }}}}\n  - name: pinned\n    image: \"busybox:1.36@{d}\"\n  {{{{- end }}}}\nextraInitContainers: |\n  - name: init\n    image: alpine\n",
+        "a".repeat(64)
+    );
+    let dir = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        ("values.yaml", &values),
+    ]);
+    let findings = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+    let got: Vec<_> = findings
+        .iter()
+        .map(|f| (f.code, f.line, f.column, f.path.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Code::MutableTag,
+                7,
+                12,
+                "extraContainers[0].image".to_string()
+            ),
+            (
+                Code::ImplicitLatest,
+                16,
+                12,
+                "extraInitContainers[0].image".to_string()
+            ),
+        ],
+        "{}",
+        lines(&findings, dir.path())
+    );
+    // Pin leaves the strings alone: they are not image sites.
+    let sites = chartpin::values::image_sites(Path::new("values.yaml"), &values).unwrap();
+    assert_eq!(sites.len(), 1);
+}

@@ -160,7 +160,9 @@ macro_rules! golden {
 golden! {
     golden_bitnami => "bitnami",
     golden_cilium => "cilium",
+    golden_cilium_override => "cilium-override",
     golden_ingress_nginx => "ingress-nginx",
+    golden_ingress_nginx_chroot => "ingress-nginx-chroot",
     golden_cert_manager_1_16 => "cert-manager-1.16",
     golden_cert_manager_head => "cert-manager-head",
     golden_kube_prometheus_stack => "kube-prometheus-stack",
