@@ -332,29 +332,57 @@ fn name_and_tag(
     split_pinned(chosen).map_err(|m| InputError::at(source, at, m))
 }
 
-/// kbld lock: `kind: Config` with `overrides: [{image, newImage, preresolved}]`.
-pub(super) fn kbld(source: &SourceFile) -> Result<Vec<ManifestEntry>, InputError> {
-    let root = parse_tree(source)?;
-    expect_map(source, &root, "a kbld lock (`kind: Config`)")?;
-    let kind = required(source, &root, "kind", "the kbld lock")?;
-    if kind.as_str() != Some("Config") {
+/// What messages call a Carvel lock: the document, the lock with an indefinite
+/// and with a definite article.
+struct LockNames {
+    document: &'static str,
+    a_lock: &'static str,
+    the_lock: &'static str,
+}
+
+/// The item list of a Carvel lock: checks the root is a map with `kind: KIND`
+/// and that `list_key` is a list.
+fn lock_items<'a>(
+    source: &SourceFile,
+    root: &'a Node,
+    names: LockNames,
+    kind_expected: &str,
+    list_key: &str,
+) -> Result<&'a [Node], InputError> {
+    expect_map(source, root, names.document)?;
+    let kind = required(source, root, "kind", names.the_lock)?;
+    if kind.as_str() != Some(kind_expected) {
         return Err(InputError::at(
             source,
             kind.at,
-            "a kbld lock has `kind: Config`",
+            format!("{} has `kind: {kind_expected}`", names.a_lock),
         ));
     }
-    let overrides = required(source, &root, "overrides", "the kbld lock")?;
-    let Value::Seq(items) = &overrides.value else {
+    let list = required(source, root, list_key, names.the_lock)?;
+    let Value::Seq(items) = &list.value else {
         return Err(InputError::at(
             source,
-            overrides.at,
-            format!(
-                "expected `overrides` to be a list, found {}",
-                overrides.kind()
-            ),
+            list.at,
+            format!("expected `{list_key}` to be a list, found {}", list.kind()),
         ));
     };
+    Ok(items)
+}
+
+/// kbld lock: `kind: Config` with `overrides: [{image, newImage, preresolved}]`.
+pub(super) fn kbld(source: &SourceFile) -> Result<Vec<ManifestEntry>, InputError> {
+    let root = parse_tree(source)?;
+    let items = lock_items(
+        source,
+        &root,
+        LockNames {
+            document: "a kbld lock (`kind: Config`)",
+            a_lock: "a kbld lock",
+            the_lock: "the kbld lock",
+        },
+        "Config",
+        "overrides",
+    )?;
     let mut out = Vec::new();
     for item in items {
         expect_map(source, item, "an override (`image`, `newImage`)")?;
@@ -387,23 +415,17 @@ pub(super) fn kbld(source: &SourceFile) -> Result<Vec<ManifestEntry>, InputError
 /// imgpkg `ImagesLock`: `images: [{image: ref@digest, annotations: {kbld.carvel.dev/id: ref}}]`.
 pub(super) fn imgpkg(source: &SourceFile) -> Result<Vec<ManifestEntry>, InputError> {
     let root = parse_tree(source)?;
-    expect_map(source, &root, "an imgpkg `ImagesLock`")?;
-    let kind = required(source, &root, "kind", "the imgpkg lock")?;
-    if kind.as_str() != Some("ImagesLock") {
-        return Err(InputError::at(
-            source,
-            kind.at,
-            "an imgpkg lock has `kind: ImagesLock`",
-        ));
-    }
-    let images = required(source, &root, "images", "the imgpkg lock")?;
-    let Value::Seq(items) = &images.value else {
-        return Err(InputError::at(
-            source,
-            images.at,
-            format!("expected `images` to be a list, found {}", images.kind()),
-        ));
-    };
+    let items = lock_items(
+        source,
+        &root,
+        LockNames {
+            document: "an imgpkg `ImagesLock`",
+            a_lock: "an imgpkg lock",
+            the_lock: "the imgpkg lock",
+        },
+        "ImagesLock",
+        "images",
+    )?;
     let mut out = Vec::new();
     for item in items {
         expect_map(source, item, "an image (`image`, `annotations`)")?;
