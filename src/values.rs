@@ -440,7 +440,7 @@ impl ValuesFile {
                 document: doc,
                 out: &mut out,
             };
-            w.walk(root, &YamlPath::default(), false)?;
+            w.walk(root, &mut YamlPath::default(), false)?;
         }
         out.sort_by_key(|s| s.span.start);
         Ok(out)
@@ -468,9 +468,13 @@ fn node_at<'a>(node: &'a Node, path: &[PathSeg]) -> Option<&'a Node> {
 // Building the tree from parser events.
 
 fn build_documents(source: &SourceFile) -> Result<Vec<Node>, InputError> {
+    // Comments are never needed here (edits are byte splices, so they stay as
+    // written); not capturing them saves the parser a copy of each one.
+    let mut options = granit_parser::Options::default();
+    options.set_emit_comments(false);
     let mut b = Builder {
         source,
-        parser: Parser::new_from_str(source.text.as_str()),
+        parser: Parser::new_from_str_with_options(source.text.as_str(), options),
         peeked: None,
     };
     let mut docs = Vec::new();
@@ -485,6 +489,9 @@ fn build_documents(source: &SourceFile) -> Result<Vec<Node>, InputError> {
     }
     Ok(docs)
 }
+
+/// Mappings with fewer keys than this find duplicates by a scan, not a hash map.
+const SMALL_MAP: usize = 16;
 
 /// Builds the tree straight from the parser's event stream (one event of
 /// lookahead), so no event list is held: time and memory stay linear.
@@ -588,7 +595,10 @@ where
                     let flow = style == granit_parser::StructureStyle::Flow;
                     let anchored = anchor != 0;
                     let mut entries: Vec<(Node, Node)> = Vec::new();
+                    // Keys seen so far. Small mappings (nearly all) are searched
+                    // directly; past `SMALL_MAP` keys an index keeps it linear.
                     let mut seen: HashMap<String, usize> = HashMap::new();
+                    let mut indexed = false;
                     loop {
                         self.skip_meta()?;
                         match self.peek()? {
@@ -603,7 +613,25 @@ where
                         if let Node::Scalar(k) = &key
                             && k.value != "<<"
                         {
-                            if let Some(&first) = seen.get(&k.value) {
+                            let first = if entries.len() < SMALL_MAP {
+                                entries.iter().find_map(|(e, _)| match e {
+                                    Node::Scalar(e) if e.value == k.value => Some(e.span.start),
+                                    _ => None,
+                                })
+                            } else {
+                                if !indexed {
+                                    indexed = true;
+                                    for (e, _) in &entries {
+                                        if let Node::Scalar(e) = e
+                                            && e.value != "<<"
+                                        {
+                                            seen.entry(e.value.clone()).or_insert(e.span.start);
+                                        }
+                                    }
+                                }
+                                seen.get(&k.value).copied()
+                            };
+                            if let Some(first) = first {
                                 let lc = self.source.line_col(first);
                                 return Err(InputError::at(
                                     self.source,
@@ -614,7 +642,9 @@ where
                                     ),
                                 ));
                             }
-                            seen.insert(k.value.clone(), k.span.start);
+                            if indexed {
+                                seen.insert(k.value.clone(), k.span.start);
+                            }
                         }
                         self.skip_meta()?;
                         let value = self.node()?;
@@ -798,25 +828,34 @@ impl Globals {
 
 /// Whether a key names a single-string image (`image`, `curlImage`, `sidecarImage`).
 fn image_key(k: &str) -> bool {
+    if !contains_ignore_case(k, "image") {
+        return false;
+    }
     let l = k.to_ascii_lowercase();
-    l.contains("image")
-        && ![
-            "pull",
-            "tag",
-            "digest",
-            "registry",
-            "namespace",
-            "enabled",
-            "polic",
-            "secret",
-            "sha",
-            "name",
-            "override",
-            "renderer",
-        ]
-        .iter()
-        .any(|x| l.contains(x))
+    ![
+        "pull",
+        "tag",
+        "digest",
+        "registry",
+        "namespace",
+        "enabled",
+        "polic",
+        "secret",
+        "sha",
+        "name",
+        "override",
+        "renderer",
+    ]
+    .iter()
+    .any(|x| l.contains(x))
         || l == "rendererimage"
+}
+
+/// Whether `hay` contains the lowercase ASCII `needle`, ignoring ASCII case.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// Whether a string looks enough like a reference to report it when it does not parse.
@@ -835,31 +874,38 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
+    /// Visit `node` at `path`. The path is one buffer for the whole walk:
+    /// each level pushes its segment, rewrites it per child and pops it, so
+    /// no path is cloned unless a site keeps it.
     fn walk(
         &mut self,
         node: &Node,
-        path: &YamlPath,
+        path: &mut YamlPath,
         anchored_above: bool,
     ) -> Result<(), InputError> {
         match node {
             Node::Map(m) => self.walk_map(m, path, anchored_above || m.anchored),
             Node::Seq(s) => {
                 let image_list = path.last_key().is_some_and(image_key);
+                path.0.push(PathSeg::Index(0));
                 for (i, item) in s.items.iter().enumerate() {
-                    let p = path.index(i);
+                    if let Some(last) = path.0.last_mut() {
+                        *last = PathSeg::Index(i);
+                    }
                     if let Node::Scalar(sc) = item {
-                        self.string_site(sc, &p, image_list, anchored_above || s.anchored)?;
+                        self.string_site(sc, path, image_list, anchored_above || s.anchored)?;
                     } else {
-                        self.walk(item, &p, anchored_above || s.anchored)?;
+                        self.walk(item, path, anchored_above || s.anchored)?;
                     }
                 }
+                path.0.pop();
                 Ok(())
             }
             _ => Ok(()),
         }
     }
 
-    fn walk_map(&mut self, m: &Map, path: &YamlPath, anchored: bool) -> Result<(), InputError> {
+    fn walk_map(&mut self, m: &Map, path: &mut YamlPath, anchored: bool) -> Result<(), InputError> {
         let key_name = path.last_key().unwrap_or("");
         let mut used: Vec<&str> = Vec::new();
         if let Some(Node::Map(digests)) = m.get("digest") {
@@ -906,16 +952,23 @@ impl Walker<'_> {
                 used.push(k.value.as_str());
             }
         }
+        path.0.push(PathSeg::Key(String::new()));
         for (k, v) in &m.entries {
             let Some(ks) = k.as_scalar() else { continue };
             if used.contains(&ks.value.as_str())
-                || used.iter().any(|u| ks.value == format!("{u}Tag"))
+                || used
+                    .iter()
+                    .any(|u| ks.value.strip_suffix("Tag") == Some(*u))
             {
                 continue;
             }
-            let p = path.key(&ks.value);
+            if let Some(PathSeg::Key(last)) = path.0.last_mut() {
+                last.clear();
+                last.push_str(&ks.value);
+            }
+            let p = &mut *path;
             match v {
-                Node::Scalar(s) => self.string_site(s, &p, image_key(&ks.value), anchored)?,
+                Node::Scalar(s) => self.string_site(s, p, image_key(&ks.value), anchored)?,
                 Node::Alias(span) if image_key(&ks.value) => {
                     return Err(InputError::at(
                         self.source,
@@ -925,9 +978,10 @@ impl Walker<'_> {
                         ),
                     ));
                 }
-                _ => self.walk(v, &p, anchored)?,
+                _ => self.walk(v, p, anchored)?,
             }
         }
+        path.0.pop();
         Ok(())
     }
 
@@ -980,8 +1034,33 @@ impl Walker<'_> {
         key_name: &str,
         path: &YamlPath,
     ) -> Result<Option<SiteFields>, InputError> {
-        let is_scalar = |k: &str| matches!(m.get(k), Some(Node::Scalar(_) | Node::Alias(_)));
-        let keyed_image = key_name.to_ascii_lowercase().contains("image");
+        // Most mappings hold none of the field names: one pass over the keys
+        // answers that before the per-field look-ups below.
+        const FIELDS: [&str; 7] = [
+            "tag",
+            "digest",
+            "sha",
+            "registry",
+            "repository",
+            "image",
+            "name",
+        ];
+        let mut present = [false; FIELDS.len()];
+        for (k, v) in &m.entries {
+            if let (Node::Scalar(k), Node::Scalar(_) | Node::Alias(_)) = (k, v)
+                && let Some(i) = FIELDS.iter().position(|f| *f == k.value)
+                && m.get(FIELDS[i]).is_some_and(|first| std::ptr::eq(first, v))
+            {
+                present[i] = true;
+            }
+        }
+        let is_scalar = |k: &str| {
+            FIELDS
+                .iter()
+                .position(|f| *f == k)
+                .is_some_and(|i| present[i])
+        };
+        let keyed_image = contains_ignore_case(key_name, "image");
         let has_detail = ["tag", "digest", "sha", "registry"]
             .iter()
             .any(|k| is_scalar(k));
@@ -1397,6 +1476,11 @@ impl Walker<'_> {
     ) -> Result<(), InputError> {
         let v = s.text();
         if s.is_null || v.is_empty() {
+            return Ok(());
+        }
+        // Off an image key only a pinned reference (`…@digest`) is a site:
+        // skip the grammar for the many values that hold no `@`.
+        if !image_keyed && !v.contains('@') {
             return Ok(());
         }
         if s.style.is_block() {
