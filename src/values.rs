@@ -866,6 +866,52 @@ fn looks_like_reference(v: &str) -> bool {
         && (v.contains('/') || v.contains(':') || v.contains('@'))
 }
 
+/// The key names a mapping is looked up by while finding sites.
+const FIELDS: [&str; 8] = [
+    "tag",
+    "digest",
+    "sha",
+    "registry",
+    "repository",
+    "image",
+    "name",
+    "<<",
+];
+const FIELD_DIGEST: usize = 1;
+const FIELD_MERGE: usize = 7;
+
+/// One pass over a mapping's keys: the value of each of [`FIELDS`] (its
+/// first occurrence, as [`Map::get`] finds it) and whether any key ends in
+/// `Tag`. Most mappings hold none of them, and this answers that at once.
+struct KeyScan<'a> {
+    values: [Option<&'a Node>; FIELDS.len()],
+    any_tag: bool,
+}
+
+impl<'a> KeyScan<'a> {
+    fn of(m: &'a Map) -> KeyScan<'a> {
+        let mut scan = KeyScan {
+            values: [None; FIELDS.len()],
+            any_tag: false,
+        };
+        for (k, v) in &m.entries {
+            let Node::Scalar(k) = k else { continue };
+            scan.any_tag |= k.value.ends_with("Tag");
+            if let Some(i) = FIELDS.iter().position(|f| *f == k.value)
+                && scan.values[i].is_none()
+            {
+                scan.values[i] = Some(v);
+            }
+        }
+        scan
+    }
+
+    /// The value under `FIELDS[i]`.
+    fn value(&self, i: usize) -> Option<&'a Node> {
+        self.values[i]
+    }
+}
+
 struct Walker<'a> {
     source: &'a SourceFile,
     globals: &'a Globals,
@@ -907,11 +953,12 @@ impl Walker<'_> {
 
     fn walk_map(&mut self, m: &Map, path: &mut YamlPath, anchored: bool) -> Result<(), InputError> {
         let key_name = path.last_key().unwrap_or("");
+        let keys = KeyScan::of(m);
         let mut used: Vec<&str> = Vec::new();
-        if let Some(Node::Map(digests)) = m.get("digest") {
+        if let Some(Node::Map(digests)) = keys.value(FIELD_DIGEST) {
             self.name_keyed(m, digests, path, anchored)?;
             used.extend(["registry", "tag", "digest", "name"]);
-        } else if let Some(fields) = self.block_fields(m, key_name, path)? {
+        } else if let Some(fields) = self.block_fields(m, &keys, key_name, path)? {
             used.extend([
                 "registry",
                 "repository",
@@ -932,6 +979,7 @@ impl Walker<'_> {
         let tag_keys: HashSet<&str> = m
             .entries
             .iter()
+            .take(if keys.any_tag { usize::MAX } else { 0 })
             .filter_map(|(k, _)| k.as_scalar())
             .map(|k| k.value.as_str())
             .filter(|k| k.ends_with("Tag"))
@@ -1031,34 +1079,15 @@ impl Walker<'_> {
     fn block_fields(
         &self,
         m: &Map,
+        keys: &KeyScan<'_>,
         key_name: &str,
         path: &YamlPath,
     ) -> Result<Option<SiteFields>, InputError> {
-        // Most mappings hold none of the field names: one pass over the keys
-        // answers that before the per-field look-ups below.
-        const FIELDS: [&str; 7] = [
-            "tag",
-            "digest",
-            "sha",
-            "registry",
-            "repository",
-            "image",
-            "name",
-        ];
-        let mut present = [false; FIELDS.len()];
-        for (k, v) in &m.entries {
-            if let (Node::Scalar(k), Node::Scalar(_) | Node::Alias(_)) = (k, v)
-                && let Some(i) = FIELDS.iter().position(|f| *f == k.value)
-                && m.get(FIELDS[i]).is_some_and(|first| std::ptr::eq(first, v))
-            {
-                present[i] = true;
-            }
-        }
         let is_scalar = |k: &str| {
             FIELDS
                 .iter()
                 .position(|f| *f == k)
-                .is_some_and(|i| present[i])
+                .is_some_and(|i| matches!(keys.value(i), Some(Node::Scalar(_) | Node::Alias(_))))
         };
         let keyed_image = contains_ignore_case(key_name, "image");
         let has_detail = ["tag", "digest", "sha", "registry"]
@@ -1073,7 +1102,7 @@ impl Walker<'_> {
         } else {
             None
         };
-        if let Some(merge) = m.get("<<")
+        if let Some(merge) = keys.value(FIELD_MERGE)
             && (keyed_image || has_detail || repo_key.is_some())
         {
             return Err(InputError::at(
