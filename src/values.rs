@@ -12,8 +12,12 @@
 //! Reading also rejects what would make an edit unsafe or ambiguous, as an
 //! [`InputError`] naming file, line and column: malformed YAML, tab
 //! indentation (the parser's own check), duplicate keys (granit-parser
-//! accepts them silently), anchors or aliases at an image site (an edit there
-//! would change other values too) and block scalars at an image site.
+//! accepts them silently). Finding sites for an edit
+//! ([`ValuesFile::image_sites`], pin and release) also rejects anchors or
+//! aliases at an image site (an edit there would change other values too) and
+//! block scalars at one; finding them for reading
+//! ([`ValuesFile::readable_sites`], lint, verify, resolve) reads such a site
+//! as Helm renders it and marks it [`ImageSite::uneditable`] instead.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -404,7 +408,31 @@ pub fn set_scalar(text: &str, scalar: &Scalar, value: &str) -> Edit {
 pub struct ValuesFile {
     pub source: SourceFile,
     pub documents: Vec<Node>,
+    /// What each alias stands for, for reading sites through aliases.
+    anchors: Anchors,
 }
+
+/// The anchored nodes of a file and which one each alias names.
+#[derive(Clone, Debug, Default)]
+struct Anchors {
+    /// Each anchored node as written (its own aliases stay aliases).
+    nodes: Vec<Node>,
+    /// Anchor id → index into `nodes` (ids are unique across documents).
+    by_id: HashMap<usize, usize>,
+    /// Alias byte offset → index into `nodes`.
+    aliases: HashMap<usize, usize>,
+}
+
+impl Anchors {
+    /// The node the alias at `span` stands for.
+    fn target(&self, span: Span) -> Option<&Node> {
+        self.aliases.get(&span.start).map(|&i| &self.nodes[i])
+    }
+}
+
+/// Aliases followed in one scan at most: a file of aliases of aliases
+/// (the "billion laughs") must not make a scan exponential.
+const MAX_ALIAS_EXPANSIONS: usize = 10_000;
 
 impl ValuesFile {
     /// Parse `text` (read from `path`), rejecting malformed YAML, tab
@@ -414,8 +442,12 @@ impl ValuesFile {
         text: impl Into<String>,
     ) -> Result<ValuesFile, InputError> {
         let source = SourceFile::new(path.as_ref(), text);
-        let documents = build_documents(&source)?;
-        Ok(ValuesFile { source, documents })
+        let (documents, anchors) = build_documents(&source)?;
+        Ok(ValuesFile {
+            source,
+            documents,
+            anchors,
+        })
     }
 
     /// The file's text, byte for byte as read.
@@ -428,10 +460,25 @@ impl ValuesFile {
         self.documents.iter().find_map(|d| node_at(d, &path.0))
     }
 
-    /// Every image site, in file order. Fails on an anchor, alias or block
-    /// scalar at a site, where an edit could not be made safely.
+    /// Every image site, in file order, for editing (what `pin` and
+    /// `release` call). Fails on an anchor, alias or block scalar at a site,
+    /// where an edit could not be made safely.
     pub fn image_sites(&self) -> Result<Vec<ImageSite>, InputError> {
+        self.scan(true)
+    }
+
+    /// Every image site, in file order, for reading (what `lint`, `verify`
+    /// and `resolve` call): a site behind an anchor, alias or block scalar is
+    /// read as the chart renders it (an alias as its anchored value, a block
+    /// scalar as its trimmed content) and carries in
+    /// [`ImageSite::uneditable`] the error `pin` would give for it.
+    pub fn readable_sites(&self) -> Result<Vec<ImageSite>, InputError> {
+        self.scan(false)
+    }
+
+    fn scan(&self, strict: bool) -> Result<Vec<ImageSite>, InputError> {
         let mut out = Vec::new();
+        let mut expansions = 0;
         for (doc, root) in self.documents.iter().enumerate() {
             let globals = Globals::read(root);
             let mut w = Walker {
@@ -439,6 +486,13 @@ impl ValuesFile {
                 globals: &globals,
                 document: doc,
                 out: &mut out,
+                strict,
+                anchors: &self.anchors,
+                pending: None,
+                alias_at: None,
+                inherited: None,
+                expansions: &mut expansions,
+                string_sites: HashSet::new(),
             };
             w.walk(root, &mut YamlPath::default(), false)?;
         }
@@ -447,9 +501,14 @@ impl ValuesFile {
     }
 }
 
-/// The image sites of a values text: what `lint` and `verify` call.
+/// The image sites of a values text, for editing ([`ValuesFile::image_sites`]).
 pub fn image_sites(path: &Path, text: &str) -> Result<Vec<ImageSite>, InputError> {
     ValuesFile::parse(path, text)?.image_sites()
+}
+
+/// The image sites of a values text, for reading ([`ValuesFile::readable_sites`]).
+pub fn readable_sites(path: &Path, text: &str) -> Result<Vec<ImageSite>, InputError> {
+    ValuesFile::parse(path, text)?.readable_sites()
 }
 
 fn node_at<'a>(node: &'a Node, path: &[PathSeg]) -> Option<&'a Node> {
@@ -467,7 +526,7 @@ fn node_at<'a>(node: &'a Node, path: &[PathSeg]) -> Option<&'a Node> {
 // ---------------------------------------------------------------------------
 // Building the tree from parser events.
 
-fn build_documents(source: &SourceFile) -> Result<Vec<Node>, InputError> {
+fn build_documents(source: &SourceFile) -> Result<(Vec<Node>, Anchors), InputError> {
     // Comments are never needed here (edits are byte splices, so they stay as
     // written); not capturing them saves the parser a copy of each one.
     let mut options = granit_parser::Options::default();
@@ -476,6 +535,7 @@ fn build_documents(source: &SourceFile) -> Result<Vec<Node>, InputError> {
         source,
         parser: Parser::new_from_str_with_options(source.text.as_str(), options),
         peeked: None,
+        anchors: Anchors::default(),
     };
     let mut docs = Vec::new();
     while let Some((ev, _)) = b.next()? {
@@ -487,7 +547,7 @@ fn build_documents(source: &SourceFile) -> Result<Vec<Node>, InputError> {
             docs.push(b.node()?);
         }
     }
-    Ok(docs)
+    Ok((docs, b.anchors))
 }
 
 /// Mappings with fewer keys than this find duplicates by a scan, not a hash map.
@@ -499,6 +559,7 @@ struct Builder<'a, I> {
     source: &'a SourceFile,
     parser: I,
     peeked: Option<(Event<'a>, Span)>,
+    anchors: Anchors,
 }
 
 impl<'a, I> Builder<'a, I>
@@ -546,7 +607,18 @@ where
         InputError::file(&self.source.path, "unexpected end of YAML")
     }
 
+    /// The next node, remembered under its anchor id when it has one.
     fn node(&mut self) -> Result<Node, InputError> {
+        let (node, anchor) = self.bare_node()?;
+        if anchor != 0 {
+            self.anchors.by_id.insert(anchor, self.anchors.nodes.len());
+            self.anchors.nodes.push(node.clone());
+        }
+        Ok(node)
+    }
+
+    /// The next node and its anchor id (0 for none).
+    fn bare_node(&mut self) -> Result<(Node, usize), InputError> {
         loop {
             let Some((ev, span)) = self.next()? else {
                 return Err(self.unexpected_end());
@@ -558,19 +630,27 @@ where
                     let raw = &self.source.text[span.range()];
                     let is_null = style == QuoteStyle::Plain
                         && (raw.is_empty() || matches!(raw, "~" | "null" | "Null" | "NULL"));
-                    return Ok(Node::Scalar(Scalar {
-                        value: if raw.is_empty() && style == QuoteStyle::Plain {
-                            String::new()
-                        } else {
-                            v.into_owned()
-                        },
-                        span,
-                        style,
-                        anchored: anchor != 0,
-                        is_null,
-                    }));
+                    return Ok((
+                        Node::Scalar(Scalar {
+                            value: if raw.is_empty() && style == QuoteStyle::Plain {
+                                String::new()
+                            } else {
+                                v.into_owned()
+                            },
+                            span,
+                            style,
+                            anchored: anchor != 0,
+                            is_null,
+                        }),
+                        anchor,
+                    ));
                 }
-                Event::Alias(_) => return Ok(Node::Alias(span)),
+                Event::Alias(id) => {
+                    if let Some(&i) = self.anchors.by_id.get(&id) {
+                        self.anchors.aliases.insert(span.start, i);
+                    }
+                    return Ok((Node::Alias(span), 0));
+                }
                 Event::SequenceStart(style, anchor, _) => {
                     let mut items = Vec::new();
                     loop {
@@ -584,12 +664,15 @@ where
                             _ => items.push(self.node()?),
                         }
                     }
-                    return Ok(Node::Seq(Seq {
-                        items,
-                        flow: style == granit_parser::StructureStyle::Flow,
-                        anchored: anchor != 0,
-                        span,
-                    }));
+                    return Ok((
+                        Node::Seq(Seq {
+                            items,
+                            flow: style == granit_parser::StructureStyle::Flow,
+                            anchored: anchor != 0,
+                            span,
+                        }),
+                        anchor,
+                    ));
                 }
                 Event::MappingStart(style, anchor, _) => {
                     let flow = style == granit_parser::StructureStyle::Flow;
@@ -650,12 +733,15 @@ where
                         let value = self.node()?;
                         entries.push((key, value));
                     }
-                    return Ok(Node::Map(Map {
-                        entries,
-                        flow,
-                        anchored,
-                        span,
-                    }));
+                    return Ok((
+                        Node::Map(Map {
+                            entries,
+                            flow,
+                            anchored,
+                            span,
+                        }),
+                        anchor,
+                    ));
                 }
                 _ => {
                     return Err(InputError::at(
@@ -764,8 +850,12 @@ pub struct ImageSite {
     /// plain image while `chroot: true`, its chroot image otherwise): pin still
     /// fills it when the manifest has it, lint does not judge it.
     pub unused: bool,
-    /// Where to point messages: the string, or the block's key.
+    /// Where to point messages: the string, or the block's key; for a site
+    /// read through an alias, the alias.
     pub span: Span,
+    /// Why `pin` cannot edit this site (an anchor, alias or block scalar at
+    /// it), as the error `pin` gives; set only by [`ValuesFile::readable_sites`].
+    pub uneditable: Option<InputError>,
 }
 
 impl ImageSite {
@@ -917,9 +1007,98 @@ struct Walker<'a> {
     globals: &'a Globals,
     document: usize,
     out: &'a mut Vec<ImageSite>,
+    /// Refuse uneditable sites (for pin) instead of reading them.
+    strict: bool,
+    anchors: &'a Anchors,
+    /// The first reason the site being built cannot be edited.
+    pending: Option<InputError>,
+    /// The alias being read through: sites under it are reported there.
+    alias_at: Option<Span>,
+    /// Why no site under the alias being read through can be edited.
+    inherited: Option<InputError>,
+    expansions: &'a mut usize,
+    /// Where the string sites found so far start: an alias of one is an
+    /// image wherever it is written.
+    string_sites: HashSet<usize>,
 }
 
-impl Walker<'_> {
+impl<'a> Walker<'a> {
+    /// An anchor, alias or block scalar at a site: an error when scanning
+    /// for edits, the site's `uneditable` reason when scanning for reading.
+    fn refuse(&mut self, offset: usize, message: String) -> Result<(), InputError> {
+        let err = InputError::at(self.source, offset, message);
+        if self.strict {
+            return Err(err);
+        }
+        self.pending.get_or_insert(err);
+        Ok(())
+    }
+
+    /// The node an alias stands for, when reading (never when editing) and
+    /// while the expansion budget lasts.
+    fn follow(&mut self, alias: Span) -> Option<&'a Node> {
+        if self.strict || *self.expansions >= MAX_ALIAS_EXPANSIONS {
+            return None;
+        }
+        *self.expansions += 1;
+        self.anchors.target(alias)
+    }
+
+    /// Record `site`, with `refusal` as its reason not to edit; under an
+    /// alias, every span of it points at the alias.
+    fn push(&mut self, mut site: ImageSite, refusal: Option<InputError>) {
+        if let Some(at) = self.alias_at {
+            site.span = at;
+            let f = &mut site.fields;
+            for field in [
+                &mut f.registry,
+                &mut f.repository,
+                &mut f.tag,
+                &mut f.digest,
+                &mut f.sha,
+                &mut f.use_digest,
+                &mut f.string,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                field.scalar.span = at;
+                field.key_offset = at.start;
+            }
+        }
+        site.uneditable = self.inherited.clone().or(refusal);
+        self.out.push(site);
+    }
+
+    /// Read the node the alias at `path` stands for as if it were written
+    /// there (reading only; editing never follows an alias). `message` says
+    /// why a site found through it cannot be edited.
+    fn walk_alias(
+        &mut self,
+        alias: Span,
+        path: &mut YamlPath,
+        image_keyed: bool,
+        message: String,
+    ) -> Result<(), InputError> {
+        let Some(target) = self.follow(alias) else {
+            return Ok(());
+        };
+        let outer = (self.alias_at, self.inherited.clone());
+        self.alias_at = Some(self.alias_at.unwrap_or(alias));
+        self.inherited
+            .get_or_insert_with(|| InputError::at(self.source, alias.start, message));
+        let saved = self.pending.take();
+        let r = match target {
+            Node::Scalar(sc) => {
+                let keyed = image_keyed || self.string_sites.contains(&sc.span.start);
+                self.string_site(sc, path, keyed, true)
+            }
+            other => self.walk(other, path, true),
+        };
+        self.pending = saved;
+        (self.alias_at, self.inherited) = outer;
+        r
+    }
     /// Visit `node` at `path`. The path is one buffer for the whole walk:
     /// each level pushes its segment, rewrites it per child and pops it, so
     /// no path is cloned unless a site keeps it.
@@ -938,10 +1117,18 @@ impl Walker<'_> {
                     if let Some(last) = path.0.last_mut() {
                         *last = PathSeg::Index(i);
                     }
-                    if let Node::Scalar(sc) = item {
-                        self.string_site(sc, path, image_list, anchored_above || s.anchored)?;
-                    } else {
-                        self.walk(item, path, anchored_above || s.anchored)?;
+                    self.pending = None;
+                    match item {
+                        Node::Scalar(sc) => {
+                            self.string_site(sc, path, image_list, anchored_above || s.anchored)?
+                        }
+                        Node::Alias(at) => {
+                            let m = format!(
+                                "an alias at image site `{path}`: pin cannot edit it without changing the anchored value too"
+                            );
+                            self.walk_alias(*at, path, image_list, m)?
+                        }
+                        _ => self.walk(item, path, anchored_above || s.anchored)?,
                     }
                 }
                 path.0.pop();
@@ -955,6 +1142,7 @@ impl Walker<'_> {
         let key_name = path.last_key().unwrap_or("");
         let keys = KeyScan::of(m);
         let mut used: Vec<&str> = Vec::new();
+        self.pending = None;
         if let Some(Node::Map(digests)) = keys.value(FIELD_DIGEST) {
             self.name_keyed(m, digests, path, anchored)?;
             used.extend(["registry", "tag", "digest", "name"]);
@@ -996,6 +1184,7 @@ impl Walker<'_> {
                 && !used.contains(&k.value.as_str())
                 && !k.value.is_empty()
             {
+                self.pending = None;
                 self.sibling_site(m, k, v, &tag_key, t, path, anchored)?;
                 used.push(k.value.as_str());
             }
@@ -1015,16 +1204,21 @@ impl Walker<'_> {
                 last.push_str(&ks.value);
             }
             let p = &mut *path;
+            self.pending = None;
             match v {
                 Node::Scalar(s) => self.string_site(s, p, image_key(&ks.value), anchored)?,
                 Node::Alias(span) if image_key(&ks.value) => {
-                    return Err(InputError::at(
-                        self.source,
-                        span.start,
-                        format!(
-                            "an alias at image site `{p}`: pin cannot edit it without changing the anchored value too"
-                        ),
-                    ));
+                    let m = format!(
+                        "an alias at image site `{p}`: pin cannot edit it without changing the anchored value too"
+                    );
+                    self.refuse(span.start, m.clone())?;
+                    self.walk_alias(*span, p, true, m)?;
+                }
+                Node::Alias(span) => {
+                    let m = format!(
+                        "an alias at `{p}` holds an image site: pin cannot edit it without changing the anchored value too"
+                    );
+                    self.walk_alias(*span, p, false, m)?;
                 }
                 _ => self.walk(v, p, anchored)?,
             }
@@ -1033,39 +1227,45 @@ impl Walker<'_> {
         Ok(())
     }
 
-    fn field(&self, m: &Map, key: &str, path: &YamlPath) -> Result<Option<Field>, InputError> {
+    fn field(&mut self, m: &Map, key: &str, path: &YamlPath) -> Result<Option<Field>, InputError> {
         let Some(node) = m.get(key) else {
             return Ok(None);
         };
         let p = path.key(key);
-        let scalar = match node {
+        let mut scalar = match node {
             Node::Scalar(s) => s.clone(),
             Node::Alias(span) => {
-                return Err(InputError::at(
-                    self.source,
+                self.refuse(
                     span.start,
                     format!(
                         "an alias at image field `{p}`: pin cannot edit it without changing the anchored value too"
                     ),
-                ));
+                )?;
+                // Read as the anchored value, at the alias.
+                match self.follow(*span) {
+                    Some(Node::Scalar(s)) => Scalar {
+                        span: *span,
+                        ..s.clone()
+                    },
+                    _ => return Ok(None),
+                }
             }
             _ => return Ok(None),
         };
         if scalar.anchored {
-            return Err(InputError::at(
-                self.source,
+            self.refuse(
                 scalar.span.start,
                 format!("an anchor at image field `{p}`: an edit would change its aliases too"),
-            ));
+            )?;
         }
         if scalar.style.is_block() {
-            return Err(InputError::at(
-                self.source,
+            self.refuse(
                 scalar.span.start,
                 format!(
                     "a block scalar (`|` or `>`) at image field `{p}`: write it as a plain or quoted string"
                 ),
-            ));
+            )?;
+            scalar.value = scalar.value.trim().to_string();
         }
         Ok(Some(Field {
             key: key.to_string(),
@@ -1077,7 +1277,7 @@ impl Walker<'_> {
 
     /// The fields of `m` if it is an image block.
     fn block_fields(
-        &self,
+        &mut self,
         m: &Map,
         keys: &KeyScan<'_>,
         key_name: &str,
@@ -1215,13 +1415,12 @@ impl Walker<'_> {
     ) -> Result<(), InputError> {
         let span = self.site_span(m, path);
         if anchored {
-            return Err(InputError::at(
-                self.source,
+            self.refuse(
                 span.start,
                 format!(
                     "image site `{path}` is inside an anchored node: an edit would change its aliases too"
                 ),
-            ));
+            )?;
         }
         // cilium: a non-empty `override` is the whole reference, used instead of
         // repository/tag/digest; the site is that string.
@@ -1237,6 +1436,7 @@ impl Walker<'_> {
             && m.get("chroot")
                 .and_then(Node::as_scalar)
                 .is_some_and(|c| c.text() == "true");
+        let refusal = self.pending.take();
         let reference = self.compose(&fields, "");
         let text = |f: &Option<Field>| {
             f.as_ref()
@@ -1253,29 +1453,34 @@ impl Walker<'_> {
                 None => DigestState::Absent,
             }
         };
-        self.out.push(ImageSite {
-            path: path.clone(),
-            document: self.document,
-            kind: SiteKind::Block,
-            reference: reference.map(|r| match (&fields.use_digest, r.digest()) {
-                // cilium renders `repo:tag` while `useDigest` is false.
-                (Some(u), Some(_)) if u.scalar.text() == "false" => {
-                    ImageRef::parse(r.as_str().split('@').next().unwrap_or_default()).unwrap_or(r)
-                }
-                _ => r,
-            }),
-            digest_ignored: matches!(digest_state, DigestState::Filled(_))
-                && fields
-                    .use_digest
-                    .as_ref()
-                    .is_some_and(|u| u.scalar.text() == "false"),
-            fields: fields.clone(),
-            digest_state,
-            unused: chroot,
-            span,
-        });
+        self.push(
+            ImageSite {
+                path: path.clone(),
+                document: self.document,
+                kind: SiteKind::Block,
+                reference: reference.map(|r| match (&fields.use_digest, r.digest()) {
+                    // cilium renders `repo:tag` while `useDigest` is false.
+                    (Some(u), Some(_)) if u.scalar.text() == "false" => {
+                        ImageRef::parse(r.as_str().split('@').next().unwrap_or_default())
+                            .unwrap_or(r)
+                    }
+                    _ => r,
+                }),
+                digest_ignored: matches!(digest_state, DigestState::Filled(_))
+                    && fields
+                        .use_digest
+                        .as_ref()
+                        .is_some_and(|u| u.scalar.text() == "false"),
+                fields: fields.clone(),
+                digest_state,
+                unused: chroot,
+                span,
+                uneditable: None,
+            },
+            refusal.clone(),
+        );
         if let Some(dc) = digest_chroot {
-            self.chroot_site(fields, dc, chroot);
+            self.chroot_site(fields, dc, chroot, refusal);
         }
         Ok(())
     }
@@ -1284,23 +1489,33 @@ impl Walker<'_> {
     /// rendered instead of the plain image when `chroot: true`. A site of its
     /// own, at the `digestChroot` field, so pin fills it from the `-chroot`
     /// image's entry; `unused` (lint skips it) while `chroot` is not true.
-    fn chroot_site(&mut self, mut fields: SiteFields, dc: Field, chroot: bool) {
+    fn chroot_site(
+        &mut self,
+        mut fields: SiteFields,
+        dc: Field,
+        chroot: bool,
+        refusal: Option<InputError>,
+    ) {
         let digest_state = digest_state(dc.scalar.text(), false);
         fields.sha = None;
         fields.use_digest = None;
         fields.digest = Some(dc.clone());
         let reference = self.compose(&fields, "-chroot");
-        self.out.push(ImageSite {
-            path: dc.path.clone(),
-            document: self.document,
-            kind: SiteKind::Block,
-            reference,
-            fields,
-            digest_state,
-            digest_ignored: false,
-            unused: !chroot,
-            span: Span::new(dc.key_offset, dc.key_offset),
-        });
+        self.push(
+            ImageSite {
+                path: dc.path.clone(),
+                document: self.document,
+                kind: SiteKind::Block,
+                reference,
+                fields,
+                digest_state,
+                digest_ignored: false,
+                unused: !chroot,
+                span: Span::new(dc.key_offset, dc.key_offset),
+                uneditable: None,
+            },
+            refusal,
+        );
     }
 
     /// The span to point at for a mapping site: its first key.
@@ -1320,13 +1535,12 @@ impl Walker<'_> {
     ) -> Result<(), InputError> {
         if anchored || digests.anchored {
             let at = self.site_span(m, path);
-            return Err(InputError::at(
-                self.source,
+            self.refuse(
                 at.start,
                 format!(
                     "image site `{path}` is inside an anchored node: an edit would change its aliases too"
                 ),
-            ));
+            )?;
         }
         let registry = self.field(m, "registry", path)?;
         let tag = self.field(m, "tag", path)?;
@@ -1357,7 +1571,9 @@ impl Walker<'_> {
                 .map(|r| r.scalar.text().to_string())
                 .filter(|s| !s.is_empty())
         });
+        let shared = self.pending.take();
         for key in keys {
+            self.pending = shared.clone();
             let digest = self.field(digests, &key, &digest_path)?;
             let name = match names {
                 Some(n) => self.field(n, &key, &name_path)?,
@@ -1400,26 +1616,31 @@ impl Walker<'_> {
                 .as_ref()
                 .or(name.as_ref())
                 .map_or(m.span, |f| Span::new(f.key_offset, f.key_offset));
-            self.out.push(ImageSite {
-                path: match &digest {
-                    Some(d) => d.path.clone(),
-                    None => digest_path.key(&key),
+            let refusal = self.pending.take();
+            self.push(
+                ImageSite {
+                    path: match &digest {
+                        Some(d) => d.path.clone(),
+                        None => digest_path.key(&key),
+                    },
+                    document: self.document,
+                    kind,
+                    reference,
+                    fields: SiteFields {
+                        registry: registry.clone(),
+                        repository: name,
+                        tag: tag.clone(),
+                        digest,
+                        ..SiteFields::default()
+                    },
+                    digest_state: state,
+                    digest_ignored: filled && !tag_text.is_empty(),
+                    unused: false,
+                    span,
+                    uneditable: None,
                 },
-                document: self.document,
-                kind,
-                reference,
-                fields: SiteFields {
-                    registry: registry.clone(),
-                    repository: name,
-                    tag: tag.clone(),
-                    digest,
-                    ..SiteFields::default()
-                },
-                digest_state: state,
-                digest_ignored: filled && !tag_text.is_empty(),
-                unused: false,
-                span,
-            });
+                refusal,
+            );
         }
         Ok(())
     }
@@ -1439,14 +1660,13 @@ impl Walker<'_> {
         let tag = self.field(m, tag_key, path)?;
         let digest = self.field(m, &format!("{}Digest", key.value), path)?;
         if anchored {
-            return Err(InputError::at(
-                self.source,
+            self.refuse(
                 key.span.start,
                 format!(
                     "image site `{}` is inside an anchored node",
                     path.key(&key.value)
                 ),
-            ));
+            )?;
         }
         let mut s = value.text().to_string();
         let t = tag
@@ -1476,23 +1696,28 @@ impl Walker<'_> {
                 None => DigestState::Absent,
             }
         };
-        self.out.push(ImageSite {
-            path: path.key(&key.value),
-            document: self.document,
-            kind: SiteKind::Sibling,
-            reference: ImageRef::parse(&s)
-                .map_err(|e| format!("`{s}` is not a valid reference: {e}")),
-            fields: SiteFields {
-                repository: repo,
-                tag,
-                digest,
-                ..SiteFields::default()
+        let refusal = self.pending.take();
+        self.push(
+            ImageSite {
+                path: path.key(&key.value),
+                document: self.document,
+                kind: SiteKind::Sibling,
+                reference: ImageRef::parse(&s)
+                    .map_err(|e| format!("`{s}` is not a valid reference: {e}")),
+                fields: SiteFields {
+                    repository: repo,
+                    tag,
+                    digest,
+                    ..SiteFields::default()
+                },
+                digest_state: state,
+                digest_ignored: false,
+                unused: false,
+                span: value.span,
+                uneditable: None,
             },
-            digest_state: state,
-            digest_ignored: false,
-            unused: false,
-            span: value.span,
-        });
+            refusal,
+        );
         Ok(())
     }
 
@@ -1503,7 +1728,7 @@ impl Walker<'_> {
         image_keyed: bool,
         anchored: bool,
     ) -> Result<(), InputError> {
-        let v = s.text();
+        let mut v = s.text();
         if s.is_null || v.is_empty() {
             return Ok(());
         }
@@ -1514,16 +1739,17 @@ impl Walker<'_> {
         }
         if s.style.is_block() {
             // grafana's `extraContainers: |` holds manifest text, not a reference.
-            if image_keyed && looks_like_reference(v.trim()) {
-                return Err(InputError::at(
-                    self.source,
-                    s.span.start,
-                    format!(
-                        "a block scalar (`|` or `>`) at image site `{path}`: write it as a plain or quoted string"
-                    ),
-                ));
+            if !(image_keyed && looks_like_reference(v.trim())) {
+                return Ok(());
             }
-            return Ok(());
+            self.refuse(
+                s.span.start,
+                format!(
+                    "a block scalar (`|` or `>`) at image site `{path}`: write it as a plain or quoted string"
+                ),
+            )?;
+            // Read as its content, as a one-line image renders.
+            v = v.trim();
         }
         let parsed = ImageRef::parse(v);
         let is_site = match &parsed {
@@ -1537,35 +1763,45 @@ impl Walker<'_> {
             return Ok(());
         }
         if s.anchored || anchored {
-            return Err(InputError::at(
-                self.source,
+            self.refuse(
                 s.span.start,
                 format!("an anchor at image site `{path}`: an edit would change its aliases too"),
-            ));
+            )?;
         }
         let digest_state = match v.split_once('@') {
             Some((_, d)) => digest_state(d, false),
             None => DigestState::Absent,
         };
-        self.out.push(ImageSite {
-            path: path.clone(),
-            document: self.document,
-            kind: SiteKind::String,
-            reference: parsed.map_err(|e| format!("`{v}` is not a valid reference: {e}")),
-            fields: SiteFields {
-                string: Some(Field {
-                    key: path.last_key().unwrap_or("").to_string(),
-                    path: path.clone(),
-                    scalar: s.clone(),
-                    key_offset: s.span.start,
-                }),
-                ..SiteFields::default()
+        let refusal = self.pending.take();
+        if self.alias_at.is_none() {
+            self.string_sites.insert(s.span.start);
+        }
+        self.push(
+            ImageSite {
+                path: path.clone(),
+                document: self.document,
+                kind: SiteKind::String,
+                reference: parsed.map_err(|e| format!("`{v}` is not a valid reference: {e}")),
+                fields: SiteFields {
+                    string: Some(Field {
+                        key: path.last_key().unwrap_or("").to_string(),
+                        path: path.clone(),
+                        scalar: Scalar {
+                            value: v.to_string(),
+                            ..s.clone()
+                        },
+                        key_offset: s.span.start,
+                    }),
+                    ..SiteFields::default()
+                },
+                digest_state,
+                digest_ignored: false,
+                unused: false,
+                span: s.span,
+                uneditable: None,
             },
-            digest_state,
-            digest_ignored: false,
-            unused: false,
-            span: s.span,
-        });
+            refusal,
+        );
         Ok(())
     }
 }

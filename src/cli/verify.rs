@@ -223,7 +223,7 @@ pub fn chart_targets(charts: &[PathBuf]) -> anyhow::Result<ChartTargets> {
             && let Some(src) = files.get(&img.file)
         {
             let file_sites = sites.entry(img.file.clone()).or_insert_with(|| {
-                crate::values::image_sites(&src.path, &src.text).unwrap_or_default()
+                crate::values::readable_sites(&src.path, &src.text).unwrap_or_default()
             });
             if let Some(site) = find_site(file_sites, img) {
                 tag_from_template = site.kind == SiteKind::Block

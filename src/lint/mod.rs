@@ -646,11 +646,11 @@ fn values_sites(
 ) -> Result<Vec<String>, LintError> {
     use crate::values::{self, ImageSite};
     let file = values::ValuesFile::parse(&src.path, src.text.clone())?;
-    let sites = file.image_sites()?;
+    let sites = file.readable_sites()?;
     let effective: std::collections::HashMap<String, ImageSite> = match (has_overlay, merged) {
         (true, Some(m)) => {
             let json = serde_json::to_string_pretty(&yaml::to_json(m)).unwrap_or_default();
-            values::image_sites(&src.path, &json)
+            values::readable_sites(&src.path, &json)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|s| (s.path.to_string(), s))

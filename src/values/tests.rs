@@ -363,3 +363,63 @@ fn cilium_override_is_the_whole_reference() {
     let e = err(&block.replace("{o}", "|\n    quay.io/me/cilium:dev"));
     assert!(e.contains("block scalar"), "{e}");
 }
+
+#[test]
+fn reading_follows_anchors_aliases_and_block_scalars() {
+    let text = "image: &img nginx:1.25\nother: *img\nbase: &b\n  repository: a/b\n  tag: '1'\nx:\n  image: *b\nblock:\n  sidecarImage: |\n    busybox:1\n";
+    let vf = ValuesFile::parse("values.yaml", text).unwrap();
+    let strict = vf.image_sites().unwrap_err();
+    let sites = vf.readable_sites().unwrap();
+    let got: Vec<(String, String, usize)> = sites
+        .iter()
+        .map(|s| {
+            let r = s
+                .reference
+                .as_ref()
+                .map_or_else(|e| e.clone(), |r| r.to_string());
+            (s.path.to_string(), r, s.span.start)
+        })
+        .collect();
+    let at = |needle: &str| text.find(needle).unwrap();
+    assert_eq!(
+        got,
+        vec![
+            ("image".into(), "nginx:1.25".into(), at("nginx:1.25")),
+            ("other".into(), "nginx:1.25".into(), at("*img")),
+            ("base".into(), "a/b:1".into(), at("repository")),
+            ("x.image".into(), "a/b:1".into(), at("*b")),
+            (
+                "block.sidecarImage".into(),
+                "busybox:1".into(),
+                at("busybox")
+            ),
+        ]
+    );
+    // Every one is flagged, and the first flag is the very error pin gives.
+    assert!(sites.iter().all(|s| s.uneditable.is_some()));
+    assert_eq!(sites[0].uneditable.as_ref(), Some(&strict));
+    let alias = sites[1].uneditable.as_ref().unwrap().to_string();
+    assert!(
+        alias.starts_with("values.yaml:2:8: an alias at `other` holds an image site"),
+        "{alias}"
+    );
+    let block = sites[4].uneditable.as_ref().unwrap().to_string();
+    assert!(block.contains("a block scalar"), "{block}");
+    // Plain sites are not flagged.
+    let plain = readable_sites(Path::new("v.yaml"), "image: nginx:1.25\n").unwrap();
+    assert_eq!(plain[0].uneditable, None);
+}
+
+#[test]
+fn alias_expansion_is_bounded() {
+    // Aliases of aliases double at each level: reading must stay linear.
+    let mut text = String::from(
+        "a0: &a0 [x/y@sha256:0000000000000000000000000000000000000000000000000000000000000000]\n",
+    );
+    for i in 1..40 {
+        text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}]\n", p = i - 1));
+    }
+    let sites = readable_sites(Path::new("v.yaml"), &text).unwrap();
+    assert!(sites.len() <= MAX_ALIAS_EXPANSIONS + 1, "{}", sites.len());
+    assert!(sites.len() > 100);
+}

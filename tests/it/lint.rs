@@ -501,6 +501,102 @@ fn clean_chart_exits_zero_and_says_so() {
     );
 }
 
+/// Anchors, aliases and block scalars at image sites are valid Helm: lint
+/// reads them as the chart renders them (an alias at the alias), while pin
+/// still refuses to edit them.
+#[test]
+fn anchors_aliases_and_block_scalars_are_linted_not_refused() {
+    let meta = ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n");
+    let anchored = "image: &img nginx:1.25\nother: *img\n";
+    let dir = chart(&[meta, ("values.yaml", anchored)]);
+    let out = chartpin(&["lint", "--format", "json", "."], dir.path(), None, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<String> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{} {} {}",
+                f["line"], f["column"], f["code"], f["path"], f["image"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            r#"1:13:"mutable-tag" "image" "nginx:1.25""#,
+            r#"2:8:"mutable-tag" "other" "nginx:1.25""#,
+        ]
+    );
+
+    // pin on the same chart still refuses it, with the same message as before.
+    std::fs::write(
+        dir.path().join("digests.txt"),
+        format!("nginx:1.25@sha256:{}\n", "1".repeat(64)),
+    )
+    .unwrap();
+    let out = chartpin(
+        &["pin", "--digests", "digests.txt", "."],
+        dir.path(),
+        None,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("values.yaml:1:13: an anchor at image site `image`: an edit would change its aliases too"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("values.yaml")).unwrap(),
+        anchored
+    );
+
+    let pinned = format!(
+        "image: &img nginx:1.25@sha256:{}\nother: *img\n",
+        "1".repeat(64)
+    );
+    let dir = chart(&[meta, ("values.yaml", &pinned)]);
+    let out = chartpin(&["lint", "."], dir.path(), None, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    let block =
+        "image:\n  repository: nginx\n  tag: >-\n    1.25\nsidecarImage: |\n  busybox:1.36\n";
+    let dir = chart(&[meta, ("values.yaml", block)]);
+    let out = chartpin(&["lint", "--format", "json", "."], dir.path(), None, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<String> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{}:{} {} {}", f["line"], f["column"], f["path"], f["image"]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            r#"4:5 "image" "nginx:1.25""#,
+            r#"6:3 "sidecarImage" "busybox:1.36""#,
+        ]
+    );
+    std::fs::write(
+        dir.path().join("digests.txt"),
+        format!("nginx:1.25@sha256:{}\n", "1".repeat(64)),
+    )
+    .unwrap();
+    let out = chartpin(
+        &["pin", "--digests", "digests.txt", "."],
+        dir.path(),
+        None,
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("values.yaml:4:5: a block scalar"), "{err}");
+}
+
 #[test]
 fn malformed_values_is_exit_2_with_position() {
     let dir = chart(&[("values.yaml", "image:\n  repository: [nginx\n  tag: 1\n")]);
