@@ -549,16 +549,7 @@ struct Chart {
 
 impl Chart {
     fn new(values: &str, digests: &str) -> Chart {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("chart");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("Chart.yaml"),
-            "apiVersion: v2\nname: t\nversion: 0.1.0\n",
-        )
-        .unwrap();
-        std::fs::write(dir.join("values.yaml"), values).unwrap();
-        std::fs::write(tmp.path().join("digests.txt"), digests).unwrap();
+        let (tmp, dir, _) = crate::support::cli::temp_chart(values, digests);
         Chart { _tmp: tmp, dir }
     }
 

@@ -15,18 +15,7 @@ fn chartpin(args: &[&str]) -> Output {
 
 /// A chart `chart/` in a temp dir with `values`, and a digest log beside it.
 fn chart(values: &str, digests: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("chart");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("Chart.yaml"),
-        "apiVersion: v2\nname: t\nversion: 0.1.0\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("values.yaml"), values).unwrap();
-    let log = tmp.path().join("digests.txt");
-    std::fs::write(&log, digests).unwrap();
-    (tmp, dir, log)
+    crate::support::cli::temp_chart(values, digests)
 }
 
 fn s(p: &Path) -> &str {

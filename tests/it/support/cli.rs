@@ -2,7 +2,7 @@
 //! credentials, no GitHub variables from the machine), its output captured
 //! as text, and the small readers of its JSON the test modules share.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// One finished run of chartpin: exit code and output as text.
@@ -105,4 +105,21 @@ pub fn assert_snake_case_keys(doc: &serde_json::Value) {
     let mut bad = Vec::new();
     walk(doc, "$", &mut bad);
     assert!(bad.is_empty(), "keys not in snake_case: {bad:?}\n{doc:#}");
+}
+
+/// A minimal chart `chart/` (Chart.yaml + `values`) in a fresh temp dir, with
+/// `digests` written beside it as `digests.txt`: (temp dir, chart, digests).
+pub fn temp_chart(values: &str, digests: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("chart");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: t\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("values.yaml"), values).unwrap();
+    let log = tmp.path().join("digests.txt");
+    std::fs::write(&log, digests).unwrap();
+    (tmp, dir, log)
 }
