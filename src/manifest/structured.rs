@@ -369,6 +369,25 @@ fn lock_items<'a>(
     Ok(items)
 }
 
+/// The digest a lock entry's pinned reference carries; a lock must pin every image.
+fn lock_digest(
+    source: &SourceFile,
+    node: &Node,
+    image: &ImageRef,
+    field: &str,
+) -> Result<Digest, InputError> {
+    image.digest().cloned().ok_or_else(|| {
+        InputError::at(
+            source,
+            node.at,
+            format!(
+                "{field} `{}` has no digest; a lock must pin every image",
+                image.as_str()
+            ),
+        )
+    })
+}
+
 /// kbld lock: `kind: Config` with `overrides: [{image, newImage, preresolved}]`.
 pub(super) fn kbld(source: &SourceFile) -> Result<Vec<ManifestEntry>, InputError> {
     let root = parse_tree(source)?;
@@ -390,16 +409,7 @@ pub(super) fn kbld(source: &SourceFile) -> Result<Vec<ManifestEntry>, InputError
         let new_node = required(source, item, "newImage", "the override")?;
         let original = image_ref(source, image_node, "`image`")?;
         let new = image_ref(source, new_node, "`newImage`")?;
-        let Some(d) = new.digest().cloned() else {
-            return Err(InputError::at(
-                source,
-                new_node.at,
-                format!(
-                    "`newImage` `{}` has no digest; a lock must pin every image",
-                    new.as_str()
-                ),
-            ));
-        };
+        let d = lock_digest(source, new_node, &new, "`newImage`")?;
         check_own_digest(source, image_node.at, &original, &d)?;
         let (name, tag) = name_and_tag(source, image_node.at, &new, Some(&original))?;
         out.push(ManifestEntry {
@@ -431,16 +441,7 @@ pub(super) fn imgpkg(source: &SourceFile) -> Result<Vec<ManifestEntry>, InputErr
         expect_map(source, item, "an image (`image`, `annotations`)")?;
         let image_node = required(source, item, "image", "the image")?;
         let image = image_ref(source, image_node, "`image`")?;
-        let Some(d) = image.digest().cloned() else {
-            return Err(InputError::at(
-                source,
-                image_node.at,
-                format!(
-                    "`image` `{}` has no digest; a lock must pin every image",
-                    image.as_str()
-                ),
-            ));
-        };
+        let d = lock_digest(source, image_node, &image, "`image`")?;
         let original = match item
             .get("annotations")
             .and_then(|a| a.get("kbld.carvel.dev/id"))
