@@ -18,6 +18,24 @@ fn chart(values: &str, digests: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     crate::support::cli::temp_chart(values, digests)
 }
 
+/// lint, verify, pin and release on `dir` (pin and release with `log`): each
+/// must exit 2; their first stderr lines, in that order.
+fn first_error_lines(dir: &Path, log: &Path) -> Vec<String> {
+    let runs = [
+        chartpin(&["lint", s(dir)]),
+        chartpin(&["verify", s(dir)]),
+        chartpin(&["pin", s(dir), "--digests", s(log)]),
+        chartpin(&["release", s(dir), "--digests", s(log)]),
+    ];
+    runs.iter()
+        .map(|o| {
+            assert_eq!(o.status.code(), Some(2), "{o:?}");
+            let err = String::from_utf8_lossy(&o.stderr);
+            err.lines().next().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -26,20 +44,7 @@ fn s(p: &Path) -> &str {
 fn malformed_values_read_the_same_in_every_command() {
     let digest = format!("nginx:1.27@sha256:{}\n", "1".repeat(64));
     let (_tmp, dir, log) = chart("image:\n  repository: nginx\n  tag: [1\n", &digest);
-    let runs = [
-        chartpin(&["lint", s(&dir)]),
-        chartpin(&["verify", s(&dir)]),
-        chartpin(&["pin", s(&dir), "--digests", s(&log)]),
-        chartpin(&["release", s(&dir), "--digests", s(&log)]),
-    ];
-    let first_lines: Vec<String> = runs
-        .iter()
-        .map(|o| {
-            assert_eq!(o.status.code(), Some(2), "{o:?}");
-            let err = String::from_utf8_lossy(&o.stderr);
-            err.lines().next().unwrap_or_default().to_string()
-        })
-        .collect();
+    let first_lines = first_error_lines(&dir, &log);
     assert!(
         first_lines[0].ends_with("values.yaml:3:8: malformed YAML: unclosed bracket '['"),
         "{first_lines:?}"
@@ -93,20 +98,7 @@ fn invalid_utf8_reads_the_same_in_every_command_with_its_position() {
         b"image: nginx:1.27\nname: caf\xc3\xa9\xff\n",
     )
     .unwrap();
-    let runs = [
-        chartpin(&["lint", s(&dir)]),
-        chartpin(&["verify", s(&dir)]),
-        chartpin(&["pin", s(&dir), "--digests", s(&log)]),
-        chartpin(&["release", s(&dir), "--digests", s(&log)]),
-    ];
-    let first_lines: Vec<String> = runs
-        .iter()
-        .map(|o| {
-            assert_eq!(o.status.code(), Some(2), "{o:?}");
-            let err = String::from_utf8_lossy(&o.stderr);
-            err.lines().next().unwrap_or_default().to_string()
-        })
-        .collect();
+    let first_lines = first_error_lines(&dir, &log);
     let expected = format!(
         "error: {}:2:11: file is not valid UTF-8",
         dir.join("values.yaml").display()
