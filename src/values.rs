@@ -380,8 +380,17 @@ fn plain_safe(v: &str) -> bool {
 }
 
 /// The edit that sets `scalar` to `value` in its own quoting. An implicit null
-/// (`key:`) gets ` value` inserted after its colon.
+/// (`key:`) gets ` value` inserted after its colon. Setting a scalar to the
+/// value it already holds keeps its bytes: they already read as that value,
+/// and a re-render could change how it is written (a plain `1` would become
+/// `"1"`, a null `""`, an escape `\u0041` an `A`).
 pub fn set_scalar(text: &str, scalar: &Scalar, value: &str) -> Edit {
+    if scalar.text() == value {
+        return Edit {
+            span: scalar.span,
+            replacement: text[scalar.span.range()].to_string(),
+        };
+    }
     if scalar.span.is_empty() {
         // An implicit null sits on the `:` (granit-parser puts its empty span there).
         let at = text[scalar.span.start..]
