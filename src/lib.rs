@@ -3,6 +3,7 @@
 //! Layers, lowest first; a module imports only from layers below it:
 //!
 //! - [`source`], [`reference`]: spans and line index; image references and digests (no I/O)
+//! - [`yaml`]: the one span-keeping YAML tree, its parser, paths and byte-splice edits
 //! - [`diag`], [`values`], [`chartmeta`], [`manifest`], [`config`]: findings; YAML scanning
 //!   and byte splicing; `Chart.yaml`'s image annotation; digest-manifest readers; `.chartpin.yaml`
 //! - [`registry`]: OCI client with auth, transport, retry and per-host limits
@@ -24,3 +25,4 @@ pub mod report;
 pub mod source;
 pub mod values;
 pub mod verify;
+pub mod yaml;

@@ -540,38 +540,22 @@ pub fn site_edits(
                         site.path
                     )
                 })?;
-                extra.push(insert_field_after(text, repo, "digest", &d.to_string())?);
+                extra.push(
+                    crate::yaml::insert_key_after(
+                        text,
+                        repo.key_offset,
+                        &repo.scalar,
+                        &repo.path,
+                        "digest",
+                        &d.to_string(),
+                    )
+                    .map_err(|e| e.to_string())?,
+                );
             }
         }
     }
     edits.extend(extra);
     Ok(edits)
-}
-
-/// An edit inserting `key: value` on a new line after `after`'s line, at its indentation.
-fn insert_field_after(text: &str, after: &Field, key: &str, value: &str) -> Result<Edit, String> {
-    let line_start = text[..after.key_offset].rfind('\n').map_or(0, |i| i + 1);
-    let prefix = &text[line_start..after.key_offset];
-    if prefix.contains(['{', ',']) {
-        return Err(format!(
-            "`{}` is in a flow mapping; add a `{key}` field to it to pin it",
-            after.path
-        ));
-    }
-    let indent: String = prefix.chars().map(|_| ' ').collect();
-    let end = after.scalar.span.end.max(after.key_offset);
-    let (at, eol) = match text[end..].find('\n') {
-        Some(i) if i > 0 && text.as_bytes()[end + i - 1] == b'\r' => (end + i - 1, "\r\n"),
-        Some(i) => (end + i, "\n"),
-        None => (text.len(), "\n"),
-    };
-    Ok(Edit {
-        span: Span::new(at, at),
-        replacement: format!(
-            "{eol}{indent}{key}: {}",
-            crate::values::render_scalar(crate::values::QuoteStyle::Plain, value)
-        ),
-    })
 }
 
 /// `values` (default `values.yaml`) of the chart at `dir` (canonical:

@@ -561,6 +561,10 @@ fn alias_expansion_is_bounded() {
         text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}]\n", p = i - 1));
     }
     let sites = readable_sites(Path::new("v.yaml"), &text).unwrap();
-    assert!(sites.len() <= MAX_ALIAS_EXPANSIONS + 1, "{}", sites.len());
+    assert!(
+        sites.len() <= crate::yaml::MAX_ALIAS_EXPANSIONS + 1,
+        "{}",
+        sites.len()
+    );
     assert!(sites.len() > 100);
 }

@@ -1,416 +1,30 @@
-//! Values files: reading a chart's `values.yaml` into a span-carrying tree,
-//! finding every place an image reference lives ([`ImageSite`]), and writing
-//! changes back as byte splices ([`Edit`]) of single scalars.
+//! Values files: finding every place an image reference lives in a chart's
+//! `values.yaml` ([`ImageSite`]), over the span tree of [`crate::yaml`], so
+//! a pin can write changes back as byte splices of single scalars.
 //!
-//! Why a tree of our own instead of a YAML value type: a pin must leave every
-//! byte its maintainers wrote (comments, quoting, order, blank lines) as it
-//! was, so each scalar keeps its byte span and quote style, and nothing is
-//! ever re-serialised. Spans come from granit-parser, whose markers carry
-//! byte offsets (FIELD-NOTES §6: saphyr-parser and yaml-rust2 count
-//! characters and slice wrongly after non-ASCII text).
+//! The chart conventions themselves (field names, globals, per-chart quirks)
+//! are data in [`conventions`]; this module walks the tree and applies them.
 //!
-//! Reading also rejects what would make an edit unsafe or ambiguous, as an
+//! Reading rejects what would make an edit unsafe or ambiguous, as an
 //! [`InputError`] naming file, line and column: malformed YAML, tab
-//! indentation (the parser's own check), duplicate keys (granit-parser
-//! accepts them silently). Finding sites for an edit
-//! ([`ValuesFile::image_sites`], pin and release) also rejects anchors or
+//! indentation, duplicate keys ([`crate::yaml::parse`]). Finding sites for an
+//! edit ([`ValuesFile::image_sites`], pin and release) also rejects anchors or
 //! aliases at an image site (an edit there would change other values too) and
 //! block scalars at one; finding them for reading
 //! ([`ValuesFile::readable_sites`], lint, verify, resolve) reads such a site
 //! as Helm renders it and marks it [`ImageSite::uneditable`] instead.
 
-use std::collections::{HashMap, HashSet};
-use std::fmt;
+use std::collections::HashSet;
 use std::path::Path;
-
-use granit_parser::{Event, Parser, ScalarStyle};
 
 use crate::diag::InputError;
 use crate::reference::{Digest, ImageRef};
 use crate::source::{SourceFile, Span};
-
-/// How a scalar was written; an edit re-renders its value in the same style.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum QuoteStyle {
-    Plain,
-    SingleQuoted,
-    DoubleQuoted,
-    /// `|` block; its span covers the content only, not the header.
-    Literal,
-    /// `>` block; its span covers the content only, not the header.
-    Folded,
-}
-
-impl QuoteStyle {
-    fn from_granit(s: ScalarStyle) -> QuoteStyle {
-        match s {
-            ScalarStyle::Plain => QuoteStyle::Plain,
-            ScalarStyle::SingleQuoted => QuoteStyle::SingleQuoted,
-            ScalarStyle::DoubleQuoted => QuoteStyle::DoubleQuoted,
-            ScalarStyle::Literal => QuoteStyle::Literal,
-            _ => QuoteStyle::Folded,
-        }
-    }
-
-    /// Whether this is a `|` or `>` block scalar.
-    pub fn is_block(self) -> bool {
-        matches!(self, QuoteStyle::Literal | QuoteStyle::Folded)
-    }
-}
-
-/// A scalar as read: its value after unescaping, and how and where it was written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Scalar {
-    /// The value after YAML escape processing; empty for a null written as nothing.
-    pub value: String,
-    /// Bytes of the scalar in the source, quotes included. Empty for an implicit
-    /// null (`key:` with nothing after it): then it sits on the `:`.
-    pub span: Span,
-    pub style: QuoteStyle,
-    /// The scalar carries an anchor (`&name`).
-    pub anchored: bool,
-    /// Written as nothing at all (`key:`), or as `~`/`null`.
-    pub is_null: bool,
-}
-
-impl Scalar {
-    /// The value as a string, empty for a null.
-    pub fn text(&self) -> &str {
-        if self.is_null { "" } else { &self.value }
-    }
-
-    /// The value is empty or null.
-    pub fn is_empty(&self) -> bool {
-        self.text().is_empty()
-    }
-}
-
-/// A node of the values tree.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Node {
-    Scalar(Scalar),
-    Map(Map),
-    Seq(Seq),
-    /// An alias (`*name`) at this span.
-    Alias(Span),
-}
-
-/// A mapping, keys in written order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Map {
-    pub entries: Vec<(Node, Node)>,
-    pub flow: bool,
-    pub anchored: bool,
-    /// Where the mapping starts (empty span for block mappings).
-    pub span: Span,
-}
-
-/// A sequence.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Seq {
-    pub items: Vec<Node>,
-    pub flow: bool,
-    pub anchored: bool,
-    pub span: Span,
-}
-
-impl Node {
-    /// The scalar, if this node is one.
-    pub fn as_scalar(&self) -> Option<&Scalar> {
-        match self {
-            Node::Scalar(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The mapping, if this node is one.
-    pub fn as_map(&self) -> Option<&Map> {
-        match self {
-            Node::Map(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    /// Whether this node carries an anchor or is an alias.
-    pub fn anchored_or_alias(&self) -> bool {
-        match self {
-            Node::Scalar(s) => s.anchored,
-            Node::Map(m) => m.anchored,
-            Node::Seq(s) => s.anchored,
-            Node::Alias(_) => true,
-        }
-    }
-
-    /// A byte offset to point messages at.
-    pub fn offset(&self) -> usize {
-        match self {
-            Node::Scalar(s) => s.span.start,
-            Node::Map(m) => m.span.start,
-            Node::Seq(s) => s.span.start,
-            Node::Alias(s) => s.start,
-        }
-    }
-}
-
-impl Map {
-    /// The value under scalar key `key`.
-    pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.value == key))
-            .map(|(_, v)| v)
-    }
-
-    /// The key node of `key`.
-    fn key_of(&self, key: &str) -> Option<&Scalar> {
-        self.entries
-            .iter()
-            .filter_map(|(k, _)| k.as_scalar())
-            .find(|s| s.value == key)
-    }
-}
-
-/// One step of a YAML path.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PathSeg {
-    Key(String),
-    Index(usize),
-}
-
-/// Where a node sits: `controller.image.tag`, `extraContainers[0].image`.
-/// Keys holding `.`, `[` or spaces are written quoted: `annotations."a.b/c"`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct YamlPath(pub Vec<PathSeg>);
-
-impl YamlPath {
-    /// This path extended by one key.
-    pub fn key(&self, k: &str) -> YamlPath {
-        let mut p = self.clone();
-        p.0.push(PathSeg::Key(k.to_string()));
-        p
-    }
-
-    /// This path extended by one index.
-    pub fn index(&self, i: usize) -> YamlPath {
-        let mut p = self.clone();
-        p.0.push(PathSeg::Index(i));
-        p
-    }
-
-    /// The last key, if the path ends in one.
-    pub fn last_key(&self) -> Option<&str> {
-        match self.0.last() {
-            Some(PathSeg::Key(k)) => Some(k),
-            _ => None,
-        }
-    }
-
-    /// Parse the written form (`a.b[0]."c.d"`), as used in `.chartpin.yaml`.
-    pub fn parse(s: &str) -> Option<YamlPath> {
-        let mut segs = Vec::new();
-        let b = s.as_bytes();
-        let mut i = 0;
-        let mut expect_key = true;
-        while i < b.len() {
-            match b[i] {
-                b'[' => {
-                    let end = s[i..].find(']')? + i;
-                    segs.push(PathSeg::Index(s[i + 1..end].trim().parse().ok()?));
-                    i = end + 1;
-                    expect_key = false;
-                }
-                b'.' if !expect_key => {
-                    i += 1;
-                    expect_key = true;
-                }
-                b'"' => {
-                    let end = s[i + 1..].find('"')? + i + 1;
-                    segs.push(PathSeg::Key(s[i + 1..end].to_string()));
-                    i = end + 1;
-                    expect_key = false;
-                }
-                _ if expect_key => {
-                    let end = s[i..].find(['.', '[']).map_or(s.len(), |e| e + i);
-                    if end == i {
-                        return None;
-                    }
-                    segs.push(PathSeg::Key(s[i..end].to_string()));
-                    i = end;
-                    expect_key = false;
-                }
-                _ => return None,
-            }
-        }
-        if segs.is_empty() || expect_key {
-            return None;
-        }
-        Some(YamlPath(segs))
-    }
-}
-
-impl fmt::Display for YamlPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, seg) in self.0.iter().enumerate() {
-            match seg {
-                PathSeg::Index(n) => write!(f, "[{n}]")?,
-                PathSeg::Key(k) => {
-                    if i > 0 {
-                        f.write_str(".")?;
-                    }
-                    if k.is_empty() || k.contains(['.', '[', ']', ' ', '"']) {
-                        write!(f, "\"{k}\"")?;
-                    } else {
-                        f.write_str(k)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A replacement of the bytes at `span`. An empty span inserts.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Edit {
-    pub span: Span,
-    pub replacement: String,
-}
-
-/// Why a set of edits cannot be applied.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EditError {
-    /// Two different edits touch the same bytes.
-    Overlap(Span, Span),
-    /// An edit reaches past the end of the text or splits a character.
-    OutOfBounds(Span),
-}
-
-impl fmt::Display for EditError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EditError::Overlap(a, b) => write!(
-                f,
-                "edits overlap at bytes {}..{} and {}..{}",
-                a.start, a.end, b.start, b.end
-            ),
-            EditError::OutOfBounds(s) => {
-                write!(
-                    f,
-                    "edit at bytes {}..{} is outside the text",
-                    s.start, s.end
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for EditError {}
-
-/// Apply `edits` to `text` by splicing bytes; everything outside the edited
-/// spans is copied as it was. Identical duplicate edits count once.
-pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, EditError> {
-    let mut sorted: Vec<&Edit> = edits.iter().collect();
-    sorted.sort();
-    sorted.dedup();
-    let mut out = String::with_capacity(text.len() + edits.len() * 80);
-    let mut pos = 0;
-    let mut prev: Option<Span> = None;
-    for e in sorted {
-        let s = e.span;
-        if s.end > text.len() || !text.is_char_boundary(s.start) || !text.is_char_boundary(s.end) {
-            return Err(EditError::OutOfBounds(s));
-        }
-        if let Some(p) = prev
-            && (s.start < p.end || (s.start == p.start && p.is_empty() == s.is_empty()))
-        {
-            return Err(EditError::Overlap(p, s));
-        }
-        out.push_str(&text[pos..s.start]);
-        out.push_str(&e.replacement);
-        pos = s.end;
-        prev = Some(s);
-    }
-    out.push_str(&text[pos..]);
-    Ok(out)
-}
-
-/// `value` written as a scalar of `style` (block styles fall back to double quotes).
-pub fn render_scalar(style: QuoteStyle, value: &str) -> String {
-    match style {
-        QuoteStyle::Plain if plain_safe(value) => value.to_string(),
-        QuoteStyle::SingleQuoted if !value.contains(['\n', '\r']) => {
-            format!("'{}'", value.replace('\'', "''"))
-        }
-        _ => {
-            let mut s = String::with_capacity(value.len() + 2);
-            s.push('"');
-            for c in value.chars() {
-                match c {
-                    '"' => s.push_str("\\\""),
-                    '\\' => s.push_str("\\\\"),
-                    '\n' => s.push_str("\\n"),
-                    '\t' => s.push_str("\\t"),
-                    c => s.push(c),
-                }
-            }
-            s.push('"');
-            s
-        }
-    }
-}
-
-/// Whether `v` reads back as the same string when written plain: image
-/// references, digests and tags are; empty strings, YAML keywords and numbers are not.
-fn plain_safe(v: &str) -> bool {
-    if v.is_empty() || v.parse::<f64>().is_ok() {
-        return false;
-    }
-    let lower = v.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "true" | "false" | "null" | "~" | "yes" | "no" | "on" | "off" | "y" | "n"
-    ) {
-        return false;
-    }
-    let first = v.as_bytes()[0];
-    v.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"._-/:@+".contains(&b))
-        && first.is_ascii_alphanumeric()
-        && !v.ends_with(':')
-}
-
-/// The edit that sets `scalar` to `value` in its own quoting. An implicit null
-/// (`key:`) gets ` value` inserted after its colon. Setting a scalar to the
-/// value it already holds keeps its bytes: they already read as that value,
-/// and a re-render could change how it is written (a plain `1` would become
-/// `"1"`, a null `""`, an escape `\u0041` an `A`).
-pub fn set_scalar(text: &str, scalar: &Scalar, value: &str) -> Edit {
-    if scalar.text() == value {
-        return Edit {
-            span: scalar.span,
-            replacement: text[scalar.span.range()].to_string(),
-        };
-    }
-    if scalar.span.is_empty() {
-        // An implicit null sits on the `:` (granit-parser puts its empty span there).
-        let at = text[scalar.span.start..]
-            .find(':')
-            .map_or(scalar.span.start, |i| scalar.span.start + i + 1);
-        return Edit {
-            span: Span::new(at, at),
-            replacement: format!(" {}", render_scalar(QuoteStyle::Plain, value)),
-        };
-    }
-    let style = if scalar.is_null {
-        QuoteStyle::Plain
-    } else {
-        scalar.style
-    };
-    Edit {
-        span: scalar.span,
-        replacement: render_scalar(style, value),
-    }
-}
+use crate::yaml::{AliasBudget, Anchors};
+pub use crate::yaml::{
+    Edit, EditError, Map, Node, PathSeg, QuoteStyle, Scalar, Seq, YamlPath, apply_edits,
+    render_scalar, set_scalar,
+};
 
 /// A parsed values file: its source and one tree per YAML document.
 #[derive(Clone, Debug)]
@@ -421,28 +35,6 @@ pub struct ValuesFile {
     anchors: Anchors,
 }
 
-/// The anchored nodes of a file and which one each alias names.
-#[derive(Clone, Debug, Default)]
-struct Anchors {
-    /// Each anchored node as written (its own aliases stay aliases).
-    nodes: Vec<Node>,
-    /// Anchor id → index into `nodes` (ids are unique across documents).
-    by_id: HashMap<usize, usize>,
-    /// Alias byte offset → index into `nodes`.
-    aliases: HashMap<usize, usize>,
-}
-
-impl Anchors {
-    /// The node the alias at `span` stands for.
-    fn target(&self, span: Span) -> Option<&Node> {
-        self.aliases.get(&span.start).map(|&i| &self.nodes[i])
-    }
-}
-
-/// Aliases followed in one scan at most: a file of aliases of aliases
-/// (the "billion laughs") must not make a scan exponential.
-const MAX_ALIAS_EXPANSIONS: usize = 10_000;
-
 impl ValuesFile {
     /// Parse `text` (read from `path`), rejecting malformed YAML, tab
     /// indentation and duplicate keys with the position of the problem.
@@ -451,7 +43,9 @@ impl ValuesFile {
         text: impl Into<String>,
     ) -> Result<ValuesFile, InputError> {
         let source = SourceFile::new(path.as_ref(), text);
-        let (documents, anchors) = build_documents(&source)?;
+        let yaml = crate::yaml::parse(&source, crate::yaml::Options::default())?;
+        let anchors = yaml.anchors;
+        let documents = yaml.documents.into_iter().filter_map(|d| d.root).collect();
         Ok(ValuesFile {
             source,
             documents,
@@ -466,7 +60,9 @@ impl ValuesFile {
 
     /// The node at `path` in the first document that has it.
     pub fn node_at(&self, path: &YamlPath) -> Option<&Node> {
-        self.documents.iter().find_map(|d| node_at(d, &path.0))
+        self.documents
+            .iter()
+            .find_map(|d| crate::yaml::node_at(d, &path.0))
     }
 
     /// Every image site, in file order, for editing (what `pin` and
@@ -487,7 +83,7 @@ impl ValuesFile {
 
     fn scan(&self, strict: bool) -> Result<Vec<ImageSite>, InputError> {
         let mut out = Vec::new();
-        let mut expansions = 0;
+        let mut budget = AliasBudget::default();
         for (doc, root) in self.documents.iter().enumerate() {
             let globals = Globals::read(root);
             let mut w = Walker {
@@ -500,7 +96,7 @@ impl ValuesFile {
                 pending: None,
                 alias_at: None,
                 inherited: None,
-                expansions: &mut expansions,
+                budget: &mut budget,
                 string_sites: HashSet::new(),
             };
             w.walk(root, &mut YamlPath::default(), false)?;
@@ -518,258 +114,6 @@ pub fn image_sites(path: &Path, text: &str) -> Result<Vec<ImageSite>, InputError
 /// The image sites of a values text, for reading ([`ValuesFile::readable_sites`]).
 pub fn readable_sites(path: &Path, text: &str) -> Result<Vec<ImageSite>, InputError> {
     ValuesFile::parse(path, text)?.readable_sites()
-}
-
-fn node_at<'a>(node: &'a Node, path: &[PathSeg]) -> Option<&'a Node> {
-    let Some((first, rest)) = path.split_first() else {
-        return Some(node);
-    };
-    let next = match (first, node) {
-        (PathSeg::Key(k), Node::Map(m)) => m.get(k)?,
-        (PathSeg::Index(i), Node::Seq(s)) => s.items.get(*i)?,
-        _ => return None,
-    };
-    node_at(next, rest)
-}
-
-// ---------------------------------------------------------------------------
-// Building the tree from parser events.
-
-fn build_documents(source: &SourceFile) -> Result<(Vec<Node>, Anchors), InputError> {
-    // Comments are never needed here (edits are byte splices, so they stay as
-    // written); not capturing them saves the parser a copy of each one.
-    let mut options = granit_parser::Options::default();
-    options.set_emit_comments(false);
-    let mut b = Builder {
-        source,
-        parser: Parser::new_from_str_with_options(source.text.as_str(), options),
-        peeked: None,
-        anchors: Anchors::default(),
-    };
-    let mut docs = Vec::new();
-    while let Some((ev, _)) = b.next()? {
-        if let Event::DocumentStart(..) = ev {
-            if matches!(b.peek()?, Some(Event::DocumentEnd)) {
-                b.next()?;
-                continue;
-            }
-            docs.push(b.node()?);
-        }
-    }
-    Ok((docs, b.anchors))
-}
-
-/// Mappings with fewer keys than this find duplicates by a scan, not a hash map.
-const SMALL_MAP: usize = 16;
-
-/// Builds the tree straight from the parser's event stream (one event of
-/// lookahead), so no event list is held: time and memory stay linear.
-struct Builder<'a, I> {
-    source: &'a SourceFile,
-    parser: I,
-    peeked: Option<(Event<'a>, Span)>,
-    anchors: Anchors,
-}
-
-impl<'a, I> Builder<'a, I>
-where
-    I: Iterator<Item = Result<(Event<'a>, granit_parser::Span), granit_parser::ScanError>>,
-{
-    fn pull(&mut self) -> Result<Option<(Event<'a>, Span)>, InputError> {
-        match self.parser.next() {
-            None => Ok(None),
-            Some(Ok((ev, span))) => {
-                let (Some(s), Some(e)) = (span.start.byte_offset(), span.end.byte_offset()) else {
-                    return Err(InputError::file(
-                        &self.source.path,
-                        "YAML parser gave no byte offsets",
-                    ));
-                };
-                Ok(Some((ev, Span::new(s, e.max(s)))))
-            }
-            Some(Err(err)) => {
-                let m = err.marker();
-                let msg = format!("malformed YAML: {}", err.info());
-                Err(match m.byte_offset() {
-                    Some(off) => InputError::at(self.source, off, msg),
-                    None => InputError::at_line_col(self.source, m.line(), m.col() + 1, msg),
-                })
-            }
-        }
-    }
-
-    fn next(&mut self) -> Result<Option<(Event<'a>, Span)>, InputError> {
-        match self.peeked.take() {
-            Some(ev) => Ok(Some(ev)),
-            None => self.pull(),
-        }
-    }
-
-    fn peek(&mut self) -> Result<Option<&Event<'a>>, InputError> {
-        if self.peeked.is_none() {
-            self.peeked = self.pull()?;
-        }
-        Ok(self.peeked.as_ref().map(|(e, _)| e))
-    }
-
-    fn unexpected_end(&self) -> InputError {
-        InputError::file(&self.source.path, "unexpected end of YAML")
-    }
-
-    /// The next node, remembered under its anchor id when it has one.
-    fn node(&mut self) -> Result<Node, InputError> {
-        let (node, anchor) = self.bare_node()?;
-        if anchor != 0 {
-            self.anchors.by_id.insert(anchor, self.anchors.nodes.len());
-            self.anchors.nodes.push(node.clone());
-        }
-        Ok(node)
-    }
-
-    /// The next node and its anchor id (0 for none).
-    fn bare_node(&mut self) -> Result<(Node, usize), InputError> {
-        loop {
-            let Some((ev, span)) = self.next()? else {
-                return Err(self.unexpected_end());
-            };
-            match ev {
-                Event::Comment(..) | Event::Anchor(..) => continue,
-                Event::Scalar(v, style, anchor, _) => {
-                    let style = QuoteStyle::from_granit(style);
-                    let raw = &self.source.text[span.range()];
-                    let is_null = style == QuoteStyle::Plain
-                        && (raw.is_empty() || matches!(raw, "~" | "null" | "Null" | "NULL"));
-                    return Ok((
-                        Node::Scalar(Scalar {
-                            value: if raw.is_empty() && style == QuoteStyle::Plain {
-                                String::new()
-                            } else {
-                                v.into_owned()
-                            },
-                            span,
-                            style,
-                            anchored: anchor != 0,
-                            is_null,
-                        }),
-                        anchor,
-                    ));
-                }
-                Event::Alias(id) => {
-                    if let Some(&i) = self.anchors.by_id.get(&id) {
-                        self.anchors.aliases.insert(span.start, i);
-                    }
-                    return Ok((Node::Alias(span), 0));
-                }
-                Event::SequenceStart(style, anchor, _) => {
-                    let mut items = Vec::new();
-                    loop {
-                        self.skip_meta()?;
-                        match self.peek()? {
-                            Some(Event::SequenceEnd) => {
-                                self.next()?;
-                                break;
-                            }
-                            None => return Err(self.unexpected_end()),
-                            _ => items.push(self.node()?),
-                        }
-                    }
-                    return Ok((
-                        Node::Seq(Seq {
-                            items,
-                            flow: style == granit_parser::StructureStyle::Flow,
-                            anchored: anchor != 0,
-                            span,
-                        }),
-                        anchor,
-                    ));
-                }
-                Event::MappingStart(style, anchor, _) => {
-                    let flow = style == granit_parser::StructureStyle::Flow;
-                    let anchored = anchor != 0;
-                    let mut entries: Vec<(Node, Node)> = Vec::new();
-                    // Keys seen so far. Small mappings (nearly all) are searched
-                    // directly; past `SMALL_MAP` keys an index keeps it linear.
-                    let mut seen: HashMap<String, usize> = HashMap::new();
-                    let mut indexed = false;
-                    loop {
-                        self.skip_meta()?;
-                        match self.peek()? {
-                            Some(Event::MappingEnd) => {
-                                self.next()?;
-                                break;
-                            }
-                            None => return Err(self.unexpected_end()),
-                            _ => {}
-                        }
-                        let key = self.node()?;
-                        if let Node::Scalar(k) = &key
-                            && k.value != "<<"
-                        {
-                            let first = if entries.len() < SMALL_MAP {
-                                entries.iter().find_map(|(e, _)| match e {
-                                    Node::Scalar(e) if e.value == k.value => Some(e.span.start),
-                                    _ => None,
-                                })
-                            } else {
-                                if !indexed {
-                                    indexed = true;
-                                    for (e, _) in &entries {
-                                        if let Node::Scalar(e) = e
-                                            && e.value != "<<"
-                                        {
-                                            seen.entry(e.value.clone()).or_insert(e.span.start);
-                                        }
-                                    }
-                                }
-                                seen.get(&k.value).copied()
-                            };
-                            if let Some(first) = first {
-                                let lc = self.source.line_col(first);
-                                return Err(InputError::at(
-                                    self.source,
-                                    k.span.start,
-                                    format!(
-                                        "duplicate key `{}` (first defined at line {}, column {})",
-                                        k.value, lc.line, lc.column
-                                    ),
-                                ));
-                            }
-                            if indexed {
-                                seen.insert(k.value.clone(), k.span.start);
-                            }
-                        }
-                        self.skip_meta()?;
-                        let value = self.node()?;
-                        entries.push((key, value));
-                    }
-                    return Ok((
-                        Node::Map(Map {
-                            entries,
-                            flow,
-                            anchored,
-                            span,
-                        }),
-                        anchor,
-                    ));
-                }
-                _ => {
-                    return Err(InputError::at(
-                        self.source,
-                        span.start,
-                        "unexpected YAML structure",
-                    ));
-                }
-            }
-        }
-    }
-
-    /// Skip comments and anchor metadata between nodes.
-    fn skip_meta(&mut self) -> Result<(), InputError> {
-        while matches!(self.peek()?, Some(Event::Comment(..) | Event::Anchor(..))) {
-            self.next()?;
-        }
-        Ok(())
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -910,7 +254,7 @@ impl Globals {
     fn read(root: &Node) -> Globals {
         let str_at = |path: &[&str]| -> Option<String> {
             let p: Vec<PathSeg> = path.iter().map(|k| PathSeg::Key(k.to_string())).collect();
-            node_at(root, &p)
+            crate::yaml::node_at(root, &p)
                 .and_then(Node::as_scalar)
                 .map(|s| s.text().to_string())
                 .filter(|s| !s.is_empty())
@@ -1025,7 +369,7 @@ struct Walker<'a> {
     alias_at: Option<Span>,
     /// Why no site under the alias being read through can be edited.
     inherited: Option<InputError>,
-    expansions: &'a mut usize,
+    budget: &'a mut AliasBudget,
     /// Where the string sites found so far start: an alias of one is an
     /// image wherever it is written.
     string_sites: HashSet<usize>,
@@ -1046,11 +390,10 @@ impl<'a> Walker<'a> {
     /// The node an alias stands for, when reading (never when editing) and
     /// while the expansion budget lasts.
     fn follow(&mut self, alias: Span) -> Option<&'a Node> {
-        if self.strict || *self.expansions >= MAX_ALIAS_EXPANSIONS {
+        if self.strict {
             return None;
         }
-        *self.expansions += 1;
-        self.anchors.target(alias)
+        self.budget.follow(self.anchors, alias)
     }
 
     /// Record `site`, with `refusal` as its reason not to edit; under an

@@ -1,0 +1,148 @@
+//! The nodes: scalars with their span and quote style, mappings in written
+//! order, sequences, and aliases left as aliases (what they stand for is in
+//! [`super::Anchors`]).
+
+use granit_parser::ScalarStyle;
+
+use crate::source::Span;
+
+/// How a scalar was written; an edit re-renders its value in the same style.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuoteStyle {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    /// `|` block; its span covers the content only, not the header.
+    Literal,
+    /// `>` block; its span covers the content only, not the header.
+    Folded,
+}
+
+impl QuoteStyle {
+    pub(super) fn from_granit(s: ScalarStyle) -> QuoteStyle {
+        match s {
+            ScalarStyle::Plain => QuoteStyle::Plain,
+            ScalarStyle::SingleQuoted => QuoteStyle::SingleQuoted,
+            ScalarStyle::DoubleQuoted => QuoteStyle::DoubleQuoted,
+            ScalarStyle::Literal => QuoteStyle::Literal,
+            _ => QuoteStyle::Folded,
+        }
+    }
+
+    /// Whether this is a `|` or `>` block scalar.
+    pub fn is_block(self) -> bool {
+        matches!(self, QuoteStyle::Literal | QuoteStyle::Folded)
+    }
+}
+
+/// A scalar as read: its value after unescaping, and how and where it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scalar {
+    /// The value after YAML escape processing; empty for a null written as nothing.
+    pub value: String,
+    /// Bytes of the scalar in the source, quotes included. Empty for an implicit
+    /// null (`key:` with nothing after it): then it sits on the `:`.
+    pub span: Span,
+    pub style: QuoteStyle,
+    /// The scalar carries an anchor (`&name`).
+    pub anchored: bool,
+    /// Written as nothing at all (`key:`), or as `~`/`null`.
+    pub is_null: bool,
+}
+
+impl Scalar {
+    /// The value as a string, empty for a null.
+    pub fn text(&self) -> &str {
+        if self.is_null { "" } else { &self.value }
+    }
+
+    /// The value is empty or null.
+    pub fn is_empty(&self) -> bool {
+        self.text().is_empty()
+    }
+}
+
+/// A node of the values tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    Scalar(Scalar),
+    Map(Map),
+    Seq(Seq),
+    /// An alias (`*name`) at this span.
+    Alias(Span),
+}
+
+/// A mapping, keys in written order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Map {
+    pub entries: Vec<(Node, Node)>,
+    pub flow: bool,
+    pub anchored: bool,
+    /// Where the mapping starts (empty span for block mappings).
+    pub span: Span,
+}
+
+/// A sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seq {
+    pub items: Vec<Node>,
+    pub flow: bool,
+    pub anchored: bool,
+    pub span: Span,
+}
+
+impl Node {
+    /// The scalar, if this node is one.
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match self {
+            Node::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The mapping, if this node is one.
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Node::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Whether this node carries an anchor or is an alias.
+    pub fn anchored_or_alias(&self) -> bool {
+        match self {
+            Node::Scalar(s) => s.anchored,
+            Node::Map(m) => m.anchored,
+            Node::Seq(s) => s.anchored,
+            Node::Alias(_) => true,
+        }
+    }
+
+    /// A byte offset to point messages at.
+    pub fn offset(&self) -> usize {
+        match self {
+            Node::Scalar(s) => s.span.start,
+            Node::Map(m) => m.span.start,
+            Node::Seq(s) => s.span.start,
+            Node::Alias(s) => s.start,
+        }
+    }
+}
+
+impl Map {
+    /// The value under scalar key `key`.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.value == key))
+            .map(|(_, v)| v)
+    }
+
+    /// The key node of `key`.
+    pub fn key_of(&self, key: &str) -> Option<&Scalar> {
+        self.entries
+            .iter()
+            .filter_map(|(k, _)| k.as_scalar())
+            .find(|s| s.value == key)
+    }
+}
