@@ -26,9 +26,10 @@ use crate::manifest::{DigestManifest, EntryName, ManifestEntry};
 use crate::reference::{Digest, ImageRef};
 use crate::source::Span;
 use crate::values::{
-    DigestState, Edit, Field, ImageSite, Node, SiteKind, ValuesFile, YamlPath, apply_edits,
-    set_scalar,
+    DigestState, Edit, Field, ImageSite, Node, SiteError, SiteKind, ValuesFile, YamlPath,
+    apply_edits, set_scalar,
 };
+use crate::yaml::InsertError;
 
 /// What [`pin`] needs besides the files and the manifest.
 #[derive(Clone, Debug, Default)]
@@ -158,7 +159,7 @@ fn plan_file(
                     }
                     Err(reason) => skipped.push(Skipped {
                         site: site.clone(),
-                        reason,
+                        reason: reason.to_string(),
                     }),
                 }
             } else {
@@ -245,7 +246,7 @@ fn plan_file(
             }
             Err(reason) => skipped.push(Skipped {
                 site: site.clone(),
-                reason,
+                reason: reason.to_string(),
             }),
         }
     }
@@ -437,13 +438,49 @@ fn match_entry(site: &ImageSite, manifest: &DigestManifest, idx: &EntryIndex) ->
     pick(lookup(&idx.by_short, &shorts))
 }
 
+/// Why a matched site cannot be pinned; the reason a [`Skipped`] gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SiteEditError {
+    /// The site's reference cannot be composed from values.
+    Site(SiteError),
+    /// A name-keyed site whose digest map has no entry for it.
+    NoDigestEntry { path: YamlPath },
+    /// A block with an empty tag, no digest field, and no tag in the manifest.
+    NoTag { path: YamlPath },
+    /// A block with no field a digest line could go beside.
+    NoField { path: YamlPath },
+    /// The digest line cannot be inserted (a flow mapping).
+    Insert(InsertError),
+}
+
+impl std::fmt::Display for SiteEditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SiteEditError::Site(e) => e.fmt(f),
+            SiteEditError::NoDigestEntry { path } => {
+                write!(f, "`{path}` has no digest entry to fill")
+            }
+            SiteEditError::NoTag { path } => write!(
+                f,
+                "`{path}` has an empty tag and no digest field, and the manifest gives no tag"
+            ),
+            SiteEditError::NoField { path } => {
+                write!(f, "`{path}` has no field a digest could be written beside")
+            }
+            SiteEditError::Insert(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SiteEditError {}
+
 /// The edits that pin `site` to `entry`'s digest; empty when it already is.
 pub fn site_edits(
     text: &str,
     site: &ImageSite,
     entry: &ManifestEntry,
     opts: &PinOptions,
-) -> Result<Vec<Edit>, String> {
+) -> Result<Vec<Edit>, SiteEditError> {
     let d = &entry.digest;
     let f = &site.fields;
     let mut edits = Vec::new();
@@ -455,15 +492,22 @@ pub fn site_edits(
     };
     match &site.kind {
         SiteKind::String => {
-            let field = f.string.as_ref().ok_or("string site without its scalar")?;
-            let r = site.reference.as_ref().map_err(Clone::clone)?;
-            set(field, r.with_digest(d).to_string());
+            let r = site
+                .reference
+                .as_ref()
+                .map_err(|e| SiteEditError::Site(e.clone()))?;
+            // A string site always carries its scalar.
+            if let Some(field) = &f.string {
+                set(field, r.with_digest(d).to_string());
+            }
         }
         SiteKind::NameKeyed { .. } | SiteKind::DigestKeyed { .. } => {
             let field = f
                 .digest
                 .as_ref()
-                .ok_or_else(|| format!("`{}` has no digest entry to fill", site.path))?;
+                .ok_or_else(|| SiteEditError::NoDigestEntry {
+                    path: site.path.clone(),
+                })?;
             set(field, d.to_string());
             // OSM renders the tag when it is non-empty: clear it so the digests take effect.
             if let Some(tag) = &f.tag
@@ -523,23 +567,20 @@ pub fn site_edits(
                 );
             } else if let Some(tag) = &f.tag {
                 let base = if tag_base.is_empty() {
-                    entry.tag.clone().ok_or_else(|| {
-                        format!(
-                            "`{}` has an empty tag and no digest field, and the manifest gives no tag",
-                            site.path
-                        )
+                    entry.tag.clone().ok_or_else(|| SiteEditError::NoTag {
+                        path: site.path.clone(),
                     })?
                 } else {
                     tag_base
                 };
                 set(tag, format!("{base}@{d}"));
             } else {
-                let repo = f.repository.as_ref().ok_or_else(|| {
-                    format!(
-                        "`{}` has no field a digest could be written beside",
-                        site.path
-                    )
-                })?;
+                let repo = f
+                    .repository
+                    .as_ref()
+                    .ok_or_else(|| SiteEditError::NoField {
+                        path: site.path.clone(),
+                    })?;
                 extra.push(
                     crate::yaml::insert_key_after(
                         text,
@@ -549,7 +590,7 @@ pub fn site_edits(
                         "digest",
                         &d.to_string(),
                     )
-                    .map_err(|e| e.to_string())?,
+                    .map_err(SiteEditError::Insert)?,
                 );
             }
         }

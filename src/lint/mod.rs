@@ -810,10 +810,18 @@ fn judge_site(
                 f2.message = f.message;
                 f2
             }),
-            (Err(why), _) if why.contains("not a valid reference") => {
-                Some(place(&found, tag_span, Code::InvalidReference, why.clone()))
-            }
-            (Err(why), _) => Some(place(&found, None, Code::UnresolvableImage, why.clone())),
+            (Err(why @ crate::values::SiteError::InvalidReference { .. }), _) => Some(place(
+                &found,
+                tag_span,
+                Code::InvalidReference,
+                why.to_string(),
+            )),
+            (Err(why), _) => Some(place(
+                &found,
+                None,
+                Code::UnresolvableImage,
+                why.to_string(),
+            )),
         }
     };
     (found, finding)

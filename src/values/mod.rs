@@ -14,11 +14,21 @@
 //! ([`ValuesFile::readable_sites`], lint, verify, resolve) reads such a site
 //! as Helm renders it and marks it [`ImageSite::uneditable`] instead.
 
+mod conventions;
+
 use std::collections::HashSet;
+use std::fmt;
 use std::path::Path;
 
+use conventions::{
+    BLOCK_KEYS, CILIUM_OVERRIDE, CILIUM_USE_DIGEST, DETAIL_FIELDS, DIGEST_KEYS, DigestForm,
+    FIELD_DIGEST, FIELD_MERGE, FIELDS, GLOBALS, GlobalRole, IMAGE_KEY_ALLOW, IMAGE_KEY_DENY,
+    INGRESS_CHROOT_FLAG, INGRESS_CHROOT_SUFFIX, INGRESS_DIGEST_CHROOT, NAME_KEYED_KEYS, NOT_IMAGES,
+    OSM_NAME_MAP, SIBLING_DIGEST_SUFFIX, SIBLING_TAG_SUFFIX,
+};
+
 use crate::diag::InputError;
-use crate::reference::{Digest, ImageRef};
+use crate::reference::{Digest, ImageRef, RefError};
 use crate::source::{SourceFile, Span};
 use crate::yaml::{AliasBudget, Anchors};
 pub use crate::yaml::{
@@ -183,6 +193,64 @@ pub enum DigestState {
     Invalid(String),
 }
 
+/// Why a site's reference cannot be composed from values alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SiteError {
+    /// A block names no repository: the chart's templates supply a default.
+    NoRepository,
+    /// The parts compose to text that is not an image reference.
+    InvalidReference { written: String, error: RefError },
+    /// An entry of OSM's name map is empty (`image.name.osmController`).
+    EmptyName { field: String },
+    /// An OSM digest key without a name map: the name is in the templates.
+    NameInTemplates { key: String },
+}
+
+impl fmt::Display for SiteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SiteError::NoRepository => {
+                f.write_str("no repository is set; the chart supplies its own default")
+            }
+            SiteError::InvalidReference { written, error } => {
+                write!(f, "`{written}` is not a valid reference: {error}")
+            }
+            SiteError::EmptyName { field } => write!(f, "`{field}` is empty"),
+            SiteError::NameInTemplates { key } => write!(
+                f,
+                "the image name for digest key `{key}` is written in the chart's templates, not its values"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SiteError {}
+
+/// The one way a site's reference is composed from its parts: the name
+/// parts joined by `/`, `:tag` when the tag is non-empty, and `@digest`
+/// replacing any digest the name or tag already carries (a traefik tag of
+/// `<version>@<digest>`: the digest field wins).
+fn compose(name_parts: &[&str], tag: &str, digest: Option<&str>) -> Result<ImageRef, SiteError> {
+    let mut written = name_parts.join("/");
+    if !tag.is_empty() {
+        written.push(':');
+        written.push_str(tag);
+    }
+    if let Some(d) = digest {
+        if let Some(at) = written.find('@') {
+            written.truncate(at);
+        }
+        written.push('@');
+        written.push_str(d);
+    }
+    parse_reference(written)
+}
+
+/// `written` as a reference, or why it is not one.
+fn parse_reference(written: String) -> Result<ImageRef, SiteError> {
+    ImageRef::parse(&written).map_err(|error| SiteError::InvalidReference { written, error })
+}
+
 /// Where an image lives in a values file, and what the chart makes of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageSite {
@@ -193,7 +261,7 @@ pub struct ImageSite {
     pub kind: SiteKind,
     /// The reference as the chart renders it (registry overrides applied), or
     /// why it cannot be composed from values alone.
-    pub reference: Result<ImageRef, String>,
+    pub reference: Result<ImageRef, SiteError>,
     pub fields: SiteFields,
     /// The state of the digest/sha field (for string sites, of the `@digest` part).
     pub digest_state: DigestState,
@@ -252,20 +320,24 @@ struct Globals {
 
 impl Globals {
     fn read(root: &Node) -> Globals {
-        let str_at = |path: &[&str]| -> Option<String> {
+        let mut g = Globals::default();
+        for (path, role) in GLOBALS {
             let p: Vec<PathSeg> = path.iter().map(|k| PathSeg::Key(k.to_string())).collect();
-            crate::yaml::node_at(root, &p)
+            let Some(text) = crate::yaml::node_at(root, &p)
                 .and_then(Node::as_scalar)
                 .map(|s| s.text().to_string())
                 .filter(|s| !s.is_empty())
-        };
-        Globals {
-            override_registry: str_at(&["global", "imageRegistry"]),
-            default_registry: str_at(&["global", "image", "registry"])
-                .or_else(|| str_at(&["imageRegistry"]))
-                .or_else(|| str_at(&["global", "hub"])),
-            namespace: str_at(&["imageNamespace"]),
+            else {
+                continue;
+            };
+            let slot = match role {
+                GlobalRole::OverrideRegistry => &mut g.override_registry,
+                GlobalRole::DefaultRegistry => &mut g.default_registry,
+                GlobalRole::Namespace => &mut g.namespace,
+            };
+            slot.get_or_insert(text);
         }
+        g
     }
 }
 
@@ -275,23 +347,7 @@ fn image_key(k: &str) -> bool {
         return false;
     }
     let l = k.to_ascii_lowercase();
-    ![
-        "pull",
-        "tag",
-        "digest",
-        "registry",
-        "namespace",
-        "enabled",
-        "polic",
-        "secret",
-        "sha",
-        "name",
-        "override",
-        "renderer",
-    ]
-    .iter()
-    .any(|x| l.contains(x))
-        || l == "rendererimage"
+    !IMAGE_KEY_DENY.iter().any(|x| l.contains(x)) || IMAGE_KEY_ALLOW.contains(&l.as_str())
 }
 
 /// Whether `hay` contains the lowercase ASCII `needle`, ignoring ASCII case.
@@ -309,20 +365,6 @@ fn looks_like_reference(v: &str) -> bool {
         && (v.contains('/') || v.contains(':') || v.contains('@'))
 }
 
-/// The key names a mapping is looked up by while finding sites.
-const FIELDS: [&str; 8] = [
-    "tag",
-    "digest",
-    "sha",
-    "registry",
-    "repository",
-    "image",
-    "name",
-    "<<",
-];
-const FIELD_DIGEST: usize = 1;
-const FIELD_MERGE: usize = 7;
-
 /// One pass over a mapping's keys: the value of each of [`FIELDS`] (its
 /// first occurrence, as [`Map::get`] finds it) and whether any key ends in
 /// `Tag`. Most mappings hold none of them, and this answers that at once.
@@ -339,7 +381,7 @@ impl<'a> KeyScan<'a> {
         };
         for (k, v) in &m.entries {
             let Node::Scalar(k) = k else { continue };
-            scan.any_tag |= k.value.ends_with("Tag");
+            scan.any_tag |= k.value.ends_with(SIBLING_TAG_SUFFIX);
             if let Some(i) = FIELDS.iter().position(|f| *f == k.value)
                 && scan.values[i].is_none()
             {
@@ -497,18 +539,9 @@ impl<'a> Walker<'a> {
         self.pending = None;
         if let Some(Node::Map(digests)) = keys.value(FIELD_DIGEST) {
             self.name_keyed(m, digests, path, anchored)?;
-            used.extend(["registry", "tag", "digest", "name"]);
+            used.extend(NAME_KEYED_KEYS);
         } else if let Some(fields) = self.block_fields(m, &keys, key_name, path)? {
-            used.extend([
-                "registry",
-                "repository",
-                "image",
-                "tag",
-                "digest",
-                "sha",
-                "digestChroot",
-                "override",
-            ]);
+            used.extend(BLOCK_KEYS);
             if fields.repository.as_ref().is_some_and(|f| f.key == "name") {
                 used.push("name");
             }
@@ -522,16 +555,16 @@ impl<'a> Walker<'a> {
             .take(if keys.any_tag { usize::MAX } else { 0 })
             .filter_map(|(k, _)| k.as_scalar())
             .map(|k| k.value.as_str())
-            .filter(|k| k.ends_with("Tag"))
+            .filter(|k| k.ends_with(SIBLING_TAG_SUFFIX))
             .collect();
         for (k, v) in &m.entries {
             let (Some(k), Some(v)) = (k.as_scalar(), v.as_scalar()) else {
                 continue;
             };
-            if tag_keys.is_empty() || !tag_keys.contains(format!("{}Tag", k.value).as_str()) {
+            let tag_key = format!("{}{SIBLING_TAG_SUFFIX}", k.value);
+            if tag_keys.is_empty() || !tag_keys.contains(tag_key.as_str()) {
                 continue;
             }
-            let tag_key = format!("{}Tag", k.value);
             if let Some(Node::Scalar(t)) = m.get(&tag_key)
                 && !used.contains(&k.value.as_str())
                 && !k.value.is_empty()
@@ -547,7 +580,7 @@ impl<'a> Walker<'a> {
             if used.contains(&ks.value.as_str())
                 || used
                     .iter()
-                    .any(|u| ks.value.strip_suffix("Tag") == Some(*u))
+                    .any(|u| ks.value.strip_suffix(SIBLING_TAG_SUFFIX) == Some(*u))
             {
                 continue;
             }
@@ -642,9 +675,7 @@ impl<'a> Walker<'a> {
                 .is_some_and(|i| matches!(keys.value(i), Some(Node::Scalar(_) | Node::Alias(_))))
         };
         let keyed_image = contains_ignore_case(key_name, "image");
-        let has_detail = ["tag", "digest", "sha", "registry"]
-            .iter()
-            .any(|k| is_scalar(k));
+        let has_detail = DETAIL_FIELDS.iter().any(|k| is_scalar(k));
         let repo_key = if is_scalar("repository") && (has_detail || keyed_image) {
             Some("repository")
         } else if is_scalar("image") && has_detail {
@@ -673,7 +704,7 @@ impl<'a> Walker<'a> {
             tag: self.field(m, "tag", path)?,
             digest: self.field(m, "digest", path)?,
             sha: self.field(m, "sha", path)?,
-            use_digest: self.field(m, "useDigest", path)?,
+            use_digest: self.field(m, CILIUM_USE_DIGEST, path)?,
             ..SiteFields::default()
         };
         // The first non-empty of `repository`, `image`, `name`: a legacy full
@@ -698,7 +729,7 @@ impl<'a> Walker<'a> {
     /// The reference a block's fields render, `suffix` appended to an `image`
     /// name (ingress-nginx's chroot variant is `<image>-chroot`; a legacy full
     /// `repository` is used as written).
-    fn compose(&self, fields: &SiteFields, suffix: &str) -> Result<ImageRef, String> {
+    fn compose_block(&self, fields: &SiteFields, suffix: &str) -> Result<ImageRef, SiteError> {
         let g = self.globals;
         let text = |f: &Option<Field>| {
             f.as_ref()
@@ -706,9 +737,7 @@ impl<'a> Walker<'a> {
                 .filter(|s| !s.is_empty())
         };
         let repo_field = fields.repository.as_ref();
-        let repo = text(&fields.repository).ok_or_else(|| {
-            "no repository is set; the chart supplies its own default".to_string()
-        })?;
+        let repo = text(&fields.repository).ok_or(SiteError::NoRepository)?;
         let uses_name = repo_field.is_some_and(|f| f.key == "name");
         let repo_has_domain = ImageRef::parse(&repo).is_ok_and(|r| r.written_domain().is_some());
         let registry = g
@@ -728,34 +757,28 @@ impl<'a> Walker<'a> {
         } else {
             repo
         };
-        let mut name = [
-            registry.map(|r| r.trim_end_matches('/').to_string()),
-            namespace,
-            Some(repo),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join("/");
-        if let Some(t) = text(&fields.tag) {
-            name.push(':');
-            name.push_str(&t);
-        }
-        let digest = match (text(&fields.digest), text(&fields.sha)) {
-            (Some(d), _) => Some(d),
-            (None, Some(s)) if s.contains(':') => Some(s),
-            (None, Some(s)) => Some(format!("sha256:{s}")),
-            _ => None,
-        };
-        if let Some(d) = digest {
-            // A tag of `<version>@<digest>` (traefik) already carries one; the field wins.
-            if let Some(at) = name.find('@') {
-                name.truncate(at);
-            }
-            name.push('@');
-            name.push_str(&d);
-        }
-        ImageRef::parse(&name).map_err(|e| format!("`{name}` is not a valid reference: {e}"))
+        let registry = registry.as_deref().map(|r| r.trim_end_matches('/'));
+        let parts: Vec<&str> = [registry, namespace.as_deref(), Some(repo.as_str())]
+            .into_iter()
+            .flatten()
+            .collect();
+        // The first digest key that is set, in the form it renders.
+        let digest = DIGEST_KEYS.iter().find_map(|(key, form)| {
+            let field = match *key {
+                "digest" => &fields.digest,
+                _ => &fields.sha,
+            };
+            let d = text(field)?;
+            Some(match form {
+                DigestForm::BareOrPrefixed if !d.contains(':') => format!("sha256:{d}"),
+                _ => d,
+            })
+        });
+        compose(
+            &parts,
+            &text(&fields.tag).unwrap_or_default(),
+            digest.as_deref(),
+        )
     }
 
     fn block_site(
@@ -776,20 +799,20 @@ impl<'a> Walker<'a> {
         }
         // cilium: a non-empty `override` is the whole reference, used instead of
         // repository/tag/digest; the site is that string.
-        if let Some(o) = self.field(m, "override", path)?
+        if let Some(o) = self.field(m, CILIUM_OVERRIDE, path)?
             && !o.scalar.is_empty()
         {
             return self.string_site(&o.scalar, &o.path, true, anchored);
         }
         // ingress-nginx: `chroot: true` renders `<image>-chroot` with `digestChroot`
         // instead of this image; its own site below.
-        let digest_chroot = self.field(m, "digestChroot", path)?;
+        let digest_chroot = self.field(m, INGRESS_DIGEST_CHROOT, path)?;
         let chroot = digest_chroot.is_some()
-            && m.get("chroot")
+            && m.get(INGRESS_CHROOT_FLAG)
                 .and_then(Node::as_scalar)
                 .is_some_and(|c| c.text() == "true");
         let refusal = self.pending.take();
-        let reference = self.compose(&fields, "");
+        let reference = self.compose_block(&fields, "");
         let text = |f: &Option<Field>| {
             f.as_ref()
                 .map(|f| f.scalar.text().to_string())
@@ -852,7 +875,7 @@ impl<'a> Walker<'a> {
         fields.sha = None;
         fields.use_digest = None;
         fields.digest = Some(dc.clone());
-        let reference = self.compose(&fields, "-chroot");
+        let reference = self.compose_block(&fields, INGRESS_CHROOT_SUFFIX);
         self.push(
             ImageSite {
                 path: dc.path.clone(),
@@ -896,9 +919,9 @@ impl<'a> Walker<'a> {
         }
         let registry = self.field(m, "registry", path)?;
         let tag = self.field(m, "tag", path)?;
-        let names = m.get("name").and_then(Node::as_map);
-        let digest_path = path.key("digest");
-        let name_path = path.key("name");
+        let names = m.get(OSM_NAME_MAP).and_then(Node::as_map);
+        let digest_path = path.key(FIELDS[FIELD_DIGEST]);
+        let name_path = path.key(OSM_NAME_MAP);
         let mut keys: Vec<String> = digests
             .entries
             .iter()
@@ -946,23 +969,22 @@ impl<'a> Walker<'a> {
             };
             let reference = match &name {
                 Some(n) if !n.scalar.is_empty() => {
-                    let mut s = match &registry_text {
-                        Some(r) => format!("{r}/{}", n.scalar.text()),
-                        None => n.scalar.text().to_string(),
+                    let parts: Vec<&str> = registry_text
+                        .as_deref()
+                        .into_iter()
+                        .chain([n.scalar.text()])
+                        .collect();
+                    // The tag wins over the digests when it is non-empty.
+                    let digest = match &state {
+                        DigestState::Filled(d) if tag_text.is_empty() => Some(d.to_string()),
+                        _ => None,
                     };
-                    if !tag_text.is_empty() {
-                        s.push(':');
-                        s.push_str(&tag_text);
-                    } else if let DigestState::Filled(d) = &state {
-                        s.push('@');
-                        s.push_str(&d.to_string());
-                    }
-                    ImageRef::parse(&s).map_err(|e| format!("`{s}` is not a valid reference: {e}"))
+                    compose(&parts, &tag_text, digest.as_deref())
                 }
-                Some(_) => Err(format!("`{name_path}.{key}` is empty")),
-                None => Err(format!(
-                    "the image name for digest key `{key}` is written in the chart's templates, not its values"
-                )),
+                Some(_) => Err(SiteError::EmptyName {
+                    field: format!("{name_path}.{key}"),
+                }),
+                None => Err(SiteError::NameInTemplates { key: key.clone() }),
             };
             let span = digest
                 .as_ref()
@@ -1010,7 +1032,7 @@ impl<'a> Walker<'a> {
     ) -> Result<(), InputError> {
         let repo = self.field(m, &key.value, path)?;
         let tag = self.field(m, tag_key, path)?;
-        let digest = self.field(m, &format!("{}Digest", key.value), path)?;
+        let digest = self.field(m, &format!("{}{SIBLING_DIGEST_SUFFIX}", key.value), path)?;
         if anchored {
             self.refuse(
                 key.span.start,
@@ -1020,26 +1042,19 @@ impl<'a> Walker<'a> {
                 ),
             )?;
         }
-        let mut s = value.text().to_string();
         let t = tag
             .as_ref()
             .map(|t| t.scalar.text().to_string())
             .unwrap_or_default();
-        if !t.is_empty() {
-            s.push(':');
-            s.push_str(&t);
-        }
         let dtext = digest
             .as_ref()
             .map(|d| d.scalar.text().to_string())
             .unwrap_or_default();
-        if !dtext.is_empty() {
-            if let Some(at) = s.find('@') {
-                s.truncate(at);
-            }
-            s.push('@');
-            s.push_str(&dtext);
-        }
+        let reference = compose(
+            &[value.text()],
+            &t,
+            Some(dtext.as_str()).filter(|d| !d.is_empty()),
+        );
         let state = if let Some(d) = &digest {
             digest_state(d.scalar.text(), false)
         } else {
@@ -1054,8 +1069,7 @@ impl<'a> Walker<'a> {
                 path: path.key(&key.value),
                 document: self.document,
                 kind: SiteKind::Sibling,
-                reference: ImageRef::parse(&s)
-                    .map_err(|e| format!("`{s}` is not a valid reference: {e}")),
+                reference,
                 fields: SiteFields {
                     repository: repo,
                     tag,
@@ -1133,7 +1147,10 @@ impl<'a> Walker<'a> {
                 path: path.clone(),
                 document: self.document,
                 kind: SiteKind::String,
-                reference: parsed.map_err(|e| format!("`{v}` is not a valid reference: {e}")),
+                reference: parsed.map_err(|error| SiteError::InvalidReference {
+                    written: v.to_string(),
+                    error,
+                }),
                 fields: SiteFields {
                     string: Some(Field {
                         key: path.last_key().unwrap_or("").to_string(),
@@ -1160,11 +1177,7 @@ impl<'a> Walker<'a> {
 
 /// YAML words and numbers that parse as a one-segment reference but are not images.
 fn plain_keyword(v: &str) -> bool {
-    v.parse::<f64>().is_ok()
-        || matches!(
-            v.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "none" | "latest"
-        )
+    v.parse::<f64>().is_ok() || NOT_IMAGES.contains(&v.to_ascii_lowercase().as_str())
 }
 
 fn digest_state(text: &str, bare_ok: bool) -> DigestState {

@@ -517,7 +517,7 @@ fn reading_follows_anchors_aliases_and_block_scalars() {
             let r = s
                 .reference
                 .as_ref()
-                .map_or_else(|e| e.clone(), |r| r.to_string());
+                .map_or_else(|e| e.to_string(), |r| r.to_string());
             (s.path.to_string(), r, s.span.start)
         })
         .collect();
@@ -567,4 +567,36 @@ fn alias_expansion_is_bounded() {
         sites.len()
     );
     assert!(sites.len() > 100);
+}
+
+/// Why a reference cannot be composed is a variant, not a message to search:
+/// lint tells `invalid-reference` from `unresolvable-image` by it.
+#[test]
+fn site_errors_are_typed() {
+    let bad = sites("image:\n  repository: Bad/Name\n  tag: '1'\n");
+    assert!(
+        matches!(&bad[0].reference, Err(SiteError::InvalidReference { written, .. }) if written == "Bad/Name:1"),
+        "{bad:?}"
+    );
+    let default = sites("image:\n  repository: \"\"\n  tag: '1'\n");
+    assert_eq!(default[0].reference, Err(SiteError::NoRepository));
+    let osm10 = sites("image:\n  registry: r\n  tag: v1\n  digest:\n    osmController: ''\n");
+    assert_eq!(
+        osm10[0].reference,
+        Err(SiteError::NameInTemplates {
+            key: "osmController".into()
+        })
+    );
+    let empty =
+        sites("image:\n  registry: r\n  tag: v1\n  name:\n    a: ''\n  digest:\n    a: ''\n");
+    assert_eq!(
+        empty[0].reference,
+        Err(SiteError::EmptyName {
+            field: "image.name.a".into()
+        })
+    );
+    assert_eq!(
+        empty[0].reference.as_ref().unwrap_err().to_string(),
+        "`image.name.a` is empty"
+    );
 }
