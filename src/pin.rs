@@ -96,8 +96,8 @@ pub struct PinOutcome {
 }
 
 /// Match `manifest` against `files` and compute every edit.
-pub fn pin(
-    files: &[ValuesFile],
+pub fn pin<'f>(
+    files: impl IntoIterator<Item = &'f ValuesFile>,
     manifest: &DigestManifest,
     opts: &PinOptions,
 ) -> Result<PinOutcome, InputError> {
@@ -170,7 +170,7 @@ fn plan_file(
                             "line {}: `{}` is not a scalar in {}",
                             m.line,
                             m.path,
-                            vf.source.path.display()
+                            vf.source().path.display()
                         ),
                     ));
                 };
@@ -191,7 +191,7 @@ fn plan_file(
                         Ok(r) => r.with_digest(&entry.digest).to_string(),
                         Err(e) => {
                             return Err(InputError::file(
-                                &vf.source.path,
+                                &vf.source().path,
                                 format!("`{}` is not a reference: {e}", m.path),
                             ));
                         }
@@ -254,9 +254,9 @@ fn plan_file(
     edits.sort();
     edits.dedup();
     let new_text = apply_edits(text, &edits)
-        .map_err(|e| InputError::file(&vf.source.path, format!("conflicting edits: {e}")))?;
+        .map_err(|e| InputError::file(&vf.source().path, format!("conflicting edits: {e}")))?;
     Ok(FilePlan {
-        path: vf.source.path.clone(),
+        path: vf.source().path.clone(),
         edits,
         pinned,
         unmatched_images,

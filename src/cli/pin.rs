@@ -167,8 +167,8 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
             subchart_sha_formats: pin::subchart_sha_formats(&values.chart),
             config: config.clone(),
         };
-        let parsed: Vec<ValuesFile> = values.files.iter().map(|(_, _, v)| v.clone()).collect();
-        outcomes.push(pin::pin(&parsed, &manifest, &opts)?);
+        let parsed = values.files.iter().map(|(_, _, v)| v);
+        outcomes.push(pin::pin(parsed, &manifest, &opts)?);
     }
     // An entry is unmatched only if no chart used it.
     let unmatched_entries: Vec<_> = manifest
@@ -204,7 +204,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     let mut sources = Sources::new();
     for (values, _) in &prepared {
         for (_, _, vf) in &values.files {
-            sources.insert(vf.source.clone());
+            sources.insert(vf.source().clone());
         }
     }
     let render_opts = RenderOptions {
@@ -367,7 +367,7 @@ fn findings(
                         Code::UnmatchedImage,
                         format!("`{image}` has no manifest entry{state}"),
                     )
-                    .at(&vf.source, s.span)
+                    .at(vf.source(), s.span)
                     .with_path(s.path.to_string())
                     .with_image(image)
                     .with_severity(sev),
@@ -403,7 +403,7 @@ fn site_lines(
 ) -> std::io::Result<()> {
     for ((values, _), outcome) in prepared.iter().zip(outcomes) {
         for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
-            report_file(out, shown, &vf.source, plan)?;
+            report_file(out, shown, vf.source(), plan)?;
         }
     }
     Ok(())
@@ -456,7 +456,7 @@ fn json_report(
     for ((values, _), outcome) in prepared.iter().zip(outcomes) {
         for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
             let at = |span: crate::source::Span| {
-                let lc = vf.source.line_col(span.start);
+                let lc = vf.source().line_col(span.start);
                 (lc.line, lc.column)
             };
             files.push(json!({

@@ -42,7 +42,7 @@ pub(super) struct EmbeddedImage {
 /// Every container image inside the `|` block strings of `vf`, in file order.
 pub(super) fn embedded_images(vf: &ValuesFile) -> Vec<EmbeddedImage> {
     let mut out = Vec::new();
-    for doc in &vf.documents {
+    for doc in vf.documents() {
         walk(vf, doc, &YamlPath::default(), &mut out);
     }
     out.sort_by_key(|e| e.span.start);
@@ -79,10 +79,10 @@ fn in_block(vf: &ValuesFile, span: Span, value: &str, path: &YamlPath) -> Vec<Em
     if block.inner.replace("\r\n", "\n").trim_end() != value.trim_end() {
         return Vec::new();
     }
-    let Ok(parsed) = ValuesFile::parse(&vf.source.path, blank_actions(&block.inner)) else {
+    let Ok(parsed) = ValuesFile::parse(&vf.source().path, blank_actions(&block.inner)) else {
         return Vec::new();
     };
-    let Some(Node::Seq(seq)) = parsed.documents.first() else {
+    let Some(Node::Seq(seq)) = parsed.documents().first() else {
         return Vec::new();
     };
     let listed = path

@@ -36,13 +36,29 @@ pub use crate::yaml::{
     render_scalar, set_scalar,
 };
 
-/// A parsed values file: its source and one tree per YAML document.
-#[derive(Clone, Debug)]
-pub struct ValuesFile {
-    pub source: SourceFile,
-    pub documents: Vec<Node>,
+/// The trees of a values file, borrowing their scalars from its text.
+#[derive(Debug)]
+struct Trees<'a> {
+    documents: Vec<Node<'a>>,
     /// What each alias stands for, for reading sites through aliases.
-    anchors: Anchors,
+    anchors: Anchors<'a>,
+}
+
+self_cell::self_cell!(
+    /// A source and the trees that borrow from it, held together so the
+    /// text is kept once (issue 10: nothing held twice).
+    struct Parsed {
+        owner: SourceFile,
+        #[covariant]
+        dependent: Trees,
+    }
+    impl {Debug}
+);
+
+/// A parsed values file: its source and one tree per YAML document.
+#[derive(Debug)]
+pub struct ValuesFile {
+    parsed: Parsed,
 }
 
 impl ValuesFile {
@@ -52,25 +68,43 @@ impl ValuesFile {
         path: impl AsRef<Path>,
         text: impl Into<String>,
     ) -> Result<ValuesFile, InputError> {
-        let source = SourceFile::new(path.as_ref(), text);
-        let yaml = crate::yaml::parse(&source, crate::yaml::Options::default())?;
-        let anchors = yaml.anchors;
-        let documents = yaml.documents.into_iter().filter_map(|d| d.root).collect();
-        Ok(ValuesFile {
-            source,
-            documents,
-            anchors,
-        })
+        ValuesFile::from_source(SourceFile::new(path.as_ref(), text))
+    }
+
+    /// [`ValuesFile::parse`] of a source already read.
+    pub fn from_source(source: SourceFile) -> Result<ValuesFile, InputError> {
+        let parsed = Parsed::try_new(source, |source| {
+            let yaml = crate::yaml::parse(source, crate::yaml::Options::default())?;
+            Ok::<_, InputError>(Trees {
+                anchors: yaml.anchors,
+                documents: yaml.documents.into_iter().filter_map(|d| d.root).collect(),
+            })
+        })?;
+        Ok(ValuesFile { parsed })
+    }
+
+    /// The file's path and text.
+    pub fn source(&self) -> &SourceFile {
+        self.parsed.borrow_owner()
+    }
+
+    /// One tree per YAML document, in order.
+    pub fn documents(&self) -> &[Node<'_>] {
+        &self.parsed.borrow_dependent().documents
+    }
+
+    fn anchors(&self) -> &Anchors<'_> {
+        &self.parsed.borrow_dependent().anchors
     }
 
     /// The file's text, byte for byte as read.
     pub fn text(&self) -> &str {
-        &self.source.text
+        &self.source().text
     }
 
     /// The node at `path` in the first document that has it.
-    pub fn node_at(&self, path: &YamlPath) -> Option<&Node> {
-        self.documents
+    pub fn node_at(&self, path: &YamlPath) -> Option<&Node<'_>> {
+        self.documents()
             .iter()
             .find_map(|d| crate::yaml::node_at(d, &path.0))
     }
@@ -94,15 +128,15 @@ impl ValuesFile {
     fn scan(&self, strict: bool) -> Result<Vec<ImageSite>, InputError> {
         let mut out = Vec::new();
         let mut budget = AliasBudget::default();
-        for (doc, root) in self.documents.iter().enumerate() {
+        for (doc, root) in self.documents().iter().enumerate() {
             let globals = Globals::read(root);
             let mut w = Walker {
-                source: &self.source,
+                source: self.source(),
                 globals: &globals,
                 document: doc,
                 out: &mut out,
                 strict,
-                anchors: &self.anchors,
+                anchors: self.anchors(),
                 pending: None,
                 alias_at: None,
                 inherited: None,
@@ -160,7 +194,7 @@ pub enum SiteKind {
 pub struct Field {
     pub key: String,
     pub path: YamlPath,
-    pub scalar: Scalar,
+    pub scalar: Scalar<'static>,
     /// Byte offset where the field's key starts (for inserting siblings).
     pub key_offset: usize,
 }
@@ -369,7 +403,7 @@ fn looks_like_reference(v: &str) -> bool {
 /// first occurrence, as [`Map::get`] finds it) and whether any key ends in
 /// `Tag`. Most mappings hold none of them, and this answers that at once.
 struct KeyScan<'a> {
-    values: [Option<&'a Node>; FIELDS.len()],
+    values: [Option<&'a Node<'a>>; FIELDS.len()],
     any_tag: bool,
 }
 
@@ -392,7 +426,7 @@ impl<'a> KeyScan<'a> {
     }
 
     /// The value under `FIELDS[i]`.
-    fn value(&self, i: usize) -> Option<&'a Node> {
+    fn value(&self, i: usize) -> Option<&'a Node<'a>> {
         self.values[i]
     }
 }
@@ -404,7 +438,7 @@ struct Walker<'a> {
     out: &'a mut Vec<ImageSite>,
     /// Refuse uneditable sites (for pin) instead of reading them.
     strict: bool,
-    anchors: &'a Anchors,
+    anchors: &'a Anchors<'a>,
     /// The first reason the site being built cannot be edited.
     pending: Option<InputError>,
     /// The alias being read through: sites under it are reported there.
@@ -431,7 +465,7 @@ impl<'a> Walker<'a> {
 
     /// The node an alias stands for, when reading (never when editing) and
     /// while the expansion budget lasts.
-    fn follow(&mut self, alias: Span) -> Option<&'a Node> {
+    fn follow(&mut self, alias: Span) -> Option<&'a Node<'a>> {
         if self.strict {
             return None;
         }
@@ -554,7 +588,7 @@ impl<'a> Walker<'a> {
             .iter()
             .take(if keys.any_tag { usize::MAX } else { 0 })
             .filter_map(|(k, _)| k.as_scalar())
-            .map(|k| k.value.as_str())
+            .map(|k| &*k.value)
             .filter(|k| k.ends_with(SIBLING_TAG_SUFFIX))
             .collect();
         for (k, v) in &m.entries {
@@ -566,18 +600,18 @@ impl<'a> Walker<'a> {
                 continue;
             }
             if let Some(Node::Scalar(t)) = m.get(&tag_key)
-                && !used.contains(&k.value.as_str())
+                && !used.contains(&&*k.value)
                 && !k.value.is_empty()
             {
                 self.pending = None;
                 self.sibling_site(m, k, v, &tag_key, t, path, anchored)?;
-                used.push(k.value.as_str());
+                used.push(&*k.value);
             }
         }
         path.0.push(PathSeg::Key(String::new()));
         for (k, v) in &m.entries {
             let Some(ks) = k.as_scalar() else { continue };
-            if used.contains(&ks.value.as_str())
+            if used.contains(&&*ks.value)
                 || used
                     .iter()
                     .any(|u| ks.value.strip_suffix(SIBLING_TAG_SUFFIX) == Some(*u))
@@ -618,7 +652,7 @@ impl<'a> Walker<'a> {
         };
         let p = path.key(key);
         let mut scalar = match node {
-            Node::Scalar(s) => s.clone(),
+            Node::Scalar(s) => s.clone().into_owned(),
             Node::Alias(span) => {
                 self.refuse(
                     span.start,
@@ -630,7 +664,7 @@ impl<'a> Walker<'a> {
                 match self.follow(*span) {
                     Some(Node::Scalar(s)) => Scalar {
                         span: *span,
-                        ..s.clone()
+                        ..s.clone().into_owned()
                     },
                     _ => return Ok(None),
                 }
@@ -650,7 +684,7 @@ impl<'a> Walker<'a> {
                     "a block scalar (`|` or `>`) at image field `{p}`: write it as a plain or quoted string"
                 ),
             )?;
-            scalar.value = scalar.value.trim().to_string();
+            scalar.value = scalar.value.trim().to_string().into();
         }
         Ok(Some(Field {
             key: key.to_string(),
@@ -925,14 +959,14 @@ impl<'a> Walker<'a> {
         let mut keys: Vec<String> = digests
             .entries
             .iter()
-            .filter_map(|(k, _)| k.as_scalar().map(|s| s.value.clone()))
+            .filter_map(|(k, _)| k.as_scalar().map(|s| s.value.to_string()))
             .collect();
         if let Some(n) = names {
             for (k, _) in &n.entries {
                 if let Some(k) = k.as_scalar()
-                    && !keys.contains(&k.value)
+                    && !keys.iter().any(|x| *x == k.value)
                 {
-                    keys.push(k.value.clone());
+                    keys.push(k.value.to_string());
                 }
             }
         }
@@ -1156,8 +1190,8 @@ impl<'a> Walker<'a> {
                         key: path.last_key().unwrap_or("").to_string(),
                         path: path.clone(),
                         scalar: Scalar {
-                            value: v.to_string(),
-                            ..s.clone()
+                            value: v.to_string().into(),
+                            ..s.clone().into_owned()
                         },
                         key_offset: s.span.start,
                     }),

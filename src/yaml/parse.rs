@@ -5,6 +5,7 @@
 //! reader's limit. Aliases stay aliases in the tree; [`Anchors`] says what
 //! each stands for and [`AliasBudget`] bounds how many a reader follows.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use granit_parser::{Event, Parser};
@@ -15,18 +16,18 @@ use crate::source::{SourceFile, Span};
 
 /// The anchored nodes of a file and which one each alias names.
 #[derive(Clone, Debug, Default)]
-pub struct Anchors {
+pub struct Anchors<'a> {
     /// Each anchored node as written (its own aliases stay aliases).
-    nodes: Vec<Node>,
+    nodes: Vec<Node<'a>>,
     /// Anchor id → index into `nodes` (ids are unique across documents).
     by_id: HashMap<usize, usize>,
     /// Alias byte offset → index into `nodes`.
     aliases: HashMap<usize, usize>,
 }
 
-impl Anchors {
+impl<'a> Anchors<'a> {
     /// The node the alias at `span` stands for.
-    pub fn target(&self, span: Span) -> Option<&Node> {
+    pub fn target(&self, span: Span) -> Option<&Node<'a>> {
         self.aliases.get(&span.start).map(|&i| &self.nodes[i])
     }
 }
@@ -52,7 +53,7 @@ impl Default for AliasBudget {
 
 impl AliasBudget {
     /// The node the alias at `span` stands for, while the budget lasts.
-    pub fn follow<'a>(&mut self, anchors: &'a Anchors, span: Span) -> Option<&'a Node> {
+    pub fn follow<'t, 'a>(&mut self, anchors: &'t Anchors<'a>, span: Span) -> Option<&'t Node<'a>> {
         if self.left == 0 {
             return None;
         }
@@ -83,27 +84,27 @@ pub struct Options {
 /// One document of a stream: its root (`None` for a document of only
 /// comments) and the bytes from its start to its end.
 #[derive(Clone, Debug)]
-pub struct Document {
-    pub root: Option<Node>,
+pub struct Document<'a> {
+    pub root: Option<Node<'a>>,
     pub span: Span,
 }
 
 /// A parsed YAML stream: its documents and what their aliases stand for.
 #[derive(Clone, Debug, Default)]
-pub struct Yaml {
-    pub documents: Vec<Document>,
-    pub anchors: Anchors,
+pub struct Yaml<'a> {
+    pub documents: Vec<Document<'a>>,
+    pub anchors: Anchors<'a>,
 }
 
-impl Yaml {
+impl<'a> Yaml<'a> {
     /// The roots of the documents that have one, in order.
-    pub fn roots(&self) -> impl Iterator<Item = &Node> {
+    pub fn roots(&self) -> impl Iterator<Item = &Node<'a>> {
         self.documents.iter().filter_map(|d| d.root.as_ref())
     }
 }
 
 /// Parse every document of `source`, rejecting what `options` says to.
-pub fn parse(source: &SourceFile, options: Options) -> Result<Yaml, InputError> {
+pub fn parse(source: &SourceFile, options: Options) -> Result<Yaml<'_>, InputError> {
     // Comments are never needed here (edits are byte splices, so they stay as
     // written); not capturing them saves the parser a copy of each one.
     let mut parser_options = granit_parser::Options::default();
@@ -152,7 +153,7 @@ struct Builder<'a, I> {
     source: &'a SourceFile,
     parser: I,
     peeked: Option<(Event<'a>, Span)>,
-    anchors: Anchors,
+    anchors: Anchors<'a>,
     options: Options,
     /// Collections open around the node being read.
     depth: usize,
@@ -204,7 +205,7 @@ where
     }
 
     /// The next node, remembered under its anchor id when it has one.
-    fn node(&mut self) -> Result<Node, InputError> {
+    fn node(&mut self) -> Result<Node<'a>, InputError> {
         let (node, anchor) = self.bare_node()?;
         if anchor != 0 {
             self.anchors.by_id.insert(anchor, self.anchors.nodes.len());
@@ -214,7 +215,7 @@ where
     }
 
     /// The next node and its anchor id (0 for none), within the depth limit.
-    fn bare_node(&mut self) -> Result<(Node, usize), InputError> {
+    fn bare_node(&mut self) -> Result<(Node<'a>, usize), InputError> {
         self.depth += 1;
         let node = self.unlimited_node();
         self.depth -= 1;
@@ -233,7 +234,7 @@ where
         }
     }
 
-    fn unlimited_node(&mut self) -> Result<(Node, usize), InputError> {
+    fn unlimited_node(&mut self) -> Result<(Node<'a>, usize), InputError> {
         loop {
             let Some((ev, span)) = self.next()? else {
                 return Err(self.unexpected_end());
@@ -242,15 +243,16 @@ where
                 Event::Comment(..) | Event::Anchor(..) => continue,
                 Event::Scalar(v, style, anchor, _) => {
                     let style = QuoteStyle::from_granit(style);
-                    let raw = &self.source.text[span.range()];
+                    let source: &'a SourceFile = self.source;
+                    let raw = &source.text[span.range()];
                     let is_null = style == QuoteStyle::Plain
                         && (raw.is_empty() || matches!(raw, "~" | "null" | "Null" | "NULL"));
                     return Ok((
                         Node::Scalar(Scalar {
                             value: if raw.is_empty() && style == QuoteStyle::Plain {
-                                String::new()
+                                Cow::Borrowed("")
                             } else {
-                                v.into_owned()
+                                borrowed(v, raw, style)
                             },
                             span,
                             style,
@@ -280,6 +282,7 @@ where
                             _ => items.push(self.node()?),
                         }
                     }
+                    trim(&mut items);
                     return Ok((
                         Node::Seq(Seq {
                             items,
@@ -294,10 +297,10 @@ where
                     self.check_depth(span.start)?;
                     let flow = style == granit_parser::StructureStyle::Flow;
                     let anchored = anchor != 0;
-                    let mut entries: Vec<(Node, Node)> = Vec::new();
+                    let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
                     // Keys seen so far. Small mappings (nearly all) are searched
                     // directly; past `SMALL_MAP` keys an index keeps it linear.
-                    let mut seen: HashMap<String, usize> = HashMap::new();
+                    let mut seen: HashMap<Cow<'a, str>, usize> = HashMap::new();
                     let mut indexed = false;
                     loop {
                         self.skip_meta()?;
@@ -351,6 +354,7 @@ where
                         let value = self.node()?;
                         entries.push((key, value));
                     }
+                    trim(&mut entries);
                     return Ok((
                         Node::Map(Map {
                             entries,
@@ -378,5 +382,29 @@ where
             self.next()?;
         }
         Ok(())
+    }
+}
+
+/// The scalar's value as a borrow of its source bytes when they are the
+/// value (inside the quotes for a quoted scalar), else the parser's copy.
+fn borrowed<'a>(value: Cow<'_, str>, raw: &'a str, style: QuoteStyle) -> Cow<'a, str> {
+    let inner = match style {
+        QuoteStyle::SingleQuoted | QuoteStyle::DoubleQuoted if raw.len() >= 2 => {
+            &raw[1..raw.len() - 1]
+        }
+        _ => raw,
+    };
+    if *value == *inner {
+        Cow::Borrowed(inner)
+    } else {
+        Cow::Owned(value.into_owned())
+    }
+}
+
+/// Give back what a large collection's vector grew past its length: a flow
+/// sequence of a million items must not hold half as much again in slack.
+fn trim<T>(items: &mut Vec<T>) {
+    if items.capacity() - items.len() > 256 {
+        items.shrink_to_fit();
     }
 }

@@ -105,7 +105,7 @@ impl fmt::Display for YamlPath {
 }
 
 /// The node at `path` under `node`.
-pub fn node_at<'a>(node: &'a Node, path: &[PathSeg]) -> Option<&'a Node> {
+pub fn node_at<'t, 'a>(node: &'t Node<'a>, path: &[PathSeg]) -> Option<&'t Node<'a>> {
     let Some((first, rest)) = path.split_first() else {
         return Some(node);
     };

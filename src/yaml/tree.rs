@@ -2,6 +2,8 @@
 //! order, sequences, and aliases left as aliases (what they stand for is in
 //! [`super::Anchors`]).
 
+use std::borrow::Cow;
+
 use granit_parser::ScalarStyle;
 
 use crate::source::Span;
@@ -35,11 +37,14 @@ impl QuoteStyle {
     }
 }
 
-/// A scalar as read: its value after unescaping, and how and where it was written.
+/// A scalar as read: its value after unescaping, and how and where it was
+/// written. The value borrows the source's bytes whenever they are the value
+/// (no escapes, no folding: nearly every scalar), so a tree costs no string
+/// of its own per scalar; [`Scalar::into_owned`] detaches one from its source.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Scalar {
+pub struct Scalar<'a> {
     /// The value after YAML escape processing; empty for a null written as nothing.
-    pub value: String,
+    pub value: Cow<'a, str>,
     /// Bytes of the scalar in the source, quotes included. Empty for an implicit
     /// null (`key:` with nothing after it): then it sits on the `:`.
     pub span: Span,
@@ -50,10 +55,21 @@ pub struct Scalar {
     pub is_null: bool,
 }
 
-impl Scalar {
+impl Scalar<'_> {
     /// The value as a string, empty for a null.
     pub fn text(&self) -> &str {
         if self.is_null { "" } else { &self.value }
+    }
+
+    /// This scalar with its value copied out of the source.
+    pub fn into_owned(self) -> Scalar<'static> {
+        Scalar {
+            value: Cow::Owned(self.value.into_owned()),
+            span: self.span,
+            style: self.style,
+            anchored: self.anchored,
+            is_null: self.is_null,
+        }
     }
 
     /// The value is empty or null.
@@ -64,18 +80,18 @@ impl Scalar {
 
 /// A node of the values tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Node {
-    Scalar(Scalar),
-    Map(Map),
-    Seq(Seq),
+pub enum Node<'a> {
+    Scalar(Scalar<'a>),
+    Map(Map<'a>),
+    Seq(Seq<'a>),
     /// An alias (`*name`) at this span.
     Alias(Span),
 }
 
 /// A mapping, keys in written order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Map {
-    pub entries: Vec<(Node, Node)>,
+pub struct Map<'a> {
+    pub entries: Vec<(Node<'a>, Node<'a>)>,
     pub flow: bool,
     pub anchored: bool,
     /// Where the mapping starts (empty span for block mappings).
@@ -84,16 +100,16 @@ pub struct Map {
 
 /// A sequence.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Seq {
-    pub items: Vec<Node>,
+pub struct Seq<'a> {
+    pub items: Vec<Node<'a>>,
     pub flow: bool,
     pub anchored: bool,
     pub span: Span,
 }
 
-impl Node {
+impl<'a> Node<'a> {
     /// The scalar, if this node is one.
-    pub fn as_scalar(&self) -> Option<&Scalar> {
+    pub fn as_scalar(&self) -> Option<&Scalar<'a>> {
         match self {
             Node::Scalar(s) => Some(s),
             _ => None,
@@ -101,7 +117,7 @@ impl Node {
     }
 
     /// The mapping, if this node is one.
-    pub fn as_map(&self) -> Option<&Map> {
+    pub fn as_map(&self) -> Option<&Map<'a>> {
         match self {
             Node::Map(m) => Some(m),
             _ => None,
@@ -129,9 +145,9 @@ impl Node {
     }
 }
 
-impl Map {
+impl<'a> Map<'a> {
     /// The value under scalar key `key`.
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
         self.entries
             .iter()
             .find(|(k, _)| k.as_scalar().is_some_and(|s| s.value == key))
@@ -139,7 +155,7 @@ impl Map {
     }
 
     /// The key node of `key`.
-    pub fn key_of(&self, key: &str) -> Option<&Scalar> {
+    pub fn key_of(&self, key: &str) -> Option<&Scalar<'a>> {
         self.entries
             .iter()
             .filter_map(|(k, _)| k.as_scalar())

@@ -259,7 +259,9 @@ fn scalars(vf: &ValuesFile) -> BTreeMap<String, String> {
             }
             Node::Map(m) => {
                 for (k, v) in &m.entries {
-                    let key = k.as_scalar().map_or("?".to_string(), |s| s.value.clone());
+                    let key = k
+                        .as_scalar()
+                        .map_or("?".to_string(), |s| s.value.to_string());
                     walk(v, format!("{path}.{key}"), out);
                 }
             }
@@ -274,7 +276,7 @@ fn scalars(vf: &ValuesFile) -> BTreeMap<String, String> {
         }
     }
     let mut out = BTreeMap::new();
-    for (i, d) in vf.documents.iter().enumerate() {
+    for (i, d) in vf.documents().iter().enumerate() {
         walk(d, format!("{i}:"), &mut out);
     }
     out
