@@ -204,7 +204,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     let mut sources = Sources::new();
     for (values, _) in &prepared {
         for (_, _, vf) in &values.files {
-            sources.insert(vf.source().clone());
+            sources.insert_ref(vf.source());
         }
     }
     let render_opts = RenderOptions {

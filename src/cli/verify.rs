@@ -175,7 +175,7 @@ pub struct ChartTargets {
     /// unknown parts): neither verified nor resolvable.
     pub unresolved: usize,
     /// Every file of the charts (packaged ones too), for renderers.
-    pub sources: Sources,
+    pub sources: Sources<'static>,
 }
 
 /// The references inside charts (directories, parents of chart directories,

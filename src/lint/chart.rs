@@ -258,11 +258,12 @@ fn assign_aliases(files: &BTreeMap<String, SourceFile>, subcharts: &mut [Chart])
     let Some(Ok(Some(root))) = files.get("Chart.yaml").map(super::yaml::parse_one) else {
         return;
     };
-    let Some(Node::Seq { items, .. }) = root.get("dependencies") else {
+    let Some(Node::Seq(deps)) = root.get("dependencies") else {
         return;
     };
     for sub in subcharts.iter_mut() {
-        sub.alias = items
+        sub.alias = deps
+            .items
             .iter()
             .find(|d| d.get("name").and_then(Node::as_str) == Some(sub.name.as_str()))
             .and_then(|d| d.get("alias").and_then(Node::as_str))

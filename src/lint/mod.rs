@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::diag::{Finding, InputError};
 use crate::reference::ImageRef;
 use crate::source::{SourceFile, Span};
+use crate::values::ValuesView;
 
 pub mod chart;
 mod embedded;
@@ -457,7 +458,7 @@ fn subchart_key(sub: &Chart) -> String {
 /// Overrides a parent hands a subchart: its values under the subchart's key, and `global`.
 struct ParentValues<'a> {
     /// The parent's merged values.
-    merged: &'a yaml::Node,
+    merged: &'a yaml::Node<'a>,
     /// The parent's own values file and its image-site paths, to tell which
     /// overrides the parent already reports.
     own_sites: &'a [String],
@@ -473,39 +474,45 @@ fn scan_chart(
         Some(src) => yaml::parse_one(src)?,
         None => None,
     };
-    let own_values = match chart.file("values.yaml") {
-        Some(src) => yaml::parse_one(src)?,
+    // The chart's values, parsed once: for its image sites and for the
+    // templates' lookups alike (duplicate keys refused, as values are).
+    let values_src = chart.file("values.yaml");
+    let values_yaml = match values_src {
+        Some(src) => Some(crate::yaml::parse(src, crate::yaml::Options::default())?),
         None => None,
     };
+    let (roots, anchors) = match values_yaml {
+        Some(y) => (
+            y.documents.into_iter().filter_map(|d| d.root).collect(),
+            y.anchors,
+        ),
+        None => (Vec::new(), Default::default()),
+    };
+    let own_values = yaml::first_root(&roots);
     // Values as the templates see them: the chart's own, with the parent's
     // section for this subchart and the parent's `global` laid over.
-    let mut merged = own_values.clone();
     let mut overlay: Option<yaml::Node> = None;
     if let Some(p) = &parent {
         let mut over = p.merged.get(&p.key).cloned();
         if let Some(g) = p.merged.get("global") {
-            let gmap = yaml::Node::Map {
-                entries: vec![("global".to_string(), g.clone())],
-                span: Span::default(),
-            };
+            let gmap = yaml::map_of("global", g.clone());
             over = Some(match over {
-                Some(o) => gmap.merged_with(&o),
+                Some(o) => yaml::merged_with(&gmap, &o),
                 None => gmap,
             });
         }
-        if let Some(o) = over {
-            merged = Some(match merged {
-                Some(m) => m.merged_with(&o),
-                None => o.clone(),
-            });
-            overlay = Some(o);
-        }
+        overlay = over;
     }
-    let site_paths = match chart.file("values.yaml") {
+    let merged_over = overlay.as_ref().map(|o| match own_values {
+        Some(m) => yaml::merged_with(m, o),
+        None => o.clone(),
+    });
+    let merged = merged_over.as_ref().or(own_values);
+    let site_paths = match values_src {
         Some(src) => values_sites(
             chart,
-            src,
-            merged.as_ref(),
+            ValuesView::new(src, &roots, &anchors),
+            merged,
             overlay.is_some(),
             parent.as_ref(),
             out,
@@ -513,7 +520,7 @@ fn scan_chart(
         None => Vec::new(),
     };
     let ctx = templates::Context {
-        values: merged.as_ref(),
+        values: merged,
         chart: chart_yaml.as_ref(),
         chart_name: &chart.name,
         used: Default::default(),
@@ -526,7 +533,7 @@ fn scan_chart(
     if let (Some(cy), Some(src)) = (&chart_yaml, chart.file("Chart.yaml")) {
         annotation_images(cy, src, &chart.root, out);
     }
-    if let Some(m) = merged.as_ref() {
+    if let Some(m) = merged {
         for sub in &chart.subcharts {
             let key = subchart_key(sub);
             scan_chart(
@@ -599,7 +606,7 @@ fn annotation_images_by_search(
         return;
     };
     let inner = SourceFile::new(&src.path, text.to_string());
-    let Ok(Some(yaml::Node::Seq { items, .. })) = yaml::parse_one(&inner) else {
+    let Ok(Some(yaml::Node::Seq(list))) = yaml::parse_one(&inner) else {
         let at = node.span();
         out.findings.push(
             Finding::new(
@@ -613,7 +620,7 @@ fn annotation_images_by_search(
     };
     let region = node.span();
     let mut cursor = region.start;
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in list.items.iter().enumerate() {
         let Some(image) = item.get("image").and_then(yaml::Node::as_str) else {
             continue;
         };
@@ -638,14 +645,14 @@ fn annotation_images_by_search(
 /// there are any. Returns the sites' YAML paths (for the subcharts' turn).
 fn values_sites(
     chart: &Chart,
-    src: &SourceFile,
-    merged: Option<&yaml::Node>,
+    file: ValuesView<'_>,
+    merged: Option<&yaml::Node<'_>>,
     has_overlay: bool,
     parent: Option<&ParentValues<'_>>,
     out: &mut Collected,
 ) -> Result<Vec<String>, LintError> {
     use crate::values::{self, ImageSite};
-    let file = values::ValuesFile::parse(&src.path, src.text.clone())?;
+    let src = file.source;
     let sites = file.readable_sites()?;
     let effective: std::collections::HashMap<String, ImageSite> = match (has_overlay, merged) {
         (true, Some(m)) => {
@@ -687,7 +694,7 @@ fn values_sites(
             .extend(finding.map(|f| (chart.root.clone(), f)));
     }
     // Container images inside `|` strings of manifest text (grafana's `extraContainers: |`).
-    for img in embedded::embedded_images(&file) {
+    for img in embedded::embedded_images(file) {
         let found = FoundImage::new(
             img.image,
             ImageOrigin::Values,

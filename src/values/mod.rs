@@ -93,8 +93,14 @@ impl ValuesFile {
         &self.parsed.borrow_dependent().documents
     }
 
-    fn anchors(&self) -> &Anchors<'_> {
-        &self.parsed.borrow_dependent().anchors
+    /// The file as a [`ValuesView`], which every reading goes through.
+    pub fn view(&self) -> ValuesView<'_> {
+        let trees = self.parsed.borrow_dependent();
+        ValuesView {
+            source: self.source(),
+            documents: &trees.documents,
+            anchors: &trees.anchors,
+        }
     }
 
     /// The file's text, byte for byte as read.
@@ -113,7 +119,43 @@ impl ValuesFile {
     /// `release` call). Fails on an anchor, alias or block scalar at a site,
     /// where an edit could not be made safely.
     pub fn image_sites(&self) -> Result<Vec<ImageSite>, InputError> {
-        self.scan(true)
+        self.view().scan(true)
+    }
+
+    /// Every image site, in file order, for reading ([`ValuesView::readable_sites`]).
+    pub fn readable_sites(&self) -> Result<Vec<ImageSite>, InputError> {
+        self.view().readable_sites()
+    }
+}
+
+/// A values file read in place: a source and the trees parsed from it,
+/// borrowed from whoever holds them (a [`ValuesFile`], or lint's chart,
+/// which parses each file once for sites and template lookups alike).
+#[derive(Clone, Copy, Debug)]
+pub struct ValuesView<'a> {
+    pub source: &'a SourceFile,
+    /// One tree per YAML document, in order.
+    pub documents: &'a [Node<'a>],
+    pub anchors: &'a Anchors<'a>,
+}
+
+impl<'a> ValuesView<'a> {
+    /// A view of `yaml`, parsed from `source` with duplicate keys rejected.
+    pub fn new(
+        source: &'a SourceFile,
+        documents: &'a [Node<'a>],
+        anchors: &'a Anchors<'a>,
+    ) -> Self {
+        ValuesView {
+            source,
+            documents,
+            anchors,
+        }
+    }
+
+    /// The file's text, byte for byte as read.
+    pub fn text(&self) -> &'a str {
+        &self.source.text
     }
 
     /// Every image site, in file order, for reading (what `lint`, `verify`
@@ -128,15 +170,15 @@ impl ValuesFile {
     fn scan(&self, strict: bool) -> Result<Vec<ImageSite>, InputError> {
         let mut out = Vec::new();
         let mut budget = AliasBudget::default();
-        for (doc, root) in self.documents().iter().enumerate() {
+        for (doc, root) in self.documents.iter().enumerate() {
             let globals = Globals::read(root);
             let mut w = Walker {
-                source: self.source(),
+                source: self.source,
                 globals: &globals,
                 document: doc,
                 out: &mut out,
                 strict,
-                anchors: self.anchors(),
+                anchors: self.anchors,
                 pending: None,
                 alias_at: None,
                 inherited: None,

@@ -134,6 +134,36 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The value under scalar key `key`, when this is a mapping that has it.
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
+        self.as_map()?.get(key)
+    }
+
+    /// Follow a path of keys (`["image", "tag"]`).
+    pub fn lookup<'k>(&self, path: impl IntoIterator<Item = &'k str>) -> Option<&Node<'a>> {
+        let mut node = self;
+        for key in path {
+            node = node.get(key)?;
+        }
+        Some(node)
+    }
+
+    /// The value of a scalar that is not null (`None` for collections, aliases
+    /// and plain `null`/`~`/nothing).
+    pub fn as_str(&self) -> Option<&str> {
+        self.as_scalar().filter(|s| !s.is_null).map(|s| &*s.value)
+    }
+
+    /// The bytes this node was written in (where it starts, for a block collection).
+    pub fn span(&self) -> Span {
+        match self {
+            Node::Scalar(s) => s.span,
+            Node::Map(m) => m.span,
+            Node::Seq(s) => s.span,
+            Node::Alias(s) => *s,
+        }
+    }
+
     /// A byte offset to point messages at.
     pub fn offset(&self) -> usize {
         match self {
@@ -146,10 +176,12 @@ impl<'a> Node<'a> {
 }
 
 impl<'a> Map<'a> {
-    /// The value under scalar key `key`.
+    /// The value under scalar key `key` (the last one, as YAML loaders take it;
+    /// a file read with duplicate keys rejected has only one).
     pub fn get(&self, key: &str) -> Option<&Node<'a>> {
         self.entries
             .iter()
+            .rev()
             .find(|(k, _)| k.as_scalar().is_some_and(|s| s.value == key))
             .map(|(_, v)| v)
     }
