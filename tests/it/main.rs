@@ -2,6 +2,7 @@
 
 mod action;
 mod demo;
+mod dist;
 mod docker_manifests;
 mod help;
 mod lint;
