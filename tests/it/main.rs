@@ -3,6 +3,8 @@
 mod action;
 mod demo;
 mod dist;
+mod dist_action;
+mod dist_install;
 mod docker_manifests;
 mod help;
 mod lint;
