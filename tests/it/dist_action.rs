@@ -246,9 +246,10 @@ fn install_refuses_an_archive_whose_sum_does_not_match() {
     let runner = Runner::new();
     let run = runner.install("9.9.9", &server.url);
     assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("checksum mismatch"), "{}", run.all());
     assert!(
         run.stdout
-            .contains("::error title=chartpin install::checksum mismatch"),
+            .contains("::error title=chartpin install::no verified release archive"),
         "{}",
         run.all()
     );
@@ -268,7 +269,7 @@ fn install_refuses_an_archive_whose_sum_does_not_match() {
     let run = runner.install("9.9.9", &server.url);
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
-        run.stdout.contains("checksum cannot be checked"),
+        run.stderr.contains("checksum cannot be checked"),
         "{}",
         run.all()
     );
