@@ -18,13 +18,13 @@ fn root() -> &'static Path {
 }
 
 /// `python3 -m http.server` serving `dir` on a free loopback port; killed on drop.
-struct Server {
+pub struct Server {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Server {
-    fn start(dir: &Path) -> Server {
+    pub fn start(dir: &Path) -> Server {
         let port = free_port();
         let child = Command::new(tool("python3"))
             .args(["-m", "http.server", "--bind", "127.0.0.1"])
@@ -55,10 +55,16 @@ impl Drop for Server {
 }
 
 /// A release directory laid out as GitHub serves it
-/// (`v<version>/chartpin-<version>-<target>.tar.gz` and `.sha256`), packed by
-/// scripts/package-release from a stand-in binary that prints `MARK`.
-fn release_assets(dir: &Path, version: &str, mark: &str) {
-    let bins = dir.join("bins/x86_64-unknown-linux-musl");
+/// (`releases/v<version>/chartpin-<version>-<target>.tar.gz` and `.sha256`),
+/// packed by scripts/package-release from a stand-in binary that prints
+/// `MARK` and its arguments.
+pub fn release_assets(dir: &Path, version: &str, mark: &str) {
+    release_assets_for(dir, version, mark, "x86_64-unknown-linux-musl");
+}
+
+/// [`release_assets`] for one `target`.
+pub fn release_assets_for(dir: &Path, version: &str, mark: &str, target: &str) {
+    let bins = dir.join("bins").join(target);
     std::fs::create_dir_all(&bins).unwrap();
     let fake = bins.join("chartpin");
     std::fs::write(&fake, format!("#!/bin/sh\necho {mark} \"$@\"\n")).unwrap();
@@ -78,9 +84,7 @@ fn release_assets(dir: &Path, version: &str, mark: &str) {
     // SHA256SUMS lists the archive and checks out, as release.yml checks it.
     let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
     assert!(
-        sums.ends_with(&format!(
-            "  chartpin-{version}-x86_64-unknown-linux-musl.tar.gz\n"
-        )),
+        sums.ends_with(&format!("  chartpin-{version}-{target}.tar.gz\n")),
         "{sums}"
     );
     let check = Command::new(tool("sha256sum"))
@@ -95,7 +99,7 @@ fn release_assets(dir: &Path, version: &str, mark: &str) {
     );
 }
 
-fn make_executable(p: &Path) {
+pub fn make_executable(p: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
