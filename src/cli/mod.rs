@@ -18,6 +18,7 @@ use crate::diag::{Exit, Unanswered};
 use crate::report::Format;
 
 mod lint;
+pub mod logging;
 mod pin;
 mod release;
 mod verify;
@@ -35,6 +36,8 @@ Exit status:
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub verbosity: logging::Verbosity,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +138,7 @@ impl FormatArgs {
 /// Parse the command line and run the subcommand.
 pub fn run() -> anyhow::Result<Exit> {
     let cli = Cli::parse();
+    cli.verbosity.init();
     match cli.command {
         Command::Pin(a) => pin::run(a),
         Command::Lint(a) => lint::run(a),
@@ -184,6 +188,10 @@ pub struct RegistryArgs {
     /// Seconds to wait for one registry answer before retrying.
     #[arg(long, value_name = "S", default_value_t = 30)]
     pub timeout: u64,
+    /// Seconds all registry work of the run may take, counted from its first
+    /// request; what is unanswered by then is registry-unreachable (exit 3).
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    pub deadline: u64,
     /// Talk plain HTTP (or unverified HTTPS) to HOST[:PORT]. Loopback hosts always may. Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
