@@ -152,3 +152,50 @@ fn skopeo_inspect_output_is_a_digest_manifest() {
     .run();
     assert_eq!(forced.code, 0, "{}", forced.all());
 }
+
+#[test]
+fn lint_of_a_directory_says_which_subdirectories_it_did_not_search() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    // The only chart sits under node_modules, which the walk does not enter.
+    for d in [
+        ".git/refs",
+        "node_modules/pkg/chart",
+        "target/debug",
+        "docs",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(
+        root.join("node_modules/pkg/chart/Chart.yaml"),
+        "apiVersion: v2\nname: n\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    let run = chartpin(&["lint", "."]).current_dir(root).run();
+    assert_eq!(run.code, 2, "{}", run.all());
+    let err = run.stderr.lines().next().unwrap();
+    assert!(err.contains("no chart found"), "{err}");
+    assert!(
+        err.ends_with(
+            "; not searched: ./.git (hidden directory), ./node_modules (npm packages), ./target (build output)"
+        ),
+        "{err}"
+    );
+
+    // With a chart found, -v logs what was not searched; stdout is the report alone.
+    std::fs::create_dir_all(root.join("charts/app")).unwrap();
+    std::fs::write(
+        root.join("charts/app/Chart.yaml"),
+        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    let run = chartpin(&["lint", ".", "-v"]).current_dir(root).run();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("not searched for charts: ./node_modules (npm packages)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("not searched"), "{}", run.stdout);
+}
