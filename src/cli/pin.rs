@@ -1,21 +1,19 @@
-//! `chartpin pin`: wiring from flags to [`crate::pin`]: find the chart's
-//! values files (refusing any outside the chart), read manifests and config,
-//! plan the edits, then print a summary or diff and write atomically.
+//! `chartpin pin`: flags → [`PinRequest`] → [`crate::pin::run::run`] →
+//! per-site lines, diffs and findings → exit status.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs};
-use crate::config::Config;
-use crate::diag::{Code, Exit, Finding, InputError, Severity};
-use crate::manifest::{self, DigestManifest};
-use crate::pin::{self, FilePlan, PinOptions, PinOutcome};
-use crate::report::{self, Format, RenderOptions, Sources};
+use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, Stdout};
+use crate::diag::Exit;
+use crate::manifest::DigestManifest;
+use crate::pin::FilePlan;
+use crate::pin::run::{PinRequest, PinRun, ResolveWith};
+use crate::report::{self, Counts, Format, RenderOptions, Sources};
 use crate::source::SourceFile;
-use crate::values::{DigestState, ValuesFile};
+use crate::values::DigestState;
 
 #[derive(Debug, Clone, Args)]
 #[command(
@@ -57,68 +55,6 @@ pub struct PinArgs {
     pub registry: RegistryArgs,
 }
 
-/// One chart's values files, read and checked to lie inside the chart.
-struct ChartValues {
-    chart: PathBuf,
-    /// (path as shown, real path to write, parsed file)
-    files: Vec<(PathBuf, PathBuf, ValuesFile)>,
-}
-
-/// Resolve `--values` (or `values.yaml`) inside `chart` ([`pin::read_values`]).
-fn read_chart_values(chart: &Path, values: &[PathBuf]) -> anyhow::Result<ChartValues> {
-    let chart_real = chart
-        .canonicalize()
-        .with_context(|| format!("chart directory {} cannot be read", chart.display()))?;
-    if !chart_real.is_dir() {
-        anyhow::bail!(InputError::file(chart, "is not a chart directory"));
-    }
-    let files = pin::read_values(chart, &chart_real, values)?;
-    Ok(ChartValues {
-        chart: chart.to_path_buf(),
-        files,
-    })
-}
-
-/// Write `text` to `path` atomically: a temporary file in the same directory,
-/// the original's permissions, then a rename over it.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("values");
-    let perms = std::fs::metadata(path)?.permissions();
-    let mut attempt = 0;
-    let (tmp, mut file) = loop {
-        let tmp = dir.join(format!(
-            ".{name}.chartpin-{}-{attempt}.tmp",
-            std::process::id()
-        ));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-        {
-            Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    };
-    let result = (|| {
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::set_permissions(&tmp, perms)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// A unified diff of one file's change. The headers show the path as given:
 /// `a/chart/values.yaml` and `b/…` for a relative path (as `git diff` does),
 /// the path itself for an absolute one (`a/tmp/…` would name another file).
@@ -140,268 +76,139 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     if args.digests.is_empty() && !args.resolve {
         anyhow::bail!("`chartpin pin` needs at least one --digests FILE, or --resolve");
     }
-    let charts = args.charts.all();
-    // Read and check everything before anything is written.
-    let mut prepared = Vec::new();
-    for chart in &charts {
-        let values = read_chart_values(chart, &args.values)?;
-        let config = Config::load(chart, args.config.as_deref())?;
-        prepared.push((values, config));
-    }
-    let mut manifest = if args.digests.is_empty() {
+    let manifest = if args.digests.is_empty() {
         DigestManifest::default()
     } else {
         args.digests.read()?
     };
-    if args.resolve {
-        let (resolved, exit) = resolve_from_registries(&args, &charts, &prepared, &manifest)?;
+    let client;
+    let resolve = if args.resolve {
+        let mut platforms = super::parse_platforms(&args.registry.platforms)?;
+        if platforms.len() > 1 {
+            anyhow::bail!("pin --resolve takes at most one --platform (a pin names one digest)");
+        }
+        client = super::build_client(&args.registry)?;
+        Some(ResolveWith {
+            client: &client,
+            platform: platforms.pop(),
+        })
+    } else {
+        None
+    };
+    let request = PinRequest {
+        charts: args.charts.all(),
+        values: args.values.clone(),
+        config: args.config.clone(),
+        write: !args.dry_run && !args.check,
+        strict: args.strict,
+    };
+    let run = crate::pin::run::run(&request, manifest, resolve, &mut super::note_waiting)?;
+    if let Some(r) = &run.resolution {
+        let mut stderr = std::io::stderr().lock();
+        for note in &r.notes {
+            writeln!(stderr, "note: {note}")?;
+        }
+        let exit = r.resolution.exit();
+        for (image, e) in &r.resolution.failures {
+            match e {
+                crate::verify::ResolveError::Registry(e) => writeln!(
+                    stderr,
+                    "error: {image}: {}",
+                    crate::diag::Unanswered(e.to_string())
+                )?,
+                e => writeln!(stderr, "error: {image}: {e}")?,
+            }
+        }
         if exit != Exit::Clean {
             return Ok(exit);
         }
-        manifest.entries.extend(resolved.entries);
     }
-    let mut outcomes = Vec::new();
-    for (values, config) in &prepared {
-        let opts = PinOptions {
-            sha_format: pin::sha_format_from_templates(&values.chart),
-            subchart_sha_formats: pin::subchart_sha_formats(&values.chart),
-            config: config.clone(),
-        };
-        let parsed: Vec<ValuesFile> = values.files.iter().map(|(_, _, v)| v.clone()).collect();
-        outcomes.push(pin::pin(&parsed, &manifest, &opts)?);
+    for note in &run.write_notes {
+        eprintln!("note: {note}");
     }
-    // An entry is unmatched only if no chart used it.
-    let unmatched_entries: Vec<_> = manifest
-        .entries
-        .iter()
-        .filter(|e| outcomes.iter().all(|o| o.unmatched_entries.contains(e)))
-        .cloned()
-        .collect();
-
     let format = args.format.resolve();
-    let mut out = std::io::stdout().lock();
-    let mut pending = 0;
-    for ((values, _), outcome) in prepared.iter().zip(&outcomes) {
-        for ((shown, real, vf), plan) in values.files.iter().zip(&outcome.files) {
-            if !plan.changed() || plan.new_text == vf.text() {
-                continue;
-            }
-            pending += 1;
-            if (args.dry_run || args.diff) && matches!(format, Format::Human | Format::Github) {
-                write!(out, "{}", unified_diff(shown, vf.text(), &plan.new_text))?;
-            }
-            if !args.dry_run && !args.check {
-                write_atomic(real, &plan.new_text)
-                    .with_context(|| format!("cannot write {}", shown.display()))?;
-            }
+    let show_diff = args.dry_run || args.diff;
+    let mut out = Stdout::lock();
+    if show_diff && matches!(format, Format::Human | Format::Github) {
+        for c in &run.changes {
+            write!(out, "{}", unified_diff(&c.shown, &c.old, &c.new))?;
         }
     }
-    let written = !args.dry_run && !args.check;
-    let findings = findings(&prepared, &outcomes, &unmatched_entries, args.strict);
-    let counts = Counts::of(&prepared, &outcomes);
     // The values files as read: the renderer's source lines must match the
     // findings' positions even after the files were rewritten.
     let mut sources = Sources::new();
-    for (values, _) in &prepared {
+    for values in &run.charts {
         for (_, _, vf) in &values.files {
             sources.insert(vf.source.clone());
         }
     }
+    let files_checked = run.charts.iter().map(|c| c.files.len()).sum();
     let render_opts = RenderOptions {
         color: format == Format::Human && report::color_for_stdout(),
         sources: Some(&sources),
+        files_checked: Some(files_checked),
         ..RenderOptions::default()
     };
+    let sentence = sentence(&run);
     match format {
         Format::Json => {
-            let show_diff = args.dry_run || args.diff;
-            let mut doc = json_report(&prepared, &outcomes, &unmatched_entries, written, show_diff);
-            let mut buf = Vec::new();
-            report::render(Format::Json, &findings, &render_opts, &mut buf)?;
-            let rendered: serde_json::Value = serde_json::from_slice(&buf)?;
-            doc["findings"] = rendered["findings"].clone();
-            doc["summary"] = rendered["summary"].clone();
-            doc["summary"]["pinned"] = counts.pinned.into();
-            doc["summary"]["changed_files"] = counts.changed_files.into();
-            doc["summary"]["written"] = written.into();
-            serde_json::to_writer_pretty(&mut out, &doc)?;
-            writeln!(out)?;
+            let counts = Counts {
+                pinned: run.pinned,
+                changed_files: run.changed_files,
+                written: run.written,
+                ..Counts::default()
+            };
+            let data = json::data(&run, show_diff, &render_opts);
+            report::render_json_document(
+                "pin",
+                &run.findings,
+                &counts,
+                &data,
+                &render_opts,
+                &mut out,
+            )?;
         }
-        Format::Sarif => report::render(Format::Sarif, &findings, &render_opts, &mut out)?,
+        Format::Sarif => report::render(Format::Sarif, &run.findings, &render_opts, &mut out)?,
         Format::Github => {
-            site_lines(&mut out, &prepared, &outcomes)?;
-            report::render(Format::Github, &findings, &render_opts, &mut out)?;
-            writeln!(out, "chartpin pin: {}", counts.sentence(written))?;
+            site_lines(&mut out, &run)?;
+            report::render(Format::Github, &run.findings, &render_opts, &mut out)?;
+            writeln!(out, "chartpin pin: {sentence}")?;
         }
         Format::Human => {
-            site_lines(&mut out, &prepared, &outcomes)?;
+            site_lines(&mut out, &run)?;
             // Unmatched images and entries read as lint's findings do.
-            if !findings.is_empty() {
-                report::render(Format::Human, &findings, &render_opts, &mut out)?;
+            if !run.findings.is_empty() {
+                report::render(Format::Human, &run.findings, &render_opts, &mut out)?;
             }
-            writeln!(out, "{}", counts.sentence(written))?;
+            writeln!(out, "{sentence}")?;
         }
     }
-    let unmatched_images: usize = outcomes
-        .iter()
-        .flat_map(|o| &o.files)
-        .flat_map(|f| &f.unmatched_images)
-        .filter(|s| !s.is_pinned())
-        .count();
-    if args.check && pending > 0 {
+    out.flush()?;
+    if args.check && !run.changes.is_empty() {
         return Ok(Exit::Findings);
     }
-    if args.strict && (unmatched_images > 0 || !unmatched_entries.is_empty()) {
+    if args.strict && (run.unmatched_images > 0 || !run.unmatched_entries.is_empty()) {
         return Ok(Exit::Findings);
     }
     Ok(Exit::Clean)
 }
 
-/// `pin --resolve`: the digests the charts' mutable references' tags point
-/// to now, for the values files being pinned. References `--digests`
-/// already covers are not looked up. Exit 1 or 3 (nothing written) when a
-/// tag is missing or a registry cannot answer.
-fn resolve_from_registries(
-    args: &PinArgs,
-    charts: &[PathBuf],
-    prepared: &[Prepared],
-    manifest: &DigestManifest,
-) -> anyhow::Result<(DigestManifest, Exit)> {
-    let platforms = args
-        .registry
-        .platforms
-        .iter()
-        .map(|p| crate::verify::Platform::parse(p).map_err(anyhow::Error::msg))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if platforms.len() > 1 {
-        anyhow::bail!("pin --resolve takes at most one --platform (a pin names one digest)");
-    }
-    let client = super::verify::build_client(&args.registry)?;
-    let editing: std::collections::HashSet<PathBuf> = prepared
-        .iter()
-        .flat_map(|(v, _)| v.files.iter().map(|(_, real, _)| real.clone()))
-        .collect();
-    let mut stderr = std::io::stderr().lock();
-    let images: Vec<_> = super::verify::mutable_chart_images(charts, &mut stderr)?
-        .into_iter()
-        .filter(|t| {
-            t.location
-                .as_ref()
-                .and_then(|l| l.file.canonicalize().ok())
-                .is_some_and(|f| editing.contains(&f))
-        })
-        .map(|t| t.image)
-        .filter(|i| manifest.find(i).is_none())
-        .collect();
-    super::verify::resolve_to_manifest(
-        &client,
-        &images,
-        platforms.first(),
-        Path::new("<resolved>"),
-        &mut stderr,
+/// `pinned 3 images in 1 file` (`would pin` when nothing is written).
+fn sentence(run: &PinRun) -> String {
+    let verb = if run.written { "pinned" } else { "would pin" };
+    format!(
+        "{verb} {} image{} in {} file{}",
+        run.pinned,
+        if run.pinned == 1 { "" } else { "s" },
+        run.changed_files,
+        if run.changed_files == 1 { "" } else { "s" }
     )
-}
-
-type Prepared = (ChartValues, Option<Config>);
-
-/// Images pinned and files changed, over every chart.
-struct Counts {
-    pinned: usize,
-    changed_files: usize,
-}
-
-impl Counts {
-    fn of(prepared: &[Prepared], outcomes: &[PinOutcome]) -> Counts {
-        let (mut pinned, mut changed_files) = (0, 0);
-        for ((values, _), outcome) in prepared.iter().zip(outcomes) {
-            for plan in outcome.files.iter().take(values.files.len()) {
-                pinned += plan.pinned.iter().filter(|p| p.changed).count();
-                changed_files += usize::from(plan.changed());
-            }
-        }
-        Counts {
-            pinned,
-            changed_files,
-        }
-    }
-
-    /// `pinned 3 images in 1 file` (`would pin` when nothing is written).
-    fn sentence(&self, written: bool) -> String {
-        let verb = if written { "pinned" } else { "would pin" };
-        format!(
-            "{verb} {} image{} in {} file{}",
-            self.pinned,
-            if self.pinned == 1 { "" } else { "s" },
-            self.changed_files,
-            if self.changed_files == 1 { "" } else { "s" }
-        )
-    }
-}
-
-/// `unmatched-image` and `unmatched-entry` findings, for the shared
-/// renderers. An image that is already pinned is a note; under `--strict`
-/// the others are errors (they fail the run), else warnings.
-fn findings(
-    prepared: &[Prepared],
-    outcomes: &[PinOutcome],
-    unmatched_entries: &[manifest::ManifestEntry],
-    strict: bool,
-) -> Vec<Finding> {
-    let severity = if strict {
-        Severity::Error
-    } else {
-        Severity::Warning
-    };
-    let mut out = Vec::new();
-    for ((values, _), outcome) in prepared.iter().zip(outcomes) {
-        for ((_, _, vf), plan) in values.files.iter().zip(&outcome.files) {
-            for s in &plan.unmatched_images {
-                let image = pin::site_display(s);
-                let (state, sev) = if s.is_pinned() {
-                    (" (already pinned)", Severity::Note)
-                } else {
-                    ("", severity)
-                };
-                out.push(
-                    Finding::new(
-                        Code::UnmatchedImage,
-                        format!("`{image}` has no manifest entry{state}"),
-                    )
-                    .at(&vf.source, s.span)
-                    .with_path(s.path.to_string())
-                    .with_image(image)
-                    .with_severity(sev),
-                );
-            }
-        }
-    }
-    for e in unmatched_entries {
-        let mut f = Finding::new(
-            Code::UnmatchedEntry,
-            format!(
-                "manifest entry {} ({}) matches no image in the chart",
-                pin::entry_display(e),
-                e.digest.short()
-            ),
-        )
-        .in_file(&e.origin.file)
-        .with_image(e.display_ref())
-        .with_severity(severity);
-        f.line = e.origin.line;
-        f.column = e.origin.column;
-        out.push(f);
-    }
-    out
 }
 
 /// Per-site lines: pinned, already pinned, not pinned (and why). Unmatched
 /// images and entries are findings, rendered by [`report`].
-fn site_lines(
-    out: &mut impl Write,
-    prepared: &[Prepared],
-    outcomes: &[PinOutcome],
-) -> std::io::Result<()> {
-    for ((values, _), outcome) in prepared.iter().zip(outcomes) {
+fn site_lines(out: &mut impl Write, run: &PinRun) -> std::io::Result<()> {
+    for (values, outcome) in run.charts.iter().zip(&run.outcomes) {
         for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
             report_file(out, shown, &vf.source, plan)?;
         }
@@ -444,51 +251,143 @@ fn report_file(
     }
     Ok(())
 }
-fn json_report(
-    prepared: &[Prepared],
-    outcomes: &[PinOutcome],
-    unmatched_entries: &[manifest::ManifestEntry],
-    written: bool,
-    show_diff: bool,
-) -> serde_json::Value {
-    use serde_json::json;
-    let mut files = Vec::new();
-    for ((values, _), outcome) in prepared.iter().zip(outcomes) {
-        for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
-            let at = |span: crate::source::Span| {
-                let lc = vf.source.line_col(span.start);
-                (lc.line, lc.column)
-            };
-            files.push(json!({
-                "file": shown.display().to_string(),
-                "changed": plan.changed(),
-                "diff": (show_diff && plan.changed())
-                    .then(|| unified_diff(shown, vf.text(), &plan.new_text)),
-                "written": written && plan.changed(),
-                "pinned": plan.pinned.iter().map(|p| {
-                    let (line, column) = at(p.span);
-                    json!({"path": p.path.to_string(), "line": line, "column": column,
-                           "image": p.image, "digest": p.digest.to_string(), "changed": p.changed})
-                }).collect::<Vec<_>>(),
-                "skipped": plan.skipped.iter().map(|s| {
-                    let (line, column) = at(s.site.span);
-                    json!({"path": s.site.path.to_string(), "line": line, "column": column, "reason": s.reason})
-                }).collect::<Vec<_>>(),
-                "unmatched_images": plan.unmatched_images.iter().map(|s| {
-                    let (line, column) = at(s.span);
-                    json!({"code": Code::UnmatchedImage, "path": s.path.to_string(), "line": line,
-                           "column": column, "image": pin::site_display(s), "pinned": s.is_pinned()})
-                }).collect::<Vec<_>>(),
-            }));
+
+/// pin's own JSON fields, as serde structs (see docs/json.md).
+mod json {
+    use serde::Serialize;
+
+    use super::{PinRun, unified_diff};
+    use crate::diag::Code;
+    use crate::pin;
+    use crate::report::RenderOptions;
+
+    #[derive(Serialize)]
+    pub struct Data {
+        files: Vec<File>,
+        unmatched_entries: Vec<Entry>,
+    }
+
+    #[derive(Serialize)]
+    struct File {
+        file: String,
+        changed: bool,
+        diff: Option<String>,
+        written: bool,
+        pinned: Vec<Pinned>,
+        skipped: Vec<Skipped>,
+        unmatched_images: Vec<UnmatchedImage>,
+    }
+
+    #[derive(Serialize)]
+    struct Pinned {
+        path: String,
+        line: usize,
+        column: usize,
+        image: String,
+        digest: String,
+        changed: bool,
+    }
+
+    #[derive(Serialize)]
+    struct Skipped {
+        path: String,
+        line: usize,
+        column: usize,
+        reason: String,
+    }
+
+    #[derive(Serialize)]
+    struct UnmatchedImage {
+        code: Code,
+        path: String,
+        line: usize,
+        column: usize,
+        image: String,
+        pinned: bool,
+    }
+
+    #[derive(Serialize)]
+    struct Entry {
+        code: Code,
+        image: String,
+        digest: String,
+        origin: String,
+    }
+
+    pub fn data(run: &PinRun, show_diff: bool, _opts: &RenderOptions<'_>) -> Data {
+        let mut files = Vec::new();
+        for (values, outcome) in run.charts.iter().zip(&run.outcomes) {
+            for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
+                let at = |span: crate::source::Span| {
+                    let lc = vf.source.line_col(span.start);
+                    (lc.line, lc.column)
+                };
+                files.push(File {
+                    file: shown.display().to_string(),
+                    changed: plan.changed(),
+                    diff: (show_diff && plan.changed())
+                        .then(|| unified_diff(shown, vf.text(), &plan.new_text)),
+                    written: run.written && plan.changed(),
+                    pinned: plan
+                        .pinned
+                        .iter()
+                        .map(|p| {
+                            let (line, column) = at(p.span);
+                            Pinned {
+                                path: p.path.to_string(),
+                                line,
+                                column,
+                                image: p.image.clone(),
+                                digest: p.digest.to_string(),
+                                changed: p.changed,
+                            }
+                        })
+                        .collect(),
+                    skipped: plan
+                        .skipped
+                        .iter()
+                        .map(|s| {
+                            let (line, column) = at(s.site.span);
+                            Skipped {
+                                path: s.site.path.to_string(),
+                                line,
+                                column,
+                                reason: s.reason.clone(),
+                            }
+                        })
+                        .collect(),
+                    unmatched_images: plan
+                        .unmatched_images
+                        .iter()
+                        .map(|s| {
+                            let (line, column) = at(s.span);
+                            UnmatchedImage {
+                                code: Code::UnmatchedImage,
+                                path: s.path.to_string(),
+                                line,
+                                column,
+                                image: pin::site_display(s),
+                                pinned: s.is_pinned(),
+                            }
+                        })
+                        .collect(),
+                });
+            }
+        }
+        Data {
+            files,
+            unmatched_entries: run
+                .unmatched_entries
+                .iter()
+                .map(|e| Entry {
+                    code: Code::UnmatchedEntry,
+                    image: pin::entry_display(e),
+                    digest: e.digest.to_string(),
+                    origin: e.origin.to_string(),
+                })
+                .collect(),
         }
     }
-    json!({
-        "files": files,
-        "unmatched_entries": unmatched_entries.iter().map(|e| json!({
-            "code": Code::UnmatchedEntry, "image": pin::entry_display(e),
-            "digest": e.digest.to_string(), "origin": e.origin.to_string(),
-        })).collect::<Vec<_>>(),
-    })
 }
 
 #[cfg(test)]

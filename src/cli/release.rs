@@ -1,7 +1,6 @@
-//! `chartpin release`: wiring from flags to [`crate::release`]: read the
-//! manifests, plan the pin, verify, lint the staged result, write only when
-//! everything passed, then report (findings, the summary table, the
-//! Markdown job summary).
+//! `chartpin release`: flags → [`ReleaseRequest`] → the transaction
+//! ([`crate::release::run::run`]) → report (findings, the summary table, the
+//! Markdown job summary) → exit status.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,12 +8,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs};
+use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, Stdout};
 use crate::diag::{Exit, Finding};
 use crate::lint::LintOptions;
+use crate::release::run::ReleaseOptions;
 use crate::release::{self, Plan, ReleaseRequest, SummaryRow};
-use crate::report::{self, Format, RenderOptions, Sources};
-use crate::verify::{Platform, VerifyOptions};
+use crate::report::{self, Counts, Format, RenderOptions, Sources};
+use crate::verify::VerifyOptions;
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = super::EXIT_CODES_HELP)]
@@ -57,74 +57,55 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     if args.digests.is_empty() {
         anyhow::bail!("`chartpin release` needs at least one --digests FILE");
     }
-    let platforms = args
-        .registry
-        .platforms
-        .iter()
-        .map(|p| Platform::parse(p).map_err(anyhow::Error::msg))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let client = super::verify::build_client(&args.registry)?;
+    let platforms = super::parse_platforms(&args.registry.platforms)?;
+    let client = super::build_client(&args.registry)?;
     let format = args.format.resolve();
-
-    // 1. Plan everything in memory.
     let manifest = args.digests.read()?;
     let request = ReleaseRequest {
         charts: args.charts.all(),
         values: args.values.clone(),
         config: args.config.clone(),
     };
-    let mut plan = release::plan(&request, &manifest)?;
-
-    // 2. Prove every digest about to be written exists.
-    let options = VerifyOptions {
-        content: args.content,
-        check_tags: args.check_tags,
-        platforms,
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let verify_findings = runtime.block_on(release::verify_plan(&client, &mut plan, &options));
-    drop(runtime);
-
-    // 3. Lint the chart as it would be written.
-    let lint = release::lint_plan(
-        &plan,
-        &LintOptions {
+    let options = ReleaseOptions {
+        verify: VerifyOptions {
+            content: args.content,
+            check_tags: args.check_tags,
+            platforms,
+        },
+        lint: LintOptions {
             rendered: None,
             render: args.render,
             helm: None,
             config: args.config.clone(),
         },
+        dry_run: args.dry_run,
+    };
+    let run = release::run::run(
+        &request,
+        &manifest,
+        &client,
+        &options,
+        &mut super::note_waiting,
     )?;
-
-    let mut findings: Vec<Finding> = plan.findings.clone();
-    findings.extend(verify_findings);
-    findings.extend(lint.findings);
-    let exit = Exit::from_findings(&findings);
-
-    // 4. Write only when everything passed.
+    let (plan, findings, exit, written) = (&run.plan, &run.findings, run.exit, run.written);
     let changes = plan.changes();
-    let written = exit == Exit::Clean && !args.dry_run && !changes.is_empty();
-    if written {
-        release::commit(&changes).context("writing the pinned files")?;
+    for note in &run.write_notes {
+        eprintln!("note: {note}");
     }
 
-    // 5. Report.
     let mut sources = Sources::new();
-    for s in lint.sources {
-        sources.insert(s);
+    for s in &run.sources {
+        sources.insert(s.clone());
     }
     let render_opts = RenderOptions {
         color: format == Format::Human && report::color_for_stdout(),
         sources: Some(&sources),
         ..RenderOptions::default()
     };
-    let status = status_line(&plan, exit, written, args.dry_run);
-    let mut out = std::io::stdout().lock();
-    if (args.diff || args.dry_run) && matches!(format, Format::Human | Format::Github) {
+    let status = status_line(plan, exit, written, args.dry_run);
+    let show_diff = args.diff || args.dry_run;
+    let mut out = Stdout::lock();
+    if show_diff && matches!(format, Format::Human | Format::Github) {
         for c in &changes {
             write!(
                 out,
@@ -135,35 +116,44 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     }
     match format {
         Format::Json => {
-            let mut buf = Vec::new();
-            report::render_json(&findings, &render_opts, &mut buf)?;
-            let mut doc: serde_json::Value = serde_json::from_slice(&buf)?;
             let base = render_opts.base.as_deref();
-            doc["images"] = serde_json::to_value(
-                plan.rows
-                    .iter()
-                    .map(|r| json_row(r, base))
-                    .collect::<Vec<_>>(),
-            )?;
-            doc["files"] = changes
+            let verified = plan
+                .rows
                 .iter()
-                .map(|c| {
-                    serde_json::json!({
-                        "file": shown(&c.shown, base),
-                        "written": written,
-                        "diff": (args.diff || args.dry_run)
-                            .then(|| super::pin::unified_diff(&c.shown, &c.old, &c.new)),
+                .filter(|r| r.verified == release::Verified::Yes)
+                .count();
+            let counts = Counts {
+                pinned: plan.rows.iter().filter(|r| r.changed).count(),
+                changed_files: changes.len(),
+                written,
+                checked: plan.targets.iter().flatten().count(),
+                verified,
+                ..Counts::default()
+            };
+            let data = json::Data {
+                images: plan.rows.iter().map(|r| json::Row::of(r, base)).collect(),
+                files: changes
+                    .iter()
+                    .map(|c| json::File {
+                        file: shown(&c.shown, base),
+                        written,
+                        diff: show_diff.then(|| super::pin::unified_diff(&c.shown, &c.old, &c.new)),
                     })
-                })
-                .collect();
-            doc["written"] = written.into();
-            doc["status"] = status.clone().into();
-            serde_json::to_writer_pretty(&mut out, &doc)?;
-            writeln!(out)?;
+                    .collect(),
+                written,
+                status: status.clone(),
+            };
+            let json_opts = RenderOptions {
+                files_checked: Some(run.sources.len()),
+                ..render_opts.clone()
+            };
+            report::render_json_document(
+                "release", findings, &counts, &data, &json_opts, &mut out,
+            )?;
         }
-        Format::Sarif => report::render(format, &findings, &render_opts, &mut out)?,
+        Format::Sarif => report::render(format, findings, &render_opts, &mut out)?,
         Format::Human | Format::Github => {
-            report::render(format, &findings, &render_opts, &mut out)?;
+            report::render(format, findings, &render_opts, &mut out)?;
             writeln!(out)?;
             human_table(&mut out, &plan.rows, render_opts.base.as_deref())?;
             writeln!(out, "{status}")?;
@@ -180,7 +170,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     };
     if let Some((path, append)) = summary_target {
         let mut md = Vec::new();
-        markdown_summary(&mut md, &plan, &findings, &status, &render_opts)?;
+        markdown_summary(&mut md, plan, findings, &status, &render_opts)?;
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .write(true)
@@ -218,6 +208,7 @@ fn status_line(plan: &Plan, exit: Exit, written: bool, dry_run: bool) -> String 
             "nothing to release: every image is already pinned ({verified} of {} digests verified; lint clean)",
             plan.rows.len()
         ),
+        _ if plan.nothing_matched => "not released: no entry of the digest manifest matched an image in the chart; nothing was written".to_string(),
         Exit::Unanswered => "not released: a registry could not answer, so the digests are unproven; nothing was written".to_string(),
         _ => "not released: the checks above failed; nothing was written".to_string(),
     }
@@ -243,21 +234,6 @@ fn site(r: &SummaryRow, base: Option<&Path>) -> String {
         r.column,
         r.path
     )
-}
-
-fn json_row(r: &SummaryRow, base: Option<&Path>) -> serde_json::Value {
-    serde_json::json!({
-        "image": r.image,
-        "old_reference": r.old_reference,
-        "new_reference": r.new_reference,
-        "digest": r.digest,
-        "verified": r.verified,
-        "changed": r.changed,
-        "file": shown(&r.file, base),
-        "line": r.line,
-        "column": r.column,
-        "path": r.path,
-    })
 }
 
 const HEADERS: [&str; 5] = ["image", "old reference", "new digest", "verified", "site"];
@@ -336,4 +312,59 @@ fn markdown_summary(
         report::render_markdown(findings, opts, out)?;
     }
     writeln!(out)
+}
+
+/// release's own JSON fields, as serde structs (see docs/json.md).
+mod json {
+    use std::path::Path;
+
+    use serde::Serialize;
+
+    use crate::release::{SummaryRow, Verified};
+
+    #[derive(Serialize)]
+    pub struct Data {
+        pub images: Vec<Row>,
+        pub files: Vec<File>,
+        pub written: bool,
+        pub status: String,
+    }
+
+    #[derive(Serialize)]
+    pub struct Row {
+        image: String,
+        old_reference: String,
+        new_reference: String,
+        digest: String,
+        verified: Verified,
+        changed: bool,
+        file: String,
+        line: usize,
+        column: usize,
+        path: String,
+    }
+
+    impl Row {
+        pub fn of(r: &SummaryRow, base: Option<&Path>) -> Row {
+            Row {
+                image: r.image.clone(),
+                old_reference: r.old_reference.clone(),
+                new_reference: r.new_reference.clone(),
+                digest: r.digest.clone(),
+                verified: r.verified,
+                changed: r.changed,
+                file: super::shown(&r.file, base),
+                line: r.line,
+                column: r.column,
+                path: r.path.clone(),
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    pub struct File {
+        pub file: String,
+        pub written: bool,
+        pub diff: Option<String>,
+    }
 }

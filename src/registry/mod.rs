@@ -34,6 +34,7 @@
 //! userinfo, and token-service answers are summarised by status, not echoed.
 
 pub mod credentials;
+pub mod runtime;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
