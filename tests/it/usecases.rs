@@ -7,11 +7,11 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::release::chart_for;
-use crate::support::cli::{Run, clean_command, run, temp_chart};
+use crate::support::cli::{Chartpin, Run, chartpin, temp_chart};
 use crate::support::registry::Registry;
 
 const SCHEMA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/chartpin.schema.json");
@@ -21,17 +21,17 @@ fn digest(c: char) -> String {
     format!("sha256:{}", c.to_string().repeat(64))
 }
 
-/// chartpin in `home`'s clean environment, its temp dir there too.
-fn command(args: &[&str], home: &Path) -> Command {
-    let mut cmd = clean_command(args, home);
-    cmd.env("TMPDIR", home)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove(chartpin::lock::TIMEOUT_ENV);
-    cmd
+/// chartpin's clean environment with HOME and TMPDIR at `home`.
+fn in_home(args: &[&str], home: &Path) -> Chartpin {
+    chartpin(args)
+        .home(home)
+        .env("TMPDIR", home)
+        .env_remove(chartpin::lock::TIMEOUT_ENV)
 }
 
-fn chartpin(args: &[&str], home: &Path) -> Run {
-    run(&mut command(args, home))
+/// [`in_home`], run to completion.
+fn run_in(args: &[&str], home: &Path) -> Run {
+    in_home(args, home).run()
 }
 
 /// Every `sha256:<hex>` in `text`, in order.
@@ -97,12 +97,12 @@ fn every_command_prints_one_envelope_that_the_schema_accepts() {
     .unwrap();
     let d = digests.to_str().unwrap();
 
-    let lint = chartpin(&["lint", c, "--format", "json"], dir.path());
+    let lint = run_in(&["lint", c, "--format", "json"], dir.path());
     assert_eq!(lint.code, 1, "{}", lint.all());
     let doc = valid_document("lint", &lint.stdout);
     assert!(doc["summary"]["files_checked"].as_u64().unwrap() >= 2);
 
-    let pin = chartpin(
+    let pin = run_in(
         &["pin", c, "--digests", d, "--dry-run", "--format", "json"],
         dir.path(),
     );
@@ -115,7 +115,7 @@ fn every_command_prints_one_envelope_that_the_schema_accepts() {
     let unused = format!("{}/shop/unused:1@{}", reg.host, digest('7'));
     assert_eq!(unmatched_entry_image(&doc), unused);
 
-    let release = chartpin(
+    let release = run_in(
         &[
             "release",
             c,
@@ -138,14 +138,14 @@ fn every_command_prints_one_envelope_that_the_schema_accepts() {
     );
 
     let pinned = format!("{}/shop/web:1.0@{}", reg.host, web.digest);
-    let verify = chartpin(&["verify", &pinned, "--format", "json"], dir.path());
+    let verify = run_in(&["verify", &pinned, "--format", "json"], dir.path());
     assert_eq!(verify.code, 0, "{}", verify.all());
     let doc = valid_document("verify", &verify.stdout);
     assert_eq!(doc["summary"]["verified"], 1);
     assert_eq!(doc["summary"]["files_checked"], 0);
 
     let tag = format!("{}/shop/tool:2.1", reg.host);
-    let resolve = chartpin(&["resolve", &tag, "--format", "json"], dir.path());
+    let resolve = run_in(&["resolve", &tag, "--format", "json"], dir.path());
     assert_eq!(resolve.code, 0, "{}", resolve.all());
     let doc = valid_document("resolve", &resolve.stdout);
     assert_eq!(doc["summary"]["resolved"], 1);
@@ -154,11 +154,11 @@ fn every_command_prints_one_envelope_that_the_schema_accepts() {
         format!("{tag}@{}", tool.digest)
     );
     // Human (the default) still prints the manifest itself.
-    let human = chartpin(&["resolve", &tag], dir.path());
+    let human = run_in(&["resolve", &tag], dir.path());
     assert_eq!(human.stdout, format!("{tag}@{}\n", tool.digest));
     // A tag that is not there: exit 1, and JSON says which.
     let missing = format!("{}/shop/tool:9.9", reg.host);
-    let gone = chartpin(&["resolve", &missing, "--format", "json"], dir.path());
+    let gone = run_in(&["resolve", &missing, "--format", "json"], dir.path());
     assert_eq!(gone.code, 1, "{}", gone.all());
     let doc = valid_document("resolve", &gone.stdout);
     assert_eq!(doc["failures"][0]["image"], missing);
@@ -186,8 +186,8 @@ fn summary_keys_and_types_are_the_same_in_every_command() {
             })
             .collect()
     };
-    let lint = chartpin(&["lint", c, "--format", "json"], tmp.path());
-    let pin = chartpin(
+    let lint = run_in(&["lint", c, "--format", "json"], tmp.path());
+    let pin = run_in(
         &["pin", c, "--digests", d, "--check", "--format", "json"],
         tmp.path(),
     );
@@ -205,7 +205,7 @@ fn a_release_whose_manifest_matches_nothing_fails_saying_so() {
     );
     std::fs::write(&digests, format!("ghcr.io/org/other:1@{}\n", digest('2'))).unwrap();
     let before = std::fs::read_to_string(chart.join("values.yaml")).unwrap();
-    let out = chartpin(
+    let out = run_in(
         &[
             "release",
             chart.to_str().unwrap(),
@@ -247,7 +247,9 @@ fn a_chart_locked_by_another_run_is_refused_with_exit_2() {
         digests.to_str().unwrap(),
     ];
     let started = Instant::now();
-    let out = run(command(&args, tmp.path()).env(chartpin::lock::TIMEOUT_ENV, "1"));
+    let out = in_home(&args, tmp.path())
+        .env(chartpin::lock::TIMEOUT_ENV, "1")
+        .run();
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert!(out.stderr.contains("another chartpin run"), "{}", out.all());
@@ -257,7 +259,7 @@ fn a_chart_locked_by_another_run_is_refused_with_exit_2() {
     );
     // Released, the same run goes through.
     drop(holder);
-    let out = run(&mut command(&args, tmp.path()));
+    let out = run_in(&args, tmp.path());
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         std::fs::read_to_string(chart.join("values.yaml"))
@@ -294,7 +296,7 @@ fn concurrent_releases_never_mix_their_manifests() {
     let c = chart.to_str().unwrap();
     for round in 0..30 {
         let spawn = |m: &Path| {
-            command(
+            in_home(
                 &[
                     "release",
                     c,
@@ -305,6 +307,7 @@ fn concurrent_releases_never_mix_their_manifests() {
                 ],
                 dir.path(),
             )
+            .command()
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -348,7 +351,7 @@ fn pin_keeps_owner_and_mode_and_refuses_hard_links() {
         "--digests",
         digests.to_str().unwrap(),
     ];
-    let out = chartpin(&args, tmp.path());
+    let out = run_in(&args, tmp.path());
     assert_eq!(out.code, 0, "{}", out.all());
     let meta = std::fs::metadata(&values).unwrap();
     assert!(
@@ -364,7 +367,7 @@ fn pin_keeps_owner_and_mode_and_refuses_hard_links() {
     let other = tmp.path().join("values-link.yaml");
     std::fs::hard_link(&values, &other).unwrap();
     let before = std::fs::read_to_string(&values).unwrap();
-    let out = chartpin(&args, tmp.path());
+    let out = run_in(&args, tmp.path());
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("hard links"), "{}", out.all());
     assert_eq!(std::fs::read_to_string(&values).unwrap(), before);
@@ -392,7 +395,9 @@ fn a_read_only_values_file_is_refused_unless_the_process_may_write_it() {
         "--digests",
         digests.to_str().unwrap(),
     ];
-    let out = run(command(&args, tmp.path()).uid(NOBODY).gid(NOBODY));
+    let mut as_nobody = in_home(&args, tmp.path()).command();
+    as_nobody.uid(NOBODY).gid(NOBODY);
+    let out = Run::from_output(as_nobody.output().unwrap());
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("is read-only"), "{}", out.all());
     assert_eq!(
@@ -400,7 +405,7 @@ fn a_read_only_values_file_is_refused_unless_the_process_may_write_it() {
         "image: nginx:1.27\n"
     );
     // Root may write any file: it replaces it, keeps it 0444, and says so.
-    let out = chartpin(&args, tmp.path());
+    let out = run_in(&args, tmp.path());
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stderr.contains("was read-only"), "{}", out.all());
     assert!(
@@ -429,10 +434,11 @@ fn a_stdout_closed_early_keeps_the_findings_exit_code() {
         .collect();
     std::fs::write(chart.join("values.yaml"), values).unwrap();
     for format in ["human", "json"] {
-        let mut child = command(
+        let mut child = in_home(
             &["lint", chart.to_str().unwrap(), "--format", format],
             tmp.path(),
         )
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
