@@ -2,8 +2,8 @@
 //!
 //! Layers, lowest first; a module imports only from layers below it:
 //!
-//! - [`source`], [`reference`]: spans and line index; image references and digests (no I/O)
-//! - [`write`], [`lock`]: the one atomic writer of chart files; the per-chart advisory lock
+//! - [`source`], [`reference`](mod@reference): spans and line index; image references and digests (no I/O)
+//! - [`write`](mod@write), [`lock`]: the one atomic writer of chart files; the per-chart advisory lock
 //! - [`diag`], [`values`], [`chartmeta`], [`manifest`], [`config`]: findings; YAML scanning
 //!   and byte splicing; `Chart.yaml`'s image annotation; digest-manifest readers; `.chartpin.yaml`
 //! - [`registry`]: OCI client with auth, transport, retry and per-host limits

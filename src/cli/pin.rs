@@ -142,11 +142,9 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
             sources.insert(vf.source.clone());
         }
     }
-    let files_checked = run.charts.iter().map(|c| c.files.len()).sum();
     let render_opts = RenderOptions {
         color: format == Format::Human && report::color_for_stdout(),
         sources: Some(&sources),
-        files_checked: Some(files_checked),
         ..RenderOptions::default()
     };
     let sentence = sentence(&run);
@@ -158,13 +156,18 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
                 written: run.written,
                 ..Counts::default()
             };
-            let data = json::data(&run, show_diff, &render_opts);
+            let data = json::data(&run, show_diff);
+            // The values files read; the human sentence does not count them.
+            let json_opts = RenderOptions {
+                files_checked: Some(run.charts.iter().map(|c| c.files.len()).sum()),
+                ..render_opts.clone()
+            };
             report::render_json_document(
                 "pin",
                 &run.findings,
                 &counts,
                 &data,
-                &render_opts,
+                &json_opts,
                 &mut out,
             )?;
         }
@@ -259,7 +262,6 @@ mod json {
     use super::{PinRun, unified_diff};
     use crate::diag::Code;
     use crate::pin;
-    use crate::report::RenderOptions;
 
     #[derive(Serialize)]
     pub struct Data {
@@ -314,7 +316,7 @@ mod json {
         origin: String,
     }
 
-    pub fn data(run: &PinRun, show_diff: bool, _opts: &RenderOptions<'_>) -> Data {
+    pub fn data(run: &PinRun, show_diff: bool) -> Data {
         let mut files = Vec::new();
         for (values, outcome) in run.charts.iter().zip(&run.outcomes) {
             for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
