@@ -10,6 +10,12 @@
 //! The JSON and SARIF shapes are documented in `docs/lint.md` and are stable:
 //! fields may be added, never renamed or removed.
 
+pub mod pin;
+pub mod release;
+pub mod verify;
+
+pub use pin::unified_diff;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Component, Path, PathBuf};

@@ -234,6 +234,25 @@ pub fn note_waiting(chart: &std::path::Path) {
     );
 }
 
+/// Print `resolve`'s notes and failures to stderr (`note: …`, `error: IMAGE: …`)
+/// and give the exit status they make.
+pub fn report_resolution(run: &crate::verify::run::ResolveRun) -> std::io::Result<Exit> {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    for note in &run.notes {
+        writeln!(stderr, "note: {note}")?;
+    }
+    for (image, e) in &run.resolution.failures {
+        match e {
+            crate::verify::ResolveError::Registry(e) => {
+                writeln!(stderr, "error: {image}: {}", Unanswered(e.to_string()))?
+            }
+            e => writeln!(stderr, "error: {image}: {e}")?,
+        }
+    }
+    Ok(run.resolution.exit())
+}
+
 /// `--platform` values, parsed.
 pub fn parse_platforms(raw: &[String]) -> anyhow::Result<Vec<crate::verify::Platform>> {
     raw.iter()

@@ -1,19 +1,16 @@
 //! `chartpin pin`: flags → [`PinRequest`] → [`crate::pin::run::run`] →
-//! per-site lines, diffs and findings → exit status.
+//! [`crate::report::pin`] → exit status.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, Stdout};
 use crate::diag::Exit;
 use crate::manifest::DigestManifest;
-use crate::pin::FilePlan;
-use crate::pin::run::{PinRequest, PinRun, ResolveWith};
-use crate::report::{self, Counts, Format, RenderOptions, Sources};
-use crate::source::SourceFile;
-use crate::values::DigestState;
+use crate::pin::run::{PinRequest, ResolveWith};
+use crate::report;
 
 #[derive(Debug, Clone, Args)]
 #[command(
@@ -55,23 +52,6 @@ pub struct PinArgs {
     pub registry: RegistryArgs,
 }
 
-/// A unified diff of one file's change. The headers show the path as given:
-/// `a/chart/values.yaml` and `b/…` for a relative path (as `git diff` does),
-/// the path itself for an absolute one (`a/tmp/…` would name another file).
-pub fn unified_diff(path: &Path, old: &str, new: &str) -> String {
-    let shown = path.display().to_string();
-    let (from, to) = if path.is_absolute() {
-        (shown.clone(), shown)
-    } else {
-        (format!("a/{shown}"), format!("b/{shown}"))
-    };
-    similar::TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(3)
-        .header(&from, &to)
-        .to_string()
-}
-
 pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     if args.digests.is_empty() && !args.resolve {
         anyhow::bail!("`chartpin pin` needs at least one --digests FILE, or --resolve");
@@ -104,21 +84,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     };
     let run = crate::pin::run::run(&request, manifest, resolve, &mut super::note_waiting)?;
     if let Some(r) = &run.resolution {
-        let mut stderr = std::io::stderr().lock();
-        for note in &r.notes {
-            writeln!(stderr, "note: {note}")?;
-        }
-        let exit = r.resolution.exit();
-        for (image, e) in &r.resolution.failures {
-            match e {
-                crate::verify::ResolveError::Registry(e) => writeln!(
-                    stderr,
-                    "error: {image}: {}",
-                    crate::diag::Unanswered(e.to_string())
-                )?,
-                e => writeln!(stderr, "error: {image}: {e}")?,
-            }
-        }
+        let exit = super::report_resolution(r)?;
         if exit != Exit::Clean {
             return Ok(exit);
         }
@@ -126,66 +92,13 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     for note in &run.write_notes {
         eprintln!("note: {note}");
     }
-    let format = args.format.resolve();
-    let show_diff = args.dry_run || args.diff;
     let mut out = Stdout::lock();
-    if show_diff && matches!(format, Format::Human | Format::Github) {
-        for c in &run.changes {
-            write!(out, "{}", unified_diff(&c.shown, &c.old, &c.new))?;
-        }
-    }
-    // The values files as read: the renderer's source lines must match the
-    // findings' positions even after the files were rewritten.
-    let mut sources = Sources::new();
-    for values in &run.charts {
-        for (_, _, vf) in &values.files {
-            sources.insert(vf.source.clone());
-        }
-    }
-    let render_opts = RenderOptions {
-        color: format == Format::Human && report::color_for_stdout(),
-        sources: Some(&sources),
-        ..RenderOptions::default()
-    };
-    let sentence = sentence(&run);
-    match format {
-        Format::Json => {
-            let counts = Counts {
-                pinned: run.pinned,
-                changed_files: run.changed_files,
-                written: run.written,
-                ..Counts::default()
-            };
-            let data = json::data(&run, show_diff);
-            // The values files read; the human sentence does not count them.
-            let json_opts = RenderOptions {
-                files_checked: Some(run.charts.iter().map(|c| c.files.len()).sum()),
-                ..render_opts.clone()
-            };
-            report::render_json_document(
-                "pin",
-                &run.findings,
-                &counts,
-                &data,
-                &json_opts,
-                &mut out,
-            )?;
-        }
-        Format::Sarif => report::render(Format::Sarif, &run.findings, &render_opts, &mut out)?,
-        Format::Github => {
-            site_lines(&mut out, &run)?;
-            report::render(Format::Github, &run.findings, &render_opts, &mut out)?;
-            writeln!(out, "chartpin pin: {sentence}")?;
-        }
-        Format::Human => {
-            site_lines(&mut out, &run)?;
-            // Unmatched images and entries read as lint's findings do.
-            if !run.findings.is_empty() {
-                report::render(Format::Human, &run.findings, &render_opts, &mut out)?;
-            }
-            writeln!(out, "{sentence}")?;
-        }
-    }
+    report::pin::render(
+        args.format.resolve(),
+        &run,
+        args.dry_run || args.diff,
+        &mut out,
+    )?;
     out.flush()?;
     if args.check && !run.changes.is_empty() {
         return Ok(Exit::Findings);
@@ -194,220 +107,4 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Findings);
     }
     Ok(Exit::Clean)
-}
-
-/// `pinned 3 images in 1 file` (`would pin` when nothing is written).
-fn sentence(run: &PinRun) -> String {
-    let verb = if run.written { "pinned" } else { "would pin" };
-    format!(
-        "{verb} {} image{} in {} file{}",
-        run.pinned,
-        if run.pinned == 1 { "" } else { "s" },
-        run.changed_files,
-        if run.changed_files == 1 { "" } else { "s" }
-    )
-}
-
-/// Per-site lines: pinned, already pinned, not pinned (and why). Unmatched
-/// images and entries are findings, rendered by [`report`].
-fn site_lines(out: &mut impl Write, run: &PinRun) -> std::io::Result<()> {
-    for (values, outcome) in run.charts.iter().zip(&run.outcomes) {
-        for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
-            report_file(out, shown, &vf.source, plan)?;
-        }
-    }
-    Ok(())
-}
-
-fn report_file(
-    out: &mut impl Write,
-    shown: &Path,
-    source: &SourceFile,
-    plan: &FilePlan,
-) -> std::io::Result<()> {
-    for p in &plan.pinned {
-        let lc = source.line_col(p.span.start);
-        // The image by name (its old digest is shown as the "before"), then old → new.
-        let name = p.image.split('@').next().unwrap_or(&p.image);
-        let change = if p.changed {
-            let before = match &p.previous {
-                DigestState::Filled(d) => d.short(),
-                DigestState::Empty => "empty digest".to_string(),
-                DigestState::Absent => "no digest".to_string(),
-                DigestState::Invalid(t) => format!("invalid digest `{t}`"),
-            };
-            format!("pinned {name}: {before} → {}", p.digest)
-        } else {
-            format!("already pinned {name}: {}", p.digest)
-        };
-        writeln!(out, "{}:{lc}: {change} (at {})", shown.display(), p.path)?;
-    }
-    for s in &plan.skipped {
-        let lc = source.line_col(s.site.span.start);
-        writeln!(
-            out,
-            "{}:{lc}: not pinned {}: {}",
-            shown.display(),
-            s.site.path,
-            s.reason
-        )?;
-    }
-    Ok(())
-}
-
-/// pin's own JSON fields, as serde structs (see docs/json.md).
-mod json {
-    use serde::Serialize;
-
-    use super::{PinRun, unified_diff};
-    use crate::diag::Code;
-    use crate::pin;
-
-    #[derive(Serialize)]
-    pub struct Data {
-        files: Vec<File>,
-        unmatched_entries: Vec<Entry>,
-    }
-
-    #[derive(Serialize)]
-    struct File {
-        file: String,
-        changed: bool,
-        diff: Option<String>,
-        written: bool,
-        pinned: Vec<Pinned>,
-        skipped: Vec<Skipped>,
-        unmatched_images: Vec<UnmatchedImage>,
-    }
-
-    #[derive(Serialize)]
-    struct Pinned {
-        path: String,
-        line: usize,
-        column: usize,
-        image: String,
-        digest: String,
-        changed: bool,
-    }
-
-    #[derive(Serialize)]
-    struct Skipped {
-        path: String,
-        line: usize,
-        column: usize,
-        reason: String,
-    }
-
-    #[derive(Serialize)]
-    struct UnmatchedImage {
-        code: Code,
-        path: String,
-        line: usize,
-        column: usize,
-        image: String,
-        pinned: bool,
-    }
-
-    #[derive(Serialize)]
-    struct Entry {
-        code: Code,
-        image: String,
-        digest: String,
-        origin: String,
-    }
-
-    pub fn data(run: &PinRun, show_diff: bool) -> Data {
-        let mut files = Vec::new();
-        for (values, outcome) in run.charts.iter().zip(&run.outcomes) {
-            for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
-                let at = |span: crate::source::Span| {
-                    let lc = vf.source.line_col(span.start);
-                    (lc.line, lc.column)
-                };
-                files.push(File {
-                    file: shown.display().to_string(),
-                    changed: plan.changed(),
-                    diff: (show_diff && plan.changed())
-                        .then(|| unified_diff(shown, vf.text(), &plan.new_text)),
-                    written: run.written && plan.changed(),
-                    pinned: plan
-                        .pinned
-                        .iter()
-                        .map(|p| {
-                            let (line, column) = at(p.span);
-                            Pinned {
-                                path: p.path.to_string(),
-                                line,
-                                column,
-                                image: p.image.clone(),
-                                digest: p.digest.to_string(),
-                                changed: p.changed,
-                            }
-                        })
-                        .collect(),
-                    skipped: plan
-                        .skipped
-                        .iter()
-                        .map(|s| {
-                            let (line, column) = at(s.site.span);
-                            Skipped {
-                                path: s.site.path.to_string(),
-                                line,
-                                column,
-                                reason: s.reason.clone(),
-                            }
-                        })
-                        .collect(),
-                    unmatched_images: plan
-                        .unmatched_images
-                        .iter()
-                        .map(|s| {
-                            let (line, column) = at(s.span);
-                            UnmatchedImage {
-                                code: Code::UnmatchedImage,
-                                path: s.path.to_string(),
-                                line,
-                                column,
-                                image: pin::site_display(s),
-                                pinned: s.is_pinned(),
-                            }
-                        })
-                        .collect(),
-                });
-            }
-        }
-        Data {
-            files,
-            unmatched_entries: run
-                .unmatched_entries
-                .iter()
-                .map(|e| Entry {
-                    code: Code::UnmatchedEntry,
-                    image: pin::entry_display(e),
-                    digest: e.digest.to_string(),
-                    origin: e.origin.to_string(),
-                })
-                .collect(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn diff_headers_show_the_path_as_given() {
-        let rel = unified_diff(Path::new("chart/values.yaml"), "a: 1\n", "a: 2\n");
-        assert!(
-            rel.starts_with("--- a/chart/values.yaml\n+++ b/chart/values.yaml\n"),
-            "{rel}"
-        );
-        let abs = unified_diff(Path::new("/tmp/x/values.yaml"), "a: 1\n", "a: 2\n");
-        assert!(
-            abs.starts_with("--- /tmp/x/values.yaml\n+++ /tmp/x/values.yaml\n"),
-            "{abs}"
-        );
-        assert!(abs.contains("-a: 1\n+a: 2\n"), "{abs}");
-    }
 }

@@ -1,5 +1,5 @@
 //! `chartpin verify` and `chartpin resolve`: flags → request →
-//! [`crate::verify::run`] → report → exit status.
+//! [`crate::verify::run`] → [`crate::report::verify`] → exit status.
 //!
 //! Verify proves digests; it does not judge mutability. A chart reference
 //! without a digest is counted in the summary (`unpinned`) and never becomes
@@ -15,11 +15,11 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, Stdout};
-use crate::diag::{Exit, Unanswered};
-use crate::report::{self, Counts, Format, RenderOptions, Sources};
-use crate::verify::run::{VerifyRequest, VerifyRun};
+use crate::diag::Exit;
+use crate::report::{self, Format, RenderOptions};
+use crate::verify::VerifyOptions;
+use crate::verify::run::VerifyRequest;
 use crate::verify::targets::split_named;
-use crate::verify::{ResolveError, VerifyOptions, VerifyOutcome};
 
 #[derive(Debug, Clone, Args)]
 #[command(
@@ -107,78 +107,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
         bar.finish_and_clear();
     }
     let mut out = Stdout::lock();
-    render_outcome(args.format.resolve(), &run, &mut out)?;
+    report::verify::render(args.format.resolve(), &run, &mut out)?;
     out.flush()?;
     Ok(Exit::from_findings(&run.outcome.findings))
-}
-
-/// Findings through the shared renderers, then verify's counts: a line in
-/// the human and GitHub formats, `summary.{checked,verified,unpinned}` in JSON.
-/// SARIF carries the findings only.
-fn render_outcome(format: Format, run: &VerifyRun, out: &mut dyn Write) -> anyhow::Result<()> {
-    let mut sources = Sources::new();
-    for s in &run.sources {
-        sources.insert(s.clone());
-    }
-    let opts = RenderOptions {
-        color: format == Format::Human && report::color_for_stdout(),
-        sources: Some(&sources),
-        files_checked: Some(run.files_checked),
-        ..RenderOptions::default()
-    };
-    let outcome = &run.outcome;
-    let unpinned = outcome.unpinned + run.unresolved;
-    match format {
-        Format::Json => {
-            let counts = Counts {
-                checked: outcome.checked,
-                verified: outcome.verified,
-                unpinned,
-                ..Counts::default()
-            };
-            report::render_json_document(
-                "verify",
-                &outcome.findings,
-                &counts,
-                &report::NoData {},
-                &opts,
-                out,
-            )?;
-        }
-        Format::Sarif => report::render(format, &outcome.findings, &opts, out)?,
-        Format::Human | Format::Github => {
-            // The finding summary line counts findings only, as before.
-            let opts = RenderOptions {
-                files_checked: None,
-                ..opts
-            };
-            report::render(format, &outcome.findings, &opts, out)?;
-            let prefix = if format == Format::Github {
-                "chartpin verify: "
-            } else {
-                ""
-            };
-            writeln!(out, "{prefix}{}", summary_line(outcome, unpinned))?;
-        }
-    }
-    Ok(())
-}
-
-/// `verified 3 of 4 distinct pinned references; 2 unpinned not verified (…)`.
-pub fn summary_line(outcome: &VerifyOutcome, unpinned: usize) -> String {
-    let mut s = format!(
-        "verified {} of {} distinct pinned reference{}",
-        outcome.verified,
-        outcome.checked,
-        if outcome.checked == 1 { "" } else { "s" }
-    );
-    if unpinned > 0 {
-        s.push_str(&format!(
-            "; {unpinned} unpinned reference{} not verified (`chartpin lint` reports them)",
-            if unpinned == 1 { "" } else { "s" }
-        ));
-    }
-    s
 }
 
 /// A progress bar on stderr when it is a terminal and not in CI; `None` otherwise.
@@ -207,19 +138,7 @@ pub fn run_resolve(args: ResolveArgs) -> anyhow::Result<Exit> {
         .unwrap_or_else(|| PathBuf::from("<resolved>"));
     let run =
         crate::verify::run::resolve_request(&client, &images, &charts, platforms.first(), &origin)?;
-    let mut stderr = std::io::stderr().lock();
-    for note in &run.notes {
-        writeln!(stderr, "note: {note}")?;
-    }
-    for (image, e) in &run.resolution.failures {
-        match e {
-            ResolveError::Registry(e) => {
-                writeln!(stderr, "error: {image}: {}", Unanswered(e.to_string()))?
-            }
-            e => writeln!(stderr, "error: {image}: {e}")?,
-        }
-    }
-    let exit = run.resolution.exit();
+    let exit = super::report_resolution(&run)?;
     let json = args.format == Some(Format::Json);
     if exit != Exit::Clean && !json {
         return Ok(exit);
@@ -241,82 +160,10 @@ pub fn run_resolve(args: ResolveArgs) -> anyhow::Result<Exit> {
             files_checked: Some(run.files_checked),
             ..RenderOptions::default()
         };
-        let counts = Counts {
-            resolved: run.resolution.resolved.len(),
-            ..Counts::default()
-        };
-        let data = json::Data::of(&run, exit, args.output.as_deref());
-        report::render_json_document("resolve", &[], &counts, &data, &opts, &mut out)?;
+        report::verify::render_resolve_json(&run, exit, args.output.as_deref(), &opts, &mut out)?;
     } else if args.output.is_none() {
         out.write_all(text.as_bytes())?;
     }
     out.flush()?;
     Ok(exit)
-}
-
-/// resolve's own JSON fields, as serde structs (see docs/json.md).
-mod json {
-    use std::path::Path;
-
-    use serde::Serialize;
-
-    use crate::diag::Exit;
-    use crate::verify::run::ResolveRun;
-
-    #[derive(Serialize)]
-    pub struct Data {
-        /// One per distinct `name:tag` looked up, in order.
-        entries: Vec<Entry>,
-        /// Lookups that failed (the exit status says how).
-        failures: Vec<Failure>,
-        /// Where the manifest was written, when `--output` was given and it was.
-        output: Option<String>,
-    }
-
-    #[derive(Serialize)]
-    struct Entry {
-        /// `name:tag@digest`, the manifest line.
-        reference: String,
-        name: String,
-        tag: Option<String>,
-        digest: String,
-    }
-
-    #[derive(Serialize)]
-    struct Failure {
-        image: String,
-        error: String,
-        unanswered: bool,
-    }
-
-    impl Data {
-        pub fn of(run: &ResolveRun, exit: Exit, output: Option<&Path>) -> Data {
-            Data {
-                entries: run
-                    .resolution
-                    .resolved
-                    .iter()
-                    .map(|r| Entry {
-                        reference: r.line(),
-                        name: r.image.written_name(),
-                        tag: r.image.tag().map(str::to_string),
-                        digest: r.digest.to_string(),
-                    })
-                    .collect(),
-                failures: run
-                    .resolution
-                    .failures
-                    .iter()
-                    .map(|(image, e)| Failure {
-                        image: image.to_string(),
-                        error: e.to_string(),
-                        unanswered: matches!(e, crate::verify::ResolveError::Registry(_)),
-                    })
-                    .collect(),
-                output: output
-                    .filter(|_| exit == Exit::Clean)
-                    .map(|p| p.display().to_string()),
-            }
-        }
-    }
 }
