@@ -307,6 +307,8 @@ fn concurrent_releases_never_mix_their_manifests() {
                 ],
                 dir.path(),
             )
+            // Generous under load: the point is that the second run waits.
+            .env(chartpin::lock::TIMEOUT_ENV, "120")
             .command()
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
