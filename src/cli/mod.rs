@@ -17,7 +17,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::diag::{Exit, Unanswered};
 use crate::report::Format;
 
+mod generate;
 mod lint;
+pub mod logging;
 mod pin;
 mod release;
 mod verify;
@@ -33,8 +35,14 @@ Exit status:
 #[derive(Debug, Parser)]
 #[command(name = "chartpin", version, about, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
+    /// When to colour human output: auto (on a terminal, unless NO_COLOR is
+    /// set or CLICOLOR=0; CLICOLOR_FORCE set non-empty forces it), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = clap::ColorChoice::Auto)]
+    pub color: clap::ColorChoice,
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub verbosity: logging::Verbosity,
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +62,10 @@ pub enum Command {
     Resolve(verify::ResolveArgs),
     /// Verify, pin and lint in one safe step; write only if everything passes.
     Release(release::ReleaseArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(generate::CompletionsArgs),
+    /// Print the man page, or write every page into a directory.
+    Man(generate::ManArgs),
 }
 
 /// How charts are named: positional paths, or `--chart DIR`, equivalently.
@@ -135,12 +147,20 @@ impl FormatArgs {
 /// Parse the command line and run the subcommand.
 pub fn run() -> anyhow::Result<Exit> {
     let cli = Cli::parse();
+    anstream::ColorChoice::write_global(match cli.color {
+        clap::ColorChoice::Auto => anstream::ColorChoice::Auto,
+        clap::ColorChoice::Always => anstream::ColorChoice::Always,
+        clap::ColorChoice::Never => anstream::ColorChoice::Never,
+    });
+    cli.verbosity.init();
     match cli.command {
         Command::Pin(a) => pin::run(a),
         Command::Lint(a) => lint::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Resolve(a) => verify::run_resolve(a),
         Command::Release(a) => release::run(a),
+        Command::Completions(a) => generate::completions(a),
+        Command::Man(a) => generate::man(a),
     }
 }
 
@@ -228,20 +248,30 @@ impl std::io::Write for Stdout {
 
 /// Told on stderr when another run holds a chart's lock (see [`crate::lock`]).
 pub fn note_waiting(chart: &std::path::Path) {
-    eprintln!(
+    let _ = writeln!(
+        logging::notes(),
         "note: {}: another chartpin run holds this chart's lock; waiting for it to finish",
         chart.display()
     );
+}
+
+/// The writer's notes (a read-only file replaced by root), on stderr unless `-q`.
+pub fn print_write_notes(notes: &[crate::write::WriteNote]) {
+    let mut out = logging::notes();
+    for note in notes {
+        let _ = writeln!(out, "note: {note}");
+    }
 }
 
 /// Print `resolve`'s notes and failures to stderr (`note: …`, `error: IMAGE: …`)
 /// and give the exit status they make.
 pub fn report_resolution(run: &crate::verify::run::ResolveRun) -> std::io::Result<Exit> {
     use std::io::Write;
-    let mut stderr = std::io::stderr().lock();
+    let mut notes = logging::notes();
     for note in &run.notes {
-        writeln!(stderr, "note: {note}")?;
+        writeln!(notes, "note: {note}")?;
     }
+    let mut stderr = std::io::stderr().lock();
     for (image, e) in &run.resolution.failures {
         match e {
             crate::verify::ResolveError::Registry(e) => {
@@ -270,6 +300,9 @@ pub fn build_client(args: &RegistryArgs) -> anyhow::Result<crate::registry::Regi
     if args.timeout == 0 {
         anyhow::bail!("--timeout must be at least 1 second");
     }
+    if args.deadline == 0 {
+        anyhow::bail!("--deadline must be at least 1 second");
+    }
     let mirrors = args
         .registry_mirrors
         .iter()
@@ -285,6 +318,7 @@ pub fn build_client(args: &RegistryArgs) -> anyhow::Result<crate::registry::Regi
         ca_file: args.ca_file.clone(),
         mirrors,
         credentials,
+        deadline: Duration::from_secs(args.deadline),
         ..ClientConfig::default()
     };
     Ok(RegistryClient::new(config)?)
@@ -300,6 +334,10 @@ pub struct RegistryArgs {
     /// Seconds to wait for one registry answer before retrying.
     #[arg(long, value_name = "S", default_value_t = 30)]
     pub timeout: u64,
+    /// Seconds all registry work of the run may take, counted from its first
+    /// request; what is unanswered by then is registry-unreachable (exit 3).
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    pub deadline: u64,
     /// Talk plain HTTP (or unverified HTTPS) to HOST[:PORT]. Loopback hosts always may. Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,

@@ -89,9 +89,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
             return Ok(exit);
         }
     }
-    for note in &run.write_notes {
-        eprintln!("note: {note}");
-    }
+    super::print_write_notes(&run.write_notes);
     let mut out = Stdout::lock();
     report::pin::render(
         args.format.resolve(),

@@ -87,9 +87,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
         &options,
         &mut super::note_waiting,
     )?;
-    for note in &run.write_notes {
-        eprintln!("note: {note}");
-    }
+    super::print_write_notes(&run.write_notes);
 
     let mut out = Stdout::lock();
     report::release::render(

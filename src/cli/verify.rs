@@ -112,9 +112,12 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
     Ok(Exit::from_findings(&run.outcome.findings))
 }
 
-/// A progress bar on stderr when it is a terminal and not in CI; `None` otherwise.
+/// A progress bar on stderr when it is a terminal, not in CI and not `-q`; `None` otherwise.
 fn progress_bar() -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() || std::env::var_os("CI").is_some() {
+    if !std::io::stderr().is_terminal()
+        || std::env::var_os("CI").is_some()
+        || super::logging::quiet()
+    {
         return None;
     }
     let bar = indicatif::ProgressBar::new(0);
