@@ -299,7 +299,7 @@ pub fn commit(changes: &[&FileChange]) -> Result<Vec<WriteNote>, WriteError> {
     Ok(notes)
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
