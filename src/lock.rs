@@ -53,6 +53,11 @@ pub enum LockError {
     },
     #[error("{TIMEOUT_ENV}={value:?} is not a number of seconds")]
     BadTimeout { value: String },
+    #[error("{}: chart directory cannot be read: {source}", chart.display())]
+    Unreadable {
+        chart: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The wait bound: `CHARTPIN_LOCK_TIMEOUT` seconds, else [`DEFAULT_WAIT`].
@@ -81,6 +86,25 @@ fn lock_target(dir: &Path) -> std::io::Result<File> {
             .write(true)
             .open(dir.join(".chartpin.lock"))
     }
+}
+
+/// Lock the charts named `charts` (as the user gave them), waiting at most
+/// [`wait_limit`]: see [`lock_charts`].
+pub fn lock_named(
+    charts: &[PathBuf],
+    waiting: &mut dyn FnMut(&Path),
+) -> Result<ChartLocks, LockError> {
+    let mut dirs = Vec::new();
+    for chart in charts {
+        let real = chart
+            .canonicalize()
+            .map_err(|source| LockError::Unreadable {
+                chart: chart.clone(),
+                source,
+            })?;
+        dirs.push((chart.clone(), real));
+    }
+    lock_charts(&dirs, wait_limit()?, waiting)
 }
 
 /// Lock every chart directory of `charts` (canonical paths; `shown` names

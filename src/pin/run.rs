@@ -87,13 +87,16 @@ pub enum PinError {
     Resolve(#[from] RunError),
 }
 
-fn read_chart(chart: &Path, real: &Path, values: &[PathBuf]) -> Result<ChartValues, InputError> {
+fn read_chart(chart: &Path, values: &[PathBuf]) -> Result<ChartValues, InputError> {
+    let real = chart
+        .canonicalize()
+        .map_err(|e| InputError::file(chart, format!("chart directory cannot be read: {e}")))?;
     if !real.is_dir() {
         return Err(InputError::file(chart, "is not a chart directory"));
     }
     Ok(ChartValues {
         chart: chart.to_path_buf(),
-        files: super::read_values(chart, real, values)?,
+        files: super::read_values(chart, &real, values)?,
     })
 }
 
@@ -105,18 +108,11 @@ pub fn run(
     resolve: Option<ResolveWith<'_>>,
     waiting: &mut dyn FnMut(&Path),
 ) -> Result<PinRun, PinError> {
-    let mut dirs = Vec::new();
-    for chart in &req.charts {
-        let real = chart
-            .canonicalize()
-            .map_err(|e| InputError::file(chart, format!("chart directory cannot be read: {e}")))?;
-        dirs.push((chart.clone(), real));
-    }
-    let _locks = lock::lock_charts(&dirs, lock::wait_limit()?, waiting)?;
+    let _locks = lock::lock_named(&req.charts, waiting)?;
     // Read and check everything before anything is written.
     let mut prepared = Vec::new();
-    for (chart, real) in &dirs {
-        let values = read_chart(chart, real, &req.values)?;
+    for chart in &req.charts {
+        let values = read_chart(chart, &req.values)?;
         let config = Config::load(chart, req.config.as_deref())?;
         prepared.push((values, config));
     }

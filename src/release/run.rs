@@ -63,14 +63,7 @@ pub fn run(
     opts: &ReleaseOptions,
     waiting: &mut dyn FnMut(&Path),
 ) -> Result<ReleaseRun, ReleaseError> {
-    let mut dirs = Vec::new();
-    for dir in &req.charts {
-        let real = dir
-            .canonicalize()
-            .map_err(|e| InputError::file(dir, format!("chart directory cannot be read: {e}")))?;
-        dirs.push((dir.clone(), real));
-    }
-    let _locks = lock::lock_charts(&dirs, lock::wait_limit()?, waiting)?;
+    let _locks = lock::lock_named(&req.charts, waiting)?;
 
     // 1. Plan everything in memory.
     let mut plan = super::plan(req, manifest)?;

@@ -408,7 +408,8 @@ fn run_passes_only_flags_the_command_takes() {
     assert!(!run.stderr.contains("unexpected argument"), "{}", run.all());
     assert!(!run.stdout.contains("takes no --format"), "{}", run.all());
     assert!(
-        run.stderr.contains("chartpin resolve --format json --chart"),
+        run.stderr
+            .contains("chartpin resolve --format json --chart"),
         "{}",
         run.all()
     );
