@@ -419,3 +419,45 @@ pub async fn resolve_all(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::RegistryError;
+
+    #[test]
+    fn arguments_are_charts_when_directories_else_image_references() {
+        let dir = tempfile::tempdir().unwrap();
+        let (charts, images) = split_named(
+            &[dir.path().to_path_buf(), PathBuf::from("nginx:1.27")],
+            &[PathBuf::from("other")],
+            true,
+        )
+        .unwrap();
+        assert_eq!(charts, [dir.path().to_path_buf(), PathBuf::from("other")]);
+        assert_eq!(images, [ImageRef::parse("nginx:1.27").unwrap()]);
+        let (charts, images) = split_named(&[], &[], true).unwrap();
+        assert_eq!((charts, images.len()), (vec![PathBuf::from(".")], 0));
+        assert!(split_named(&[], &[], false).unwrap().0.is_empty());
+        let err = split_named(&[PathBuf::from("Not A Ref!")], &[], true).unwrap_err();
+        assert!(err.to_string().contains("neither a chart"), "{err}");
+    }
+
+    #[test]
+    fn a_registry_that_cannot_answer_outranks_a_missing_tag() {
+        let image = ImageRef::parse("nginx:1.27").unwrap();
+        let mut r = Resolution::default();
+        assert_eq!(r.exit(), Exit::Clean);
+        r.failures
+            .push((image.clone(), ResolveError::NotFound("nginx:1.27".into())));
+        assert_eq!(r.exit(), Exit::Findings);
+        r.failures.push((
+            image,
+            ResolveError::Registry(RegistryError::Unreachable {
+                host: "h".into(),
+                reason: "x".into(),
+            }),
+        ));
+        assert_eq!(r.exit(), Exit::Unanswered);
+    }
+}
