@@ -2,7 +2,8 @@
 //!
 //! Layers, lowest first; a module imports only from layers below it:
 //!
-//! - [`source`], [`reference`]: spans and line index; image references and digests (no I/O)
+//! - [`source`], [`reference`](mod@reference): spans and line index; image references and digests (no I/O)
+//! - [`write`](mod@write), [`lock`]: the one atomic writer of chart files; the per-chart advisory lock
 //! - [`diag`], [`values`], [`chartmeta`], [`manifest`], [`config`]: findings; YAML scanning
 //!   and byte splicing; `Chart.yaml`'s image annotation; digest-manifest readers; `.chartpin.yaml`
 //! - [`registry`]: OCI client with auth, transport, retry and per-host limits
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod lint;
+pub mod lock;
 pub mod manifest;
 pub mod pin;
 pub mod reference;
@@ -24,3 +26,4 @@ pub mod report;
 pub mod source;
 pub mod values;
 pub mod verify;
+pub mod write;

@@ -17,6 +17,9 @@
 //! Nothing here prints or writes: [`pin`] returns the edits, new texts and
 //! what matched and what did not; the CLI decides what to do with them.
 
+pub mod findings;
+pub mod run;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 

@@ -10,6 +10,12 @@
 //! The JSON and SARIF shapes are documented in `docs/lint.md` and are stable:
 //! fields may be added, never renamed or removed.
 
+pub mod pin;
+pub mod release;
+pub mod verify;
+
+pub use pin::unified_diff;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -25,7 +31,7 @@ use crate::source::SourceFile;
 pub enum Format {
     /// `file:line:col` with the source line and a marker; colour on a terminal.
     Human,
-    /// A stable JSON document: `{"findings": [...], "summary": {...}}`.
+    /// One JSON document: `schema_version`, `command`, `summary`, `findings` (docs/json.md).
     Json,
     /// SARIF 2.1.0, for GitHub code scanning and other SARIF consumers.
     Sarif,
@@ -419,20 +425,97 @@ struct JsonFinding<'a> {
     image: Option<&'a str>,
 }
 
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    findings: Vec<JsonFinding<'a>>,
-    summary: Summary,
+/// The version of the JSON envelope: bumped when a field is renamed or
+/// removed or changes type (fields may be added within a version).
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// What a command counted besides findings. Every command's JSON `summary`
+/// carries every one of these keys with the same type; a command that does
+/// not do that work reports 0 (or `false`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Image sites whose digest was (or would be) written.
+    pub pinned: usize,
+    /// Files that change (or would).
+    pub changed_files: usize,
+    /// Whether the command wrote files.
+    pub written: bool,
+    /// Distinct pinned references asked of a registry.
+    pub checked: usize,
+    /// Distinct pinned references a registry proved.
+    pub verified: usize,
+    /// References without a digest, so not verified.
+    pub unpinned: usize,
+    /// Tags looked up and turned into digests.
+    pub resolved: usize,
 }
 
-/// `{"findings":[{code,severity,message,file,line,column,path,image}],"summary":{…}}`,
-/// pretty-printed, ending with a newline.
+/// The JSON `summary`: [`Summary`] with `files_checked` always a number,
+/// then the [`Counts`].
+#[derive(Serialize)]
+struct JsonSummary {
+    total: usize,
+    errors: usize,
+    warnings: usize,
+    notes: usize,
+    by_code: BTreeMap<String, usize>,
+    files_with_findings: usize,
+    files_checked: usize,
+    #[serde(flatten)]
+    counts: Counts,
+}
+
+/// Every command's JSON document: `schema_version`, `command`, `summary`,
+/// `findings`, then the command's own fields (`data`, flattened). The shape
+/// is documented in `docs/json.md` and `docs/chartpin.schema.json`.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    schema_version: u32,
+    command: &'a str,
+    summary: JsonSummary,
+    findings: Vec<JsonFinding<'a>>,
+    #[serde(flatten)]
+    data: &'a T,
+}
+
+/// A command's own JSON fields: none.
+#[derive(Serialize)]
+pub struct NoData {}
+
+/// Render `findings` as `lint`'s JSON document (the command whose output is
+/// findings alone); see [`render_json_document`].
 pub fn render_json(
     findings: &[Finding],
     opts: &RenderOptions<'_>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let doc = JsonReport {
+    render_json_document("lint", findings, &Counts::default(), &NoData {}, opts, out)
+}
+
+/// `command`'s JSON document: the envelope around `findings`, `counts`
+/// and `data`, pretty-printed, ending with a newline.
+pub fn render_json_document<T: Serialize>(
+    command: &str,
+    findings: &[Finding],
+    counts: &Counts,
+    data: &T,
+    opts: &RenderOptions<'_>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let s = Summary::of(findings, opts.files_checked);
+    let doc = Envelope {
+        schema_version: JSON_SCHEMA_VERSION,
+        command,
+        summary: JsonSummary {
+            total: s.total,
+            errors: s.errors,
+            warnings: s.warnings,
+            notes: s.notes,
+            by_code: s.by_code,
+            files_with_findings: s.files_with_findings,
+            files_checked: s.files_checked.unwrap_or(0),
+            counts: counts.clone(),
+        },
         findings: findings
             .iter()
             .map(|f| JsonFinding {
@@ -446,7 +529,7 @@ pub fn render_json(
                 image: f.image.as_deref(),
             })
             .collect(),
-        summary: Summary::of(findings, opts.files_checked),
+        data,
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)

@@ -1,11 +1,11 @@
-//! `chartpin lint`: wiring from flags to [`crate::lint`], then to a renderer.
+//! `chartpin lint`: flags → [`crate::lint`] → a renderer → exit status.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs};
+use super::{ChartArgs, FormatArgs, Stdout};
 use crate::diag::Exit;
 use crate::lint::{self, LintOptions, RenderedInput};
 use crate::report::{self, Format, RenderOptions, Sources};
@@ -71,7 +71,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
         files_checked: Some(files_checked),
         ..RenderOptions::default()
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = Stdout::lock();
     report::render(format, &outcome.findings, &render_opts, &mut out)?;
     out.flush()?;
     Ok(Exit::from_findings(&outcome.findings))

@@ -62,6 +62,7 @@
 //! of the GET, or the hash of its body.
 
 pub mod credentials;
+pub mod runtime;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;

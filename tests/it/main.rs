@@ -17,4 +17,5 @@ mod qa;
 mod release;
 mod report;
 mod support;
+mod usecases;
 mod verify;

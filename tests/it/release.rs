@@ -42,7 +42,7 @@ fn release(chart: &Path, digests: &Path, extra: &[&str], home: &Path) -> Run {
 }
 
 /// The fixture chart copied into `dir/chart`, its images pointing at `host`.
-fn chart_for(host: &str, dir: &Path) -> PathBuf {
+pub(crate) fn chart_for(host: &str, dir: &Path) -> PathBuf {
     let chart = dir.join("chart");
     copy_dir(Path::new(FIXTURE), &chart);
     for f in ["values.yaml", "Chart.yaml"] {

@@ -1,26 +1,26 @@
 //! `chartpin release`: the pre-release step as one transaction over a
-//! chart's files. It plans the pin in memory ([`plan`]), proves every digest
-//! it is about to write exists in its registry ([`verify_plan`]), lints the
-//! pinned chart as it would be on disk by staging a copy ([`lint_plan`]),
-//! and only when all of that passes writes the changed files ([`commit`]).
+//! chart's files ([`run::run`]). It plans the pin in memory ([`plan`]),
+//! proves every digest it is about to write exists in its registry
+//! ([`verify_plan`]), lints the pinned chart as it would be on disk by
+//! staging a copy ([`lint_plan`]), and only when all of that passes writes
+//! the changed files with the one atomic writer ([`crate::write::commit`]),
+//! holding the charts' locks ([`crate::lock`]) from planning to commit.
 //!
 //! Why a transaction: the release step is where hand-copied digests, a
 //! forgotten `tag: ""` and unchecked pushes slipped through. A release
 //! engineer or a workflow should get either a fully pinned, verified,
-//! lint-clean chart, or no change at all and the reason.
+//! lint-clean chart, or no change at all and the reason. A manifest none of
+//! whose entries matches an image is such a reason: it stops the release
+//! (`unmatched-entry` as errors, exit 1) rather than reading as "nothing to
+//! release".
 //!
-//! What "nothing changes" means on disk: [`commit`] first writes every new
-//! text to a temporary file beside its target (synced), and only then
-//! renames them over the targets, one after another; a failure before the
-//! renames removes the temporaries, a failed rename puts back the files
-//! already renamed. A process killed mid-way leaves each file either exactly
-//! old or exactly new (rename is atomic), and at worst orphaned temporaries
-//! named `.<file>.chartpin-<pid>-<n>.tmp`, which the next [`commit`] in that
-//! directory removes. Several files are not renamed as one atomic step: a
-//! kill between two renames leaves `values.yaml` new and `Chart.yaml` old,
-//! which a re-run completes.
+//! What "nothing changes" means on disk is the writer's promise: each file
+//! is either exactly old or exactly new, and a refusal (read-only file, hard
+//! link, owner that cannot be kept) writes nothing.
 //!
 //! Nothing here prints; the CLI renders the findings and the summary rows.
+
+pub mod run;
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +35,7 @@ use crate::registry::RegistryClient;
 use crate::source::SourceFile;
 use crate::values::{ImageSite, ValuesFile, YamlPath};
 use crate::verify::{self, Location, Target, VerifyOptions};
+pub use crate::write::FileChange;
 
 /// What to release.
 #[derive(Clone, Debug, Default)]
@@ -45,17 +46,6 @@ pub struct ReleaseRequest {
     pub values: Vec<PathBuf>,
     /// `--config FILE` for every chart; else each chart's `.chartpin.yaml`.
     pub config: Option<PathBuf>,
-}
-
-/// A file the release writes: where it is shown, where it really is, old and new text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileChange {
-    /// The path as the user named it (`chart/values.yaml`).
-    pub shown: PathBuf,
-    /// The canonical path written.
-    pub real: PathBuf,
-    pub old: String,
-    pub new: String,
 }
 
 /// Whether a pinned digest was proven to exist.
@@ -139,6 +129,8 @@ pub struct Plan {
     pub targets: Vec<Option<Target>>,
     /// Findings from planning (entries matching nothing, sites that cannot be pinned).
     pub findings: Vec<Finding>,
+    /// No entry of the manifest matched any image: the release stops (exit 1).
+    pub nothing_matched: bool,
 }
 
 impl Plan {
@@ -278,12 +270,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 rows.push(row);
             }
             for s in &plan.skipped {
-                findings.push(
-                    Finding::new(Code::UnmatchedImage, format!("not pinned: {}", s.reason))
-                        .at(&vf.source, s.site.span)
-                        .with_path(s.site.path.to_string())
-                        .with_image(pin::site_display(&s.site)),
-                );
+                findings.push(pin::findings::not_pinned(&vf.source, s));
             }
             values.push((
                 FileChange {
@@ -307,14 +294,17 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             chart_yaml,
         });
     }
+    // A manifest none of whose entries matched is a mistake to stop on,
+    // not a release with nothing to do.
+    let nothing_matched = !manifest.entries.is_empty() && !used_entries.contains(&true);
+    let severity = if nothing_matched {
+        Severity::Error
+    } else {
+        Code::UnmatchedEntry.default_severity()
+    };
     for (e, used) in manifest.entries.iter().zip(used_entries) {
         if !used {
-            let mut f = Finding::new(Code::UnmatchedEntry, pin::unmatched_entry_message(e))
-                .in_file(&e.origin.file)
-                .with_image(pin::entry_display(e));
-            f.line = e.origin.line;
-            f.column = e.origin.column;
-            findings.push(f);
+            findings.push(pin::findings::unmatched_entry(e, severity));
         }
     }
     Ok(Plan {
@@ -322,6 +312,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         rows,
         targets,
         findings,
+        nothing_matched,
     })
 }
 
@@ -506,198 +497,4 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The temporary name for `target` (`.values.yaml.chartpin-<pid>-<n>.tmp`).
-fn temp_name(target: &Path, n: u32) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    target.with_file_name(format!(".{name}.chartpin-{}-{n}.tmp", std::process::id()))
-}
-
-/// Whether `file` is a temporary left by a commit to `target` from a
-/// process that is no longer running.
-fn is_orphaned_temp(file: &str, target: &str) -> bool {
-    let Some(rest) = file
-        .strip_prefix(&format!(".{target}.chartpin-"))
-        .and_then(|r| r.strip_suffix(".tmp"))
-    else {
-        return false;
-    };
-    let Some((pid, n)) = rest.split_once('-') else {
-        return false;
-    };
-    if pid.is_empty()
-        || n.is_empty()
-        || !pid.bytes().all(|b| b.is_ascii_digit())
-        || !n.bytes().all(|b| b.is_ascii_digit())
-    {
-        return false;
-    }
-    let alive = Path::new("/proc").is_dir() && Path::new("/proc").join(pid).exists();
-    pid != std::process::id().to_string() && !alive
-}
-
-/// Remove temporaries that a killed commit left beside `targets`.
-pub fn remove_orphaned_temps(targets: &[&Path]) -> Vec<PathBuf> {
-    let mut removed = Vec::new();
-    for target in targets {
-        let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
-            continue;
-        };
-        let name = name.to_string_lossy();
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let file = e.file_name().to_string_lossy().into_owned();
-            if is_orphaned_temp(&file, &name) && std::fs::remove_file(e.path()).is_ok() {
-                removed.push(e.path());
-            }
-        }
-    }
-    removed
-}
-
-/// Write every change: all new texts to synced temporaries beside their
-/// targets first (original permissions), then rename each over its target.
-/// On an error before the renames nothing has changed; on a failed rename
-/// the files already renamed get their old text back (best effort).
-pub fn commit(changes: &[&FileChange]) -> std::io::Result<()> {
-    use std::io::Write;
-    let targets: Vec<&Path> = changes.iter().map(|c| c.real.as_path()).collect();
-    remove_orphaned_temps(&targets);
-    let mut temps: Vec<PathBuf> = Vec::new();
-    let staged = (|| {
-        for c in changes {
-            let perms = std::fs::metadata(&c.real)?.permissions();
-            let mut n = 0;
-            let (tmp, mut file) = loop {
-                let tmp = temp_name(&c.real, n);
-                match std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&tmp)
-                {
-                    Ok(f) => break (tmp, f),
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
-                    Err(e) => return Err(e),
-                }
-            };
-            temps.push(tmp.clone());
-            file.write_all(c.new.as_bytes())?;
-            file.sync_all()?;
-            drop(file);
-            std::fs::set_permissions(&tmp, perms)?;
-        }
-        Ok(())
-    })();
-    if let Err(e) = staged {
-        for t in &temps {
-            let _ = std::fs::remove_file(t);
-        }
-        return Err(e);
-    }
-    for (i, (c, tmp)) in changes.iter().zip(&temps).enumerate() {
-        if let Err(e) = std::fs::rename(tmp, &c.real) {
-            for t in &temps[i..] {
-                let _ = std::fs::remove_file(t);
-            }
-            for done in &changes[..i] {
-                let _ = std::fs::write(&done.real, &done.old);
-            }
-            return Err(e);
-        }
-    }
-    if let Some(dir) = changes.first().and_then(|c| c.real.parent())
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn orphaned_temporaries_are_recognised_by_exact_name() {
-        assert!(is_orphaned_temp(
-            ".values.yaml.chartpin-999999999-0.tmp",
-            "values.yaml"
-        ));
-        assert!(!is_orphaned_temp(
-            &format!(".values.yaml.chartpin-{}-0.tmp", std::process::id()),
-            "values.yaml"
-        ));
-        for other in [
-            ".values.yaml.chartpin-12-.tmp",
-            ".values.yaml.chartpin-x-1.tmp",
-            ".Chart.yaml.chartpin-999999999-0.tmp",
-            "values.yaml",
-            ".values.yaml.chartpin-999999999-0.tmp.bak",
-        ] {
-            assert!(!is_orphaned_temp(other, "values.yaml"), "{other}");
-        }
-    }
-
-    #[test]
-    fn commit_writes_all_files_keeps_modes_and_leaves_no_temporaries() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempdir().unwrap();
-        let a = dir.path().join("values.yaml");
-        let b = dir.path().join("Chart.yaml");
-        std::fs::write(&a, "a: 1\n").unwrap();
-        std::fs::write(&b, "b: 1\n").unwrap();
-        std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let orphan = dir.path().join(".values.yaml.chartpin-999999999-0.tmp");
-        std::fs::write(&orphan, "partial").unwrap();
-        let change = |p: &Path, old: &str, new: &str| FileChange {
-            shown: p.to_path_buf(),
-            real: p.to_path_buf(),
-            old: old.into(),
-            new: new.into(),
-        };
-        let (ca, cb) = (
-            change(&a, "a: 1\n", "a: 2\n"),
-            change(&b, "b: 1\n", "b: 2\n"),
-        );
-        commit(&[&ca, &cb]).unwrap();
-        assert_eq!(std::fs::read_to_string(&a).unwrap(), "a: 2\n");
-        assert_eq!(std::fs::read_to_string(&b).unwrap(), "b: 2\n");
-        let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o640);
-        let mut left: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        assert_eq!(left, ["Chart.yaml", "values.yaml"]);
-    }
-
-    #[test]
-    fn a_failed_staging_changes_nothing() {
-        let dir = tempdir().unwrap();
-        let a = dir.path().join("values.yaml");
-        std::fs::write(&a, "a: 1\n").unwrap();
-        let missing = dir.path().join("gone/Chart.yaml");
-        let ca = FileChange {
-            shown: a.clone(),
-            real: a.clone(),
-            old: "a: 1\n".into(),
-            new: "a: 2\n".into(),
-        };
-        let cb = FileChange {
-            shown: missing.clone(),
-            real: missing,
-            old: String::new(),
-            new: "x".into(),
-        };
-        assert!(commit(&[&ca, &cb]).is_err());
-        assert_eq!(std::fs::read_to_string(&a).unwrap(), "a: 1\n");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    }
 }
