@@ -59,7 +59,7 @@ pub struct PinArgs {
 
 /// One chart's values files, read and checked to lie inside the chart.
 struct ChartValues {
-    chart: PathBuf,
+    chart: crate::chart::Chart,
     /// (path as shown, real path to write, parsed file)
     files: Vec<(PathBuf, PathBuf, ValuesFile)>,
 }
@@ -72,11 +72,9 @@ fn read_chart_values(chart: &Path, values: &[PathBuf]) -> anyhow::Result<ChartVa
     if !chart_real.is_dir() {
         anyhow::bail!(InputError::file(chart, "is not a chart directory"));
     }
-    let files = pin::read_values(chart, &chart_real, values)?;
-    Ok(ChartValues {
-        chart: chart.to_path_buf(),
-        files,
-    })
+    let chart = crate::chart::load_dir(chart)?;
+    let files = pin::read_values(&chart, values)?;
+    Ok(ChartValues { chart, files })
 }
 
 /// Write `text` to `path` atomically: a temporary file in the same directory,
@@ -145,7 +143,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     let mut prepared = Vec::new();
     for chart in &charts {
         let values = read_chart_values(chart, &args.values)?;
-        let config = Config::load(chart, args.config.as_deref())?;
+        let config = Config::of_chart(&values.chart, args.config.as_deref())?;
         prepared.push((values, config));
     }
     let mut manifest = if args.digests.is_empty() {

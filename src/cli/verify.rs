@@ -345,7 +345,7 @@ fn short_entry_names(
 ) -> anyhow::Result<HashMap<usize, String>> {
     let mut names = HashMap::new();
     for path in charts {
-        for chart in lint::chart::discover(path)? {
+        for chart in crate::chart::discover(path)? {
             let Some(src) = chart.file("values.yaml") else {
                 continue;
             };
