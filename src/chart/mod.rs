@@ -196,11 +196,6 @@ impl Chart {
         self.replaced.insert(rel.to_string());
     }
 
-    /// Whether any file was replaced in memory (so helm must render a staged copy).
-    pub fn is_modified(&self) -> bool {
-        !self.replaced.is_empty()
-    }
-
     /// The values files `names` (default `values.yaml`) of this directory
     /// chart, each checked to lie inside it: a path or symlink that leads
     /// outside the chart, or anything but a regular file, is an input error.
@@ -427,11 +422,15 @@ fn read_templates(
     if !templates.is_dir() {
         return Ok(());
     }
-    let mut stack = vec![templates.clone()];
-    let mut seen = 0usize;
-    while let Some(d) = stack.pop() {
-        seen += 1;
-        if seen > MAX_TEMPLATE_DIRS {
+    // (directory as shown, its real path); a directory reached again through
+    // a symlink (a cycle, or two links to one place) is read once.
+    let mut stack = vec![(templates.clone(), inside(&templates, &templates, boundary)?)];
+    let mut visited: BTreeSet<PathBuf> = BTreeSet::new();
+    while let Some((shown, real)) = stack.pop() {
+        if !visited.insert(real.clone()) {
+            continue;
+        }
+        if visited.len() > MAX_TEMPLATE_DIRS {
             return Err(InputError::file(
                 &templates,
                 format!(
@@ -439,13 +438,17 @@ fn read_templates(
                 ),
             ));
         }
-        inside(&d, &d, boundary)?;
-        for e in std::fs::read_dir(&d).map_err(|e| io(&d, e))? {
-            let e = e.map_err(|e| io(&d, e))?;
-            let p = e.path();
+        let mut entries: Vec<_> = std::fs::read_dir(&real)
+            .map_err(|e| io(&shown, e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| io(&shown, e))?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = shown.join(e.file_name());
             // Symlinks are followed (helm follows them), within the chart only.
-            if std::fs::metadata(&p).is_ok_and(|m| m.is_dir()) {
-                stack.push(p);
+            if std::fs::metadata(real.join(e.file_name())).is_ok_and(|m| m.is_dir()) {
+                let r = inside(&real.join(e.file_name()), &p, boundary)?;
+                stack.push((p, r));
                 continue;
             }
             if let Some(src) = read_chart_file(&p, boundary)? {

@@ -217,7 +217,7 @@ fn load(paths: &[PathBuf]) -> Result<Vec<Chart>, LintError> {
 /// Lint charts already read, as they are in memory: release lints the
 /// chart it is about to write this way, its planned files replaced
 /// ([`Chart::replace_file`]) and nothing copied, except for `--render`,
-/// where helm renders a staged copy ([`chart::stage`]).
+/// where helm renders a staged copy of each chart directory ([`chart::stage`]).
 pub fn lint_charts(charts: Vec<Chart>, opts: &LintOptions) -> Result<LintOutcome, LintError> {
     let (charts, collected) = collect(charts, opts)?;
     // A values site lint could not name is settled when a template builds
@@ -385,17 +385,17 @@ fn collect(charts: Vec<Chart>, opts: &LintOptions) -> Result<(usize, Collected),
     if opts.render {
         let helm = find_helm(opts.helm.as_deref())?;
         for c in &charts {
-            // A chart with files replaced in memory renders from a staged copy.
-            let staged = if c.is_modified() {
-                Some(chart::stage::stage(c)?)
-            } else {
-                None
+            // helm renders a staged copy of a directory chart: the chart as
+            // in memory (release's planned files), and never a FIFO or a
+            // symlink out of the chart that helm would follow.
+            let staged = match &c.origin {
+                ChartOrigin::Dir(_) => Some(chart::stage::stage(c)?),
+                _ => None,
             };
             let target = match (&staged, &c.origin) {
                 (Some(s), _) => s.chart_dir().to_path_buf(),
-                (None, ChartOrigin::Dir(d)) => d.clone(),
                 (None, ChartOrigin::Archive(a)) => a.clone(),
-                (None, ChartOrigin::Nested) => continue,
+                (None, _) => continue,
             };
             let text = helm_template(&helm, &c.name, &target).map_err(|e| match (&staged, e) {
                 // helm names the staged copy; the user knows the chart.
@@ -860,6 +860,10 @@ fn judge_site(
                 ),
             )),
             (Ok(r), _) if r.is_pinned() => None,
+            // A digest with no name (`@sha256:…`) is pinned to nothing a runtime can pull.
+            (Err(why), _) if why.contains("not a valid reference") => {
+                Some(place(&found, tag_span, Code::InvalidReference, why.clone()))
+            }
             (Err(_), DigestState::Filled(_)) => None,
             (_, DigestState::Empty) => Some(place(
                 &found,
@@ -895,9 +899,6 @@ fn judge_site(
                 f2.message = f.message;
                 f2
             }),
-            (Err(why), _) if why.contains("not a valid reference") => {
-                Some(place(&found, tag_span, Code::InvalidReference, why.clone()))
-            }
             (Err(why), _) => Some(place(&found, None, Code::UnresolvableImage, why.clone())),
         }
     };
