@@ -4,9 +4,10 @@
 //! subcommand it is passed to.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
+
+use crate::support::cli::chartpin;
 
 fn yaml(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();
@@ -14,12 +15,13 @@ fn yaml(path: &Path) -> Value {
 }
 
 fn help(command: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_chartpin"))
-        .args([command, "--help"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "chartpin {command} --help failed");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let out = chartpin(&[command, "--help"]).run();
+    assert_eq!(
+        out.code, 0,
+        "chartpin {command} --help failed: {}",
+        out.stderr
+    );
+    out.stdout
 }
 
 /// Each `--flag` in `args` appears in `chartpin <command> --help`.

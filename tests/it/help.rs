@@ -4,7 +4,7 @@
 //! subcommand shows the exit codes, takes charts as PATH and `--chart DIR`,
 //! and every one that reports findings takes the same `--format` values.
 
-use std::process::Command;
+use crate::support::cli::chartpin;
 
 /// Every subcommand, in the order `chartpin --help` lists them.
 const SUBCOMMANDS: &[&str] = &["pin", "lint", "verify", "resolve", "release"];
@@ -12,22 +12,20 @@ const SUBCOMMANDS: &[&str] = &["pin", "lint", "verify", "resolve", "release"];
 /// `chartpin ARGS --help` at a fixed width (clap wraps at `COLUMNS` when it
 /// has no terminal), with no colour.
 fn help(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_chartpin"))
-        .args(args)
-        .arg("--help")
+    let mut args = args.to_vec();
+    args.push("--help");
+    let out = chartpin(&args)
         .env("COLUMNS", "100")
         .env("LINES", "50")
-        .env("NO_COLOR", "1")
-        .env_remove("CLICOLOR_FORCE")
-        .output()
-        .expect("run chartpin");
+        .run();
     assert!(
-        out.status.success(),
-        "chartpin {args:?} --help exited {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+        out.code == 0,
+        "chartpin {args:?} exited {}: {}",
+        out.code,
+        out.stderr
     );
-    String::from_utf8(out.stdout).expect("help is UTF-8")
+    assert!(!out.stdout.contains('\u{FFFD}'), "help is not UTF-8");
+    out.stdout
 }
 
 #[test]
