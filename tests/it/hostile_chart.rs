@@ -11,20 +11,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::cli::{Run, clean_command};
+use crate::support::cli::Run;
 use crate::support::helm::{helm, path_with_helm};
 use crate::support::registry::Registry;
 
 const META: &str = "apiVersion: v2\nname: app\nversion: 0.1.0\n";
 const HEX: &str = "0000000000000000000000000000000000000000000000000000000000000001";
 
-/// chartpin in `home`'s clean environment, helm on PATH, temp files under `home`.
+/// The shared runner's chartpin with HOME at `home`, helm on PATH, temp files
+/// under `home`, as a process these tests spawn themselves (to bound its time).
 fn command(args: &[&str], home: &Path) -> Command {
-    let mut cmd = clean_command(args, home);
-    cmd.env("PATH", path_with_helm())
+    crate::support::cli::chartpin(args)
+        .home(home)
+        .env("PATH", path_with_helm())
         .env("TMPDIR", home)
-        .env_remove("GITHUB_STEP_SUMMARY");
-    cmd
+        .command()
 }
 
 /// Run `cmd` (stdin from `input`, else nothing) and fail if it has not
