@@ -3,7 +3,7 @@
 //! the directory itself.
 //!
 //! A chart is a directory, a directory holding several charts (each found by
-//! its `Chart.yaml`), or a packaged `.tgz` read in memory ([`archive`]).
+//! its `Chart.yaml`), or a packaged `.tgz` read in memory (`archive.rs`).
 //! Subcharts under `charts/` (directories and `.tgz`) load with their
 //! parent, each with the alias and `condition:` the parent's `Chart.yaml`
 //! gives it. A chart keeps `Chart.yaml`, `values.yaml`, `.chartpin.yaml`
@@ -20,6 +20,15 @@
 //! Release lints the chart it is about to write without copying it: it
 //! replaces the planned files in memory ([`Chart::replace_file`]). Only
 //! rendering needs a disk copy ([`stage`]).
+//!
+//! Rendering as the source of truth (probing which values paths compose
+//! each rendered image) builds on the same two pieces: a [`Chart`] holds
+//! every values file that feeds a render (its own `values.yaml` and each
+//! subchart's, reached from the parent's values under
+//! [`Chart::values_key`], skipped when [`Chart::condition`] is false), and
+//! a probe is a clone with those files replaced by marked copies, staged
+//! once per render; rendered images map back to the files and spans kept
+//! here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
