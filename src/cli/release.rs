@@ -1,5 +1,5 @@
 //! `chartpin release`: wiring from flags to [`crate::release`]: read the
-//! manifests, plan the pin, verify, lint the staged result, write only when
+//! manifests, plan the pin, verify, lint the planned result in memory, write only when
 //! everything passed, then report (findings, the summary table, the
 //! Markdown job summary).
 
