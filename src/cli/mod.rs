@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::diag::{Exit, Unanswered};
 use crate::report::Format;
 
+mod generate;
 mod lint;
 mod pin;
 mod release;
@@ -33,6 +34,10 @@ Exit status:
 #[derive(Debug, Parser)]
 #[command(name = "chartpin", version, about, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
+    /// When to colour human output: auto (on a terminal, unless NO_COLOR is
+    /// set or CLICOLOR=0; CLICOLOR_FORCE set non-empty forces it), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = clap::ColorChoice::Auto)]
+    pub color: clap::ColorChoice,
     #[command(subcommand)]
     pub command: Command,
     /// Largest input read: any one file, archive entry, whole `.tgz` expanded, or
@@ -64,6 +69,10 @@ pub enum Command {
     Resolve(verify::ResolveArgs),
     /// Verify, pin and lint in one safe step; write only if everything passes.
     Release(release::ReleaseArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(generate::CompletionsArgs),
+    /// Print the man page, or write every page into a directory.
+    Man(generate::ManArgs),
 }
 
 /// How charts are named: positional paths, or `--chart DIR`, equivalently.
@@ -146,12 +155,19 @@ impl FormatArgs {
 pub fn run() -> anyhow::Result<Exit> {
     let cli = Cli::parse();
     crate::limits::set_max_input_size(cli.max_input_size);
+    anstream::ColorChoice::write_global(match cli.color {
+        clap::ColorChoice::Auto => anstream::ColorChoice::Auto,
+        clap::ColorChoice::Always => anstream::ColorChoice::Always,
+        clap::ColorChoice::Never => anstream::ColorChoice::Never,
+    });
     match cli.command {
         Command::Pin(a) => pin::run(a),
         Command::Lint(a) => lint::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Resolve(a) => verify::run_resolve(a),
         Command::Release(a) => release::run(a),
+        Command::Completions(a) => generate::completions(a),
+        Command::Man(a) => generate::man(a),
     }
 }
 

@@ -6,8 +6,11 @@
 
 use crate::support::cli::chartpin;
 
-/// Every subcommand, in the order `chartpin --help` lists them.
+/// Every subcommand that works on charts, in the order `chartpin --help` lists them.
 const SUBCOMMANDS: &[&str] = &["pin", "lint", "verify", "resolve", "release"];
+
+/// The subcommands listed after them, which generate files about chartpin itself.
+const TOOL_SUBCOMMANDS: &[&str] = &["completions", "man"];
 
 /// `chartpin ARGS --help` at a fixed width (clap wraps at `COLUMNS` when it
 /// has no terminal), with no colour.
@@ -41,14 +44,15 @@ fn top_level_help() {
         .filter(|c| *c != "help")
         .collect();
     assert_eq!(
-        listed, SUBCOMMANDS,
+        listed,
+        [SUBCOMMANDS, TOOL_SUBCOMMANDS].concat(),
         "a new subcommand needs its --help snapshot here"
     );
 }
 
 #[test]
 fn every_subcommand_help() {
-    for sub in SUBCOMMANDS {
+    for sub in SUBCOMMANDS.iter().chain(TOOL_SUBCOMMANDS) {
         let text = help(&[sub]);
         insta::assert_snapshot!(format!("chartpin-{sub}"), text);
     }

@@ -2,6 +2,10 @@
 
 mod action;
 mod demo;
+mod dist;
+mod dist_action;
+mod dist_install;
+mod dist_plugin;
 mod docker_manifests;
 mod help;
 mod hostile_chart;
