@@ -619,3 +619,55 @@ fn release_render_removes_its_staging_directory_on_sigterm() {
         before
     );
 }
+
+/// Run `cmd` to its end and return its peak resident set size in KiB (`wait4`).
+#[allow(clippy::zombie_processes)] // wait4 reaps it, with the rusage `Child::wait` drops
+fn peak_rss_kib(cmd: &mut Command) -> (i32, i64) {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run chartpin");
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid out-parameter; the pid is our child's.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+}
+
+#[test]
+fn a_packaged_chart_is_held_in_memory_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // 48 MiB of templates, as a directory and as a .tgz of the same files.
+    let line = format!("# {}\n", "x".repeat(78));
+    let body = line.repeat((4 << 20) / line.len());
+    let mut files = vec![("Chart.yaml".to_string(), META.to_string())];
+    for i in 0..12 {
+        files.push((format!("templates/t{i}.yaml"), body.clone()));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let app = chart(dir.path(), &refs);
+    let entries: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(rel, text)| (format!("app/{rel}"), text.clone().into_bytes()))
+        .collect();
+    let entries: Vec<(&str, Vec<u8>)> = entries
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.clone()))
+        .collect();
+    let packaged = dir.path().join("app.tgz");
+    std::fs::write(&packaged, tgz(&entries)).unwrap();
+    let (dir_code, dir_rss) = peak_rss_kib(&mut command(&["lint", s(&app)], dir.path()));
+    let (tgz_code, tgz_rss) = peak_rss_kib(&mut command(&["lint", s(&packaged)], dir.path()));
+    assert_eq!((dir_code, tgz_code), (0, 0));
+    // Read from an archive, the files cost what they cost read from disk
+    // (a second copy would add the whole 48 MiB).
+    assert!(
+        tgz_rss < dir_rss + (16 << 10),
+        "packaged: {tgz_rss} KiB, directory: {dir_rss} KiB"
+    );
+}
