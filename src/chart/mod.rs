@@ -265,19 +265,13 @@ fn is_archive(p: &Path) -> bool {
 /// `values.yaml` but no `Chart.yaml` counts as a chart when named directly.
 pub fn discover(path: &Path) -> Result<Vec<Chart>, InputError> {
     let meta = std::fs::metadata(path).map_err(|e| io(path, e))?;
-    if meta.is_file() {
-        if is_archive(path) {
-            return Ok(vec![archive::load_file(path)?]);
-        }
+    if meta.is_file() && is_archive(path) {
+        return Ok(vec![archive::load_file(path)?]);
+    }
+    if !meta.is_dir() {
         return Err(InputError::file(
             path,
             "not a chart: expected a chart directory or a packaged chart (.tgz)",
-        ));
-    }
-    if !meta.is_dir() {
-        return Err(InputError::unreadable(
-            path,
-            ReadError::NotRegular("not a directory"),
         ));
     }
     if present(&path.join("Chart.yaml")) || present(&path.join("values.yaml")) {
