@@ -288,6 +288,47 @@ mod tests {
         let _ = std::fs::remove_dir_all(&tmp);
     }
 
+    #[test]
+    fn the_copy_has_the_replaced_files_and_follows_symlinks_inside_the_chart_only() {
+        let tmp = tempfile_dir();
+        let dir = tmp.join("app");
+        std::fs::create_dir_all(dir.join("files")).unwrap();
+        std::fs::write(dir.join("Chart.yaml"), "name: app\n").unwrap();
+        std::fs::write(dir.join("values.yaml"), "image: a:1\n").unwrap();
+        std::fs::write(dir.join("files/data"), "inside").unwrap();
+        std::os::unix::fs::symlink("data", dir.join("files/alias")).unwrap();
+        let mut chart = super::super::load_dir(&dir).unwrap();
+        chart.replace_file("values.yaml", "image: a:1@sha256:x\n".into());
+        let staged = stage(&chart).unwrap();
+        let root = staged.chart_dir().to_path_buf();
+        let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap();
+        assert_eq!(read("values.yaml"), "image: a:1@sha256:x\n");
+        assert_eq!(read("files/alias"), "inside");
+        assert!(
+            !std::fs::symlink_metadata(root.join("files/alias"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("values.yaml")).unwrap(),
+            "image: a:1\n"
+        );
+        let base = staged.base().to_path_buf();
+        drop(staged);
+        assert!(!base.exists());
+
+        let outside = tmp.join("secret");
+        std::fs::write(&outside, "no").unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("files/leak")).unwrap();
+        let err = stage(&chart).unwrap_err().to_string();
+        assert!(
+            err.contains("files/leak") && err.contains("outside the chart"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
     fn tempfile_dir() -> PathBuf {
         let p = std::env::temp_dir().join(format!(
             "chartpin-unit-{}-{}",
