@@ -156,6 +156,7 @@ pub enum ReadError {
 }
 
 /// What a non-regular, non-directory file is, for messages.
+#[cfg(unix)]
 fn kind_of(ft: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if ft.is_fifo() {
@@ -169,12 +170,16 @@ fn kind_of(ft: std::fs::FileType) -> &'static str {
     }
 }
 
+#[cfg(not(unix))]
+fn kind_of(_: std::fs::FileType) -> &'static str {
+    "not a file"
+}
+
 /// Open `path` for reading only if it is a regular file (symlinks followed).
 /// The type is checked before opening, and again on the open handle, which
 /// is opened with `O_NONBLOCK` so that a FIFO swapped in between can never
 /// block the open: a FIFO where a chart file belongs is refused, not waited on.
 pub fn open_regular(path: &Path) -> Result<std::fs::File, ReadError> {
-    use std::os::unix::fs::OpenOptionsExt;
     let check = |meta: std::fs::Metadata| -> Result<(), ReadError> {
         if meta.is_dir() {
             Err(ReadError::Directory)
@@ -185,11 +190,14 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, ReadError> {
         }
     };
     check(std::fs::metadata(path).map_err(ReadError::Io)?)?;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(ReadError::Io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path).map_err(ReadError::Io)?;
     check(file.metadata().map_err(ReadError::Io)?)?;
     Ok(file)
 }

@@ -19,7 +19,7 @@
 //! longer running and which the current user owns.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, Once};
+use std::sync::Mutex;
 
 use super::{Chart, ChartOrigin};
 use crate::diag::InputError;
@@ -97,7 +97,6 @@ fn io(path: &Path, e: std::io::Error) -> InputError {
 /// A new private staging directory under `tmp`, after removing dead ones,
 /// registered for the signal handler.
 fn create_in(tmp: &Path) -> Result<PathBuf, InputError> {
-    use std::os::unix::fs::DirBuilderExt;
     remove_dead(tmp);
     install_signal_cleanup();
     for _ in 0..100 {
@@ -106,7 +105,13 @@ fn create_in(tmp: &Path) -> Result<PathBuf, InputError> {
             std::process::id(),
             fastrand::u32(..)
         ));
-        match std::fs::DirBuilder::new().mode(0o700).create(&base) {
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        match builder.create(&base) {
             Ok(()) => {
                 if let Ok(mut live) = LIVE.lock() {
                     live.push(base.clone());
@@ -135,6 +140,7 @@ fn staging_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
+#[cfg(unix)]
 fn alive(pid: u32) -> bool {
     // Signal 0 checks existence; EPERM means it exists under another user.
     // SAFETY: kill with signal 0 sends nothing.
@@ -142,16 +148,33 @@ fn alive(pid: u32) -> bool {
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// Without a portable liveness check, every process counts as running:
+/// nothing is removed that might be in use.
+#[cfg(not(unix))]
+fn alive(_: u32) -> bool {
+    true
+}
+
+/// Whether the current user owns the file `meta` describes.
+#[cfg(unix)]
+fn owned_by_me(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    meta.uid() == unsafe { libc::geteuid() }
+}
+
+#[cfg(not(unix))]
+fn owned_by_me(_: &std::fs::Metadata) -> bool {
+    true
+}
+
 /// Remove staging directories under `tmp` left by processes no longer
 /// running, owned by this user and not symlinks. Returns what was removed.
 pub fn remove_dead(tmp: &Path) -> Vec<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
     let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(tmp) else {
         return removed;
     };
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(pid) = staging_pid(&name) else {
@@ -164,7 +187,7 @@ pub fn remove_dead(tmp: &Path) -> Vec<PathBuf> {
         let Ok(meta) = std::fs::symlink_metadata(&p) else {
             continue;
         };
-        if meta.is_dir() && meta.uid() == me && std::fs::remove_dir_all(&p).is_ok() {
+        if meta.is_dir() && owned_by_me(&meta) && std::fs::remove_dir_all(&p).is_ok() {
             removed.push(p);
         }
     }
@@ -173,8 +196,12 @@ pub fn remove_dead(tmp: &Path) -> Vec<PathBuf> {
 
 /// On SIGINT, SIGTERM or SIGHUP: remove the live staging directories, then
 /// die of the same signal (its default action).
+#[cfg(not(unix))]
+fn install_signal_cleanup() {}
+
+#[cfg(unix)]
 fn install_signal_cleanup() {
-    static ONCE: Once = Once::new();
+    static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
@@ -269,6 +296,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[test]
     fn dead_staging_directories_are_removed_live_ones_kept() {
         let tmp = tempfile_dir();
@@ -288,6 +316,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&tmp);
     }
 
+    #[cfg(unix)]
     #[test]
     fn the_copy_has_the_replaced_files_and_follows_symlinks_inside_the_chart_only() {
         let tmp = tempfile_dir();
