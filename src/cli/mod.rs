@@ -19,6 +19,7 @@ use crate::report::Format;
 
 mod generate;
 mod lint;
+pub mod logging;
 mod pin;
 mod release;
 mod verify;
@@ -50,6 +51,8 @@ pub struct Cli {
         value_parser = crate::limits::parse_size
     )]
     pub max_input_size: u64,
+    #[command(flatten)]
+    pub verbosity: logging::Verbosity,
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +163,7 @@ pub fn run() -> anyhow::Result<Exit> {
         clap::ColorChoice::Always => anstream::ColorChoice::Always,
         clap::ColorChoice::Never => anstream::ColorChoice::Never,
     });
+    cli.verbosity.init();
     match cli.command {
         Command::Pin(a) => pin::run(a),
         Command::Lint(a) => lint::run(a),
@@ -211,6 +215,10 @@ pub struct RegistryArgs {
     /// Seconds to wait for one registry answer before retrying.
     #[arg(long, value_name = "S", default_value_t = 30)]
     pub timeout: u64,
+    /// Seconds all registry work of the run may take, counted from its first
+    /// request; what is unanswered by then is registry-unreachable (exit 3).
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    pub deadline: u64,
     /// Talk plain HTTP (or unverified HTTPS) to HOST[:PORT]. Loopback hosts always may. Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,

@@ -280,7 +280,7 @@ fn resolve_from_registries(
         .flat_map(|(v, _)| v.files.iter().map(|(_, real, _)| real.clone()))
         .collect();
     let mut stderr = std::io::stderr().lock();
-    let images: Vec<_> = super::verify::mutable_chart_images(charts, &mut stderr)?
+    let images: Vec<_> = super::verify::mutable_chart_images(charts, &mut super::logging::notes())?
         .into_iter()
         .filter(|t| {
             t.location

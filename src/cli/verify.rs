@@ -470,6 +470,9 @@ pub fn build_client(args: &RegistryArgs) -> anyhow::Result<RegistryClient> {
     if args.timeout == 0 {
         anyhow::bail!("--timeout must be at least 1 second");
     }
+    if args.deadline == 0 {
+        anyhow::bail!("--deadline must be at least 1 second");
+    }
     let mirrors = args
         .registry_mirrors
         .iter()
@@ -485,6 +488,7 @@ pub fn build_client(args: &RegistryArgs) -> anyhow::Result<RegistryClient> {
         ca_file: args.ca_file.clone(),
         mirrors,
         credentials,
+        deadline: Duration::from_secs(args.deadline),
         ..ClientConfig::default()
     };
     Ok(RegistryClient::new(config)?)
@@ -498,9 +502,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// A progress bar on stderr when it is a terminal and not in CI; `None` otherwise.
+/// A progress bar on stderr when it is a terminal, not in CI and not `-q`; `None` otherwise.
 fn progress_bar() -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() || std::env::var_os("CI").is_some() {
+    if !std::io::stderr().is_terminal()
+        || std::env::var_os("CI").is_some()
+        || super::logging::quiet()
+    {
         return None;
     }
     let bar = indicatif::ProgressBar::new(0);
@@ -532,7 +539,7 @@ pub fn run_resolve(args: ResolveArgs) -> anyhow::Result<Exit> {
     let mut stderr = std::io::stderr().lock();
     if !charts.is_empty() {
         images.extend(
-            mutable_chart_images(&charts, &mut stderr)?
+            mutable_chart_images(&charts, &mut super::logging::notes())?
                 .into_iter()
                 .map(|t| t.image),
         );
