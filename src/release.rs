@@ -175,6 +175,9 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         // What `lint`, `pin` and `verify` take as a chart named directly: a
         // `Chart.yaml`, or a `values.yaml` alone (then there is no annotation
         // to sync). Anything else would be linted as a tree of other charts.
+        if real_dir.is_file() {
+            return Err(InputError::file(dir, pin::NOT_A_SOURCE_DIRECTORY));
+        }
         let has_chart_yaml = real_dir.join("Chart.yaml").is_file();
         if !has_chart_yaml && !real_dir.join("values.yaml").is_file() {
             return Err(InputError::file(
@@ -310,16 +313,9 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
     }
     for (e, used) in manifest.entries.iter().zip(used_entries) {
         if !used {
-            let mut f = Finding::new(
-                Code::UnmatchedEntry,
-                format!(
-                    "manifest entry {} ({}) matches no image in the chart",
-                    pin::entry_display(e),
-                    e.digest.short()
-                ),
-            )
-            .in_file(&e.origin.file)
-            .with_image(pin::entry_display(e));
+            let mut f = Finding::new(Code::UnmatchedEntry, pin::unmatched_entry_message(e))
+                .in_file(&e.origin.file)
+                .with_image(pin::entry_display(e));
             f.line = e.origin.line;
             f.column = e.origin.column;
             findings.push(f);

@@ -69,6 +69,9 @@ fn read_chart_values(chart: &Path, values: &[PathBuf]) -> anyhow::Result<ChartVa
     let chart_real = chart
         .canonicalize()
         .with_context(|| format!("chart directory {} cannot be read", chart.display()))?;
+    if chart_real.is_file() {
+        anyhow::bail!(InputError::file(chart, pin::NOT_A_SOURCE_DIRECTORY));
+    }
     if !chart_real.is_dir() {
         anyhow::bail!(InputError::file(chart, "is not a chart directory"));
     }
@@ -374,17 +377,10 @@ fn findings(
         }
     }
     for e in unmatched_entries {
-        let mut f = Finding::new(
-            Code::UnmatchedEntry,
-            format!(
-                "manifest entry {} ({}) matches no image in the chart",
-                pin::entry_display(e),
-                e.digest.short()
-            ),
-        )
-        .in_file(&e.origin.file)
-        .with_image(e.display_ref())
-        .with_severity(severity);
+        let mut f = Finding::new(Code::UnmatchedEntry, pin::unmatched_entry_message(e))
+            .in_file(&e.origin.file)
+            .with_image(e.display_ref())
+            .with_severity(severity);
         f.line = e.origin.line;
         f.column = e.origin.column;
         out.push(f);
