@@ -49,9 +49,9 @@ pub fn parse_one(src: &SourceFile) -> Result<Option<Node<'_>>, InputError> {
     Ok(parse_stream(src)?.into_iter().find_map(|d| d.root))
 }
 
-/// The first root of `roots` that is more than a comment.
-pub fn first_root<'t, 'a>(roots: &'t [Node<'a>]) -> Option<&'t Node<'a>> {
-    roots.iter().find(|r| !comment_only(r))
+/// The roots of `roots` that are more than a comment.
+pub fn real_roots<'t, 'a>(roots: &'t [Node<'a>]) -> impl Iterator<Item = &'t Node<'a>> {
+    roots.iter().filter(|r| !comment_only(r))
 }
 
 /// A mapping of one `key` to `value`, as Helm builds `{global: …}` overlays.

@@ -11,6 +11,15 @@
 //! Files are read once, up front, so a malformed config is a usage error
 //! before any request; helpers run lazily (once per registry, by the client).
 //! A [`Credential`] never prints its secret, not even in `Debug`.
+//!
+//! The files are read by hand from a `serde_json::Value`, not with serde
+//! derive: serde's type errors quote the offending value
+//! (`invalid type: string "dXNlcjpw…", expected struct AuthEntry`), and in
+//! these files the offending value is usually the secret. Every refusal here
+//! names the file, the key path (`auths."reg:5000".password`) and the type
+//! expected, and says only the JSON type of what was found. Keys the Docker
+//! CLI and podman write but chartpin does not use (`identitytoken`, `email`,
+//! `HttpHeaders`, `proxies` …) are ignored whatever their shape.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -20,6 +29,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::reference::DOCKER_HUB;
 
@@ -62,29 +72,27 @@ pub struct CredentialStore {
     podman: Vec<AuthFile>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+/// What chartpin uses of a Docker `config.json`.
+#[derive(Clone, Debug, Default)]
 struct DockerConfig {
-    #[serde(default)]
+    /// The file read (for logs).
+    path: Option<PathBuf>,
     auths: HashMap<String, AuthEntry>,
-    #[serde(default, rename = "credHelpers")]
     cred_helpers: HashMap<String, String>,
-    #[serde(default, rename = "credsStore")]
     creds_store: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+/// What chartpin uses of a podman `auth.json`.
+#[derive(Clone, Debug, Default)]
 struct AuthFile {
-    #[serde(default)]
+    path: Option<PathBuf>,
     auths: HashMap<String, AuthEntry>,
 }
 
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default)]
 struct AuthEntry {
-    #[serde(default)]
     auth: Option<String>,
-    #[serde(default)]
     username: Option<String>,
-    #[serde(default)]
     password: Option<String>,
 }
 
@@ -138,13 +146,22 @@ impl CredentialStore {
         podman_files: &[PathBuf],
     ) -> Result<Self, CredentialError> {
         let docker = match docker_config {
-            Some(p) => read_json::<DockerConfig>(p)?.unwrap_or_default(),
+            Some(p) => match read_json(p)? {
+                Some(v) => DockerConfig {
+                    path: Some(p.to_path_buf()),
+                    ..DockerConfig::from_json(&v).map_err(|e| e.in_file(p))?
+                },
+                None => DockerConfig::default(),
+            },
             None => DockerConfig::default(),
         };
         let mut podman = Vec::new();
         for p in podman_files {
-            if let Some(f) = read_json::<AuthFile>(p)? {
-                podman.push(f);
+            if let Some(v) = read_json(p)? {
+                podman.push(AuthFile {
+                    path: Some(p.clone()),
+                    ..AuthFile::from_json(&v).map_err(|e| e.in_file(p))?
+                });
             }
         }
         Ok(CredentialStore { docker, podman })
@@ -154,21 +171,34 @@ impl CredentialStore {
     /// `docker.io` for Docker Hub), or `None` for anonymous access.
     pub async fn lookup(&self, registry: &str) -> Result<Option<Credential>, CredentialError> {
         let key = helper_key(registry);
+        let found = |from: &str| tracing::debug!("credentials for {registry}: from {from}");
         if let Some(helper) = self.docker.cred_helpers.get(key) {
-            return run_helper(helper, key).await;
+            let c = run_helper(helper, key).await?;
+            found(&format!(
+                "credHelpers: `docker-credential-{helper}` {}",
+                if c.is_some() { "answered" } else { "has none" }
+            ));
+            return Ok(c);
         }
         if let Some(store) = &self.docker.creds_store
             && let Some(c) = run_helper(store, key).await?
         {
+            found(&format!("credsStore: `docker-credential-{store}`"));
             return Ok(Some(c));
         }
-        if let Some(c) = find_in_auths(&self.docker.auths, registry) {
-            return Ok(Some(c));
+        let files = std::iter::once((&self.docker.path, &self.docker.auths))
+            .chain(self.podman.iter().map(|f| (&f.path, &f.auths)));
+        for (path, auths) in files {
+            if let Some(c) = find_in_auths(auths, registry) {
+                let file = path
+                    .as_deref()
+                    .map_or("?".into(), |p| p.display().to_string());
+                found(&format!("auths in {file}"));
+                return Ok(Some(c));
+            }
         }
-        Ok(self
-            .podman
-            .iter()
-            .find_map(|f| find_in_auths(&f.auths, registry)))
+        tracing::debug!("credentials for {registry}: none configured; anonymous");
+        Ok(None)
     }
 }
 
@@ -181,27 +211,201 @@ fn helper_key(registry: &str) -> &str {
     }
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, CredentialError> {
+/// A file's JSON, or `None` when it is missing or empty. A syntax error
+/// says where, never what: serde_json's syntax messages carry no input, but
+/// only its line and column are used, so that stays true whatever it prints.
+fn read_json(path: &Path) -> Result<Option<Value>, CredentialError> {
+    let file_err = |message: String| CredentialError::File {
+        path: path.to_path_buf(),
+        message,
+    };
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(CredentialError::File {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            });
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            return Err(file_err(
+                "not a valid credentials file: not UTF-8 text".into(),
+            ));
         }
+        Err(e) => return Err(file_err(e.to_string())),
     };
     if text.trim().is_empty() {
         return Ok(None);
     }
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| CredentialError::File {
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Eof => "JSON that ends too early",
+            _ => "invalid JSON",
+        };
+        file_err(format!(
+            "not a valid credentials file: {what} at line {}, column {} (the text there is not shown)",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// A credentials file with a value of the wrong type at `key_path`.
+#[derive(Debug)]
+struct Misshapen {
+    key_path: String,
+    expected: &'static str,
+    found: &'static str,
+}
+
+impl Misshapen {
+    fn in_file(self, path: &Path) -> CredentialError {
+        CredentialError::File {
             path: path.to_path_buf(),
-            // serde_json errors name the position, never the value.
-            message: format!("not a valid credentials file: {e}"),
+            message: format!(
+                "not a valid credentials file: `{}` must be {}, found {} (its value is not shown)",
+                self.key_path, self.expected, self.found
+            ),
+        }
+    }
+}
+
+/// The JSON type of `v`, as messages name it (never its content).
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `parent."key"`: a registry key quoted as JSON writes it (escapes included).
+fn key_path(parent: &str, key: &str) -> String {
+    let quoted = serde_json::to_string(key).expect("a string serialises");
+    if parent.is_empty() {
+        quoted
+    } else {
+        format!("{parent}.{quoted}")
+    }
+}
+
+fn expect_object<'a>(
+    v: &'a Value,
+    at: &str,
+    expected: &'static str,
+) -> Result<&'a Map<String, Value>, Misshapen> {
+    v.as_object().ok_or_else(|| Misshapen {
+        key_path: at.to_string(),
+        expected,
+        found: json_kind(v),
+    })
+}
+
+/// `obj[key]` as a string; absent or `null` is `None`.
+fn optional_string(
+    obj: &Map<String, Value>,
+    parent: &str,
+    key: &str,
+) -> Result<Option<String>, Misshapen> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(Misshapen {
+            key_path: if parent.is_empty() {
+                key.to_string()
+            } else {
+                format!("{parent}.{key}")
+            },
+            expected: "a string",
+            found: json_kind(other),
+        }),
+    }
+}
+
+/// The object under `obj[key]`; absent or `null` is empty.
+fn optional_object<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    expected: &'static str,
+) -> Result<Option<&'a Map<String, Value>>, Misshapen> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => expect_object(v, key, expected).map(Some),
+    }
+}
+
+const TOP_LEVEL: &str = "an object at the top level";
+
+/// `auths`: registry key → `{auth}` or `{username, password}`.
+fn read_auths(top: &Map<String, Value>) -> Result<HashMap<String, AuthEntry>, Misshapen> {
+    let mut out = HashMap::new();
+    let Some(auths) = optional_object(top, "auths", "an object of registry entries")? else {
+        return Ok(out);
+    };
+    for (registry, entry) in auths {
+        let at = key_path("auths", registry);
+        let fields = expect_object(
+            entry,
+            &at,
+            "an object with \"auth\" (base64 of user:password) or \"username\" and \"password\"",
+        )?;
+        out.insert(
+            registry.clone(),
+            AuthEntry {
+                auth: optional_string(fields, &at, "auth")?,
+                username: optional_string(fields, &at, "username")?,
+                password: optional_string(fields, &at, "password")?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+impl DockerConfig {
+    fn from_json(v: &Value) -> Result<Self, Misshapen> {
+        let top = expect_object(v, "(top level)", TOP_LEVEL)?;
+        let mut cred_helpers = HashMap::new();
+        if let Some(helpers) = optional_object(
+            top,
+            "credHelpers",
+            "an object mapping registries to helper names",
+        )? {
+            for (registry, helper) in helpers {
+                match helper {
+                    Value::String(h) => {
+                        cred_helpers.insert(registry.clone(), h.clone());
+                    }
+                    other => {
+                        return Err(Misshapen {
+                            key_path: key_path("credHelpers", registry),
+                            expected: "a string (a helper name, `docker-credential-<name>`)",
+                            found: json_kind(other),
+                        });
+                    }
+                }
+            }
+        }
+        let creds_store = optional_string(top, "", "credsStore")
+            .map_err(|e| Misshapen {
+                expected: "a string (a helper name, `docker-credential-<name>`)",
+                ..e
+            })?
+            .filter(|s| !s.is_empty());
+        Ok(DockerConfig {
+            path: None,
+            auths: read_auths(top)?,
+            cred_helpers,
+            creds_store,
         })
+    }
+}
+
+impl AuthFile {
+    fn from_json(v: &Value) -> Result<Self, Misshapen> {
+        let top = expect_object(v, "(top level)", TOP_LEVEL)?;
+        Ok(AuthFile {
+            path: None,
+            auths: read_auths(top)?,
+        })
+    }
 }
 
 /// The host part of an `auths` key: `https://host/v1/` → `host`.
@@ -237,9 +441,16 @@ fn find_in_auths(auths: &HashMap<String, AuthEntry>, registry: &str) -> Option<C
 
 fn entry_credential(entry: &AuthEntry) -> Option<Credential> {
     if let Some(b64) = entry.auth.as_deref().filter(|s| !s.is_empty()) {
-        let decoded = STANDARD.decode(b64.trim()).ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        let (user, secret) = text.split_once(':')?;
+        let pair = STANDARD
+            .decode(b64.trim())
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok());
+        let Some((user, secret)) = pair.as_deref().and_then(|t| t.split_once(':')) else {
+            tracing::warn!(
+                "an `auth` entry for this registry is not base64 of user:password; ignored (anonymous)"
+            );
+            return None;
+        };
         return Some(Credential::new(user, secret));
     }
     match (&entry.username, &entry.password) {
@@ -304,9 +515,85 @@ mod tests {
 
     fn store(json: &str) -> CredentialStore {
         CredentialStore {
-            docker: serde_json::from_str(json).unwrap(),
+            docker: DockerConfig::from_json(&serde_json::from_str(json).unwrap()).unwrap(),
             podman: Vec::new(),
         }
+    }
+
+    /// The message for a Docker config `json`, or "ok".
+    fn refusal(json: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, json).unwrap();
+        match CredentialStore::from_files(Some(&path), &[]) {
+            Ok(_) => "ok".into(),
+            Err(e) => e.to_string().replace(&path.display().to_string(), "FILE"),
+        }
+    }
+
+    #[test]
+    fn misshapen_files_name_the_key_path_and_type_never_the_value() {
+        let secret = "dXNlcjpwYXNz";
+        let cases = [
+            (
+                format!(r#"{{"auths":{{"reg:5000":"{secret}"}}}}"#),
+                r#"`auths."reg:5000"` must be an object with "auth""#,
+            ),
+            (
+                r#"{"auths":{"reg:5000":{"username":"u","password":12345678}}}"#.into(),
+                r#"`auths."reg:5000".password` must be a string, found a number"#,
+            ),
+            (
+                format!(r#"{{"auths":{{"r":{{"auth":["{secret}"]}}}}}}"#),
+                r#"`auths."r".auth` must be a string, found an array"#,
+            ),
+            (
+                format!(r#"{{"auths":["{secret}"]}}"#),
+                "`auths` must be an object of registry entries, found an array",
+            ),
+            (
+                format!(r#""{secret}""#),
+                "`(top level)` must be an object at the top level, found a string",
+            ),
+            (
+                format!(r#"{{"credHelpers":{{"r":{{"x":"{secret}"}}}}}}"#),
+                r#"`credHelpers."r"` must be a string (a helper name"#,
+            ),
+            (
+                r#"{"credsStore":12345678}"#.into(),
+                "`credsStore` must be a string (a helper name",
+            ),
+            (
+                format!(r#"{{"auths":{{"r":{{"auth":"{secret}" x}}}}}}"#),
+                "invalid JSON at line 1, column 38",
+            ),
+            (
+                format!(r#"{{"auths":{{"r":{{"auth":"{secret}"#),
+                "JSON that ends too early",
+            ),
+        ];
+        for (json, expected) in cases {
+            let msg = refusal(&json);
+            assert!(msg.starts_with("FILE: "), "{msg}");
+            assert!(msg.contains(expected), "{json}\n{msg}");
+            assert!(!msg.contains(secret) && !msg.contains("12345678"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn shapes_docker_and_podman_write_are_read() {
+        let b64 = STANDARD.encode("u:p");
+        for json in [
+            format!(r#"{{"auths":{{"r":{{"auth":"{b64}","email":null,"identitytoken":"t"}}}}}}"#),
+            r#"{"auths":{"r":{"username":"u","password":"p"}},"HttpHeaders":{"X":"y"}}"#.into(),
+            r#"{"auths":{"r":{}},"credsStore":"","credHelpers":{"gcr.io":"gcloud"}}"#.into(),
+            r#"{"auths":null,"credHelpers":null,"credsStore":null,"proxies":[1]}"#.into(),
+            "{}".into(),
+        ] {
+            assert_eq!(refusal(&json), "ok", "{json}");
+        }
+        let s = store(r#"{"credsStore":""}"#);
+        assert!(s.docker.creds_store.is_none());
     }
 
     #[test]

@@ -30,22 +30,54 @@
 //! references keep their names.
 //!
 //! Credentials ([`credentials`]) are looked up once per host on first need.
-//! No message this module produces contains a secret: URLs never carry
-//! userinfo, and token-service answers are summarised by status, not echoed.
+//! No message or log event this module produces contains a secret: URLs
+//! never carry userinfo (a realm's is stripped), `Authorization` values and
+//! tokens are never logged, and token-service answers are summarised by
+//! status, not echoed.
+//!
+//! Auth state is keyed by the host that issued the challenge. Redirects are
+//! followed here, not by reqwest, so that each hop is a request to its own
+//! host with that host's own state: a registry that redirects to another
+//! host never lends that host its credentials or tokens, and a 401 from the
+//! redirect target is answered with the target's own credentials (usually
+//! none: anonymous). A token realm receives credentials only when it is
+//! named by the challenge of the host those credentials are filed under,
+//! and only over HTTPS, except plain HTTP when both the challenging host and
+//! the realm are loopback (the whole exchange stays on this machine: local
+//! registries with a token service beside them) or the realm's host is an
+//! `--insecure-registry` (or the same host name as the insecure registry
+//! that names it). Redirects obey the transport rule of registries: to HTTPS,
+//! or to plain HTTP only on loopback or insecure hosts; at most
+//! [`MAX_REDIRECTS`] hops and never a loop.
+//!
+//! Time is bounded twice: each request (its attempts, back-off waits, the
+//! scheme probe and token fetches) within [`RetryPolicy::max_total`], each
+//! attempt within `--timeout` and what remains of that budget; and all
+//! registry work of a client within [`ClientConfig::deadline`], counted from
+//! its first request. Answers that cannot change on retry are final: a TLS
+//! certificate not trusted, a realm with a scheme other than http(s), a
+//! redirect loop, a request reqwest cannot build, and every 4xx but 408 and
+//! 429. A HEAD answered 405 is asked again as GET (some registries and
+//! proxies allow only GET); the digest is then the `Docker-Content-Digest`
+//! of the GET, or the hash of its body.
 
 pub mod credentials;
+pub mod runtime;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use base64::Engine;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
+use sha2::Digest as _;
 
-use crate::reference::{Digest, ImageRef, api_host};
+use crate::reference::{Algorithm, Digest, ImageRef, api_host};
 use credentials::{Credential, CredentialError, CredentialStore};
 
 pub use oci_client::manifest::{
@@ -65,6 +97,10 @@ pub const MANIFEST_TYPES: [&str; 4] = [
 pub static MANIFEST_ACCEPT: LazyLock<String> = LazyLock::new(|| MANIFEST_TYPES.join(", "));
 /// Largest manifest or config body read (the distribution limit is 4 MiB).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 5;
+/// The default [`ClientConfig::deadline`] (`--deadline`).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(300);
 
 /// How hard to retry answers that may change: bounded in attempts and total time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,6 +165,8 @@ pub struct ClientConfig {
     pub mirrors: Vec<Mirror>,
     pub retry: RetryPolicy,
     pub credentials: CredentialStore,
+    /// Longest all registry work of this client may take, from its first request.
+    pub deadline: Duration,
 }
 
 impl Default for ClientConfig {
@@ -142,6 +180,7 @@ impl Default for ClientConfig {
             mirrors: Vec::new(),
             retry: RetryPolicy::default(),
             credentials: CredentialStore::anonymous(),
+            deadline: DEFAULT_DEADLINE,
         }
     }
 }
@@ -170,6 +209,8 @@ impl RegistryError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestHead {
     /// `Docker-Content-Digest`, exactly as sent (it may not be a valid digest).
+    /// When the HEAD was answered 405 and asked again as GET, the GET's
+    /// header, or without one the digest of the bytes it served.
     pub digest_header: Option<String>,
     pub media_type: Option<String>,
 }
@@ -194,6 +235,8 @@ struct Inner {
     unverified: reqwest::Client,
     config: ClientConfig,
     hosts: Mutex<HashMap<String, Arc<HostState>>>,
+    /// When the first request began: the start of [`ClientConfig::deadline`].
+    started: OnceLock<Instant>,
 }
 
 /// Per-host state: its limit, scheme, credential and tokens.
@@ -221,6 +264,8 @@ struct Answer {
 enum Class {
     /// Use this answer (2xx, 404 and other final statuses).
     Final,
+    /// 301/302/303/307/308 with a `Location`: ask there (this is its value).
+    Redirect(String),
     /// 401: authenticate, then try once more.
     Unauthorized,
     /// 403: refused for good.
@@ -239,6 +284,8 @@ impl RegistryClient {
                 .timeout(config.timeout)
                 .pool_max_idle_per_host(config.concurrency.max(1) * 2)
                 .tcp_nodelay(true)
+                // Redirects are followed by `send`, hop by hop, each with its host's own auth.
+                .redirect(reqwest::redirect::Policy::none())
                 .user_agent(concat!("chartpin/", env!("CARGO_PKG_VERSION")))
         };
         let mut verified = builder();
@@ -272,6 +319,7 @@ impl RegistryClient {
                 unverified,
                 config,
                 hosts: Mutex::new(HashMap::new()),
+                started: OnceLock::new(),
             }),
         })
     }
@@ -296,13 +344,41 @@ impl RegistryClient {
     ) -> Result<Option<ManifestHead>, RegistryError> {
         let path = format!("/v2/{}/manifests/{reference}", image.repository());
         let answer = self
-            .send(image, Method::HEAD, &path, Some(&MANIFEST_ACCEPT))
+            .within_deadline(image, async {
+                let head = self
+                    .send(image, Method::HEAD, &path, Some(&MANIFEST_ACCEPT))
+                    .await?;
+                if head.status != StatusCode::METHOD_NOT_ALLOWED {
+                    return Ok((head, false));
+                }
+                tracing::info!(
+                    "{}: HEAD {path} answered HTTP 405; asking again with GET",
+                    self.endpoint(image)
+                );
+                let get = self
+                    .send(image, Method::GET, &path, Some(&MANIFEST_ACCEPT))
+                    .await?;
+                Ok((get, true))
+            })
             .await?;
-        let Some(answer) = self.expect_found(image, answer, "HEAD manifest")? else {
+        let (answer, by_get) = answer;
+        let what = if by_get {
+            "GET manifest (HEAD answered 405)"
+        } else {
+            "HEAD manifest"
+        };
+        let Some(answer) = self.expect_found(image, answer, what)? else {
             return Ok(None);
         };
+        let mut digest_header = header(&answer.headers, "docker-content-digest");
+        if by_get && digest_header.is_none() {
+            let algorithm = Digest::parse(reference)
+                .map(|d| d.algorithm())
+                .unwrap_or(Algorithm::Sha256);
+            digest_header = Some(digest_of(algorithm, &answer.body));
+        }
         Ok(Some(ManifestHead {
-            digest_header: header(&answer.headers, "docker-content-digest"),
+            digest_header,
             media_type: header(&answer.headers, "content-type"),
         }))
     }
@@ -315,7 +391,10 @@ impl RegistryClient {
     ) -> Result<Option<ManifestBody>, RegistryError> {
         let path = format!("/v2/{}/manifests/{reference}", image.repository());
         let answer = self
-            .send(image, Method::GET, &path, Some(&MANIFEST_ACCEPT))
+            .within_deadline(
+                image,
+                self.send(image, Method::GET, &path, Some(&MANIFEST_ACCEPT)),
+            )
             .await?;
         let Some(answer) = self.expect_found(image, answer, "GET manifest")? else {
             return Ok(None);
@@ -334,10 +413,43 @@ impl RegistryClient {
         digest: &Digest,
     ) -> Result<Option<Vec<u8>>, RegistryError> {
         let path = format!("/v2/{}/blobs/{digest}", image.repository());
-        let answer = self.send(image, Method::GET, &path, None).await?;
+        let answer = self
+            .within_deadline(image, self.send(image, Method::GET, &path, None))
+            .await?;
         Ok(self
             .expect_found(image, answer, "GET blob")?
             .map(|a| a.body))
+    }
+
+    /// Run `work` unless the client's deadline passes first.
+    async fn within_deadline<T>(
+        &self,
+        image: &ImageRef,
+        work: impl std::future::Future<Output = Result<T, RegistryError>>,
+    ) -> Result<T, RegistryError> {
+        let deadline = self.deadline();
+        match tokio::time::timeout_at(deadline, work).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::info!("{}: the deadline passed", self.endpoint(image));
+                Err(self.deadline_passed(&self.endpoint(image)))
+            }
+        }
+    }
+
+    /// When all registry work must be over: [`ClientConfig::deadline`] after the first request.
+    fn deadline(&self) -> Instant {
+        *self.inner.started.get_or_init(Instant::now) + self.inner.config.deadline
+    }
+
+    fn deadline_passed(&self, host: &str) -> RegistryError {
+        RegistryError::Unreachable {
+            host: host.to_string(),
+            reason: format!(
+                "no answer before the deadline for registry work ({}s, --deadline) passed",
+                self.inner.config.deadline.as_secs()
+            ),
+        }
     }
 
     /// 2xx → the answer; 404 → `None`; anything else → unreachable.
@@ -364,15 +476,9 @@ impl RegistryClient {
         hosts
             .entry(host.to_string())
             .or_insert_with(|| {
-                let insecure = self
-                    .inner
-                    .config
-                    .insecure_registries
-                    .iter()
-                    .any(|h| h == host || h == host_without_port(host));
                 Arc::new(HostState {
                     host: host.to_string(),
-                    insecure,
+                    insecure: self.is_insecure(host),
                     loopback: is_loopback(host),
                     limit: tokio::sync::Semaphore::new(self.inner.config.concurrency.max(1)),
                     base_url: tokio::sync::OnceCell::new(),
@@ -384,8 +490,21 @@ impl RegistryClient {
             .clone()
     }
 
+    /// Whether `--insecure-registry` names `host` (`HOST[:PORT]`), with its port or without.
+    fn is_insecure(&self, host: &str) -> bool {
+        self.inner
+            .config
+            .insecure_registries
+            .iter()
+            .any(|h| h == host || h == host_without_port(host))
+    }
+
     fn http_for(&self, host: &HostState) -> &reqwest::Client {
-        if host.insecure {
+        self.http_for_insecure(host.insecure)
+    }
+
+    fn http_for_insecure(&self, insecure: bool) -> &reqwest::Client {
+        if insecure {
             &self.inner.unverified
         } else {
             &self.inner.verified
@@ -393,20 +512,30 @@ impl RegistryClient {
     }
 
     /// `https://host`, or `http://host` for loopback/insecure hosts that do not speak TLS.
-    async fn base_url(&self, host: &HostState) -> Result<String, RegistryError> {
+    async fn base_url(
+        &self,
+        host: &HostState,
+        budget: &mut Budget,
+    ) -> Result<String, RegistryError> {
         host.base_url
             .get_or_try_init(|| async {
                 let https = format!("https://{}", host.host);
                 if !host.insecure && !host.loopback {
                     return Ok(https);
                 }
+                let began = Instant::now();
                 let probe = self
                     .http_for(host)
                     .get(format!("{https}/v2/"))
+                    .timeout(self.inner.config.timeout.min(budget.left()))
                     .send()
                     .await;
+                budget.spent += began.elapsed();
                 match probe {
-                    Ok(_) => Ok(https),
+                    Ok(_) => {
+                        tracing::debug!("{}: speaks HTTPS", host.host);
+                        Ok(https)
+                    }
                     Err(e) if !host.insecure && is_certificate_error(&e) => {
                         Err(RegistryError::Unreachable {
                             host: host.host.clone(),
@@ -416,7 +545,14 @@ impl RegistryClient {
                             ),
                         })
                     }
-                    Err(_) => Ok(format!("http://{}", host.host)),
+                    Err(e) => {
+                        tracing::debug!(
+                            "{}: no HTTPS ({}); using plain HTTP",
+                            host.host,
+                            error_text(&e)
+                        );
+                        Ok(format!("http://{}", host.host))
+                    }
                 }
             })
             .await
@@ -443,7 +579,7 @@ impl RegistryClient {
             .cloned()
     }
 
-    /// The one request path: auth, limits, retries, classification.
+    /// The one request path: auth, redirects, limits, retries, classification.
     async fn send(
         &self,
         image: &ImageRef,
@@ -451,15 +587,27 @@ impl RegistryClient {
         path: &str,
         accept: Option<&str>,
     ) -> Result<Answer, RegistryError> {
-        let host = self.host_state(&self.endpoint(image));
+        let registry = self.host_state(&self.endpoint(image));
         let scope = format!("repository:{}:pull", image.repository());
-        let base = self.base_url(&host).await?;
-        let url = format!("{base}{path}");
-        let mut authenticated = false;
+        let mut budget = Budget::new(self.inner.config.retry.max_total);
+        let base = self.base_url(&registry, &mut budget).await?;
+        let mut url = reqwest::Url::parse(&format!("{base}{path}")).map_err(|_| {
+            RegistryError::Unreachable {
+                host: registry.host.clone(),
+                reason: format!("cannot make a URL of {path}"),
+            }
+        })?;
+        let mut visited = vec![url.clone()];
+        // Hosts whose 401 this request has answered: each is answered once.
+        let mut challenged = HashSet::new();
         loop {
+            let host = match authority(&url) {
+                a if a == registry.host => registry.clone(),
+                a => self.host_state(&a),
+            };
             let auth = self.authorization(&host, &scope).await?;
             let make = || {
-                let mut req = self.http_for(&host).request(method.clone(), &url);
+                let mut req = self.http_for(&host).request(method.clone(), url.clone());
                 if let Some(a) = accept {
                     req = req.header(ACCEPT, a);
                 }
@@ -468,11 +616,16 @@ impl RegistryClient {
                 }
                 req
             };
-            let (class, answer) = self.with_retry(&host.host, Some(&host.limit), make).await?;
+            let (class, answer) = self
+                .with_retry(&host.host, Some(&host.limit), &mut budget, make)
+                .await?;
             match class {
-                Class::Unauthorized if !authenticated => {
-                    authenticated = true;
-                    self.authenticate(&host, &scope, &answer.headers).await?;
+                Class::Redirect(location) => {
+                    url = self.redirect_target(&host, &url, &location, &mut visited)?;
+                }
+                Class::Unauthorized if challenged.insert(host.host.clone()) => {
+                    self.authenticate(&host, &scope, &answer.headers, &mut budget)
+                        .await?;
                 }
                 Class::Unauthorized => {
                     return Err(RegistryError::Auth {
@@ -495,6 +648,59 @@ impl RegistryClient {
         }
     }
 
+    /// Where a redirect from `current` to `location` leads, if it may be followed:
+    /// a URL without userinfo, by the transport rule of registries, not seen before.
+    fn redirect_target(
+        &self,
+        from: &HostState,
+        current: &reqwest::Url,
+        location: &str,
+        visited: &mut Vec<reqwest::Url>,
+    ) -> Result<reqwest::Url, RegistryError> {
+        let refuse = |reason: String| RegistryError::Unreachable {
+            host: from.host.clone(),
+            reason,
+        };
+        let mut next = current
+            .join(location)
+            .map_err(|_| refuse("redirected to something that is not a URL".into()))?;
+        let _ = next.set_username("");
+        let _ = next.set_password(None);
+        let target = authority(&next);
+        match next.scheme() {
+            "https" => {}
+            "http" if is_loopback(&target) || self.is_insecure(&target) => {}
+            "http" => {
+                return Err(refuse(format!(
+                    "redirected to plain HTTP at {target}, which is not followed (only loopback and --insecure-registry hosts may be plain HTTP)"
+                )));
+            }
+            other => {
+                return Err(refuse(format!(
+                    "redirected to a `{other}` URL, which is not followed"
+                )));
+            }
+        }
+        if visited.contains(&next) {
+            return Err(refuse(format!(
+                "redirect loop: {} was asked already",
+                shown_url(&next)
+            )));
+        }
+        if visited.len() > MAX_REDIRECTS {
+            return Err(refuse(format!(
+                "more than {MAX_REDIRECTS} redirects for one request"
+            )));
+        }
+        tracing::info!(
+            "{}: redirected to {}; that host gets its own credentials, never these",
+            from.host,
+            shown_url(&next)
+        );
+        visited.push(next.clone());
+        Ok(next)
+    }
+
     /// The `Authorization` value to send for `scope`, if any is known yet.
     async fn authorization(
         &self,
@@ -512,12 +718,14 @@ impl RegistryClient {
         Ok(None)
     }
 
-    /// Answer a 401 challenge: remember Basic, or fetch a scoped Bearer token.
+    /// Answer `host`'s 401 challenge with `host`'s own credentials:
+    /// remember Basic, or fetch a scoped Bearer token.
     async fn authenticate(
         &self,
         host: &HostState,
         scope: &str,
         headers: &HeaderMap,
+        budget: &mut Budget,
     ) -> Result<(), RegistryError> {
         let auth_err = |reason: String| RegistryError::Auth {
             host: host.host.clone(),
@@ -536,12 +744,13 @@ impl RegistryClient {
                         credential_key(&host.host)
                     )));
                 }
+                tracing::info!("{}: Basic auth with its configured credentials", host.host);
                 host.basic.store(true, Ordering::SeqCst);
                 Ok(())
             }
             Challenge::Bearer { realm, service } => {
                 let token = self
-                    .fetch_token(host, &realm, service.as_deref(), scope)
+                    .fetch_token(host, &realm, service.as_deref(), scope, budget)
                     .await?;
                 host.tokens
                     .lock()
@@ -555,13 +764,15 @@ impl RegistryClient {
         }
     }
 
-    /// GET a pull token from the realm, with Basic credentials when we have them.
+    /// GET a pull token from the realm `host` named, with `host`'s Basic
+    /// credentials when it has some and the realm may receive them.
     async fn fetch_token(
         &self,
         host: &HostState,
         realm: &str,
         service: Option<&str>,
         scope: &str,
+        budget: &mut Budget,
     ) -> Result<String, RegistryError> {
         let auth_err = |reason: String| RegistryError::Auth {
             host: host.host.clone(),
@@ -569,15 +780,22 @@ impl RegistryClient {
         };
         let mut url = reqwest::Url::parse(realm)
             .map_err(|_| auth_err("the token realm is not a URL".into()))?;
-        let realm_host = url.host_str().unwrap_or_default().to_string();
-        let credential = self.credential(host).await?;
-        if url.scheme() != "https"
-            && credential.is_some()
-            && !host.insecure
-            && !is_loopback(&realm_host)
-        {
+        if !matches!(url.scheme(), "https" | "http") {
             return Err(auth_err(format!(
-                "refusing to send credentials to a plain-HTTP token service ({realm_host})"
+                "the token realm's scheme `{}` is not allowed (https; http only on loopback and --insecure-registry hosts)",
+                url.scheme()
+            )));
+        }
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let realm_host = authority(&url);
+        let realm_insecure = self.is_insecure(&realm_host)
+            || (host.insecure && host_without_port(&realm_host) == host_without_port(&host.host));
+        let credential = self.credential(host).await?;
+        let plain_http_ok = realm_insecure || (host.loopback && is_loopback(&realm_host));
+        if url.scheme() == "http" && credential.is_some() && !plain_http_ok {
+            return Err(auth_err(format!(
+                "refusing to send credentials to a plain-HTTP token service ({realm_host}); only a loopback registry's loopback token service, or an --insecure-registry host, may be plain HTTP"
             )));
         }
         {
@@ -587,11 +805,17 @@ impl RegistryClient {
             }
             q.append_pair("scope", scope);
         }
-        let client = if host.insecure {
-            &self.inner.unverified
-        } else {
-            &self.inner.verified
-        };
+        tracing::info!(
+            "{}: Bearer token for {scope} from {}, {}",
+            host.host,
+            shown_url(&url),
+            if credential.is_some() {
+                "with this registry's credentials"
+            } else {
+                "anonymously"
+            }
+        );
+        let client = self.http_for_insecure(realm_insecure);
         let make = || {
             let req = client.get(url.clone());
             match &credential {
@@ -599,7 +823,7 @@ impl RegistryClient {
                 None => req,
             }
         };
-        let (class, answer) = self.with_retry(&realm_host, None, make).await?;
+        let (class, answer) = self.with_retry(&realm_host, None, budget, make).await?;
         if matches!(class, Class::Unauthorized | Class::Forbidden) {
             return Err(auth_err(format!(
                 "the token service refused {} (HTTP {})",
@@ -612,9 +836,17 @@ impl RegistryClient {
             )));
         }
         if !answer.status.is_success() {
+            let redirect = if matches!(class, Class::Redirect(_)) {
+                "; redirects from token services are not followed"
+            } else {
+                ""
+            };
             return Err(RegistryError::Unreachable {
                 host: host.host.clone(),
-                reason: format!("the token service answered HTTP {}", answer.status),
+                reason: format!(
+                    "the token service answered HTTP {}{redirect}",
+                    answer.status
+                ),
             });
         }
         #[derive(serde::Deserialize)]
@@ -632,24 +864,48 @@ impl RegistryClient {
             .ok_or_else(|| auth_err("the token service answered without a token".into()))
     }
 
-    /// Run `make()` until an answer is final, under the host's limit, within the retry policy.
+    /// Run `make()` until an answer is final, under the host's limit, within
+    /// the request's `budget` and the client's deadline.
     async fn with_retry(
         &self,
         host: &str,
         limit: Option<&tokio::sync::Semaphore>,
+        budget: &mut Budget,
         make: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<(Class, Answer), RegistryError> {
         let policy = &self.inner.config.retry;
-        let started = Instant::now();
+        let give_up = |why: String| RegistryError::Unreachable {
+            host: host.to_string(),
+            reason: why,
+        };
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
+            let per_attempt = self.inner.config.timeout.min(budget.left());
+            let (client, request) = make().timeout(per_attempt).build_split();
+            let request =
+                request.map_err(|e| give_up(format!("cannot send: {}", error_text(&e))))?;
+            let shown = format!("{} {}", request.method(), shown_url(request.url()));
             let outcome = {
                 let _permit = match limit {
                     Some(l) => Some(l.acquire().await.expect("semaphore never closed")),
                     None => None,
                 };
-                attempt_once(make()).await
+                let began = Instant::now();
+                let outcome = attempt_once(&client, request).await;
+                let took = began.elapsed();
+                budget.spent += took;
+                match &outcome {
+                    Ok(a) => tracing::debug!(
+                        "{shown}: HTTP {} in {} ms",
+                        a.status.as_u16(),
+                        took.as_millis()
+                    ),
+                    Err(e) => {
+                        tracing::debug!("{shown}: {} after {} ms", error_text(e), took.as_millis())
+                    }
+                }
+                outcome
             };
             let (retry_after, reason) = match outcome {
                 Ok(answer) => match classify(&answer) {
@@ -657,26 +913,22 @@ impl RegistryClient {
                     class => return Ok((class, answer)),
                 },
                 Err(e) if is_certificate_error(&e) => {
-                    return Err(RegistryError::Unreachable {
-                        host: host.to_string(),
-                        reason: format!("TLS: {}", error_text(&e)),
-                    });
+                    return Err(give_up(format!("TLS: {}", error_text(&e))));
+                }
+                // A request that cannot be built or sent as asked fails the same way every time.
+                Err(e) if e.is_builder() || e.is_redirect() => {
+                    return Err(give_up(error_text(&e)));
                 }
                 Err(e) => (None, error_text(&e)),
             };
-            let elapsed = started.elapsed();
             let backoff = backoff_delay(policy, attempt);
             let delay = retry_after.unwrap_or(backoff);
-            let give_up = |why: String| RegistryError::Unreachable {
-                host: host.to_string(),
-                reason: why,
-            };
             if attempt >= policy.max_attempts {
                 return Err(give_up(format!(
                     "no usable answer after {attempt} attempts (last: {reason})"
                 )));
             }
-            if elapsed + delay > policy.max_total {
+            if budget.spent + delay >= policy.max_total {
                 return Err(give_up(match retry_after {
                     Some(after) => format!(
                         "{reason} with Retry-After {}s, beyond the retry budget of {}s",
@@ -689,14 +941,53 @@ impl RegistryClient {
                     ),
                 }));
             }
+            if Instant::now() + delay >= self.deadline() {
+                return Err(give_up(format!(
+                    "{reason}; the next attempt would start after the deadline for registry work ({}s, --deadline)",
+                    self.inner.config.deadline.as_secs()
+                )));
+            }
+            tracing::info!(
+                "{host}: {reason}; retrying in {} ms (attempt {} of {})",
+                delay.as_millis(),
+                attempt + 1,
+                policy.max_attempts
+            );
             tokio::time::sleep(delay).await;
+            budget.spent += delay;
         }
     }
 }
 
+/// What one request has spent of [`RetryPolicy::max_total`]: its attempts,
+/// back-off waits and scheme probe, not the time queued for a host's limit.
+struct Budget {
+    spent: Duration,
+    max: Duration,
+}
+
+impl Budget {
+    fn new(max: Duration) -> Self {
+        Budget {
+            spent: Duration::ZERO,
+            max,
+        }
+    }
+
+    /// What is left, at least a millisecond (an attempt needs some time to fail in).
+    fn left(&self) -> Duration {
+        self.max
+            .saturating_sub(self.spent)
+            .max(Duration::from_millis(1))
+    }
+}
+
 /// Send one request and read its whole body (a body cut short is a failed attempt).
-async fn attempt_once(req: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
-    let mut res = req.send().await?;
+async fn attempt_once(
+    client: &reqwest::Client,
+    req: reqwest::Request,
+) -> Result<Answer, reqwest::Error> {
+    let mut res = client.execute(req).await?;
     let status = res.status();
     let headers = res.headers().clone();
     let mut body = Vec::new();
@@ -718,10 +1009,38 @@ fn classify(answer: &Answer) -> Class {
     match answer.status.as_u16() {
         401 => Class::Unauthorized,
         403 => Class::Forbidden,
+        301 | 302 | 303 | 307 | 308 => match header(&answer.headers, LOCATION.as_str()) {
+            Some(location) => Class::Redirect(location),
+            None => Class::Final,
+        },
         408 | 429 | 500 | 502..=504 | 507..=599 => {
             Class::Retry(retry_after(&answer.headers, SystemTime::now()))
         }
         _ => Class::Final,
+    }
+}
+
+/// `host[:port]` of a URL, the port only when it is not the scheme's default
+/// (the spelling of registry hosts in references).
+fn authority(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    }
+}
+
+/// A URL for messages and logs: scheme, host and path, no query (signed
+/// redirect URLs carry their signature there).
+fn shown_url(url: &reqwest::Url) -> String {
+    format!("{}://{}{}", url.scheme(), authority(url), url.path())
+}
+
+/// `algorithm:hex` of `bytes`.
+pub fn digest_of(algorithm: Algorithm, bytes: &[u8]) -> String {
+    match algorithm {
+        Algorithm::Sha256 => format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes))),
+        Algorithm::Sha512 => format!("sha512:{}", hex::encode(sha2::Sha512::digest(bytes))),
     }
 }
 

@@ -61,6 +61,15 @@ pub struct ValuesFile {
     parsed: Parsed,
 }
 
+/// A copy is parsed again from the text: the trees borrow from their own
+/// source, so they cannot be copied apart from it. Nothing on a hot path
+/// clones a values file (pin takes them by reference).
+impl Clone for ValuesFile {
+    fn clone(&self) -> Self {
+        ValuesFile::from_source(self.source().clone()).expect("a text that parsed parses again")
+    }
+}
+
 impl ValuesFile {
     /// Parse `text` (read from `path`), rejecting malformed YAML, tab
     /// indentation and duplicate keys with the position of the problem.

@@ -9,9 +9,8 @@
 //! keys, comments and image sites is what charts really have.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use crate::support::cli::clean_command;
+use crate::support::cli::{chartpin, peak_rss_kib};
 
 /// The values input's size: real chart sections up to about 40 MB.
 const VALUES_BYTES: usize = 40_000_000;
@@ -21,36 +20,6 @@ const FLOW_BYTES: usize = 20_000_000;
 /// Peak RSS allowed for an input of `bytes`: 4× plus 64 MB, in kilobytes.
 fn bound_kb(bytes: usize) -> u64 {
     (4 * bytes as u64 + 64 * 1024 * 1024) / 1024
-}
-
-/// Run `cmd` to its end and return its exit code and peak RSS in kilobytes,
-/// from the rusage `wait4` reports for exactly that child.
-// The child is reaped by `wait4` below, not by `Child::wait`, which would
-// drop its rusage.
-#[allow(clippy::zombie_processes)]
-fn peak_rss_kb(mut cmd: Command) -> (i32, u64) {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run chartpin");
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value of the C struct, which
-    // wait4 fills in for the child it reaps.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet reaped (`child` is never
-    // waited on), and both pointers are to live locals.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    // Linux reports ru_maxrss in kilobytes.
-    (code, usage.ru_maxrss as u64)
 }
 
 /// A chart whose `values.yaml` is `values`, with a one-entry digest file.
@@ -81,7 +50,8 @@ fn assert_within_bound(dir: &Path, bytes: usize) {
         vec!["pin", d, "--digests", digests.to_str().unwrap(), "--check"],
     ];
     for args in runs {
-        let (code, kb) = peak_rss_kb(clean_command(&args, home.path()));
+        let (code, kb) = peak_rss_kib(&mut chartpin(&args).home(home.path()).command());
+        let kb = kb as u64;
         assert!(
             (0..=1).contains(&code),
             "chartpin {args:?} exited {code} on a valid chart"

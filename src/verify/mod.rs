@@ -20,6 +20,9 @@
 //! `OciImageManifest`, `Platform`); Docker's v2 manifest list and manifest
 //! have the same fields and are read by the same models.
 
+pub mod run;
+pub mod targets;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,7 +33,6 @@ use oci_client::manifest::{
     OCI_IMAGE_MEDIA_TYPE, OciImageIndex, OciImageManifest, OciManifest, Platform as OciPlatform,
     Versioned,
 };
-use sha2::Digest as _;
 
 use crate::diag::{Code, Finding};
 use crate::reference::{Algorithm, Digest, ImageRef};
@@ -348,13 +350,8 @@ async fn tag_digest(
         .map(|b| digest_of(Algorithm::Sha256, &b.bytes)))
 }
 
-/// `algorithm:hex` of `bytes`.
-pub fn digest_of(algorithm: Algorithm, bytes: &[u8]) -> String {
-    match algorithm {
-        Algorithm::Sha256 => format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes))),
-        Algorithm::Sha512 => format!("sha512:{}", hex::encode(sha2::Sha512::digest(bytes))),
-    }
-}
+/// `algorithm:hex` of `bytes` (it lives in the registry layer, which also hashes).
+pub use crate::registry::digest_of;
 
 /// A manifest read with oci-client's typed models. Docker's v2 manifest list
 /// and v2 manifest have the same fields as the OCI index and image manifest
