@@ -3,7 +3,7 @@
 //! a pin can write changes back as byte splices of single scalars.
 //!
 //! The chart conventions themselves (field names, globals, per-chart quirks)
-//! are data in [`conventions`]; this module walks the tree and applies them.
+//! are data in `values/conventions.rs`; this module walks the tree and applies them.
 //!
 //! Reading rejects what would make an edit unsafe or ambiguous, as an
 //! [`InputError`] naming file, line and column: malformed YAML, tab
