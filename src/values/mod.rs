@@ -197,6 +197,8 @@ impl<'a> ValuesView<'a> {
             w.walk(root, &mut YamlPath::default(), false)?;
         }
         out.sort_by_key(|s| s.span.start);
+        // A site is about a kilobyte: a file of many gives back the vector's slack.
+        out.shrink_to_fit();
         Ok(out)
     }
 }
