@@ -281,7 +281,8 @@ fn resolve_from_registries(
         .iter()
         .flat_map(|(v, _)| v.files.iter().map(|(_, real, _)| real.clone()))
         .collect();
-    let mut stderr = std::io::stderr().lock();
+    // Not locked: the runtime's threads log to stderr while this one waits for them.
+    let mut stderr = std::io::stderr();
     let images: Vec<_> = super::verify::mutable_chart_images(charts, &mut super::logging::notes())?
         .into_iter()
         .filter(|t| {

@@ -536,7 +536,8 @@ pub fn run_resolve(args: ResolveArgs) -> anyhow::Result<Exit> {
     if charts.is_empty() && images.is_empty() {
         charts.push(PathBuf::from("."));
     }
-    let mut stderr = std::io::stderr().lock();
+    // Not locked: the runtime's threads log to stderr while this one waits for them.
+    let mut stderr = std::io::stderr();
     if !charts.is_empty() {
         images.extend(
             mutable_chart_images(&charts, &mut super::logging::notes())?

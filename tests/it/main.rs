@@ -4,6 +4,7 @@ mod action;
 mod demo;
 mod docker_manifests;
 mod help;
+mod hostile_registry;
 mod lint;
 mod manifest;
 mod pin;

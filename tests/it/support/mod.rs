@@ -5,6 +5,8 @@
 //! - [`token`]: a small token issuer (ES256 JWTs with an `access` claim) for
 //!   the registry's `auth.token` mode.
 //! - [`proxy`]: a fault-injecting HTTP proxy in front of a registry.
+//! - [`hostile`]: small scripted HTTP servers that redirect, challenge, hang
+//!   and record every request they receive (headers included).
 //! - [`helm`]: the real `helm` binary, found on PATH or in `.tools/bin`.
 //! - [`cli`]: the chartpin binary run with a clean environment, its output
 //!   captured; readers of its JSON.
@@ -18,6 +20,7 @@
 #[cfg(test)]
 pub mod cli;
 pub mod helm;
+pub mod hostile;
 pub mod proxy;
 pub mod registry;
 pub mod token;
