@@ -377,6 +377,26 @@ fn pin_keeps_owner_and_mode_and_refuses_hard_links() {
     assert_eq!(std::fs::metadata(&values).unwrap().nlink(), 2);
 }
 
+/// Run `prepared` (its arguments and environment) as nobody:nogroup, from a
+/// copy of the binary in `dir`: the build directory need not be open to nobody.
+fn run_as_nobody(prepared: std::process::Command, dir: &Path) -> Run {
+    let bin = dir.join("chartpin");
+    std::fs::copy(prepared.get_program(), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(prepared.get_args())
+        .stdin(Stdio::null())
+        .uid(NOBODY)
+        .gid(NOBODY);
+    for (key, value) in prepared.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    Run::from_output(cmd.output().unwrap())
+}
+
 #[test]
 fn a_read_only_values_file_is_refused_unless_the_process_may_write_it() {
     let (tmp, chart, digests) = temp_chart("image: nginx:1.27\n", "");
@@ -397,9 +417,7 @@ fn a_read_only_values_file_is_refused_unless_the_process_may_write_it() {
         "--digests",
         digests.to_str().unwrap(),
     ];
-    let mut as_nobody = in_home(&args, tmp.path()).command();
-    as_nobody.uid(NOBODY).gid(NOBODY);
-    let out = Run::from_output(as_nobody.output().unwrap());
+    let out = run_as_nobody(in_home(&args, tmp.path()).command(), tmp.path());
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("is read-only"), "{}", out.all());
     assert_eq!(
