@@ -300,6 +300,23 @@ pub fn site_display(site: &ImageSite) -> String {
     }
 }
 
+/// The message of an `unmatched-entry` finding, the same in pin and
+/// release, with the way out: an entry the conventions cannot place needs
+/// an `images:` rule saying where it goes.
+pub fn unmatched_entry_message(e: &ManifestEntry) -> String {
+    format!(
+        "manifest entry {} ({}) matches no image in the chart; if the chart holds it somewhere \
+         chartpin does not look, add an `images:` rule in .chartpin.yaml: docs/config.md",
+        entry_display(e),
+        e.digest.short()
+    )
+}
+
+/// What pin and release say when named a file (a packaged `.tgz`, say)
+/// instead of a chart directory.
+pub const NOT_A_SOURCE_DIRECTORY: &str = "is a file, not a chart directory: pin works on the \
+     chart's source directory; a packaged chart cannot be edited";
+
 /// A manifest entry's image for messages.
 pub fn entry_display(e: &ManifestEntry) -> String {
     let name = match &e.name {

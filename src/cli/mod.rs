@@ -102,7 +102,7 @@ pub struct DigestsArgs {
     #[arg(long = "digests", value_name = "FILE")]
     pub digests: Vec<PathBuf>,
     /// Read the manifests as this format instead of detecting it
-    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
+    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map, skopeo).
     #[arg(long = "digests-format", value_name = "FORMAT", value_parser = parse_manifest_format)]
     pub digests_format: Option<crate::manifest::ManifestFormat>,
 }

@@ -83,6 +83,10 @@ fn is_archive(p: &Path) -> bool {
 /// Every chart named by `path`: the chart itself, each chart found below a
 /// plain directory, or the chart packaged in a `.tgz`. A directory with a
 /// `values.yaml` but no `Chart.yaml` counts as a chart when named directly.
+/// The walk below a plain directory does not enter hidden directories,
+/// `target` or `node_modules`, nor go deeper than [`MAX_WALK_DEPTH`]: when
+/// it finds no chart, the error lists what it did not search and why; when
+/// it finds some, `-v` logs them.
 pub fn discover(path: &Path) -> Result<Vec<Chart>, LintError> {
     let meta = std::fs::metadata(path).map_err(|e| LintError::io(path, e))?;
     if meta.is_file() {
@@ -100,11 +104,21 @@ pub fn discover(path: &Path) -> Result<Vec<Chart>, LintError> {
         return Ok(vec![load_dir(path)?]);
     }
     let mut found = Vec::new();
-    walk(path, 0, &mut found)?;
+    let mut skipped = Vec::new();
+    walk(path, 0, &mut found, &mut skipped)?;
     if found.is_empty() {
-        return Err(
-            InputError::file(path, "no chart found (no Chart.yaml below this directory)").into(),
-        );
+        let mut msg = "no chart found (no Chart.yaml below this directory)".to_string();
+        if !skipped.is_empty() {
+            let list: Vec<String> = skipped
+                .iter()
+                .map(|(p, why)| format!("{} ({why})", p.display()))
+                .collect();
+            msg.push_str(&format!("; not searched: {}", list.join(", ")));
+        }
+        return Err(InputError::file(path, msg).into());
+    }
+    for (p, why) in &skipped {
+        tracing::info!("lint: not searched for charts: {} ({why})", p.display());
     }
     found
         .iter()
@@ -112,8 +126,32 @@ pub fn discover(path: &Path) -> Result<Vec<Chart>, LintError> {
         .collect::<Result<Vec<_>, _>>()
 }
 
-fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> Result<(), LintError> {
+/// Why the walk did not look below a directory at [`MAX_WALK_DEPTH`].
+const TOO_DEEP: &str = "deeper than the walk for charts goes";
+
+/// Why the walk for charts does not enter the directory `name`, if it does not.
+fn skip_reason(name: &str) -> Option<&'static str> {
+    if name.starts_with('.') {
+        Some("hidden directory")
+    } else if name == "target" {
+        Some("build output")
+    } else if name == "node_modules" {
+        Some("npm packages")
+    } else {
+        None
+    }
+}
+
+/// Collect the chart directories below `dir` into `found`, and the
+/// directories not entered, with the reason, into `skipped`.
+fn walk(
+    dir: &Path,
+    depth: usize,
+    found: &mut Vec<PathBuf>,
+    skipped: &mut Vec<(PathBuf, &'static str)>,
+) -> Result<(), LintError> {
     if depth > MAX_WALK_DEPTH {
+        skipped.push((dir.to_path_buf(), TOO_DEEP));
         return Ok(());
     }
     if present(&dir.join("Chart.yaml")) {
@@ -125,14 +163,14 @@ fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> Result<(), LintEr
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
-        .filter(|p| {
-            let n = p.file_name().unwrap_or_default().to_string_lossy();
-            !n.starts_with('.') && n != "target" && n != "node_modules"
-        })
         .collect();
     entries.sort();
     for e in entries {
-        walk(&e, depth + 1, found)?;
+        let name = e.file_name().unwrap_or_default().to_string_lossy();
+        match skip_reason(&name) {
+            Some(why) => skipped.push((e, why)),
+            None => walk(&e, depth + 1, found, skipped)?,
+        }
     }
     Ok(())
 }

@@ -9,23 +9,16 @@ use crate::manifest::ManifestEntry;
 use crate::source::SourceFile;
 use crate::values::ImageSite;
 
-use super::{Skipped, entry_display, site_display};
+use super::{Skipped, site_display, unmatched_entry_message};
 
 /// `unmatched-entry`: a manifest entry no image matched, at the entry's
 /// line. Its `image` is the entry's full reference, `name[:tag]@digest`, so
 /// the finding alone says which digest went unused.
 pub fn unmatched_entry(e: &ManifestEntry, severity: Severity) -> Finding {
-    let mut f = Finding::new(
-        Code::UnmatchedEntry,
-        format!(
-            "manifest entry {} ({}) matches no image in the chart",
-            entry_display(e),
-            e.digest.short()
-        ),
-    )
-    .in_file(&e.origin.file)
-    .with_image(e.display_ref())
-    .with_severity(severity);
+    let mut f = Finding::new(Code::UnmatchedEntry, unmatched_entry_message(e))
+        .in_file(&e.origin.file)
+        .with_image(e.display_ref())
+        .with_severity(severity);
     f.line = e.origin.line;
     f.column = e.origin.column;
     f

@@ -91,6 +91,9 @@ fn read_chart(chart: &Path, values: &[PathBuf]) -> Result<ChartValues, InputErro
     let real = chart
         .canonicalize()
         .map_err(|e| InputError::file(chart, format!("chart directory cannot be read: {e}")))?;
+    if real.is_file() {
+        return Err(InputError::file(chart, super::NOT_A_SOURCE_DIRECTORY));
+    }
     if !real.is_dir() {
         return Err(InputError::file(chart, "is not a chart directory"));
     }

@@ -164,6 +164,9 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         // What `lint`, `pin` and `verify` take as a chart named directly: a
         // `Chart.yaml`, or a `values.yaml` alone (then there is no annotation
         // to sync). Anything else would be linted as a tree of other charts.
+        if real_dir.is_file() {
+            return Err(InputError::file(dir, pin::NOT_A_SOURCE_DIRECTORY));
+        }
         let has_chart_yaml = real_dir.join("Chart.yaml").is_file();
         if !has_chart_yaml && !real_dir.join("values.yaml").is_file() {
             return Err(InputError::file(

@@ -226,3 +226,92 @@ fn render_man(page: &Path) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+#[test]
+fn dist_size_fails_at_20_mb_and_the_dist_profile_strips() {
+    // scripts/dist-size on a built binary checks only the size (building the
+    // dist profile takes minutes; the release workflow runs it on each target).
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dist-size");
+    let tmp = tempfile::tempdir().unwrap();
+    let check = |bytes: u64| {
+        let bin = tmp.path().join(format!("chartpin-{bytes}"));
+        std::fs::File::create(&bin).unwrap().set_len(bytes).unwrap();
+        let out = std::process::Command::new(&script)
+            .arg(&bin)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, msg) = check(10_376_928);
+    assert_eq!(code, Some(0), "{msg}");
+    assert!(
+        msg.contains("10.4 MB") && msg.contains("under the 20 MB limit"),
+        "{msg}"
+    );
+    let (code, msg) = check(20_000_000);
+    assert_eq!(code, Some(1), "{msg}");
+    assert!(msg.contains("over the 20 MB limit"), "{msg}");
+
+    // The profile the archives are built with.
+    let toml =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let profile: Vec<&str> = toml
+        .lines()
+        .skip_while(|l| *l != "[profile.dist]")
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    for want in [
+        "debug = false",
+        "strip = true",
+        "lto = \"fat\"",
+        "codegen-units = 1",
+    ] {
+        assert!(
+            profile.contains(&want),
+            "[profile.dist] lacks `{want}`: {profile:?}"
+        );
+    }
+}
+
+#[test]
+fn the_release_workflow_builds_every_target_and_attests_the_archives() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join(".github/workflows/release.yml")).unwrap();
+    let wf: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(wf["on"]["push"]["tags"][0], "v[0-9]+.[0-9]+.[0-9]+*");
+    let targets: Vec<&str> = wf["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "x86_64-unknown-linux-musl",
+            "aarch64-unknown-linux-musl",
+            "x86_64-apple-darwin",
+            "aarch64-apple-darwin",
+            "x86_64-pc-windows-msvc",
+        ]
+    );
+    let build = text.split("\n  publish:").next().unwrap();
+    assert!(build.contains("--profile dist") && build.contains("scripts/dist-size"));
+    let publish = &wf["jobs"]["publish"];
+    assert_eq!(publish["permissions"]["id-token"], "write");
+    assert_eq!(publish["permissions"]["attestations"], "write");
+    let steps = publish["steps"].as_array().unwrap();
+    let uses: Vec<&str> = steps.iter().filter_map(|s| s["uses"].as_str()).collect();
+    assert!(
+        uses.iter()
+            .any(|u| u.starts_with("actions/attest-build-provenance@")),
+        "{uses:?}"
+    );
+    let runs: String = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(runs.contains("scripts/package-release") && runs.contains("sha256sum -c SHA256SUMS"));
+}

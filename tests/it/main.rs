@@ -5,6 +5,7 @@ mod demo;
 mod dist;
 mod dist_action;
 mod dist_install;
+mod dist_messages;
 mod dist_plugin;
 mod docker_manifests;
 mod help;
