@@ -268,6 +268,19 @@ impl Config {
     }
 
     /// Read `explicit` if given, else `.chartpin.yaml` in `chart_dir` if it exists.
+    /// `explicit` (`--config FILE`), else `chart`'s own `.chartpin.yaml`, as
+    /// the chart reader read it.
+    pub fn of_chart(
+        chart: &crate::chart::Chart,
+        explicit: Option<&Path>,
+    ) -> Result<Option<Config>, InputError> {
+        match (explicit, chart.file(FILE_NAME)) {
+            (Some(p), _) => Config::load(Path::new("."), Some(p)),
+            (None, Some(src)) => Config::parse(&src.path, &src.text).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
     pub fn load(chart_dir: &Path, explicit: Option<&Path>) -> Result<Option<Config>, InputError> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),

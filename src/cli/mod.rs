@@ -41,6 +41,16 @@ pub struct Cli {
     pub color: clap::ColorChoice,
     #[command(subcommand)]
     pub command: Command,
+    /// Largest input read: any one file, archive entry, whole `.tgz` expanded, or
+    /// --rendered stream (bytes, or with K, M, G). Larger inputs are refused (exit 2).
+    #[arg(
+        long = "max-input-size",
+        global = true,
+        value_name = "SIZE",
+        default_value = "64M",
+        value_parser = crate::limits::parse_size
+    )]
+    pub max_input_size: u64,
     #[command(flatten)]
     pub verbosity: logging::Verbosity,
 }
@@ -147,6 +157,7 @@ impl FormatArgs {
 /// Parse the command line and run the subcommand.
 pub fn run() -> anyhow::Result<Exit> {
     let cli = Cli::parse();
+    crate::limits::set_max_input_size(cli.max_input_size);
     anstream::ColorChoice::write_global(match cli.color {
         clap::ColorChoice::Auto => anstream::ColorChoice::Auto,
         clap::ColorChoice::Always => anstream::ColorChoice::Always,

@@ -44,7 +44,7 @@ pub struct ResolveWith<'a> {
 /// One chart's values files: (path as shown, real path to write, parsed file).
 #[derive(Clone, Debug)]
 pub struct ChartValues {
-    pub chart: PathBuf,
+    pub chart: crate::chart::Chart,
     pub files: Vec<(PathBuf, PathBuf, ValuesFile)>,
 }
 
@@ -97,10 +97,9 @@ fn read_chart(chart: &Path, values: &[PathBuf]) -> Result<ChartValues, InputErro
     if !real.is_dir() {
         return Err(InputError::file(chart, "is not a chart directory"));
     }
-    Ok(ChartValues {
-        chart: chart.to_path_buf(),
-        files: super::read_values(chart, &real, values)?,
-    })
+    let chart = crate::chart::load_dir(chart)?;
+    let files = super::read_values(&chart, values)?;
+    Ok(ChartValues { chart, files })
 }
 
 /// Run the pin: see the module documentation. `waiting` is called when
@@ -116,7 +115,7 @@ pub fn run(
     let mut prepared = Vec::new();
     for chart in &req.charts {
         let values = read_chart(chart, &req.values)?;
-        let config = Config::load(chart, req.config.as_deref())?;
+        let config = Config::of_chart(&values.chart, req.config.as_deref())?;
         prepared.push((values, config));
     }
     let mut run = PinRun::default();

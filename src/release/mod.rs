@@ -1,10 +1,10 @@
 //! `chartpin release`: the pre-release step as one transaction over a
 //! chart's files ([`run::run`]). It plans the pin in memory ([`plan`]),
 //! proves every digest it is about to write exists in its registry
-//! ([`verify_plan`]), lints the pinned chart as it would be on disk by
-//! staging a copy ([`lint_plan`]), and only when all of that passes writes
-//! the changed files with the one atomic writer ([`crate::write::commit`]),
-//! holding the charts' locks ([`crate::lock`]) from planning to commit.
+//! ([`verify_plan`]), lints the pinned chart in memory, its planned files in
+//! place ([`lint_plan`]), and only when all of that passes writes the changed
+//! files with the one atomic writer ([`crate::write::commit`]), holding the
+//! charts' locks ([`crate::lock`]) from planning to commit.
 //!
 //! Why a transaction: the release step is where hand-copied digests, a
 //! forgotten `tag: ""` and unchecked pushes slipped through. A release
@@ -24,6 +24,7 @@ pub mod run;
 
 use std::path::{Path, PathBuf};
 
+use crate::chart::Chart;
 use crate::chartmeta::{self, ChartMetaPlan, ImagePin};
 use crate::config::Config;
 use crate::diag::{Code, Finding, InputError, Severity};
@@ -116,6 +117,8 @@ pub struct ChartPlan {
     pub values: Vec<(FileChange, FilePlan)>,
     /// `Chart.yaml` with its `artifacthub.io/images` annotation updated, when it has one.
     pub chart_yaml: Option<(FileChange, ChartMetaPlan)>,
+    /// The chart as read, before the plan's changes.
+    pub chart: Chart,
 }
 
 /// Everything the release would do, computed in memory.
@@ -174,11 +177,12 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 "is not a chart directory (no Chart.yaml or values.yaml)",
             ));
         }
-        let config = Config::load(dir, req.config.as_deref())?;
-        let files = pin::read_values(dir, &real_dir, &req.values)?;
+        let chart = crate::chart::load_dir(dir)?;
+        let config = Config::of_chart(&chart, req.config.as_deref())?;
+        let files = pin::read_values(&chart, &req.values)?;
         let opts = PinOptions {
-            sha_format: pin::sha_format_from_templates(dir),
-            subchart_sha_formats: pin::subchart_sha_formats(dir),
+            sha_format: pin::sha_format_from_templates(&chart),
+            subchart_sha_formats: pin::subchart_sha_formats(&chart),
             config,
         };
         let parsed: Vec<ValuesFile> = files.iter().map(|(_, _, v)| v.clone()).collect();
@@ -282,16 +286,16 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 plan,
             ));
         }
-        let chart_yaml = if has_chart_yaml {
-            plan_chart_yaml(dir, &real_dir, &image_pins)?
-        } else {
-            None
+        let chart_yaml = match chart.file("Chart.yaml") {
+            Some(src) if has_chart_yaml => plan_chart_yaml(src, &real_dir, &image_pins)?,
+            _ => None,
         };
         charts.push(ChartPlan {
             dir: dir.clone(),
             real_dir,
             values,
             chart_yaml,
+            chart,
         });
     }
     // A manifest none of whose entries matched is a mistake to stop on,
@@ -333,15 +337,16 @@ fn entry_reference(manifest: &DigestManifest, entry: usize, digest: &Digest) -> 
     }
 }
 
-/// `Chart.yaml` with its image annotation pinned, when it has the annotation.
+/// `Chart.yaml` (`src`, as the chart reader read it) with its image
+/// annotation pinned, when it has the annotation.
 fn plan_chart_yaml(
-    dir: &Path,
+    src: &SourceFile,
     real_dir: &Path,
     pins: &[ImagePin],
 ) -> Result<Option<(FileChange, ChartMetaPlan)>, InputError> {
-    let shown = dir.join("Chart.yaml");
+    let shown = src.path.clone();
     let real = real_dir.join("Chart.yaml");
-    let text = crate::diag::read_source_as(&real, &shown)?.text;
+    let text = src.text.clone();
     let Some(meta) = chartmeta::plan_annotation_text(&shown, &text, pins)? else {
         return Ok(None);
     };
@@ -381,120 +386,41 @@ pub async fn verify_plan(
     outcome
 }
 
-/// Lint the charts as they would be after the release: each chart is copied
-/// to a temporary directory with the new texts in place, linted there (with
-/// `helm template` when `opts.render`), and the findings' paths are mapped
-/// back to the real chart. Nothing in the chart is touched.
+/// Lint the charts as they would be after the release: each chart as read,
+/// with the planned texts in place of its files, in memory. Findings name
+/// the chart's own files; nothing is copied (except by `--render`, where
+/// helm renders a staged copy, [`crate::chart::stage`]) and nothing in the
+/// chart is touched.
 pub fn lint_plan(plan: &Plan, opts: &LintOptions) -> Result<LintOutcome, lint::LintError> {
-    let stage = tempdir().map_err(|e| lint::LintError::io(&std::env::temp_dir(), e))?;
-    let mut staged = Vec::new();
-    for (i, chart) in plan.charts.iter().enumerate() {
-        let name = chart
-            .real_dir
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_else(|| "chart".into());
-        let to = stage.path().join(i.to_string()).join(name);
-        copy_dir(&chart.real_dir, &to).map_err(|e| lint::LintError::io(&chart.real_dir, e))?;
-        let files = chart
-            .values
-            .iter()
-            .map(|v| &v.0)
-            .chain(chart.chart_yaml.as_ref().map(|m| &m.0));
-        for change in files {
-            let rel = change
-                .real
-                .strip_prefix(&chart.real_dir)
-                .expect("values files lie inside the chart");
-            std::fs::write(to.join(rel), &change.new).map_err(|e| lint::LintError::io(&to, e))?;
-        }
-        staged.push((to, chart.dir.clone()));
-    }
-    let paths: Vec<PathBuf> = staged.iter().map(|(p, _)| p.clone()).collect();
-    let mut outcome = lint::lint(&paths, opts)?;
-    let back = |p: &Path| -> PathBuf {
-        for (from, to) in &staged {
-            if let Ok(rel) = p.strip_prefix(from) {
-                return to.join(rel);
+    let charts = plan
+        .charts
+        .iter()
+        .map(|c| {
+            let mut chart = c.chart.clone();
+            let changes = c
+                .values
+                .iter()
+                .map(|v| &v.0)
+                .chain(c.chart_yaml.as_ref().map(|m| &m.0))
+                .filter(|change| change.old != change.new);
+            for change in changes {
+                // The file as named and, when a symlink inside the chart leads
+                // elsewhere, as it really is: both read the new text.
+                let mut rels: Vec<String> = [
+                    change.shown.strip_prefix(&c.dir).ok(),
+                    change.real.strip_prefix(&c.real_dir).ok(),
+                ]
+                .into_iter()
+                .flatten()
+                .map(|r| r.to_string_lossy().into_owned())
+                .collect();
+                rels.dedup();
+                for rel in rels {
+                    chart.replace_file(&rel, change.new.clone());
+                }
             }
-            let s = p.to_string_lossy();
-            let f = from.to_string_lossy();
-            if s.contains(f.as_ref()) {
-                return PathBuf::from(s.replace(f.as_ref(), &to.to_string_lossy()));
-            }
-        }
-        p.to_path_buf()
-    };
-    for f in &mut outcome.findings {
-        if let Some(file) = &f.file {
-            f.file = Some(back(file));
-        }
-        if let Some(msg) = mapped_message(&f.message, &staged) {
-            f.message = msg;
-        }
-    }
-    outcome.sources = outcome
-        .sources
-        .into_iter()
-        .map(|s| SourceFile::new(back(&s.path), s.text))
+            chart
+        })
         .collect();
-    Ok(outcome)
-}
-
-/// A message with staged paths replaced by the real chart paths, if it mentions any.
-fn mapped_message(msg: &str, staged: &[(PathBuf, PathBuf)]) -> Option<String> {
-    let mut out = msg.to_string();
-    for (from, to) in staged {
-        out = out.replace(from.to_string_lossy().as_ref(), &to.to_string_lossy());
-    }
-    (out != msg).then_some(out)
-}
-
-/// A fresh private directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempdir() -> std::io::Result<TempDir> {
-    let base = std::env::temp_dir();
-    for attempt in 0..100u32 {
-        let p = base.join(format!(
-            "chartpin-release-{}-{}-{attempt}",
-            std::process::id(),
-            fastrand::u32(..)
-        ));
-        match std::fs::create_dir(&p) {
-            Ok(()) => return Ok(TempDir(p)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("cannot create a temporary directory"))
-}
-
-/// Copy a chart directory (files and directories; symlinks followed, as
-/// `helm` reads them).
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        if std::fs::metadata(&src)?.is_dir() {
-            copy_dir(&src, &dst)?;
-        } else {
-            std::fs::copy(&src, &dst)?;
-        }
-    }
-    Ok(())
+    lint::lint_charts(charts, opts)
 }

@@ -257,7 +257,7 @@ fn short_entry_names(
 ) -> Result<HashMap<usize, String>, TargetError> {
     let mut names = HashMap::new();
     for path in charts {
-        for chart in lint::chart::discover(path)? {
+        for chart in crate::chart::discover(path)? {
             let Some(src) = chart.file("values.yaml") else {
                 continue;
             };

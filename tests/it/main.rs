@@ -9,6 +9,7 @@ mod dist_messages;
 mod dist_plugin;
 mod docker_manifests;
 mod help;
+mod hostile_chart;
 mod lint;
 mod manifest;
 mod pin;
