@@ -59,6 +59,7 @@ fn on_a_terminal(command: &str, env: &[(&str, &str)]) -> String {
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR")
         .env_remove("CLICOLOR_FORCE")
+        .env_remove("GITHUB_ACTIONS")
         .env("TERM", "xterm-256color")
         .stdin(std::process::Stdio::null());
     for (k, v) in env {
