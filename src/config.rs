@@ -205,7 +205,7 @@ impl Config {
             });
         }
         let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| {
-            let msg = first_line(&e.to_string());
+            let msg = bare_message(&e.to_string());
             match e.location() {
                 Some(l) if l.line() > 0 => InputError::at_line_col(
                     &source,
@@ -268,6 +268,19 @@ impl Config {
     }
 
     /// Read `explicit` if given, else `.chartpin.yaml` in `chart_dir` if it exists.
+    /// `explicit` (`--config FILE`), else `chart`'s own `.chartpin.yaml`, as
+    /// the chart reader read it.
+    pub fn of_chart(
+        chart: &crate::chart::Chart,
+        explicit: Option<&Path>,
+    ) -> Result<Option<Config>, InputError> {
+        match (explicit, chart.file(FILE_NAME)) {
+            (Some(p), _) => Config::load(Path::new("."), Some(p)),
+            (None, Some(src)) => Config::parse(&src.path, &src.text).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
     pub fn load(chart_dir: &Path, explicit: Option<&Path>) -> Result<Option<Config>, InputError> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
@@ -284,13 +297,46 @@ impl Config {
     }
 }
 
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").to_string()
+/// serde-saphyr's message alone: its first line without the `error: ` and
+/// `line L column C: ` it starts with, since chartpin prints `error:` and the
+/// position (`file:line:col`) itself; otherwise they read twice
+/// (`invalid config: error: line 3 column 5: unknown field …`).
+fn bare_message(s: &str) -> String {
+    let line = s.lines().next().unwrap_or("");
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    let positioned = line.strip_prefix("line ").and_then(|rest| {
+        let (pos, msg) = rest.split_once(": ")?;
+        let (l, c) = pos.split_once(" column ")?;
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        (digits(l) && digits(c)).then_some(msg)
+    });
+    positioned.unwrap_or(line).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_errors_say_error_and_the_position_once() {
+        let e = Config::parse(
+            Path::new("c/.chartpin.yaml"),
+            "images:\n  - entry: x\n    bogus: 1\n",
+        )
+        .unwrap_err();
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("c/.chartpin.yaml:3:5: invalid config: unknown field `bogus`"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("error:") && !shown.contains("line 3 column 5"),
+            "{shown}"
+        );
+        assert_eq!(bare_message("error: line 1 column 12: bad"), "bad");
+        assert_eq!(bare_message("no position: here"), "no position: here");
+        assert_eq!(bare_message("line one: two"), "line one: two");
+    }
 
     #[test]
     fn reads_mappings_sha_format_and_ignores() {

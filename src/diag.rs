@@ -241,6 +241,14 @@ impl InputError {
         match err {
             ReadError::Io(e) => InputError::file(shown, format!("cannot read: {e}")),
             ReadError::Directory => InputError::file(shown, "is a directory"),
+            ReadError::NotRegular(what) => InputError::file(
+                shown,
+                format!("not a regular file ({what}); refusing to read it"),
+            ),
+            ReadError::TooLarge { limit } => InputError::file(
+                shown,
+                format!("too large: {}", crate::limits::exceeded(limit)),
+            ),
             ReadError::NotUtf8 { at, line_text } => InputError {
                 file: shown,
                 line: at.line,

@@ -2,19 +2,26 @@
 //!
 //! Layers, lowest first; a module imports only from layers below it:
 //!
-//! - [`source`], [`reference`]: spans and line index; image references and digests (no I/O)
+//! - [`source`], [`reference`](mod@reference), [`limits`]: spans and line index; image
+//!   references and digests (no I/O); how much of any input is read
+//! - [`write`](mod@write), [`lock`]: the one atomic writer of chart files; the per-chart advisory lock
 //! - [`diag`], [`values`], [`chartmeta`], [`manifest`], [`config`]: findings; YAML scanning
 //!   and byte splicing; `Chart.yaml`'s image annotation; digest-manifest readers; `.chartpin.yaml`
+//! - [`chart`]: one chart reader (directory or `.tgz`, subcharts, values, templates,
+//!   `Chart.yaml` metadata) for every use case, and the staging copy helm renders
 //! - [`registry`]: OCI client with auth, transport, retry and per-host limits
 //! - [`pin`], [`lint`], [`verify`], [`release`]: the use cases; each returns data
 //! - [`report`]: human, JSON, SARIF, GitHub and Markdown renderers of findings
 //! - [`cli`]: arguments, exit codes, wiring
 
+pub mod chart;
 pub mod chartmeta;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod limits;
 pub mod lint;
+pub mod lock;
 pub mod manifest;
 pub mod pin;
 pub mod reference;
@@ -24,3 +31,4 @@ pub mod report;
 pub mod source;
 pub mod values;
 pub mod verify;
+pub mod write;

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(err) => {
             if chartpin::cli::is_broken_pipe(&err) {
-                return ExitCode::SUCCESS;
+                return ExitCode::from(chartpin::cli::BROKEN_PIPE_EXIT);
             }
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "error: {}", chartpin::cli::render_error(&err));

@@ -17,8 +17,13 @@
 //! Nothing here prints or writes: [`pin`] returns the edits, new texts and
 //! what matched and what did not; the CLI decides what to do with them.
 
+pub mod findings;
+pub mod run;
+
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use crate::chart::Chart;
 
 use crate::config::{Config, ShaFormat, WriteForm};
 use crate::diag::InputError;
@@ -297,6 +302,23 @@ pub fn site_display(site: &ImageSite) -> String {
     }
 }
 
+/// The message of an `unmatched-entry` finding, the same in pin and
+/// release, with the way out: an entry the conventions cannot place needs
+/// an `images:` rule saying where it goes.
+pub fn unmatched_entry_message(e: &ManifestEntry) -> String {
+    format!(
+        "manifest entry {} ({}) matches no image in the chart; if the chart holds it somewhere \
+         chartpin does not look, add an `images:` rule in .chartpin.yaml: docs/config.md",
+        entry_display(e),
+        e.digest.short()
+    )
+}
+
+/// What pin and release say when named a file (a packaged `.tgz`, say)
+/// instead of a chart directory.
+pub const NOT_A_SOURCE_DIRECTORY: &str = "is a file, not a chart directory: pin works on the \
+     chart's source directory; a packaged chart cannot be edited";
+
 /// A manifest entry's image for messages.
 pub fn entry_display(e: &ManifestEntry) -> String {
     let name = match &e.name {
@@ -574,96 +596,53 @@ fn insert_field_after(text: &str, after: &Field, key: &str, value: &str) -> Resu
     })
 }
 
-/// `values` (default `values.yaml`) of the chart at `dir` (canonical:
-/// `real_dir`), each checked to lie inside it: a path or symlink that leads
-/// outside the chart is an input error. Each file comes back as
+/// The values files `values` (default `values.yaml`) of `chart`, parsed,
+/// each checked to lie inside the chart ([`Chart::values_files`]): a path or
+/// symlink that leads outside it is an input error. Each file comes back as
 /// (path as shown, real path to write, parsed file).
 pub fn read_values(
-    dir: &Path,
-    real_dir: &Path,
+    chart: &Chart,
     values: &[PathBuf],
 ) -> Result<Vec<(PathBuf, PathBuf, ValuesFile)>, InputError> {
-    let names = if values.is_empty() {
-        vec![PathBuf::from("values.yaml")]
-    } else {
-        values.to_vec()
-    };
-    let mut out = Vec::new();
-    for name in names {
-        let shown = if name.is_absolute() {
-            name.clone()
-        } else {
-            dir.join(&name)
-        };
-        let real = shown
-            .canonicalize()
-            .map_err(|e| InputError::file(&shown, format!("cannot read values file: {e}")))?;
-        if !real.starts_with(real_dir) {
-            return Err(InputError::file(
-                &shown,
-                format!(
-                    "values file resolves to {}, outside the chart {}; refusing to read or write it",
-                    real.display(),
-                    real_dir.display()
-                ),
-            ));
-        }
-        let source = crate::diag::read_source_as(&real, &shown)?;
-        let vf = ValuesFile::parse(&shown, source.text)?;
-        out.push((shown, real, vf));
-    }
-    Ok(out)
+    chart
+        .values_files(values)?
+        .into_iter()
+        .map(|v| {
+            let vf = ValuesFile::parse(&v.shown, v.source.text)?;
+            Ok((v.shown, v.real, vf))
+        })
+        .collect()
 }
 
 /// How the chart's templates write `sha` fields: `@sha256:{{ … }}` means bare
 /// hex, `@{{ … }}` means the field carries `sha256:`. `None` when the chart
 /// has no templates or they do not say.
-pub fn sha_format_from_templates(chart_dir: &Path) -> Option<ShaFormat> {
-    let mut stack = vec![(chart_dir.join("templates"), 0)];
+pub fn sha_format_from_templates(chart: &Chart) -> Option<ShaFormat> {
     let mut prefixed = false;
-    let mut files = 0;
-    while let Some((dir, depth)) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in rd.flatten() {
-            let p = entry.path();
-            let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_dir() && depth < 8 {
-                stack.push((p, depth + 1));
-            } else if ft.is_file() && files < 10_000 {
-                files += 1;
-                let Ok(t) = std::fs::read_to_string(&p) else {
-                    continue;
-                };
-                let compact: String = t.split_whitespace().collect();
-                if compact.contains("@sha256:{{") {
-                    return Some(ShaFormat::Bare);
-                }
-                if compact.contains("@{{") && compact.contains(".sha") {
-                    prefixed = true;
-                }
-            }
+    for (_, src) in chart.templates() {
+        let compact: String = src.text.split_whitespace().collect();
+        if compact.contains("@sha256:{{") {
+            return Some(ShaFormat::Bare);
+        }
+        if compact.contains("@{{") && compact.contains(".sha") {
+            prefixed = true;
         }
     }
     prefixed.then_some(ShaFormat::Prefixed)
 }
 
-/// [`sha_format_from_templates`] for every subchart under `charts/` that has templates.
-pub fn subchart_sha_formats(chart_dir: &Path) -> std::collections::BTreeMap<String, ShaFormat> {
-    let mut out = std::collections::BTreeMap::new();
-    let Ok(rd) = std::fs::read_dir(chart_dir.join("charts")) else {
-        return out;
-    };
-    for entry in rd.flatten().take(1000) {
-        if entry.file_type().is_ok_and(|t| t.is_dir())
-            && let Some(name) = entry.file_name().to_str()
-            && let Some(f) = sha_format_from_templates(&entry.path())
-        {
-            out.insert(name.to_string(), f);
-        }
-    }
-    out
+/// [`sha_format_from_templates`] for every subchart directory under
+/// `charts/` whose templates say, keyed by the directory's name.
+pub fn subchart_sha_formats(chart: &Chart) -> std::collections::BTreeMap<String, ShaFormat> {
+    chart
+        .subcharts
+        .iter()
+        .filter(|s| matches!(s.origin, crate::chart::ChartOrigin::Dir(_)))
+        .filter_map(|s| {
+            let name = s.root.file_name()?.to_str()?.to_string();
+            Some((name, sha_format_from_templates(s)?))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -182,6 +182,8 @@ impl FromStr for Digest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RefError {
     Empty,
+    /// A digest with nothing before it (`@sha256:…`): a runtime cannot pull it.
+    NoName,
     Whitespace,
     NameTooLong(usize),
     /// The written name fits, but its normalised form (`docker.io/library/…`)
@@ -198,6 +200,7 @@ impl fmt::Display for RefError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RefError::Empty => write!(f, "image reference is empty"),
+            RefError::NoName => write!(f, "no image name before the digest"),
             RefError::Whitespace => write!(f, "image reference contains whitespace"),
             RefError::NameTooLong(n) => write!(
                 f,
@@ -256,6 +259,9 @@ impl ImageRef {
             None => (s, None),
         };
         let (name, tag) = split_tag(rest);
+        if name.is_empty() && tag.is_none() && digest.is_some() {
+            return Err(RefError::NoName);
+        }
         if name.is_empty() {
             return Err(RefError::Empty);
         }
@@ -628,6 +634,10 @@ mod tests {
         let bad: &[(&str, Check)] = &[
             ("", |e| *e == RefError::Empty),
             (":tag", |e| *e == RefError::Empty),
+            (
+                "@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                |e| *e == RefError::NoName,
+            ),
             ("nginx:", |e| matches!(e, RefError::InvalidTag(_))),
             ("nginx:.x", |e| matches!(e, RefError::InvalidTag(_))),
             ("nginx:a/b", |e| matches!(e, RefError::InvalidDomain(_))),

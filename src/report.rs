@@ -10,10 +10,17 @@
 //! The JSON and SARIF shapes are documented in `docs/lint.md` and are stable:
 //! fields may be added, never renamed or removed.
 
+pub mod pin;
+pub mod release;
+pub mod verify;
+
+pub use pin::unified_diff;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
 
+use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
 use crate::diag::{Code, Finding, Severity};
@@ -24,7 +31,7 @@ use crate::source::SourceFile;
 pub enum Format {
     /// `file:line:col` with the source line and a marker; colour on a terminal.
     Human,
-    /// A stable JSON document: `{"findings": [...], "summary": {...}}`.
+    /// One JSON document: `schema_version`, `command`, `summary`, `findings` (docs/json.md).
     Json,
     /// SARIF 2.1.0, for GitHub code scanning and other SARIF consumers.
     Sarif,
@@ -81,7 +88,7 @@ impl Sources {
 pub struct RenderOptions<'a> {
     /// Paths under this directory are shown relative to it (SARIF URIs, annotations).
     pub base: Option<PathBuf>,
-    /// ANSI colour in the human format; see [`color_wanted`].
+    /// ANSI colour in the human format; see [`color_for_stdout`].
     pub color: bool,
     /// In-memory texts; the human renderer reads other files from disk.
     pub sources: Option<&'a Sources>,
@@ -100,16 +107,14 @@ impl Default for RenderOptions<'_> {
     }
 }
 
-/// Whether to colour output written to a stream that is (or is not) a
-/// terminal: only on a terminal, and never when `NO_COLOR` is set non-empty
-/// (<https://no-color.org>).
-pub fn color_wanted(is_terminal: bool) -> bool {
-    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// [`color_wanted`] for standard output.
+/// Whether to colour what goes to standard output. anstream decides: the
+/// `--color` choice when it is `always` or `never` (the CLI sets it with
+/// [`anstream::ColorChoice::write_global`]); for `auto`, never with `NO_COLOR`
+/// set non-empty (<https://no-color.org>), always with `CLICOLOR_FORCE` set
+/// non-empty (anstream reads `CLICOLOR_FORCE=0` as set too), never with
+/// `CLICOLOR=0`, else only on a terminal (<https://bixense.com/clicolors/>).
 pub fn color_for_stdout() -> bool {
-    color_wanted(io::stdout().is_terminal())
+    anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never
 }
 
 /// Render `findings` in `format`.
@@ -240,20 +245,32 @@ struct Palette {
 }
 
 impl Palette {
-    fn paint(&self, code: &str, text: &str) -> String {
+    fn paint(&self, style: Style, text: &str) -> String {
         if self.on {
-            format!("\x1b[{code}m{text}\x1b[0m")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_string()
         }
     }
-    fn severity(&self, s: Severity) -> &'static str {
-        match s {
-            Severity::Error => "1;31",
-            Severity::Warning => "1;33",
-            Severity::Note => "1;36",
-        }
+    fn severity(&self, s: Severity) -> Style {
+        severity_style(s)
     }
+}
+
+const BOLD: Style = Style::new().bold();
+/// The line-number gutter of a source snippet.
+const GUTTER: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Blue)));
+
+/// The style of a severity word in human output (bold red, yellow, cyan).
+pub fn severity_style(s: Severity) -> Style {
+    let color = match s {
+        Severity::Error => AnsiColor::Red,
+        Severity::Warning => AnsiColor::Yellow,
+        Severity::Note => AnsiColor::Cyan,
+    };
+    Style::new().bold().fg_color(Some(color.into()))
 }
 
 /// `file:line:col: severity[code]: message`, then the source line with a
@@ -278,9 +295,9 @@ pub fn render_human(
         writeln!(
             out,
             "{}{}: {}",
-            pal.paint("1", &loc),
+            pal.paint(BOLD, &loc),
             pal.paint(pal.severity(f.severity), &format!("{sev}[{}]", f.code)),
-            pal.paint("1", &f.message)
+            pal.paint(BOLD, &f.message)
         )?;
         if let (Some(file), true) = (&f.file, f.line > 0) {
             let src = match opts.sources.and_then(|s| s.get(file)) {
@@ -312,11 +329,11 @@ pub fn render_human(
     let summary = Summary::of(findings, opts.files_checked);
     let sentence = summary.sentence();
     let colour = if summary.errors > 0 {
-        "1;31"
+        severity_style(Severity::Error)
     } else if summary.warnings > 0 {
-        "1;33"
+        severity_style(Severity::Warning)
     } else {
-        "1;32"
+        BOLD.fg_color(Some(AnsiColor::Green.into()))
     };
     writeln!(out, "{}", pal.paint(colour, &sentence))
 }
@@ -349,12 +366,12 @@ fn write_snippet(
         None => scalar_width(line, f.column),
     }
     .max(1);
-    let bar = pal.paint("1;34", "|");
+    let bar = pal.paint(GUTTER, "|");
     writeln!(out, "{:gutter$} {bar}", "")?;
     writeln!(
         out,
         "{} {bar} {line}",
-        pal.paint("1;34", &f.line.to_string())
+        pal.paint(GUTTER, &f.line.to_string())
     )?;
     writeln!(
         out,
@@ -408,20 +425,97 @@ struct JsonFinding<'a> {
     image: Option<&'a str>,
 }
 
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    findings: Vec<JsonFinding<'a>>,
-    summary: Summary,
+/// The version of the JSON envelope: bumped when a field is renamed or
+/// removed or changes type (fields may be added within a version).
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// What a command counted besides findings. Every command's JSON `summary`
+/// carries every one of these keys with the same type; a command that does
+/// not do that work reports 0 (or `false`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Image sites whose digest was (or would be) written.
+    pub pinned: usize,
+    /// Files that change (or would).
+    pub changed_files: usize,
+    /// Whether the command wrote files.
+    pub written: bool,
+    /// Distinct pinned references asked of a registry.
+    pub checked: usize,
+    /// Distinct pinned references a registry proved.
+    pub verified: usize,
+    /// References without a digest, so not verified.
+    pub unpinned: usize,
+    /// Tags looked up and turned into digests.
+    pub resolved: usize,
 }
 
-/// `{"findings":[{code,severity,message,file,line,column,path,image}],"summary":{…}}`,
-/// pretty-printed, ending with a newline.
+/// The JSON `summary`: [`Summary`] with `files_checked` always a number,
+/// then the [`Counts`].
+#[derive(Serialize)]
+struct JsonSummary {
+    total: usize,
+    errors: usize,
+    warnings: usize,
+    notes: usize,
+    by_code: BTreeMap<String, usize>,
+    files_with_findings: usize,
+    files_checked: usize,
+    #[serde(flatten)]
+    counts: Counts,
+}
+
+/// Every command's JSON document: `schema_version`, `command`, `summary`,
+/// `findings`, then the command's own fields (`data`, flattened). The shape
+/// is documented in `docs/json.md` and `docs/chartpin.schema.json`.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    schema_version: u32,
+    command: &'a str,
+    summary: JsonSummary,
+    findings: Vec<JsonFinding<'a>>,
+    #[serde(flatten)]
+    data: &'a T,
+}
+
+/// A command's own JSON fields: none.
+#[derive(Serialize)]
+pub struct NoData {}
+
+/// Render `findings` as `lint`'s JSON document (the command whose output is
+/// findings alone); see [`render_json_document`].
 pub fn render_json(
     findings: &[Finding],
     opts: &RenderOptions<'_>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let doc = JsonReport {
+    render_json_document("lint", findings, &Counts::default(), &NoData {}, opts, out)
+}
+
+/// `command`'s JSON document: the envelope around `findings`, `counts`
+/// and `data`, pretty-printed, ending with a newline.
+pub fn render_json_document<T: Serialize>(
+    command: &str,
+    findings: &[Finding],
+    counts: &Counts,
+    data: &T,
+    opts: &RenderOptions<'_>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let s = Summary::of(findings, opts.files_checked);
+    let doc = Envelope {
+        schema_version: JSON_SCHEMA_VERSION,
+        command,
+        summary: JsonSummary {
+            total: s.total,
+            errors: s.errors,
+            warnings: s.warnings,
+            notes: s.notes,
+            by_code: s.by_code,
+            files_with_findings: s.files_with_findings,
+            files_checked: s.files_checked.unwrap_or(0),
+            counts: counts.clone(),
+        },
         findings: findings
             .iter()
             .map(|f| JsonFinding {
@@ -435,7 +529,7 @@ pub fn render_json(
                 image: f.image.as_deref(),
             })
             .collect(),
-        summary: Summary::of(findings, opts.files_checked),
+        data,
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
@@ -873,16 +967,6 @@ mod tests {
             github_escape_property("a:b,c%\n"),
             "a%3Ab%2Cc%25%0A".to_string()
         );
-    }
-
-    #[test]
-    fn no_color_turns_colour_off_even_on_a_terminal() {
-        // NO_COLOR is read at call time; the process environment is shared by
-        // tests, so only assert the non-terminal case unconditionally.
-        assert!(!color_wanted(false));
-        if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-            assert!(!color_wanted(true));
-        }
     }
 
     #[test]

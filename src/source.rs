@@ -149,16 +149,93 @@ pub enum ReadError {
     /// The bytes are not UTF-8: `at` is the first invalid byte, `line_text`
     /// its line (invalid bytes shown as U+FFFD).
     NotUtf8 { at: LineCol, line_text: String },
+    /// A file was expected and this is something else (`a FIFO`, `a socket`, `a device`).
+    NotRegular(&'static str),
+    /// The input is larger than `limit` bytes ([`crate::limits`]).
+    TooLarge { limit: u64 },
+}
+
+/// What a non-regular, non-directory file is, for messages.
+#[cfg(unix)]
+fn kind_of(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "a device"
+    } else {
+        "not a file"
+    }
+}
+
+#[cfg(not(unix))]
+fn kind_of(_: std::fs::FileType) -> &'static str {
+    "not a file"
+}
+
+/// Open `path` for reading only if it is a regular file (symlinks followed).
+/// The type is checked before opening, and again on the open handle, which
+/// is opened with `O_NONBLOCK` so that a FIFO swapped in between can never
+/// block the open: a FIFO where a chart file belongs is refused, not waited on.
+pub fn open_regular(path: &Path) -> Result<std::fs::File, ReadError> {
+    let check = |meta: std::fs::Metadata| -> Result<(), ReadError> {
+        if meta.is_dir() {
+            Err(ReadError::Directory)
+        } else if !meta.is_file() {
+            Err(ReadError::NotRegular(kind_of(meta.file_type())))
+        } else {
+            Ok(())
+        }
+    };
+    check(std::fs::metadata(path).map_err(ReadError::Io)?)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path).map_err(ReadError::Io)?;
+    check(file.metadata().map_err(ReadError::Io)?)?;
+    Ok(file)
+}
+
+/// Everything `reader` yields, as long as that is at most `limit` bytes
+/// (it never reads more than one byte past the limit).
+pub fn read_bounded(reader: impl std::io::Read, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(ReadError::Io)?;
+    if buf.len() as u64 > limit {
+        return Err(ReadError::TooLarge { limit });
+    }
+    Ok(buf)
 }
 
 impl SourceFile {
     /// Read the file at `path` as UTF-8 text; it is named `shown` in positions
     /// and messages (the path as the user gave it, when `path` is canonical).
+    /// A stream the user named (`--digests <(…)`, `/dev/stdin`) is read
+    /// too, never past the input size limit ([`crate::limits`]).
     pub fn read(path: &Path, shown: impl Into<PathBuf>) -> Result<SourceFile, ReadError> {
         if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
             return Err(ReadError::Directory);
         }
-        let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+        let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+        let bytes = read_bounded(file, crate::limits::max_input_size())?;
+        SourceFile::from_bytes(shown, bytes)
+    }
+
+    /// [`SourceFile::read`] for a file that must be a regular file (a chart's
+    /// own files): anything else is refused without blocking ([`open_regular`]).
+    pub fn read_regular(path: &Path, shown: impl Into<PathBuf>) -> Result<SourceFile, ReadError> {
+        let file = open_regular(path)?;
+        let bytes = read_bounded(file, crate::limits::max_input_size())?;
         SourceFile::from_bytes(shown, bytes)
     }
 

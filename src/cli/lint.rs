@@ -1,11 +1,11 @@
-//! `chartpin lint`: wiring from flags to [`crate::lint`], then to a renderer.
+//! `chartpin lint`: flags → [`crate::lint`] → a renderer → exit status.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs};
+use super::{ChartArgs, FormatArgs, Stdout};
 use crate::diag::Exit;
 use crate::lint::{self, LintOptions, RenderedInput};
 use crate::report::{self, Format, RenderOptions, Sources};
@@ -37,20 +37,22 @@ pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
     let mut paths = args.charts.all();
     let rendered = match &args.rendered {
         Some(p) if p == Path::new("-") => {
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|e| {
-                anyhow::anyhow!("reading rendered manifests from standard input: {e}")
-            })?;
-            Some(RenderedInput::Text {
-                name: PathBuf::from("<stdin>"),
-                text,
-            })
+            // Bounded like every input: `--rendered -` fed without end stops at the limit.
+            let name = PathBuf::from("<stdin>");
+            let text = crate::source::read_bounded(
+                std::io::stdin().lock(),
+                crate::limits::max_input_size(),
+            )
+            .and_then(|bytes| crate::source::SourceFile::from_bytes(&name, bytes))
+            .map_err(|e| crate::diag::InputError::unreadable(&name, e))?
+            .text;
+            Some(RenderedInput::Text { name, text })
         }
         Some(p) => Some(RenderedInput::File(p.clone())),
         None => None,
     };
     // `--rendered` alone outside a chart lints just the stream.
-    if !named && rendered.is_some() && lint::chart::discover(Path::new(".")).is_err() {
+    if !named && rendered.is_some() && crate::chart::discover(Path::new(".")).is_err() {
         paths.clear();
     }
     let opts = LintOptions {
@@ -71,7 +73,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
         files_checked: Some(files_checked),
         ..RenderOptions::default()
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = Stdout::lock();
     report::render(format, &outcome.findings, &render_opts, &mut out)?;
     out.flush()?;
     Ok(Exit::from_findings(&outcome.findings))

@@ -17,6 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::diag::{Exit, Unanswered};
 use crate::report::Format;
 
+mod generate;
 mod lint;
 pub mod logging;
 mod pin;
@@ -34,8 +35,22 @@ Exit status:
 #[derive(Debug, Parser)]
 #[command(name = "chartpin", version, about, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
+    /// When to colour human output: auto (on a terminal, unless NO_COLOR is
+    /// set or CLICOLOR=0; CLICOLOR_FORCE set non-empty forces it), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = clap::ColorChoice::Auto)]
+    pub color: clap::ColorChoice,
     #[command(subcommand)]
     pub command: Command,
+    /// Largest input read: any one file, archive entry, whole `.tgz` expanded, or
+    /// --rendered stream (bytes, or with K, M, G). Larger inputs are refused (exit 2).
+    #[arg(
+        long = "max-input-size",
+        global = true,
+        value_name = "SIZE",
+        default_value = "64M",
+        value_parser = crate::limits::parse_size
+    )]
+    pub max_input_size: u64,
     #[command(flatten)]
     pub verbosity: logging::Verbosity,
 }
@@ -52,11 +67,15 @@ pub enum Command {
     ///
     /// The manifest (one `name:tag@digest` line per image) goes to standard
     /// output or --output, ready for `chartpin pin --digests`; failures go to
-    /// standard error. Its output is data, not findings, so `resolve` takes no
-    /// --format.
+    /// standard error. `--format json` prints the resolved entries in the
+    /// JSON envelope every command shares (docs/json.md) instead.
     Resolve(verify::ResolveArgs),
     /// Verify, pin and lint in one safe step; write only if everything passes.
     Release(release::ReleaseArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(generate::CompletionsArgs),
+    /// Print the man page, or write every page into a directory.
+    Man(generate::ManArgs),
 }
 
 /// How charts are named: positional paths, or `--chart DIR`, equivalently.
@@ -93,7 +112,7 @@ pub struct DigestsArgs {
     #[arg(long = "digests", value_name = "FILE")]
     pub digests: Vec<PathBuf>,
     /// Read the manifests as this format instead of detecting it
-    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map).
+    /// (docker-images, name-digest, ref-lines, goreleaser, buildx, kbld, imgpkg, map, skopeo).
     #[arg(long = "digests-format", value_name = "FORMAT", value_parser = parse_manifest_format)]
     pub digests_format: Option<crate::manifest::ManifestFormat>,
 }
@@ -138,6 +157,12 @@ impl FormatArgs {
 /// Parse the command line and run the subcommand.
 pub fn run() -> anyhow::Result<Exit> {
     let cli = Cli::parse();
+    crate::limits::set_max_input_size(cli.max_input_size);
+    anstream::ColorChoice::write_global(match cli.color {
+        clap::ColorChoice::Auto => anstream::ColorChoice::Auto,
+        clap::ColorChoice::Always => anstream::ColorChoice::Always,
+        clap::ColorChoice::Never => anstream::ColorChoice::Never,
+    });
     cli.verbosity.init();
     match cli.command {
         Command::Pin(a) => pin::run(a),
@@ -145,6 +170,8 @@ pub fn run() -> anyhow::Result<Exit> {
         Command::Verify(a) => verify::run(a),
         Command::Resolve(a) => verify::run_resolve(a),
         Command::Release(a) => release::run(a),
+        Command::Completions(a) => generate::completions(a),
+        Command::Man(a) => generate::man(a),
     }
 }
 
@@ -170,12 +197,142 @@ pub fn render_error(err: &anyhow::Error) -> String {
     out
 }
 
-/// Whether the error is a closed stdout (`chartpin lint | head`), which is not a failure.
+/// Whether the error is a closed stdout (`chartpin resolve | head`). The
+/// commands that report findings never end with one (see [`Stdout`]); a
+/// command writing data that was cut short exits 141, as a shell reports a
+/// process killed by SIGPIPE, so `set -o pipefail` notices.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// The exit status after a broken pipe: 128 + SIGPIPE.
+pub const BROKEN_PIPE_EXIT: u8 = 141;
+
+/// Standard output for reports: once the reader has gone (`chartpin lint |
+/// head -1`), the rest is discarded instead of failing, so the command
+/// still ends with the exit status its findings give: never 0 when there
+/// are errors to report.
+pub struct Stdout {
+    inner: std::io::StdoutLock<'static>,
+    broken: bool,
+}
+
+impl Stdout {
+    pub fn lock() -> Self {
+        Stdout {
+            inner: std::io::stdout().lock(),
+            broken: false,
+        }
+    }
+
+    fn absorb(&mut self, r: std::io::Result<()>) -> std::io::Result<()> {
+        match r {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.broken = true;
+                Ok(())
+            }
+            r => r,
+        }
+    }
+}
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.broken {
+            return Ok(buf.len());
+        }
+        let r = self.inner.write_all(buf);
+        self.absorb(r).map(|()| buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.broken {
+            return Ok(());
+        }
+        let r = self.inner.flush();
+        self.absorb(r)
+    }
+}
+
+/// Told on stderr when another run holds a chart's lock (see [`crate::lock`]).
+pub fn note_waiting(chart: &std::path::Path) {
+    let _ = writeln!(
+        logging::notes(),
+        "note: {}: another chartpin run holds this chart's lock; waiting for it to finish",
+        chart.display()
+    );
+}
+
+/// The writer's notes (a read-only file replaced by root), on stderr unless `-q`.
+pub fn print_write_notes(notes: &[crate::write::WriteNote]) {
+    let mut out = logging::notes();
+    for note in notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+}
+
+/// Print `resolve`'s notes and failures to stderr (`note: …`, `error: IMAGE: …`)
+/// and give the exit status they make.
+pub fn report_resolution(run: &crate::verify::run::ResolveRun) -> std::io::Result<Exit> {
+    use std::io::Write;
+    let mut notes = logging::notes();
+    for note in &run.notes {
+        writeln!(notes, "note: {note}")?;
+    }
+    let mut stderr = std::io::stderr().lock();
+    for (image, e) in &run.resolution.failures {
+        match e {
+            crate::verify::ResolveError::Registry(e) => {
+                writeln!(stderr, "error: {image}: {}", Unanswered(e.to_string()))?
+            }
+            e => writeln!(stderr, "error: {image}: {e}")?,
+        }
+    }
+    Ok(run.resolution.exit())
+}
+
+/// `--platform` values, parsed.
+pub fn parse_platforms(raw: &[String]) -> anyhow::Result<Vec<crate::verify::Platform>> {
+    raw.iter()
+        .map(|p| crate::verify::Platform::parse(p).map_err(anyhow::Error::msg))
+        .collect()
+}
+
+/// The registry client the flags and environment describe.
+pub fn build_client(args: &RegistryArgs) -> anyhow::Result<crate::registry::RegistryClient> {
+    use crate::registry::{ClientConfig, Mirror, RegistryClient, credentials::CredentialStore};
+    use std::time::Duration;
+    if args.concurrency == 0 {
+        anyhow::bail!("--concurrency must be at least 1");
+    }
+    if args.timeout == 0 {
+        anyhow::bail!("--timeout must be at least 1 second");
+    }
+    if args.deadline == 0 {
+        anyhow::bail!("--deadline must be at least 1 second");
+    }
+    let mirrors = args
+        .registry_mirrors
+        .iter()
+        .map(|m| Mirror::parse(m).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let credentials = CredentialStore::from_env()?;
+    let timeout = Duration::from_secs(args.timeout);
+    let config = ClientConfig {
+        concurrency: args.concurrency,
+        timeout,
+        connect_timeout: timeout.min(Duration::from_secs(10)),
+        insecure_registries: args.insecure_registries.clone(),
+        ca_file: args.ca_file.clone(),
+        mirrors,
+        credentials,
+        deadline: Duration::from_secs(args.deadline),
+        ..ClientConfig::default()
+    };
+    Ok(RegistryClient::new(config)?)
 }
 
 /// How to reach registries: shared by `verify`, `resolve`, `release` and `pin --resolve`.
@@ -192,8 +349,13 @@ pub struct RegistryArgs {
     /// request; what is unanswered by then is registry-unreachable (exit 3).
     #[arg(long, value_name = "S", default_value_t = 300)]
     pub deadline: u64,
-    /// Talk plain HTTP (or unverified HTTPS) to HOST[:PORT]. Loopback hosts always may. Repeatable.
-    #[arg(long = "insecure-registry", value_name = "HOST")]
+    // The help is an attribute, not a doc comment: rustdoc would read
+    // `HOST[:PORT]` as a link.
+    #[arg(
+        long = "insecure-registry",
+        value_name = "HOST",
+        help = "Talk plain HTTP (or unverified HTTPS) to HOST[:PORT]. Loopback hosts always may. Repeatable"
+    )]
     pub insecure_registries: Vec<String>,
     /// Trust this PEM CA certificate in addition to the system roots.
     #[arg(long = "ca-file", value_name = "FILE")]

@@ -17,7 +17,6 @@ use crate::diag::{Finding, InputError};
 use crate::reference::ImageRef;
 use crate::source::{SourceFile, Span};
 
-pub mod chart;
 mod embedded;
 mod rendered;
 mod rules;
@@ -25,7 +24,8 @@ pub mod suppress;
 mod templates;
 pub mod yaml;
 
-pub use chart::Chart;
+pub use crate::chart::Chart;
+use crate::chart::{self, ChartOrigin};
 pub use rules::{Verdict, classify};
 
 /// Why lint could not run: unreadable or invalid input, or `helm` trouble.
@@ -202,7 +202,24 @@ struct Collected {
 
 /// Find and lint every chart under `paths`.
 pub fn lint(paths: &[PathBuf], opts: &LintOptions) -> Result<LintOutcome, LintError> {
-    let (charts, collected) = collect(paths, opts)?;
+    lint_charts(load(paths)?, opts)
+}
+
+/// Every chart under `paths` ([`chart::discover`]).
+fn load(paths: &[PathBuf]) -> Result<Vec<Chart>, LintError> {
+    let mut charts = Vec::new();
+    for p in paths {
+        charts.extend(chart::discover(p)?);
+    }
+    Ok(charts)
+}
+
+/// Lint charts already read, as they are in memory: release lints the
+/// chart it is about to write this way, its planned files replaced
+/// ([`Chart::replace_file`]) and nothing copied, except for `--render`,
+/// where helm renders a staged copy of each chart directory ([`chart::stage`]).
+pub fn lint_charts(charts: Vec<Chart>, opts: &LintOptions) -> Result<LintOutcome, LintError> {
+    let (charts, collected) = collect(charts, opts)?;
     // A values site lint could not name is settled when a template builds
     // its image from the site's keys (`{{ .registry }}/fluent-bit:{{ .tag }}`).
     let resolved_by_templates: std::collections::HashSet<(PathBuf, String)> = collected
@@ -309,7 +326,7 @@ pub struct Discovered {
 
 /// [`discover_images`], also returning the charts' files.
 pub fn discover(paths: &[PathBuf], opts: &LintOptions) -> Result<Discovered, LintError> {
-    let (_, mut c) = collect(paths, opts)?;
+    let (_, mut c) = collect(load(paths)?, opts)?;
     c.images
         .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     Ok(Discovered {
@@ -325,11 +342,7 @@ fn canonical(reference: &str) -> String {
         .unwrap_or_else(|_| reference.to_string())
 }
 
-fn collect(paths: &[PathBuf], opts: &LintOptions) -> Result<(usize, Collected), LintError> {
-    let mut charts = Vec::new();
-    for p in paths {
-        charts.extend(chart::discover(p)?);
-    }
+fn collect(charts: Vec<Chart>, opts: &LintOptions) -> Result<(usize, Collected), LintError> {
     let mut out = Collected::default();
     match &opts.config {
         Some(explicit) => {
@@ -372,12 +385,26 @@ fn collect(paths: &[PathBuf], opts: &LintOptions) -> Result<(usize, Collected), 
     if opts.render {
         let helm = find_helm(opts.helm.as_deref())?;
         for c in &charts {
-            let target = match &c.origin {
-                chart::ChartOrigin::Dir(d) => d.clone(),
-                chart::ChartOrigin::Archive(a) => a.clone(),
-                chart::ChartOrigin::Nested => continue,
+            // helm renders a staged copy of a directory chart: the chart as
+            // in memory (release's planned files), and never a FIFO or a
+            // symlink out of the chart that helm would follow.
+            let staged = match &c.origin {
+                ChartOrigin::Dir(_) => Some(chart::stage::stage(c)?),
+                _ => None,
             };
-            let text = helm_template(&helm, &c.name, &target)?;
+            let target = match (&staged, &c.origin) {
+                (Some(s), _) => s.chart_dir().to_path_buf(),
+                (None, ChartOrigin::Archive(a)) => a.clone(),
+                (None, _) => continue,
+            };
+            let text = helm_template(&helm, &c.name, &target).map_err(|e| match (&staged, e) {
+                // helm names the staged copy; the user knows the chart.
+                (Some(s), LintError::Helm(m)) => LintError::Helm(m.replace(
+                    &s.chart_dir().display().to_string(),
+                    &c.root.display().to_string(),
+                )),
+                (_, e) => e,
+            })?;
             let src = SourceFile::new(format!("helm template {}", c.root.display()), text);
             scan_rendered(&src, &refs, &mut out)?;
             out.rendered_sources.push(src);
@@ -449,11 +476,6 @@ fn helm_template(helm: &Path, name: &str, chart: &Path) -> Result<String, LintEr
         .map_err(|_| LintError::Helm("helm template printed invalid UTF-8".into()))
 }
 
-/// The key a parent's values use for `sub`: its alias, else its name.
-fn subchart_key(sub: &Chart) -> String {
-    sub.alias.clone().unwrap_or_else(|| sub.name.clone())
-}
-
 /// Overrides a parent hands a subchart: its values under the subchart's key, and `global`.
 struct ParentValues<'a> {
     /// The parent's merged values.
@@ -473,9 +495,9 @@ fn scan_chart(
         Some(src) => yaml::parse_one(src)?,
         None => None,
     };
-    let own_values = match chart.file("values.yaml") {
-        Some(src) => yaml::parse_one(src)?,
-        None => None,
+    let (own_values, documents) = match chart.file("values.yaml") {
+        Some(src) => values_documents(src)?,
+        None => (None, 0),
     };
     // Values as the templates see them: the chart's own, with the parent's
     // section for this subchart and the parent's `global` laid over.
@@ -506,7 +528,7 @@ fn scan_chart(
             chart,
             src,
             merged.as_ref(),
-            overlay.is_some(),
+            overlay.is_some() || documents > 1,
             parent.as_ref(),
             out,
         )?,
@@ -518,7 +540,7 @@ fn scan_chart(
         chart_name: &chart.name,
         used: Default::default(),
     };
-    for (_, src) in chart.templates() {
+    for (_, src) in chart.templates().filter(|(rel, _)| linted_template(rel)) {
         let scan = templates::scan(src, &ctx, &chart.root);
         out.images.extend(scan.images);
         out.findings.extend(scan.findings);
@@ -528,7 +550,11 @@ fn scan_chart(
     }
     if let Some(m) = merged.as_ref() {
         for sub in &chart.subcharts {
-            let key = subchart_key(sub);
+            // Helm leaves a subchart out when its `condition:` is false.
+            if !condition_holds(sub.condition.as_deref(), m) {
+                continue;
+            }
+            let key = sub.values_key().to_string();
             scan_chart(
                 sub,
                 Some(ParentValues {
@@ -545,6 +571,56 @@ fn scan_chart(
         }
     }
     Ok(())
+}
+
+/// The templates static lint reads: every file helm renders (whatever its
+/// extension: `pod.YAML`, `pod`, `pod.txt`), and the partials whose
+/// `image:` lines it can read (`_helpers.tpl`).
+fn linted_template(rel: &str) -> bool {
+    chart::helm_renders(rel)
+        || [".yaml", ".yml", ".tpl", ".json"]
+            .iter()
+            .any(|e| rel.ends_with(e))
+}
+
+/// Helm's `condition:` for a subchart, against the parent's values: the
+/// first of its comma-separated paths that holds a boolean decides; when
+/// none does, the subchart is enabled. (`tags:` are not evaluated.)
+fn condition_holds(condition: Option<&str>, values: &yaml::Node) -> bool {
+    let Some(condition) = condition else {
+        return true;
+    };
+    for path in condition
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        if let Some(yaml::Node::Scalar {
+            value, plain: true, ..
+        }) = values.lookup(path.split('.'))
+        {
+            match value.as_str() {
+                "true" | "True" | "TRUE" => return true,
+                "false" | "False" | "FALSE" => return false,
+                _ => {}
+            }
+        }
+    }
+    true
+}
+
+/// A values file's tree as helm v4 reads it, and how many documents it has.
+/// Helm 4.1 reads every document of `values.yaml` and merges them in order,
+/// a later document's keys over an earlier one's (helm 3 read the first
+/// document only; chartpin follows the helm that is current).
+fn values_documents(src: &SourceFile) -> Result<(Option<yaml::Node>, usize), LintError> {
+    let docs = yaml::parse_stream(src)?;
+    let count = docs.iter().filter(|d| d.root.is_some()).count();
+    let merged = docs
+        .into_iter()
+        .filter_map(|d| d.root)
+        .reduce(|acc, next| acc.merged_with(&next));
+    Ok((merged, count))
 }
 
 /// Images listed in `Chart.yaml`'s `artifacthub.io/images` annotation, at
@@ -647,6 +723,12 @@ fn values_sites(
     use crate::values::{self, ImageSite};
     let file = values::ValuesFile::parse(&src.path, src.text.clone())?;
     let sites = file.readable_sites()?;
+    // A site that a later document of the file sets again is not what helm renders.
+    let mut last_document: std::collections::HashMap<String, usize> = Default::default();
+    for site in &sites {
+        let d = last_document.entry(site.path.to_string()).or_default();
+        *d = (*d).max(site.document);
+    }
     let effective: std::collections::HashMap<String, ImageSite> = match (has_overlay, merged) {
         (true, Some(m)) => {
             let json = serde_json::to_string_pretty(&yaml::to_json(m)).unwrap_or_default();
@@ -661,6 +743,9 @@ fn values_sites(
     let mut paths = Vec::new();
     for site in &sites {
         let path = site.path.to_string();
+        if last_document.get(&path).is_some_and(|&d| d > site.document) {
+            continue;
+        }
         paths.push(path.clone());
         let mut note = None;
         if let Some(p) = parent {
@@ -775,6 +860,10 @@ fn judge_site(
                 ),
             )),
             (Ok(r), _) if r.is_pinned() => None,
+            // A digest with no name (`@sha256:…`) is pinned to nothing a runtime can pull.
+            (Err(why), _) if why.contains("not a valid reference") => {
+                Some(place(&found, tag_span, Code::InvalidReference, why.clone()))
+            }
             (Err(_), DigestState::Filled(_)) => None,
             (_, DigestState::Empty) => Some(place(
                 &found,
@@ -810,9 +899,6 @@ fn judge_site(
                 f2.message = f.message;
                 f2
             }),
-            (Err(why), _) if why.contains("not a valid reference") => {
-                Some(place(&found, tag_span, Code::InvalidReference, why.clone()))
-            }
             (Err(why), _) => Some(place(&found, None, Code::UnresolvableImage, why.clone())),
         }
     };

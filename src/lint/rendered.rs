@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::chart::Chart;
 use super::yaml::{self, Node};
 use super::{FoundImage, ImageOrigin};
+use crate::chart::Chart;
 use crate::diag::{Code, Finding, InputError};
 use crate::source::{SourceFile, Span};
 
@@ -308,11 +308,10 @@ mod tests {
 
     #[test]
     fn source_comments_point_into_templates() {
-        let chart_src = crate::lint::chart::Chart {
-            root: PathBuf::from("charts/app"),
-            name: "app".into(),
-            origin: crate::lint::chart::ChartOrigin::Nested,
-            files: [(
+        let chart_src = crate::chart::Chart::in_memory(
+            "charts/app",
+            "app",
+            [(
                 "templates/deploy.yaml".to_string(),
                 SourceFile::new(
                     "charts/app/templates/deploy.yaml",
@@ -321,9 +320,7 @@ mod tests {
             )]
             .into_iter()
             .collect(),
-            alias: None,
-            subcharts: vec![],
-        };
+        );
         let src = SourceFile::new("rendered.yaml", STREAM);
         let scan = scan(&src, &[&chart_src]).unwrap();
         let busybox = &scan.images[0];

@@ -8,10 +8,10 @@
 //! (image ID) offered as a pullable digest, or two different digests for one
 //! image are [`InputError`]s naming the file, line and column, never guesses.
 //!
-//! Layout: [`lines`] reads the line formats (docker-images table, `name: digest`,
-//! `ref@digest`, goreleaser), [`tree`] turns JSON and YAML into a small tree that
-//! keeps byte offsets, and [`structured`] reads buildx metadata, kbld and imgpkg
-//! locks and plain maps from that tree.
+//! Layout: `lines` reads the line formats (docker-images table, `name: digest`,
+//! `ref@digest`, goreleaser), `tree` turns JSON and YAML into a small tree that
+//! keeps byte offsets, and `structured` reads buildx metadata, kbld and imgpkg
+//! locks, plain maps and `skopeo inspect` output from that tree.
 
 mod lines;
 mod structured;
@@ -115,6 +115,8 @@ pub enum ManifestFormat {
     ImgpkgLock,
     /// A plain YAML/JSON map of image → digest.
     Map,
+    /// `skopeo inspect` JSON (`Name`, `Digest`), one object or a list of them.
+    SkopeoInspect,
 }
 
 impl ManifestFormat {
@@ -128,6 +130,7 @@ impl ManifestFormat {
         ManifestFormat::KbldLock,
         ManifestFormat::ImgpkgLock,
         ManifestFormat::Map,
+        ManifestFormat::SkopeoInspect,
     ];
 
     /// The `--digests-format` name (`docker-images`, `name-digest`, …).
@@ -141,6 +144,7 @@ impl ManifestFormat {
             ManifestFormat::KbldLock => "kbld",
             ManifestFormat::ImgpkgLock => "imgpkg",
             ManifestFormat::Map => "map",
+            ManifestFormat::SkopeoInspect => "skopeo",
         }
     }
 
@@ -271,6 +275,7 @@ pub fn parse_manifest(
         ManifestFormat::KbldLock => structured::kbld(&source)?,
         ManifestFormat::ImgpkgLock => structured::imgpkg(&source)?,
         ManifestFormat::Map => structured::map(&source)?,
+        ManifestFormat::SkopeoInspect => structured::skopeo(&source)?,
     };
     if entries.is_empty() {
         return Err(InputError::file(

@@ -1,5 +1,6 @@
 //! The structured formats, read from a [`super::tree`] that keeps byte offsets:
-//! buildx metadata JSON, kbld and imgpkg locks, plain image → digest maps.
+//! buildx metadata JSON, kbld and imgpkg locks, plain image → digest maps,
+//! `skopeo inspect` output.
 //!
 //! Decisions worth knowing (docs/manifests.md has the long form):
 //! - buildx: `containerimage.digest` or `containerimage.descriptor.digest` is
@@ -25,6 +26,8 @@ const DESCRIPTOR_KEY: &str = "containerimage.descriptor";
 const CONFIG_KEY: &str = "containerimage.config.digest";
 const NAME_KEY: &str = "image.name";
 const BUILD_KEYS: &[&str] = &[DIGEST_KEY, DESCRIPTOR_KEY, CONFIG_KEY, NAME_KEY];
+const SKOPEO_NAME: &str = "Name";
+const SKOPEO_DIGEST: &str = "Digest";
 
 /// Keys that hold a config digest (image ID) in the outputs people copy from.
 const CONFIG_DIGEST_KEYS: &[&str] = &[
@@ -48,11 +51,21 @@ fn config_digest_error(source: &SourceFile, at: usize, key: &str) -> InputError 
 }
 
 /// JSON content is buildx metadata when an object at the top or one level down
-/// carries a buildx key; otherwise it is a plain map.
+/// carries a buildx key; `skopeo inspect` output when the object (or the
+/// first of a list of objects) has both `Name` and `Digest`; otherwise it is
+/// a plain map.
 pub(super) fn detect_json(source: &SourceFile) -> ManifestFormat {
     let Ok(root) = parse_json(source) else {
         return ManifestFormat::Map;
     };
+    let is_skopeo = |n: &Node| n.get(SKOPEO_NAME).is_some() && n.get(SKOPEO_DIGEST).is_some();
+    let first = match &root.value {
+        Value::Seq(items) => items.first(),
+        _ => Some(&root),
+    };
+    if first.is_some_and(is_skopeo) {
+        return ManifestFormat::SkopeoInspect;
+    }
     let is_buildx = |n: &Node| {
         n.entries().is_some_and(|es| {
             es.iter().any(|(k, _)| {
@@ -483,6 +496,36 @@ pub(super) fn map(source: &SourceFile) -> Result<Vec<ManifestEntry>, InputError>
             tag,
             digest: d,
             origin: origin_at(source, key.at),
+        });
+    }
+    Ok(out)
+}
+
+/// `skopeo inspect docker://REF` output, one object or a list of them (`jq -s`):
+/// `{"Name": "docker.io/library/nginx", "Digest": "sha256:…", "RepoTags": […], …}`.
+/// `Digest` is the digest of the manifest (or index) the reference resolved
+/// to, the usual pin. `Name` carries no tag (`RepoTags` lists every tag of
+/// the repository, not the one inspected), so the entry is untagged.
+pub(super) fn skopeo(source: &SourceFile) -> Result<Vec<ManifestEntry>, InputError> {
+    let root = parse_tree(source)?;
+    let items: Vec<&Node> = match &root.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![&root],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        expect_map(source, item, "a `skopeo inspect` object (`Name`, `Digest`)")?;
+        let name_node = required(source, item, SKOPEO_NAME, "the skopeo inspect output")?;
+        let digest_node = required(source, item, SKOPEO_DIGEST, "the skopeo inspect output")?;
+        let written = string(source, name_node, "`Name`")?;
+        let (name, tag) =
+            parse_entry_name(written).map_err(|m| InputError::at(source, name_node.at, m))?;
+        let d = digest(source, digest_node, "`Digest`")?;
+        out.push(ManifestEntry {
+            name,
+            tag,
+            digest: d,
+            origin: origin_at(source, digest_node.at),
         });
     }
     Ok(out)

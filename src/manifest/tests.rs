@@ -337,6 +337,21 @@ const STRUCTURED: &[Ok4] = &[
         ManifestFormat::Map,
         &["g.io/a@sha256:{A}", "~init@sha256:{B}"],
     ),
+    (
+        "inspect.json",
+        r#"{"Name": "docker.io/library/nginx", "Digest": "sha256:{A}", "RepoTags": ["1.25", "1.27"], "Architecture": "amd64", "Layers": ["sha256:{B}"]}"#,
+        ManifestFormat::SkopeoInspect,
+        &["docker.io/library/nginx@sha256:{A}"],
+    ),
+    (
+        "inspect.json",
+        r#"[{"Name": "ghcr.io/org/app", "Digest": "sha256:{A}"}, {"Name": "quay.io/jetstack/cert-manager-controller", "Digest": "sha256:{B}"}]"#,
+        ManifestFormat::SkopeoInspect,
+        &[
+            "ghcr.io/org/app@sha256:{A}",
+            "quay.io/jetstack/cert-manager-controller@sha256:{B}",
+        ],
+    ),
 ];
 
 #[test]
@@ -442,6 +457,20 @@ const STRUCTURED_BAD: &[Bad] = &[
         None,
         "4:37",
         &["not an image reference"],
+    ),
+    (
+        "inspect.json",
+        "{\"Name\": \"docker.io/library/nginx\",\n \"Digest\": \"sha256:ABC\"}",
+        None,
+        "2:12",
+        &["invalid digest `sha256:ABC` in `Digest`"],
+    ),
+    (
+        "inspect.json",
+        "[{\"Name\": \"g.io/a\", \"Digest\": \"sha256:{A}\"},\n {\"Name\": \"g.io/b\"}]",
+        Some(ManifestFormat::SkopeoInspect),
+        "2:2",
+        &["has no `Digest`"],
     ),
 ];
 

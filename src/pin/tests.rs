@@ -1,5 +1,6 @@
 use super::*;
 use crate::manifest::Origin;
+use std::path::Path;
 
 fn dg(c: char) -> Digest {
     Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap()
@@ -217,21 +218,19 @@ fn config_maps_entries_to_paths() {
 #[test]
 fn templates_decide_sha_format() {
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(sha_format_from_templates(dir.path()), None);
+    let format = || sha_format_from_templates(&crate::chart::load_dir(dir.path()).unwrap());
+    assert_eq!(format(), None);
     std::fs::create_dir_all(dir.path().join("templates")).unwrap();
     std::fs::write(
         dir.path().join("templates/_h.tpl"),
         "{{ .repository }}:{{ .tag }}@{{ .sha }}",
     )
     .unwrap();
-    assert_eq!(
-        sha_format_from_templates(dir.path()),
-        Some(ShaFormat::Prefixed)
-    );
+    assert_eq!(format(), Some(ShaFormat::Prefixed));
     std::fs::write(
         dir.path().join("templates/d.yaml"),
         "image: {{ $repo }}@sha256:{{ .Values.image.sha }}",
     )
     .unwrap();
-    assert_eq!(sha_format_from_templates(dir.path()), Some(ShaFormat::Bare));
+    assert_eq!(format(), Some(ShaFormat::Bare));
 }

@@ -4,9 +4,10 @@
 //! subcommand it is passed to.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
+
+use crate::support::cli::chartpin;
 
 fn yaml(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();
@@ -14,12 +15,13 @@ fn yaml(path: &Path) -> Value {
 }
 
 fn help(command: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_chartpin"))
-        .args([command, "--help"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "chartpin {command} --help failed");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let out = chartpin(&[command, "--help"]).run();
+    assert_eq!(
+        out.code, 0,
+        "chartpin {command} --help failed: {}",
+        out.stderr
+    );
+    out.stdout
 }
 
 /// Each `--flag` in `args` appears in `chartpin <command> --help`.
@@ -41,6 +43,7 @@ fn the_action_and_the_examples_use_real_flags() {
     assert_eq!(action["runs"]["using"], "composite");
     let inputs = action["inputs"].as_object().expect("inputs");
     for name in [
+        "version",
         "command",
         "chart",
         "digests",
@@ -61,6 +64,15 @@ fn the_action_and_the_examples_use_real_flags() {
         .as_str()
         .unwrap()
         .to_string();
+    // The step runs a script of the action's own: read what it runs.
+    let run = match run.split("$GITHUB_ACTION_PATH/").nth(1) {
+        Some(rest) => {
+            let script = rest.trim_end_matches(['"', '\'', '\n']);
+            std::fs::read_to_string(root.join(script))
+                .unwrap_or_else(|e| panic!("action.yml runs {script}: {e}"))
+        }
+        None => run,
+    };
     for command in ["lint", "release"] {
         for flag in ["--chart", "--digests", "--format"] {
             if command == "lint" && flag == "--digests" {
@@ -70,9 +82,22 @@ fn the_action_and_the_examples_use_real_flags() {
             assert_flags_exist(command, flag, "action.yml");
         }
     }
-    // A format the action defaults to is one chartpin accepts.
+    // A format the action defaults to is one chartpin accepts; an empty
+    // default leaves chartpin's own, which is github under Actions.
     let default_format = inputs["format"]["default"].as_str().unwrap();
-    assert!(help("lint").contains(default_format));
+    if default_format.is_empty() {
+        let (_tmp, dir, _log) = crate::support::cli::temp_chart("image: nginx:1.25\n", "");
+        let under_actions = chartpin(&["lint", dir.to_str().unwrap()])
+            .env("GITHUB_ACTIONS", "true")
+            .run();
+        assert!(
+            under_actions.stdout.contains("::error ") && under_actions.code == 1,
+            "{}",
+            under_actions.all()
+        );
+    } else {
+        assert!(help("lint").contains(&format!("- {default_format}:")));
+    }
 
     let mut uses = 0;
     for example in std::fs::read_dir(root.join("examples")).unwrap().flatten() {

@@ -1,7 +1,10 @@
 //! The README's demo (`scripts/demo`) runs green: a real registry, real
 //! pushes with umoci and skopeo, `chartpin release` on the demo chart, then
-//! lint and verify passing on the result. The test uses the chartpin this
-//! test binary was built with (CHARTPIN_BIN), so the demo does not rebuild.
+//! lint and verify passing on the result, then a failed release that leaves
+//! the chart untouched. The demo's `cargo build` is a stand-in on PATH that
+//! links the chartpin this test binary was built with into an empty
+//! CARGO_TARGET_DIR, so the demo tells its first-build story without
+//! compiling anything.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,9 +16,30 @@ fn the_demo_runs_green_and_tells_its_story() {
         crate::support::tool(tool);
     }
     let tmp = tempfile::tempdir().unwrap();
+    let shims = tmp.path().join("shims");
+    std::fs::create_dir_all(&shims).unwrap();
+    let real_cargo = crate::support::tool("cargo");
+    let cargo = shims.join("cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = build ]; then mkdir -p \"$CARGO_TARGET_DIR/debug\" && \
+             ln -sf {bin} \"$CARGO_TARGET_DIR/debug/chartpin\"; exit 0; fi\nexec {real} \"$@\"\n",
+            bin = env!("CARGO_BIN_EXE_chartpin"),
+            real = real_cargo.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", shims.display(), std::env::var("PATH").unwrap());
     let out = Command::new(root.join("scripts/demo"))
         .current_dir(tmp.path())
-        .env("CHARTPIN_BIN", env!("CARGO_BIN_EXE_chartpin"))
+        .env("PATH", path)
+        .env("CARGO_TARGET_DIR", tmp.path().join("target"))
+        .env_remove("CHARTPIN_BIN")
         .env("TMPDIR", tmp.path())
         .env("NO_COLOR", "1")
         .env("HOME", tmp.path())
@@ -34,6 +58,10 @@ fn the_demo_runs_green_and_tells_its_story() {
     );
     // Each part of the story, in order.
     let expected = [
+        "==> 1. Installing the tools",
+        "Building chartpin for the first time",
+        "roughly 3 to 5",
+        "built in ",
         "==> 2. Starting a local registry",
         "pushed 127.0.0.1:",
         "osm-controller: sha256:",
@@ -50,7 +78,12 @@ fn the_demo_runs_green_and_tells_its_story() {
         "no findings",
         "$ chartpin verify chart",
         "verified 5 of 5 distinct pinned references",
-        "==> 7. Done",
+        "==> 7. A release that fails changes nothing",
+        "$ chartpin release chart.failed --digests bad-digests.log",
+        "error[digest-not-found]",
+        "$ diff -r chart.before chart.failed",
+        "(release exited 1 and diff found no difference",
+        "==> 8. Done",
     ];
     let mut from = 0;
     for line in expected {
@@ -59,8 +92,9 @@ fn the_demo_runs_green_and_tells_its_story() {
         });
         from += at + line.len();
     }
-    // Each verified row of the summary table says yes.
-    let rows = stdout
+    // Each verified row of the successful release's table says yes.
+    let released = stdout.split("==> 7.").next().unwrap();
+    let rows = released
         .lines()
         .filter(|l| l.starts_with("127.0.0.1:") && l.contains(" sha256:"))
         .collect::<Vec<_>>();

@@ -4,44 +4,13 @@
 //! indexes and manifests (src/verify.rs parses both with oci-client's models).
 //! Pushed to a real registry, which checks that every manifest a list names exists.
 
-use std::process::Command;
-
+use crate::support::cli::chartpin;
 use crate::support::registry::{PushedImage, Registry, sha256};
 
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
-/// Run chartpin with no credentials from the machine.
-fn chartpin(args: &[&str]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_chartpin"))
-        .args(args)
-        .env("HOME", home.path())
-        .env("DOCKER_CONFIG", home.path().join("no-docker"))
-        .env("REGISTRY_AUTH_FILE", home.path().join("no-auth.json"))
-        .env_remove("GITHUB_ACTIONS")
-        .output()
-        .expect("run chartpin");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// The Docker v2 twin of a pushed OCI image (same config and layer blobs),
 /// put by digest; returns (digest, bytes).
@@ -90,9 +59,10 @@ fn docker_manifest_lists_and_manifests_verify_and_resolve_by_platform() {
         "linux/amd64",
         "--platform",
         "linux/arm64",
-    ]);
+    ])
+    .run();
     assert_eq!(both.code, 0, "{}", both.all());
-    let s390 = chartpin(&["verify", &listed, "--platform", "linux/s390x"]);
+    let s390 = chartpin(&["verify", &listed, "--platform", "linux/s390x"]).run();
     assert_eq!(s390.code, 1, "{}", s390.all());
     assert!(
         s390.stdout.contains("platform-missing")
@@ -104,9 +74,9 @@ fn docker_manifest_lists_and_manifests_verify_and_resolve_by_platform() {
     );
 
     // A Docker v2 manifest provides the platform its (Docker) config states.
-    let amd_ok = chartpin(&["verify", &single, "--platform", "linux/amd64"]);
+    let amd_ok = chartpin(&["verify", &single, "--platform", "linux/amd64"]).run();
     assert_eq!(amd_ok.code, 0, "{}", amd_ok.all());
-    let arm_missing = chartpin(&["verify", &single, "--platform", "linux/arm64"]);
+    let arm_missing = chartpin(&["verify", &single, "--platform", "linux/arm64"]).run();
     assert_eq!(arm_missing.code, 1, "{}", arm_missing.all());
     assert!(
         arm_missing.stdout.contains("platform-missing"),
@@ -116,13 +86,13 @@ fn docker_manifest_lists_and_manifests_verify_and_resolve_by_platform() {
 
     // resolve: the list's digest, or with --platform that platform's manifest.
     let tagged = format!("{}/dock:v1", reg.host);
-    let index = chartpin(&["resolve", &tagged]);
+    let index = chartpin(&["resolve", &tagged]).run();
     assert_eq!(index.code, 0, "{}", index.all());
     assert_eq!(index.stdout.trim(), format!("{tagged}@{list_digest}"));
-    let arm64 = chartpin(&["resolve", &tagged, "--platform", "linux/arm64"]);
+    let arm64 = chartpin(&["resolve", &tagged, "--platform", "linux/arm64"]).run();
     assert_eq!(arm64.code, 0, "{}", arm64.all());
     assert_eq!(arm64.stdout.trim(), format!("{tagged}@{arm_digest}"));
-    let none = chartpin(&["resolve", &tagged, "--platform", "linux/s390x"]);
+    let none = chartpin(&["resolve", &tagged, "--platform", "linux/s390x"]).run();
     assert_eq!(none.code, 1, "{}", none.all());
     assert!(
         none.stderr.contains("no linux/s390x image"),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::json;
 
-use crate::support::cli::{Run, clean_command, run, temp_chart};
+use crate::support::cli::{Run, chartpin, temp_chart};
 use crate::support::hostile::{Hostile, Reply, Seen};
 use crate::support::registry::{Auth, OCI_MANIFEST, Options, Registry, sha256};
 
@@ -31,12 +31,9 @@ fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
 
-/// chartpin with a clean HOME and `env` added.
-fn chartpin(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = clean_command(args, home.path());
-    cmd.envs(env.iter().copied());
-    run(&mut cmd)
+/// chartpin in a clean environment (the shared runner) with `env` added.
+fn run_with(args: &[&str], env: &[(&str, &str)]) -> Run {
+    chartpin(args).envs(env).run()
 }
 
 /// Panics if any of `secrets`, or the base64 of `USER:PASSWORD`, shows anywhere.
@@ -135,13 +132,13 @@ fn malformed_credential_files_exit_2_naming_file_and_key_never_the_value() {
             &["-vvv", "verify", &target][..],
             &["resolve", "-vvv", "127.0.0.1:9/app:v1"],
         ] {
-            runs.push(chartpin(
+            runs.push(run_with(
                 cmd,
                 &[("DOCKER_CONFIG", docker.path().to_str().unwrap())],
             ));
         }
         if *podman_too {
-            let run = chartpin(
+            let run = run_with(
                 &["-vvv", "verify", &target],
                 &[("REGISTRY_AUTH_FILE", file.to_str().unwrap())],
             );
@@ -174,7 +171,7 @@ fn malformed_credential_files_exit_2_naming_file_and_key_never_the_value() {
             "-vvv",
         ],
     ] {
-        let run = chartpin(cmd, &env);
+        let run = run_with(cmd, &env);
         assert_eq!(run.code, 2, "{cmd:?}\n{}", run.all());
         assert!(
             run.stderr.contains(r#"auths."reg:5000""#),
@@ -224,7 +221,7 @@ fn documented_credential_shapes_authenticate_and_never_show_at_the_highest_verbo
             ("DOCKER_CONFIG", dir.path().to_str().unwrap()),
             ("PATH", path.as_str()),
         ];
-        let run = chartpin(&["-vvv", "verify", "--content", &target], &env);
+        let run = run_with(&["-vvv", "verify", "--content", &target], &env);
         assert_eq!(run.code, 0, "{shape}\n{}", run.all());
         assert!(
             run.stderr.contains("Basic auth"),
@@ -235,7 +232,7 @@ fn documented_credential_shapes_authenticate_and_never_show_at_the_highest_verbo
     }
     let podman = docker_config(&json!({"auths": {&host: {"auth": auth}}}).to_string());
     let file = podman.path().join("config.json");
-    let run = chartpin(
+    let run = run_with(
         &["-vvv", "verify", &target],
         &[("REGISTRY_AUTH_FILE", file.to_str().unwrap())],
     );
@@ -254,7 +251,7 @@ fn documented_credential_shapes_authenticate_and_never_show_at_the_highest_verbo
     });
     let img = reg.push_image("app", Some("v1"), "token-shapes");
     let dir = credentials_for(&reg.host);
-    let run = chartpin(
+    let run = run_with(
         &[
             "verify",
             "-vvv",
@@ -312,7 +309,7 @@ fn a_redirect_target_and_its_token_realm_never_receive_the_registry_credentials(
         }
     });
     let dir = credentials_for(&a.host);
-    let run = chartpin(
+    let run = run_with(
         &["-vvv", "verify", &format!("{}/app@{digest}", a.host)],
         &[("DOCKER_CONFIG", dir.path().to_str().unwrap())],
     );
@@ -354,7 +351,7 @@ fn forbidden_token_realms_are_refused_at_once_without_retries() {
         let challenge = format!(r#"Bearer realm="{realm}",service="a""#);
         let a = Hostile::start(move |_| Reply::challenge(&challenge));
         let dir = credentials_for(&a.host);
-        let run = chartpin(
+        let run = run_with(
             &["-vv", "verify", &format!("{}/app@{digest}", a.host)],
             &[("DOCKER_CONFIG", dir.path().to_str().unwrap())],
         );
@@ -385,7 +382,7 @@ fn redirect_loops_and_downgrades_are_final() {
     let to_a = a.url();
     let b = Hostile::start(move |s| Reply::redirect(302, &format!("{to_a}{}", s.target)));
     b_url.set(b.url()).unwrap();
-    let run = chartpin(&["-v", "verify", &format!("{}/app@{digest}", a.host)], &[]);
+    let run = run_with(&["-v", "verify", &format!("{}/app@{digest}", a.host)], &[]);
     assert_eq!(run.code, 3, "{}", run.all());
     assert!(run.stdout.contains("redirect loop"), "{}", run.all());
     assert!(!run.stderr.contains("retrying"), "{}", run.all());
@@ -395,7 +392,7 @@ fn redirect_loops_and_downgrades_are_final() {
     // A redirect to plain HTTP on a host that is neither loopback nor insecure is not followed.
     let down =
         Hostile::start(|s| Reply::redirect(301, &format!("http://registry.invalid{}", s.target)));
-    let run = chartpin(&["verify", &format!("{}/app@{digest}", down.host)], &[]);
+    let run = run_with(&["verify", &format!("{}/app@{digest}", down.host)], &[]);
     assert_eq!(run.code, 3, "{}", run.all());
     assert!(
         run.stdout
@@ -420,16 +417,16 @@ fn head_answered_405_is_asked_again_as_get() {
                 (_, true) => Reply::ok(MANIFEST),
             }
         });
-        let ok = chartpin(&["verify", &format!("{}/app@{digest}", a.host)], &[]);
+        let ok = run_with(&["verify", &format!("{}/app@{digest}", a.host)], &[]);
         assert_eq!(ok.code, 0, "{}", ok.all());
-        let missing = chartpin(&["verify", &format!("{}/app@{MISSING}", a.host)], &[]);
+        let missing = run_with(&["verify", &format!("{}/app@{MISSING}", a.host)], &[]);
         assert_eq!(missing.code, 1, "{}", missing.all());
         assert!(
             missing.stdout.contains("digest-not-found"),
             "{}",
             missing.all()
         );
-        let resolved = chartpin(&["-v", "resolve", &format!("{}/app:v1", a.host)], &[]);
+        let resolved = run_with(&["-v", "resolve", &format!("{}/app:v1", a.host)], &[]);
         assert_eq!(resolved.code, 0, "{}", resolved.all());
         assert_eq!(
             resolved.stdout.trim(),
@@ -456,7 +453,7 @@ fn client_errors_are_final_and_asked_once() {
     let digest = sha256(MANIFEST);
     for (status, exit) in [(400, 3), (404, 1), (410, 3), (501, 3)] {
         let a = Hostile::start(move |_| Reply::status(status));
-        let run = chartpin(&["-v", "verify", &format!("{}/app@{digest}", a.host)], &[]);
+        let run = run_with(&["-v", "verify", &format!("{}/app@{digest}", a.host)], &[]);
         assert_eq!(run.code, exit, "{status}\n{}", run.all());
         assert!(!run.stderr.contains("retrying"), "{status}\n{}", run.all());
         assert_eq!(manifest_requests(&a.seen()), 1, "{status}: {:?}", a.seen());
@@ -466,7 +463,9 @@ fn client_errors_are_final_and_asked_once() {
 /// Run chartpin, killing it (and failing) if it is still running after `limit`.
 fn run_within(args: &[&str], limit: Duration) -> Run {
     let home = tempfile::tempdir().unwrap();
-    let mut child = clean_command(args, home.path())
+    let mut child = chartpin(args)
+        .home(home.path())
+        .command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -502,7 +501,7 @@ fn a_registry_that_never_answers_ends_within_the_deadline() {
         silent.connections() > 0,
         "the silent registry was never asked"
     );
-    let bad = chartpin(&["verify", "--deadline", "0", &pinned], &[]);
+    let bad = run_with(&["verify", "--deadline", "0", &pinned], &[]);
     assert_eq!(bad.code, 2, "{}", bad.all());
 }
 
@@ -518,7 +517,7 @@ fn quiet_leaves_only_errors_on_stderr_and_verbose_logs_registry_work() {
     let chart = chart.to_str().unwrap();
     let expected = format!("{}/app:v1@{}\n", reg.host, img.digest);
 
-    let plain = chartpin(&["resolve", chart], &[]);
+    let plain = run_with(&["resolve", chart], &[]);
     assert_eq!(
         (plain.code, plain.stdout.as_str()),
         (0, expected.as_str()),
@@ -530,7 +529,7 @@ fn quiet_leaves_only_errors_on_stderr_and_verbose_logs_registry_work() {
         &["-q", "resolve", chart][..],
         &["resolve", "--quiet", chart],
     ] {
-        let run = chartpin(quiet, &[]);
+        let run = run_with(quiet, &[]);
         assert_eq!(
             (run.code, run.stdout.as_str()),
             (0, expected.as_str()),
@@ -539,16 +538,16 @@ fn quiet_leaves_only_errors_on_stderr_and_verbose_logs_registry_work() {
         );
         assert_eq!(run.stderr, "", "{quiet:?}");
     }
-    let errors = chartpin(&["-q", "resolve", &format!("{}/app:nope", reg.host)], &[]);
+    let errors = run_with(&["-q", "resolve", &format!("{}/app:nope", reg.host)], &[]);
     assert_eq!(errors.code, 1, "{}", errors.all());
     assert!(errors.stderr.starts_with("error: "), "{}", errors.all());
 
-    let verbose = chartpin(&["resolve", "-vv", chart], &[]);
+    let verbose = run_with(&["resolve", "-vv", chart], &[]);
     assert_eq!(verbose.stdout, expected, "{}", verbose.all());
     let request_log = format!("HEAD http://{}/v2/app/manifests/v1: HTTP 200 in ", reg.host);
     assert!(verbose.stderr.contains(&request_log), "{}", verbose.all());
     assert!(!plain.stderr.contains("HTTP 200"), "{}", plain.all());
 
-    let both = chartpin(&["-q", "-v", "resolve", chart], &[]);
+    let both = run_with(&["-q", "-v", "resolve", chart], &[]);
     assert_eq!(both.code, 2, "{}", both.all());
 }

@@ -3,13 +3,13 @@
 //! exit codes.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use chartpin::diag::{Code, Exit, Finding};
 use chartpin::lint::{self, ImageOrigin, LintOptions, RenderedInput};
 use chartpin::report;
 
-use crate::support::cli::{finding_fields, text};
+use crate::support::cli::{chartpin, finding_fields};
 use crate::support::helm;
 
 fn root() -> &'static Path {
@@ -22,40 +22,6 @@ fn corpus() -> PathBuf {
 
 fn fixture(name: &str) -> PathBuf {
     root().join("testdata/lint").join(name)
-}
-
-fn chartpin(
-    args: &[&str],
-    cwd: &Path,
-    stdin: Option<&str>,
-    envs: &[(&str, &std::ffi::OsStr)],
-) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartpin"));
-    cmd.args(args)
-        .current_dir(cwd)
-        .env_remove("GITHUB_ACTIONS")
-        .env("NO_COLOR", "1")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("run chartpin");
-    if let Some(text) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// Findings as one line each, paths relative to `base`, for snapshots.
@@ -258,21 +224,19 @@ fn fixtures_rendered_with_real_helm() {
 #[test]
 fn rendered_stdin_maps_to_template_sources() {
     let stream = helm::template("t", &fixture("hidden"));
-    let out = chartpin(
-        &[
-            "lint",
-            "testdata/lint/hidden",
-            "--rendered",
-            "-",
-            "--format",
-            "json",
-        ],
-        root(),
-        Some(&stream),
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = chartpin(&[
+        "lint",
+        "testdata/lint/hidden",
+        "--rendered",
+        "-",
+        "--format",
+        "json",
+    ])
+    .current_dir(root())
+    .stdin(&stream)
+    .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let files = finding_fields(&v, "file");
     assert!(
         files.contains(&"testdata/lint/hidden/templates/deployment.yaml"),
@@ -338,33 +302,29 @@ fn packaged_chart_from_helm_package() {
 
 #[test]
 fn render_without_helm_is_a_clear_usage_error() {
-    let out = chartpin(
-        &["lint", "testdata/lint/hidden", "--render"],
-        root(),
-        None,
-        &[("PATH", std::ffi::OsStr::new("/nonexistent"))],
-    );
-    assert_eq!(out.status.code(), Some(Exit::Usage as i32));
-    let err = text(&out.stderr);
+    let out = chartpin(&["lint", "testdata/lint/hidden", "--render"])
+        .current_dir(root())
+        .envs(&[("PATH", std::ffi::OsStr::new("/nonexistent"))])
+        .run();
+    assert_eq!(out.code, Exit::Usage as i32);
+    let err = out.stderr.clone();
     assert!(err.contains("helm") && err.contains("not on PATH"), "{err}");
 }
 
 #[test]
 fn render_through_the_cli_finds_helm_on_path() {
-    let out = chartpin(
-        &[
-            "lint",
-            "testdata/lint/osm-tagwins",
-            "--render",
-            "--format",
-            "github",
-        ],
-        root(),
-        None,
-        &[("PATH", &helm::path_with_helm())],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = chartpin(&[
+        "lint",
+        "testdata/lint/osm-tagwins",
+        "--render",
+        "--format",
+        "github",
+    ])
+    .current_dir(root())
+    .envs(&[("PATH", &helm::path_with_helm())])
+    .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let stdout = out.stdout.clone();
     assert!(stdout.contains("title=digest-field-ignored"), "{stdout}");
 }
 
@@ -429,9 +389,11 @@ fn config_ignore_rules_and_unused_ones() {
             "ignore:\n  - image: \"docker.io/library/*\"\n    code: mutable-tag\n  - path: values.yaml\n    code: implicit-latest\n  - image: \"gcr.io/*\"\n",
         ),
     ]);
-    let out = chartpin(&["lint", ".", "--format", "json"], dir.path(), None, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = chartpin(&["lint", ".", "--format", "json"])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let got: Vec<(String, String)> = v["findings"]
         .as_array()
         .unwrap()
@@ -492,13 +454,9 @@ fn clean_chart_exits_zero_and_says_so() {
             "image:\n  repository: nginx\n  tag: \"1.25\"\n  digest: sha256:0000000000000000000000000000000000000000000000000000000000000000\n",
         ),
     ]);
-    let out = chartpin(&["lint"], dir.path(), None, &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    assert!(
-        text(&out.stdout).starts_with("no findings"),
-        "{}",
-        text(&out.stdout)
-    );
+    let out = chartpin(&["lint"]).current_dir(dir.path()).run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.starts_with("no findings"), "{}", out.stdout);
 }
 
 /// Anchors, aliases and block scalars at image sites are valid Helm: lint
@@ -509,9 +467,11 @@ fn anchors_aliases_and_block_scalars_are_linted_not_refused() {
     let meta = ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n");
     let anchored = "image: &img nginx:1.25\nother: *img\n";
     let dir = chart(&[meta, ("values.yaml", anchored)]);
-    let out = chartpin(&["lint", "--format", "json", "."], dir.path(), None, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = chartpin(&["lint", "--format", "json", "."])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let got: Vec<String> = json["findings"]
         .as_array()
         .unwrap()
@@ -537,14 +497,11 @@ fn anchors_aliases_and_block_scalars_are_linted_not_refused() {
         format!("nginx:1.25@sha256:{}\n", "1".repeat(64)),
     )
     .unwrap();
-    let out = chartpin(
-        &["pin", "--digests", "digests.txt", "."],
-        dir.path(),
-        None,
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
+    let out = chartpin(&["pin", "--digests", "digests.txt", "."])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, 2);
+    let err = out.stderr.clone();
     assert!(
         err.contains("values.yaml:1:13: an anchor at image site `image`: an edit would change its aliases too"),
         "{err}"
@@ -559,15 +516,17 @@ fn anchors_aliases_and_block_scalars_are_linted_not_refused() {
         "1".repeat(64)
     );
     let dir = chart(&[meta, ("values.yaml", &pinned)]);
-    let out = chartpin(&["lint", "."], dir.path(), None, &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = chartpin(&["lint", "."]).current_dir(dir.path()).run();
+    assert_eq!(out.code, 0, "{}", out.stdout);
 
     let block =
         "image:\n  repository: nginx\n  tag: >-\n    1.25\nsidecarImage: |\n  busybox:1.36\n";
     let dir = chart(&[meta, ("values.yaml", block)]);
-    let out = chartpin(&["lint", "--format", "json", "."], dir.path(), None, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = chartpin(&["lint", "--format", "json", "."])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let got: Vec<String> = json["findings"]
         .as_array()
         .unwrap()
@@ -586,23 +545,20 @@ fn anchors_aliases_and_block_scalars_are_linted_not_refused() {
         format!("nginx:1.25@sha256:{}\n", "1".repeat(64)),
     )
     .unwrap();
-    let out = chartpin(
-        &["pin", "--digests", "digests.txt", "."],
-        dir.path(),
-        None,
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
+    let out = chartpin(&["pin", "--digests", "digests.txt", "."])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, 2);
+    let err = out.stderr.clone();
     assert!(err.contains("values.yaml:4:5: a block scalar"), "{err}");
 }
 
 #[test]
 fn malformed_values_is_exit_2_with_position() {
     let dir = chart(&[("values.yaml", "image:\n  repository: [nginx\n  tag: 1\n")]);
-    let out = chartpin(&["lint", "."], dir.path(), None, &[]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
+    let out = chartpin(&["lint", "."]).current_dir(dir.path()).run();
+    assert_eq!(out.code, 2);
+    let err = out.stderr.clone();
     assert!(err.contains("values.yaml:"), "{err}");
 }
 
@@ -611,12 +567,14 @@ fn corrupt_and_escaping_archives_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let corrupt = dir.path().join("corrupt.tgz");
     std::fs::write(&corrupt, b"\x1f\x8b\x08\x00garbage").unwrap();
-    let out = chartpin(&["lint", "corrupt.tgz"], dir.path(), None, &[]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = chartpin(&["lint", "corrupt.tgz"])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, 2);
     assert!(
-        text(&out.stderr).contains("corrupt chart archive"),
+        out.stderr.contains("corrupt chart archive"),
         "{}",
-        text(&out.stderr)
+        out.stderr
     );
 
     // An archive with a `../` entry, written with raw header bytes.
@@ -637,12 +595,14 @@ fn corrupt_and_escaping_archives_are_refused() {
         b.into_inner().unwrap().finish().unwrap(),
     )
     .unwrap();
-    let out = chartpin(&["lint", "evil.tgz"], dir.path(), None, &[]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = chartpin(&["lint", "evil.tgz"])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, 2);
     assert!(
-        text(&out.stderr).contains("escapes the archive root"),
+        out.stderr.contains("escapes the archive root"),
         "{}",
-        text(&out.stderr)
+        out.stderr
     );
 }
 
@@ -661,37 +621,28 @@ fn a_directory_of_charts_is_walked_by_chart_yaml() {
     let findings = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
     assert_eq!(codes(&findings), [Code::MutableTag, Code::ImplicitLatest]);
     let empty = tempfile::tempdir().unwrap();
-    let out = chartpin(&["lint", "."], empty.path(), None, &[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("no chart found"),
-        "{}",
-        text(&out.stderr)
-    );
+    let out = chartpin(&["lint", "."]).current_dir(empty.path()).run();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("no chart found"), "{}", out.stderr);
 }
 
 #[test]
 fn github_format_is_the_default_inside_github_actions() {
-    let out = chartpin(
-        &["lint", "testdata/lint/osm-tagwins"],
-        root(),
-        None,
-        &[("GITHUB_ACTIONS", std::ffi::OsStr::new("true"))],
-    );
-    let stdout = text(&out.stdout);
+    let out = chartpin(&["lint", "testdata/lint/osm-tagwins"])
+        .current_dir(root())
+        .envs(&[("GITHUB_ACTIONS", std::ffi::OsStr::new("true"))])
+        .run();
+    let stdout = out.stdout.clone();
     assert!(stdout.starts_with("::error file=testdata/lint/osm-tagwins/values.yaml,line=10,col=22,title=digest-field-ignored::"), "{stdout}");
 }
 
 #[test]
 fn sarif_of_a_real_run_uses_relative_uris() {
-    let out = chartpin(
-        &["lint", "testdata/lint/hidden", "--format", "sarif"],
-        root(),
-        None,
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let log: report::sarif::Log = serde_json::from_slice(&out.stdout).unwrap();
+    let out = chartpin(&["lint", "testdata/lint/hidden", "--format", "sarif"])
+        .current_dir(root())
+        .run();
+    assert_eq!(out.code, 1);
+    let log: report::sarif::Log = serde_json::from_str(&out.stdout).unwrap();
     for r in &log.runs[0].results {
         let uri = &r.locations[0].physical_location.artifact_location.uri;
         assert!(uri.starts_with("testdata/lint/hidden/"), "{uri}");
@@ -738,19 +689,10 @@ fn pin_then_lint_leaves_no_findings_at_pinned_sites() {
         }
         assert!(!covered.is_empty(), "{name}: nothing to pin");
         std::fs::write(dir.path().join("digests.txt"), &manifest).unwrap();
-        let out = chartpin(
-            &["pin", name, "--digests", "digests.txt"],
-            dir.path(),
-            None,
-            &[],
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{name}: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
+        let out = chartpin(&["pin", name, "--digests", "digests.txt"])
+            .current_dir(dir.path())
+            .run();
+        assert_eq!(out.code, 0, "{name}: {}{}", out.stdout, out.stderr);
         let after = lint_dirs(std::slice::from_ref(&chart), &LintOptions::default());
         for f in &after {
             if let Some(image) = &f.image {
@@ -815,15 +757,12 @@ fn rendered_alone_outside_a_chart() {
     let dir = tempfile::tempdir().unwrap();
     let stream = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n      containers: [{name: j, image: \"alpine:3.19\"}]\n";
     std::fs::write(dir.path().join("out.yaml"), stream).unwrap();
-    let out = chartpin(
-        &["lint", "--rendered", "out.yaml", "--format", "github"],
-        dir.path(),
-        None,
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = chartpin(&["lint", "--rendered", "out.yaml", "--format", "github"])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(
-        text(&out.stdout).lines().next().unwrap(),
+        out.stdout.lines().next().unwrap(),
         "::error file=out.yaml,line=7,col=37,title=mutable-tag::`alpine:3.19` is referenced by tag without a digest (Job/j container `j`) (at spec.template.spec.containers[0].image)"
     );
 }
@@ -851,9 +790,9 @@ fn chart_files_that_are_not_files_are_input_errors() {
         let dir = chart(files);
         std::fs::create_dir_all(dir.path().join(as_dir)).unwrap();
         for cmd in ["lint", "verify", "resolve"] {
-            let out = chartpin(&[cmd, "."], dir.path(), None, &[]);
-            let err = text(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{cmd} with {as_dir}/: {err}");
+            let out = chartpin(&[cmd, "."]).current_dir(dir.path()).run();
+            let err = out.stderr.clone();
+            assert_eq!(out.code, 2, "{cmd} with {as_dir}/: {err}");
             assert!(err.contains(named), "{cmd} with {as_dir}/: {err}");
         }
     }
@@ -865,9 +804,9 @@ fn chart_files_that_are_not_files_are_input_errors() {
         .status()
         .expect("run mkfifo");
     assert!(made.success());
-    let out = chartpin(&["lint", "."], dir.path(), None, &[]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let out = chartpin(&["lint", "."]).current_dir(dir.path()).run();
+    let err = out.stderr.clone();
+    assert_eq!(out.code, 2, "{err}");
     assert!(
         err.contains("templates/p.yaml") && err.contains("not a regular file"),
         "{err}"

@@ -2,8 +2,14 @@
 
 mod action;
 mod demo;
+mod dist;
+mod dist_action;
+mod dist_install;
+mod dist_messages;
+mod dist_plugin;
 mod docker_manifests;
 mod help;
+mod hostile_chart;
 mod hostile_registry;
 mod lint;
 mod manifest;
@@ -13,4 +19,5 @@ mod qa;
 mod release;
 mod report;
 mod support;
+mod usecases;
 mod verify;

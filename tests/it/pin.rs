@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use chartpin::manifest::{DigestManifest, EntryName, ManifestEntry, Origin};
 use chartpin::pin::{PinOptions, pin};
@@ -16,7 +15,7 @@ use chartpin::values::{DigestState, ImageSite, Node, SiteKind, ValuesFile};
 use proptest::prelude::*;
 use sha2::Digest as _;
 
-use crate::support::cli::{assert_snake_case_keys, copy_dir, finding_fields};
+use crate::support::cli::{Run, assert_snake_case_keys, chartpin, copy_dir, finding_fields};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,22 +23,6 @@ fn root() -> &'static Path {
 
 fn corpus() -> PathBuf {
     root().join("../shared/corpus")
-}
-
-fn chartpin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chartpin"))
-        .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .output()
-        .expect("run chartpin")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// The corpus-based cases: (case, corpus values file, corpus digests file).
@@ -73,33 +56,23 @@ fn run_golden(case: &str) -> (String, String, tempfile::TempDir) {
     let (c, d) = (chart.to_str().unwrap(), digests.to_str().unwrap());
 
     // --check: exit 1, nothing written.
-    let check = chartpin(&["pin", c, "--digests", d, "--check"]);
-    assert_eq!(
-        check.status.code(),
-        Some(1),
-        "{case}: --check\n{}",
-        stderr(&check)
-    );
+    let check = chartpin(&["pin", c, "--digests", d, "--check"]).run();
+    assert_eq!(check.code, 1, "{case}: --check\n{}", check.stderr);
     assert_eq!(
         std::fs::read_to_string(&values).unwrap(),
         before,
         "{case}: --check wrote"
     );
 
-    let first = chartpin(&["pin", "--chart", c, "--digests", d]);
-    assert_eq!(first.status.code(), Some(0), "{case}\n{}", stderr(&first));
+    let first = chartpin(&["pin", "--chart", c, "--digests", d]).run();
+    assert_eq!(first.code, 0, "{case}\n{}", first.stderr);
     let after = std::fs::read_to_string(&values).unwrap();
 
     // Pinning again changes nothing, and --check agrees.
-    let again = chartpin(&["pin", c, "--digests", d, "--check"]);
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{case}: second --check\n{}",
-        stdout(&again)
-    );
-    let second = chartpin(&["pin", c, "--digests", d]);
-    assert_eq!(second.status.code(), Some(0));
+    let again = chartpin(&["pin", c, "--digests", d, "--check"]).run();
+    assert_eq!(again.code, 0, "{case}: second --check\n{}", again.stdout);
+    let second = chartpin(&["pin", c, "--digests", d]).run();
+    assert_eq!(second.code, 0);
     assert_eq!(
         std::fs::read_to_string(&values).unwrap(),
         after,
@@ -566,12 +539,12 @@ impl Chart {
             .to_string()
     }
 
-    fn pin(&self, extra: &[&str]) -> Output {
+    fn pin(&self, extra: &[&str]) -> Run {
         let mut args = vec!["pin", self.dir.to_str().unwrap()];
         let d = self.digests();
         args.extend(["--digests", d.as_str()]);
         args.extend(extra);
-        chartpin(&args)
+        chartpin(&args).run()
     }
 }
 
@@ -580,13 +553,8 @@ const NGINX: &str = "docker.io/library/nginx:1.27@sha256:11111111111111111111111
 fn assert_bad(chart: &Chart, extra: &[&str], expect_location: &str, expect_text: &str) {
     let before = chart.values();
     let o = chart.pin(extra);
-    let err = stderr(&o);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "stdout: {}\nstderr: {err}",
-        stdout(&o)
-    );
+    let err = o.stderr;
+    assert_eq!(o.code, 2, "stdout: {}\nstderr: {err}", o.stdout);
     assert!(
         err.contains(expect_location),
         "missing `{expect_location}` in: {err}"
@@ -700,8 +668,8 @@ fn values_outside_the_chart_are_refused() {
 fn dry_run_prints_a_diff_and_writes_nothing() {
     let chart = Chart::new("# keep\nimage: nginx:1.27  # tail\n", NGINX);
     let o = chart.pin(&["--dry-run"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let out = stdout(&o);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = o.stdout;
     assert!(out.contains("-image: nginx:1.27  # tail\n"), "{out}");
     assert!(
         out.contains(&format!(
@@ -727,8 +695,8 @@ fn writes_keep_the_mode_and_unchanged_files_are_not_rewritten() {
     let path = chart.dir.join("values.yaml");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
     let o = chart.pin(&["--diff"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stdout(&o).contains("+image: nginx:1.27@sha256:"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("+image: nginx:1.27@sha256:"));
     let meta = std::fs::metadata(&path).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o640);
     // No temporary files are left behind.
@@ -740,11 +708,11 @@ fn writes_keep_the_mode_and_unchanged_files_are_not_rewritten() {
     // A second run has nothing to do: the file (inode) is not replaced.
     let ino = meta.ino();
     let o = chart.pin(&[]);
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.code, 0);
     assert!(
-        stdout(&o).contains("pinned 0 images in 0 files"),
+        o.stdout.contains("pinned 0 images in 0 files"),
         "{}",
-        stdout(&o)
+        o.stdout
     );
     assert_eq!(std::fs::metadata(&path).unwrap().ino(), ino);
 }
@@ -754,8 +722,8 @@ fn unmatched_images_and_entries_are_reported_and_strict_fails() {
     let digests = format!("{NGINX}ghcr.io/org/unused:1@sha256:{}\n", "2".repeat(64));
     let chart = Chart::new("image: nginx:1.27\nsidecarImage: busybox:1.36\n", &digests);
     let o = chart.pin(&["--dry-run"]);
-    assert_eq!(o.status.code(), Some(0));
-    let out = stdout(&o);
+    assert_eq!(o.code, 0);
+    let out = o.stdout;
     // Worded and rendered as lint's findings: the image in the message, the YAML path below.
     assert!(
         out.contains(
@@ -774,10 +742,10 @@ fn unmatched_images_and_entries_are_reported_and_strict_fails() {
         "{out}"
     );
     let strict = chart.pin(&["--dry-run", "--strict"]);
-    assert_eq!(strict.status.code(), Some(1));
+    assert_eq!(strict.code, 1);
 
     let json = chart.pin(&["--dry-run", "--format", "json"]);
-    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(doc["files"][0]["pinned"][0]["path"], "image");
     assert_eq!(
         doc["files"][0]["unmatched_images"][0]["code"],
@@ -798,8 +766,8 @@ fn unmatched_findings_render_as_sarif_github_and_json() {
     let chart = Chart::new("image: nginx:1.27\nsidecarImage: busybox:1.36\n", &digests);
 
     let sarif = chart.pin(&["--dry-run", "--format", "sarif"]);
-    assert_eq!(sarif.status.code(), Some(0), "{}", stderr(&sarif));
-    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    assert_eq!(sarif.code, 0, "{}", sarif.stderr);
+    let log: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
     let results = log["runs"][0]["results"].as_array().unwrap();
     let by_rule = |rule: &str| {
         results
@@ -832,7 +800,7 @@ fn unmatched_findings_render_as_sarif_github_and_json() {
     // SARIF is one JSON document: no diff or summary text around it.
     assert_eq!(results.len(), 2);
 
-    let github = stdout(&chart.pin(&["--dry-run", "--format", "github"]));
+    let github = chart.pin(&["--dry-run", "--format", "github"]).stdout;
     assert!(
         github.lines().any(|l| l.starts_with("::warning file=")
             && l.contains("values.yaml,line=2,col=15,title=unmatched-image::`busybox:1.36` has no manifest entry")),
@@ -847,12 +815,14 @@ fn unmatched_findings_render_as_sarif_github_and_json() {
         github.contains("chartpin pin: would pin 1 image in 1 file"),
         "{github}"
     );
-    let strict = stdout(&chart.pin(&["--dry-run", "--strict", "--format", "github"]));
+    let strict = chart
+        .pin(&["--dry-run", "--strict", "--format", "github"])
+        .stdout;
     assert!(strict.contains("::error file="), "{strict}");
 
     // JSON keeps its files/unmatched_entries shape and adds findings and a summary.
     let json = chart.pin(&["--dry-run", "--format", "json"]);
-    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_snake_case_keys(&doc);
     let codes = finding_fields(&doc, "code");
     assert_eq!(codes, ["unmatched-image", "unmatched-entry"]);
@@ -877,8 +847,8 @@ fn unmatched_findings_render_as_sarif_github_and_json() {
 fn a_bad_digests_format_is_a_usage_error_listing_the_formats() {
     let chart = Chart::new("image: nginx:1.27\n", NGINX);
     let o = chart.pin(&["--digests-format", "yaml-ish"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let err = stderr(&o);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    let err = o.stderr;
     for name in [
         "docker-images",
         "name-digest",
@@ -893,5 +863,5 @@ fn a_bad_digests_format_is_a_usage_error_listing_the_formats() {
     }
     assert!(err.contains("--digests-format"), "{err}");
     let ok = chart.pin(&["--digests-format", "ref-lines", "--check"]);
-    assert_eq!(ok.status.code(), Some(1), "{}", stderr(&ok));
+    assert_eq!(ok.code, 1, "{}", ok.stderr);
 }

@@ -2,16 +2,8 @@
 //! reads the same in every command, and human output says what happened.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn chartpin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chartpin"))
-        .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run chartpin")
-}
+use crate::support::cli::chartpin;
 
 /// A chart `chart/` in a temp dir with `values`, and a digest log beside it.
 fn chart(values: &str, digests: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -22,15 +14,15 @@ fn chart(values: &str, digests: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
 /// must exit 2; their first stderr lines, in that order.
 fn first_error_lines(dir: &Path, log: &Path) -> Vec<String> {
     let runs = [
-        chartpin(&["lint", s(dir)]),
-        chartpin(&["verify", s(dir)]),
-        chartpin(&["pin", s(dir), "--digests", s(log)]),
-        chartpin(&["release", s(dir), "--digests", s(log)]),
+        chartpin(&["lint", s(dir)]).run(),
+        chartpin(&["verify", s(dir)]).run(),
+        chartpin(&["pin", s(dir), "--digests", s(log)]).run(),
+        chartpin(&["release", s(dir), "--digests", s(log)]).run(),
     ];
     runs.iter()
         .map(|o| {
-            assert_eq!(o.status.code(), Some(2), "{o:?}");
-            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.code, 2, "{o:?}");
+            let err = &o.stderr;
             err.lines().next().unwrap_or_default().to_string()
         })
         .collect()
@@ -64,9 +56,9 @@ fn pin_says_which_image_changed_from_what_to_what_and_where() {
     );
     let log = format!("nginx:1.27@{new}\nredis:7@{new}\n");
     let (_tmp, dir, log) = chart(&values, &log);
-    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
-    assert_eq!(o.status.code(), Some(0), "{o:?}");
-    let out = String::from_utf8_lossy(&o.stdout);
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]).run();
+    assert_eq!(o.code, 0, "{o:?}");
+    let out = &o.stdout;
     let shown = dir.join("values.yaml");
     let expect = [
         format!(
@@ -80,8 +72,8 @@ fn pin_says_which_image_changed_from_what_to_what_and_where() {
         "pinned 2 images in 1 file".to_string(),
     ];
     assert_eq!(out.lines().collect::<Vec<_>>(), expect, "{out}");
-    let again = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
-    let out = String::from_utf8_lossy(&again.stdout);
+    let again = chartpin(&["pin", s(&dir), "--digests", s(&log)]).run();
+    let out = &again.stdout;
     assert!(
         out.contains(&format!("4:11: already pinned nginx:1.27: {new} (at app)")),
         "{out}"
@@ -111,9 +103,9 @@ fn invalid_utf8_reads_the_same_in_every_command_with_its_position() {
     // A digest manifest and a config file say the same, at their own positions.
     std::fs::write(dir.join("values.yaml"), "image: nginx:1.27\n").unwrap();
     std::fs::write(&log, b"nginx:1.27@sha256:\xff\n").unwrap();
-    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
-    assert_eq!(o.status.code(), Some(2), "{o:?}");
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]).run();
+    assert_eq!(o.code, 2, "{o:?}");
+    let err = &o.stderr;
     assert!(
         err.starts_with(&format!(
             "error: {}:1:19: file is not valid UTF-8",
@@ -123,9 +115,9 @@ fn invalid_utf8_reads_the_same_in_every_command_with_its_position() {
     );
     std::fs::write(&log, &digest).unwrap();
     std::fs::write(dir.join(".chartpin.yaml"), b"ignore: []\n# \xfe\n").unwrap();
-    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]);
-    assert_eq!(o.status.code(), Some(2), "{o:?}");
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log)]).run();
+    assert_eq!(o.code, 2, "{o:?}");
+    let err = &o.stderr;
     assert!(
         err.starts_with(&format!(
             "error: {}:2:3: file is not valid UTF-8",
@@ -138,9 +130,9 @@ fn invalid_utf8_reads_the_same_in_every_command_with_its_position() {
     std::fs::remove_file(dir.join(".chartpin.yaml")).unwrap();
     let rendered = dir.parent().unwrap().join("rendered.yaml");
     std::fs::write(&rendered, b"kind: Pod\nimage: caf\xff\n").unwrap();
-    let o = chartpin(&["lint", "--rendered", s(&rendered), s(&dir)]);
-    assert_eq!(o.status.code(), Some(2), "{o:?}");
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o = chartpin(&["lint", "--rendered", s(&rendered), s(&dir)]).run();
+    assert_eq!(o.code, 2, "{o:?}");
+    let err = &o.stderr;
     assert!(
         err.starts_with(&format!(
             "error: {}:2:11: file is not valid UTF-8",
@@ -150,9 +142,9 @@ fn invalid_utf8_reads_the_same_in_every_command_with_its_position() {
     );
 
     // A directory where a file belongs is an input error, not an I/O riddle.
-    let o = chartpin(&["pin", s(&dir), "--digests", s(dir.parent().unwrap())]);
-    assert_eq!(o.status.code(), Some(2), "{o:?}");
-    let err = String::from_utf8_lossy(&o.stderr);
+    let o = chartpin(&["pin", s(&dir), "--digests", s(dir.parent().unwrap())]).run();
+    assert_eq!(o.code, 2, "{o:?}");
+    let err = &o.stderr;
     assert!(err.contains(": is a directory"), "{err}");
 }
 
@@ -164,9 +156,9 @@ fn pin_and_release_point_at_the_field_they_write() {
         "nginx:1.27@sha256:{d}\nbusybox:1.36@sha256:{d}\nredis:7@sha256:{d}\nalpine:3.20@sha256:{d}\n"
     );
     let (_tmp, dir, log) = chart(values, &log);
-    let o = chartpin(&["pin", s(&dir), "--digests", s(&log), "--check"]);
-    assert_eq!(o.status.code(), Some(1), "{o:?}");
-    let out = String::from_utf8_lossy(&o.stdout);
+    let o = chartpin(&["pin", s(&dir), "--digests", s(&log), "--check"]).run();
+    assert_eq!(o.code, 1, "{o:?}");
+    let out = &o.stdout;
     let shown = dir.join("values.yaml").display().to_string();
     // The digest field, the string, the sha field, the tag: each where the pin lands.
     let pin_sites: Vec<String> = out

@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::cli::{Run, assert_snake_case_keys, clean_command, copy_dir, run};
+use crate::support::cli::{Chartpin, Run, assert_snake_case_keys, chartpin, copy_dir};
 use crate::support::free_port;
 use crate::support::helm::path_with_helm;
 use crate::support::proxy::Proxy;
@@ -19,18 +19,14 @@ const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/release/cha
 const NEVER_PUSHED: &str =
     "sha256:5555555555555555555555555555555555555555555555555555555555555555";
 
-/// chartpin with a clean environment (no credentials, no GitHub variables), helm on PATH.
-fn command(args: &[&str], home: &Path) -> Command {
-    let mut cmd = clean_command(args, home);
-    cmd.env("PATH", path_with_helm())
+/// chartpin's clean environment with HOME and TMPDIR at `home`, helm on
+/// PATH, and NO_COLOR unset (piped output must be plain without it).
+fn in_home(args: &[&str], home: &Path) -> Chartpin {
+    chartpin(args)
+        .home(home)
+        .env("PATH", path_with_helm())
         .env("TMPDIR", home)
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env_remove("NO_COLOR");
-    cmd
-}
-
-fn chartpin(args: &[&str], home: &Path) -> Run {
-    run(&mut command(args, home))
+        .env_remove("NO_COLOR")
 }
 
 /// `chartpin release CHART --digests DIGESTS EXTRA…` in `home`'s clean environment.
@@ -42,11 +38,11 @@ fn release(chart: &Path, digests: &Path, extra: &[&str], home: &Path) -> Run {
         digests.to_str().unwrap(),
     ];
     args.extend(extra);
-    chartpin(&args, home)
+    in_home(&args, home).run()
 }
 
 /// The fixture chart copied into `dir/chart`, its images pointing at `host`.
-fn chart_for(host: &str, dir: &Path) -> PathBuf {
+pub(crate) fn chart_for(host: &str, dir: &Path) -> PathBuf {
     let chart = dir.join("chart");
     copy_dir(Path::new(FIXTURE), &chart);
     for f in ["values.yaml", "Chart.yaml"] {
@@ -128,7 +124,7 @@ fn a_release_pins_verifies_lints_and_summarises() {
 
     // A dry run does every check, shows the diff, and writes nothing.
     let before = snapshot(&chart);
-    let dry = chartpin(
+    let dry = in_home(
         &[
             "release",
             c,
@@ -139,7 +135,8 @@ fn a_release_pins_verifies_lints_and_summarises() {
             "human",
         ],
         dir.path(),
-    );
+    )
+    .run();
     assert_eq!(dry.code, 0, "{}", dry.all());
     assert_eq!(snapshot(&chart), before);
     assert!(
@@ -155,7 +152,7 @@ fn a_release_pins_verifies_lints_and_summarises() {
         dry.all()
     );
 
-    let run = chartpin(
+    let run = in_home(
         &[
             "release",
             "--chart",
@@ -169,7 +166,8 @@ fn a_release_pins_verifies_lints_and_summarises() {
             "json",
         ],
         dir.path(),
-    );
+    )
+    .run();
     assert_eq!(run.code, 0, "{}", run.all());
     let (values, chart_yaml) = expected_after(&reg.host, &web.digest, &tool.digest);
     assert_eq!(
@@ -233,18 +231,19 @@ fn a_release_pins_verifies_lints_and_summarises() {
     }
 
     // The result passes verify and lint (rendered too).
-    let lint = chartpin(&["lint", c, "--render", "--format", "human"], dir.path());
+    let lint = in_home(&["lint", c, "--render", "--format", "human"], dir.path()).run();
     assert_eq!(lint.code, 0, "{}", lint.all());
-    let verify = chartpin(&["verify", c, "--content", "--format", "human"], dir.path());
+    let verify = in_home(&["verify", c, "--content", "--format", "human"], dir.path()).run();
     assert_eq!(verify.code, 0, "{}", verify.all());
     assert!(verify.stdout.contains("verified"), "{}", verify.all());
 
     // Releasing again changes nothing and says so, in the human table too.
     let before = snapshot(&chart);
-    let again = chartpin(
+    let again = in_home(
         &["release", c, "--digests", d, "--format", "human"],
         dir.path(),
-    );
+    )
+    .run();
     assert_eq!(again.code, 0, "{}", again.all());
     assert_eq!(snapshot(&chart), before);
     assert!(
@@ -304,7 +303,7 @@ fn a_digest_missing_from_the_registry_changes_nothing() {
     assert_eq!(rows[1]["verified"], "no");
 
     // Through GITHUB_STEP_SUMMARY this time: the summary says why.
-    let out = command(
+    let out = in_home(
         &[
             "release",
             chart.to_str().unwrap(),
@@ -315,10 +314,9 @@ fn a_digest_missing_from_the_registry_changes_nothing() {
     )
     .env("GITHUB_STEP_SUMMARY", &summary)
     .env("GITHUB_ACTIONS", "true")
-    .output()
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    .run();
+    assert_eq!(out.code, 1);
+    let stdout = out.stdout;
     assert!(
         stdout.contains("::error") && stdout.contains("title=digest-not-found"),
         "{stdout}"
@@ -396,7 +394,7 @@ fn bad_input_exits_2_and_changes_nothing() {
             "no-such-format",
         ],
     ] {
-        let run = chartpin(&args, dir.path());
+        let run = in_home(&args, dir.path()).run();
         assert_eq!(run.code, 2, "{args:?}: {}", run.all());
         assert!(run.stderr.contains("error:"), "{}", run.all());
     }
@@ -488,7 +486,7 @@ fn a_release_killed_at_any_moment_leaves_each_file_old_or_new() {
 
     // One uninterrupted run, to spread the kills over its length.
     let started = Instant::now();
-    let full = chartpin(&args, dir.path());
+    let full = in_home(&args, dir.path()).run();
     let length = started.elapsed();
     assert_eq!(full.code, 0, "{}", full.all());
     assert_eq!(snapshot(&chart), new);
@@ -497,7 +495,8 @@ fn a_release_killed_at_any_moment_leaves_each_file_old_or_new() {
     const KILLS: u32 = 12;
     for i in 0..KILLS {
         reset();
-        let mut child = command(&args, dir.path())
+        let mut child = in_home(&args, dir.path())
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -543,7 +542,8 @@ fn a_release_killed_at_any_moment_leaves_each_file_old_or_new() {
     // the moment a temporary appears (between staging and the renames).
     for attempt in 0..3 {
         reset();
-        let mut child = command(&args, dir.path())
+        let mut child = in_home(&args, dir.path())
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -590,7 +590,7 @@ fn a_release_killed_at_any_moment_leaves_each_file_old_or_new() {
     reset();
     let orphan = chart.join(".values.yaml.chartpin-4194399-0.tmp");
     std::fs::write(&orphan, "half a file").unwrap();
-    let run = chartpin(&args, dir.path());
+    let run = in_home(&args, dir.path()).run();
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(!orphan.exists(), "orphaned temporary left behind");
     assert_eq!(snapshot(&chart), new);

@@ -79,10 +79,15 @@ fn human_colour_only_when_asked() {
     };
     let mut out = Vec::new();
     report::render_human(&findings(), &opts, &mut out).unwrap();
+    let bold_red = report::severity_style(chartpin::diag::Severity::Error);
+    let text = String::from_utf8(out).unwrap();
     assert!(
-        String::from_utf8(out)
-            .unwrap()
-            .contains("\x1b[1;31merror[mutable-tag]")
+        text.contains(&format!("{bold_red}error[mutable-tag]{bold_red:#}")),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\x1b[1m\x1b[31merror[mutable-tag]"),
+        "{text:?}"
     );
     opts.color = false;
     let mut out = Vec::new();

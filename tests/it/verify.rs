@@ -7,19 +7,9 @@ use std::time::Duration;
 
 use base64::Engine;
 
-use crate::support::cli::{Run, assert_snake_case_keys, clean_command, finding_fields, run};
+use crate::support::cli::{Run, assert_snake_case_keys, chartpin, finding_fields};
 use crate::support::proxy::{Fault, Proxy};
 use crate::support::registry::{Auth, Options, Registry};
-
-/// Run chartpin with a clean environment; `env` adds variables.
-fn chartpin(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = clean_command(args, home.path());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run(&mut cmd)
-}
 
 /// A plain-HTTP registry that takes `user`/`password` (htpasswd).
 fn htpasswd_registry(user: &str, password: &str) -> Registry {
@@ -73,14 +63,14 @@ fn open_registry_verifies_present_digests_and_reports_missing_ones() {
     let idx = reg.push_index("multi", Some("v2"), "two", &["linux/amd64", "linux/arm64"]);
     let a = pinned(&reg.host, "app", &img.digest);
     let b = format!("{}/multi:v2@{}", reg.host, idx.digest);
-    let ok = chartpin(&["verify", &a, &b], &[]);
+    let ok = chartpin(&["verify", &a, &b]).run();
     assert_eq!(ok.code, 0, "{}", ok.all());
     assert!(ok.stdout.contains("verified 2 of 2"), "{}", ok.stdout);
-    let content = chartpin(&["verify", "--content", &a, &b], &[]);
+    let content = chartpin(&["verify", "--content", &a, &b]).run();
     assert_eq!(content.code, 0, "{}", content.all());
 
     let missing = pinned(&reg.host, "app", MISSING);
-    let bad = chartpin(&["verify", &a, &missing, "--format", "json"], &[]);
+    let bad = chartpin(&["verify", &a, &missing, "--format", "json"]).run();
     assert_eq!(bad.code, 1, "{}", bad.all());
     let doc: serde_json::Value = serde_json::from_str(&bad.stdout).unwrap();
     assert_snake_case_keys(&doc);
@@ -89,7 +79,7 @@ fn open_registry_verifies_present_digests_and_reports_missing_ones() {
     assert_eq!(findings[0]["code"], "digest-not-found");
     assert_eq!(findings[0]["image"], missing.as_str());
     // An image that never existed in a repository that never existed.
-    let nowhere = chartpin(&["verify", &pinned(&reg.host, "nope", MISSING)], &[]);
+    let nowhere = chartpin(&["verify", &pinned(&reg.host, "nope", MISSING)]).run();
     assert_eq!(nowhere.code, 1, "{}", nowhere.all());
 }
 
@@ -100,28 +90,26 @@ fn platforms_are_checked_in_indexes_and_single_manifests() {
     let single = reg.push_image("single", Some("v1"), "s");
     let i = pinned(&reg.host, "multi", &idx.digest);
     let s = pinned(&reg.host, "single", &single.digest);
-    let both = chartpin(
-        &[
-            "verify",
-            &i,
-            "--platform",
-            "linux/amd64",
-            "--platform",
-            "linux/arm64",
-        ],
-        &[],
-    );
+    let both = chartpin(&[
+        "verify",
+        &i,
+        "--platform",
+        "linux/amd64",
+        "--platform",
+        "linux/arm64",
+    ])
+    .run();
     assert_eq!(both.code, 0, "{}", both.all());
-    let s390 = chartpin(&["verify", &i, "--platform", "linux/s390x"], &[]);
+    let s390 = chartpin(&["verify", &i, "--platform", "linux/s390x"]).run();
     assert_eq!(s390.code, 1, "{}", s390.all());
     assert!(
         s390.stdout.contains("platform-missing") && s390.stdout.contains("linux/arm64/v8"),
         "{}",
         s390.stdout
     );
-    let amd = chartpin(&["verify", &s, "--platform", "linux/amd64"], &[]);
+    let amd = chartpin(&["verify", &s, "--platform", "linux/amd64"]).run();
     assert_eq!(amd.code, 0, "{}", amd.all());
-    let arm = chartpin(&["verify", &s, "--platform", "linux/arm64"], &[]);
+    let arm = chartpin(&["verify", &s, "--platform", "linux/arm64"]).run();
     assert_eq!(arm.code, 1, "{}", arm.all());
     assert!(arm.stdout.contains("platform-missing"), "{}", arm.stdout);
 }
@@ -131,7 +119,7 @@ fn check_tags_reports_a_moved_tag() {
     let reg = Registry::start();
     let first = reg.push_image("app", Some("v1"), "first");
     let r = format!("{}/app:v1@{}", reg.host, first.digest);
-    assert_eq!(chartpin(&["verify", "--check-tags", &r], &[]).code, 0);
+    assert_eq!(chartpin(&["verify", "--check-tags", &r]).run().code, 0);
     let second = reg.push_image("app", None, "second");
     reg.retag(
         "app",
@@ -139,7 +127,7 @@ fn check_tags_reports_a_moved_tag() {
         crate::support::registry::OCI_MANIFEST,
         &second.manifest,
     );
-    let moved = chartpin(&["verify", "--check-tags", &r], &[]);
+    let moved = chartpin(&["verify", "--check-tags", &r]).run();
     assert_eq!(moved.code, 1, "{}", moved.all());
     assert!(
         moved.stdout.contains("tag-drift") && moved.stdout.contains(&second.digest),
@@ -147,7 +135,7 @@ fn check_tags_reports_a_moved_tag() {
         moved.stdout
     );
     // Without --check-tags the digest itself still exists.
-    assert_eq!(chartpin(&["verify", &r], &[]).code, 0);
+    assert_eq!(chartpin(&["verify", &r]).run().code, 0);
 }
 
 /// Assert that neither the password nor any base64 form of the credentials shows.
@@ -165,7 +153,7 @@ fn htpasswd_credentials_come_from_docker_config_and_never_show() {
     let img = reg.push_image("app", Some("v1"), "one");
     let r = pinned(&reg.host, "app", &img.digest);
 
-    let anonymous = chartpin(&["verify", &r], &[]);
+    let anonymous = chartpin(&["verify", &r]).run();
     assert_eq!(anonymous.code, 3, "{}", anonymous.all());
     assert!(
         anonymous.stdout.contains("auth-failed"),
@@ -178,14 +166,13 @@ fn htpasswd_credentials_come_from_docker_config_and_never_show() {
     for extra in [&[][..], &["--content"][..], &["--format", "json"][..]] {
         let mut args = vec!["verify", &r];
         args.extend_from_slice(extra);
-        let ok = chartpin(&args, &[("DOCKER_CONFIG", cfg)]);
+        let ok = chartpin(&args).envs(&[("DOCKER_CONFIG", cfg)]).run();
         assert_eq!(ok.code, 0, "{}", ok.all());
         assert_no_secret(&ok, user, password);
     }
-    let missing = chartpin(
-        &["verify", &pinned(&reg.host, "app", MISSING)],
-        &[("DOCKER_CONFIG", cfg)],
-    );
+    let missing = chartpin(&["verify", &pinned(&reg.host, "app", MISSING)])
+        .envs(&[("DOCKER_CONFIG", cfg)])
+        .run();
     assert_eq!(missing.code, 1, "{}", missing.all());
     assert_no_secret(&missing, user, password);
 
@@ -199,10 +186,9 @@ fn htpasswd_credentials_come_from_docker_config_and_never_show() {
         serde_json::json!({"auths": {format!("http://{}", reg.host): {"auth": auth}}}).to_string(),
     )
     .unwrap();
-    let wrong = chartpin(
-        &["verify", &r],
-        &[("DOCKER_CONFIG", wrong_dir.to_str().unwrap())],
-    );
+    let wrong = chartpin(&["verify", &r])
+        .envs(&[("DOCKER_CONFIG", wrong_dir.to_str().unwrap())])
+        .run();
     assert_eq!(wrong.code, 3, "{}", wrong.all());
     assert!(wrong.stdout.contains("auth-failed"), "{}", wrong.stdout);
     assert_no_secret(&wrong, user, wrong_pw);
@@ -215,10 +201,9 @@ fn podman_auth_file_is_read() {
     let img = reg.push_image("app", Some("v1"), "one");
     let dir = reg.write_docker_config(&reg.dir().join("podman"));
     let auth_file = dir.join("config.json");
-    let ok = chartpin(
-        &["verify", &pinned(&reg.host, "app", &img.digest)],
-        &[("REGISTRY_AUTH_FILE", auth_file.to_str().unwrap())],
-    );
+    let ok = chartpin(&["verify", &pinned(&reg.host, "app", &img.digest)])
+        .envs(&[("REGISTRY_AUTH_FILE", auth_file.to_str().unwrap())])
+        .run();
     assert_eq!(ok.code, 0, "{}", ok.all());
     assert_no_secret(&ok, user, password);
 }
@@ -236,7 +221,7 @@ fn token_auth_gets_a_scoped_bearer_token() {
     let img = reg.push_image("app", Some("v1"), "one");
     let idx = reg.push_index("multi", Some("v1"), "m", &["linux/amd64", "linux/arm64"]);
     let r = pinned(&reg.host, "app", &img.digest);
-    let anonymous = chartpin(&["verify", &r], &[]);
+    let anonymous = chartpin(&["verify", &r]).run();
     assert_eq!(anonymous.code, 3, "{}", anonymous.all());
     assert!(
         anonymous.stdout.contains("auth-failed"),
@@ -251,17 +236,16 @@ fn token_auth_gets_a_scoped_bearer_token() {
         .requests
         .load(std::sync::atomic::Ordering::SeqCst);
     let cfg = reg.write_docker_config(&reg.dir().join("docker"));
-    let ok = chartpin(
-        &[
-            "verify",
-            "--content",
-            "--platform",
-            "linux/amd64",
-            &r,
-            &pinned(&reg.host, "multi", &idx.digest),
-        ],
-        &[("DOCKER_CONFIG", cfg.to_str().unwrap())],
-    );
+    let ok = chartpin(&[
+        "verify",
+        "--content",
+        "--platform",
+        "linux/amd64",
+        &r,
+        &pinned(&reg.host, "multi", &idx.digest),
+    ])
+    .envs(&[("DOCKER_CONFIG", cfg.to_str().unwrap())])
+    .run();
     assert_eq!(ok.code, 0, "{}", ok.all());
     assert_no_secret(&ok, user, password);
     let after = reg
@@ -281,7 +265,7 @@ fn tls_registry_needs_the_ca_file() {
     });
     let img = reg.push_image("app", Some("v1"), "one");
     let r = pinned(&reg.host, "app", &img.digest);
-    let rejected = chartpin(&["verify", &r], &[]);
+    let rejected = chartpin(&["verify", &r]).run();
     assert_eq!(rejected.code, 3, "{}", rejected.all());
     assert!(
         rejected.stdout.contains("registry-unreachable") && rejected.stdout.contains("certificate"),
@@ -289,7 +273,7 @@ fn tls_registry_needs_the_ca_file() {
         rejected.stdout
     );
     let ca = reg.ca_file.as_ref().unwrap().to_str().unwrap().to_string();
-    let ok = chartpin(&["verify", "--content", "--ca-file", &ca, &r], &[]);
+    let ok = chartpin(&["verify", "--content", "--ca-file", &ca, &r]).run();
     assert_eq!(ok.code, 0, "{}", ok.all());
 }
 
@@ -327,19 +311,17 @@ fn credential_helper_on_path_supplies_credentials() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let ok = chartpin(
-        &["verify", &pinned(&reg.host, "app", &img.digest)],
-        &[("DOCKER_CONFIG", cfg.to_str().unwrap()), ("PATH", &path)],
-    );
+    let ok = chartpin(&["verify", &pinned(&reg.host, "app", &img.digest)])
+        .envs(&[("DOCKER_CONFIG", cfg.to_str().unwrap()), ("PATH", &path)])
+        .run();
     assert_eq!(ok.code, 0, "{}", ok.all());
     assert_no_secret(&ok, user, password);
 
     // credsStore: the same helper for every registry.
     std::fs::write(cfg.join("config.json"), r#"{"credsStore": "test"}"#).unwrap();
-    let store = chartpin(
-        &["verify", &pinned(&reg.host, "app", &img.digest)],
-        &[("DOCKER_CONFIG", cfg.to_str().unwrap()), ("PATH", &path)],
-    );
+    let store = chartpin(&["verify", &pinned(&reg.host, "app", &img.digest)])
+        .envs(&[("DOCKER_CONFIG", cfg.to_str().unwrap()), ("PATH", &path)])
+        .run();
     assert_eq!(store.code, 0, "{}", store.all());
     assert_no_secret(&store, user, password);
 }
@@ -371,15 +353,14 @@ fn several_registries_with_different_credentials_in_one_run() {
         .to_string(),
     )
     .unwrap();
-    let run = chartpin(
-        &[
-            "verify",
-            &pinned(&a.host, "app", &ia.digest),
-            &pinned(&b.host, "app", &ib.digest),
-            &pinned(&c.host, "app", &ic.digest),
-        ],
-        &[("DOCKER_CONFIG", cfg.to_str().unwrap())],
-    );
+    let run = chartpin(&[
+        "verify",
+        &pinned(&a.host, "app", &ia.digest),
+        &pinned(&b.host, "app", &ib.digest),
+        &pinned(&c.host, "app", &ic.digest),
+    ])
+    .envs(&[("DOCKER_CONFIG", cfg.to_str().unwrap())])
+    .run();
     assert_eq!(run.code, 0, "{}", run.all());
     assert_no_secret(&run, "ann", "pw-a-111");
     assert_no_secret(&run, "ben", "pw-b-222");
@@ -391,7 +372,7 @@ fn mirror_serves_references_that_keep_their_names() {
     let img = reg.push_image("org/app", Some("v1"), "m");
     let r = format!("registry.example.invalid/org/app@{}", img.digest);
     let mirror = format!("registry.example.invalid={}", reg.host);
-    let ok = chartpin(&["verify", "--registry-mirror", &mirror, &r], &[]);
+    let ok = chartpin(&["verify", "--registry-mirror", &mirror, &r]).run();
     assert_eq!(ok.code, 0, "{}", ok.all());
 }
 
@@ -401,7 +382,7 @@ fn identical_references_are_checked_once() {
     let img = reg.push_image("app", Some("v1"), "one");
     let proxy = Proxy::start(&reg.host);
     let r = pinned(&proxy.host, "app", &img.digest);
-    let run = chartpin(&["verify", &r, &r, &r], &[]);
+    let run = chartpin(&["verify", &r, &r, &r]).run();
     assert_eq!(run.code, 0, "{}", run.all());
     let manifest_requests = proxy
         .request_log()
@@ -542,7 +523,7 @@ fn faults_give_their_documented_outcome_and_never_a_false_verified() {
         let mut args = vec!["verify", "--format", "json"];
         args.extend_from_slice(case.flags);
         args.push(&r);
-        let run = chartpin(&args, &[]);
+        let run = chartpin(&args).run();
         assert_eq!(run.code, case.exit, "{}: {}", case.name, run.all());
         assert!(
             proxy.faults_fired() >= 1,
@@ -578,28 +559,28 @@ fn resolve_then_verify_round_trip() {
     let out = reg.dir().join("digests.txt");
     let a = format!("{}/app:v1", reg.host);
     let b = format!("{}/multi:v2", reg.host);
-    let run = chartpin(&["resolve", &a, &b, "--output", out.to_str().unwrap()], &[]);
+    let run = chartpin(&["resolve", &a, &b, "--output", out.to_str().unwrap()]).run();
     assert_eq!(run.code, 0, "{}", run.all());
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text, format!("{a}@{}\n{b}@{}\n", img.digest, idx.digest));
 
     // Platform picks that platform's manifest out of the index.
-    let arm = chartpin(&["resolve", &b, "--platform", "linux/arm64"], &[]);
+    let arm = chartpin(&["resolve", &b, "--platform", "linux/arm64"]).run();
     assert_eq!(arm.code, 0, "{}", arm.all());
     assert_eq!(
         arm.stdout.trim(),
         format!("{b}@{}", idx.manifests[1].digest)
     );
-    let none = chartpin(&["resolve", &b, "--platform", "linux/s390x"], &[]);
+    let none = chartpin(&["resolve", &b, "--platform", "linux/s390x"]).run();
     assert_eq!(none.code, 1, "{}", none.all());
-    let missing = chartpin(&["resolve", &format!("{}/app:nope", reg.host)], &[]);
+    let missing = chartpin(&["resolve", &format!("{}/app:nope", reg.host)]).run();
     assert_eq!(missing.code, 1, "{}", missing.all());
 
     // Every resolved line verifies, tags included.
     let lines: Vec<&str> = text.lines().collect();
     let mut args = vec!["verify", "--check-tags", "--content"];
-    args.extend(lines.iter().copied());
-    let verified = chartpin(&args, &[]);
+    args.extend(lines);
+    let verified = chartpin(&args).run();
     assert_eq!(verified.code, 0, "{}", verified.all());
     assert!(
         verified.stdout.contains("verified 2 of 2"),
@@ -608,13 +589,10 @@ fn resolve_then_verify_round_trip() {
     );
 
     // The same file as a digest manifest; findings point at its lines.
-    let from_file = chartpin(
-        &["verify", "--check-tags", "--digests", out.to_str().unwrap()],
-        &[],
-    );
+    let from_file = chartpin(&["verify", "--check-tags", "--digests", out.to_str().unwrap()]).run();
     assert_eq!(from_file.code, 0, "{}", from_file.all());
     std::fs::write(&out, format!("{text}{}/other:v9@{MISSING}\n", reg.host)).unwrap();
-    let bad = chartpin(&["verify", "--digests", out.to_str().unwrap()], &[]);
+    let bad = chartpin(&["verify", "--digests", out.to_str().unwrap()]).run();
     assert_eq!(bad.code, 1, "{}", bad.all());
     assert!(
         bad.stdout.contains("digests.txt:3:") && bad.stdout.contains("digest-not-found"),
@@ -647,7 +625,7 @@ fn usage_errors_exit_2() {
             "127.0.0.1:1/app@sha256:1111111111111111111111111111111111111111111111111111111111111111",
         ][..],
     ] {
-        let run = chartpin(args, &[]);
+        let run = chartpin(args).run();
         assert_eq!(run.code, 2, "{args:?}: {}", run.all());
     }
 }
@@ -697,7 +675,7 @@ fn resolve_pin_verify_round_trip_on_a_chart() {
     let values_path = chart.join("values.yaml");
 
     // Nothing pinned yet: verify has nothing to check and says so.
-    let before = chartpin(&["verify", c], &[]);
+    let before = chartpin(&["verify", c]).run();
     assert_eq!(before.code, 0, "{}", before.all());
     assert!(
         before.stdout.contains("verified 0 of 0") && before.stdout.contains("3 unpinned"),
@@ -707,16 +685,14 @@ fn resolve_pin_verify_round_trip_on_a_chart() {
 
     // resolve → a ref-lines manifest pin reads.
     let resolved = tmp.path().join("resolved.txt");
-    let run = chartpin(
-        &[
-            "resolve",
-            "--chart",
-            c,
-            "--output",
-            resolved.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let run = chartpin(&[
+        "resolve",
+        "--chart",
+        c,
+        "--output",
+        resolved.to_str().unwrap(),
+    ])
+    .run();
     assert_eq!(run.code, 0, "{}", run.all());
     let text = std::fs::read_to_string(&resolved).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
@@ -729,7 +705,7 @@ fn resolve_pin_verify_round_trip_on_a_chart() {
         ]
     );
 
-    let pin = chartpin(&["pin", c, "--digests", resolved.to_str().unwrap()], &[]);
+    let pin = chartpin(&["pin", c, "--digests", resolved.to_str().unwrap()]).run();
     assert_eq!(pin.code, 0, "{}", pin.all());
     let values = std::fs::read_to_string(&values_path).unwrap();
     assert!(
@@ -746,7 +722,7 @@ fn resolve_pin_verify_round_trip_on_a_chart() {
         &["verify", c][..],
         &["verify", "--chart", c, "--content", "--check-tags"][..],
     ] {
-        let ok = chartpin(args, &[]);
+        let ok = chartpin(args).run();
         assert_eq!(ok.code, 0, "{args:?}: {}", ok.all());
         assert!(ok.stdout.contains("verified 2 of 2"), "{}", ok.stdout);
         // The annotation still names the tag only: counted, not verified.
@@ -765,7 +741,7 @@ fn resolve_pin_verify_round_trip_on_a_chart() {
             "web",
         ],
     );
-    let packaged = chartpin(&["verify", tgz.to_str().unwrap()], &[]);
+    let packaged = chartpin(&["verify", tgz.to_str().unwrap()]).run();
     assert_eq!(packaged.code, 0, "{}", packaged.all());
     assert!(
         packaged.stdout.contains("verified 2 of 2"),
@@ -776,7 +752,7 @@ fn resolve_pin_verify_round_trip_on_a_chart() {
     // Move the tag: --check-tags reports drift at the digest's line.
     let other = reg.push_image("app", Some("v1"), "moved");
     assert_ne!(other.digest, img.digest);
-    let drift = chartpin(&["verify", c, "--check-tags"], &[]);
+    let drift = chartpin(&["verify", c, "--check-tags"]).run();
     assert_eq!(drift.code, 1, "{}", drift.all());
     let digest_line = line_of(&values, "digest:");
     assert!(
@@ -787,11 +763,11 @@ fn resolve_pin_verify_round_trip_on_a_chart() {
         drift.stdout
     );
     // Without --check-tags the pinned digest still exists: exit 0.
-    assert_eq!(chartpin(&["verify", c], &[]).code, 0);
+    assert_eq!(chartpin(&["verify", c]).run().code, 0);
 
     // Point the digest at one the registry never had: exit 1 at that line.
     std::fs::write(&values_path, values.replace(&img.digest, MISSING)).unwrap();
-    let bad = chartpin(&["verify", c], &[]);
+    let bad = chartpin(&["verify", c]).run();
     assert_eq!(bad.code, 1, "{}", bad.all());
     assert!(
         bad.stdout.contains(&format!(
@@ -813,9 +789,9 @@ fn pin_resolve_then_verify() {
     let chart = write_chart(tmp.path(), &reg.host);
     let c = chart.to_str().unwrap();
 
-    let check = chartpin(&["pin", c, "--resolve", "--check"], &[]);
+    let check = chartpin(&["pin", c, "--resolve", "--check"]).run();
     assert_eq!(check.code, 1, "{}", check.all());
-    let pin = chartpin(&["pin", c, "--resolve"], &[]);
+    let pin = chartpin(&["pin", c, "--resolve"]).run();
     assert_eq!(pin.code, 0, "{}", pin.all());
     assert!(
         pin.stdout.contains("pinned 2 images in 1 file"),
@@ -827,7 +803,7 @@ fn pin_resolve_then_verify() {
         values.contains(&img.digest) && values.contains(&idx.digest),
         "{values}"
     );
-    let ok = chartpin(&["verify", c, "--check-tags"], &[]);
+    let ok = chartpin(&["verify", c, "--check-tags"]).run();
     assert_eq!(ok.code, 0, "{}", ok.all());
     assert!(ok.stdout.contains("verified 2 of 2"), "{}", ok.stdout);
 
@@ -839,7 +815,7 @@ fn pin_resolve_then_verify() {
         .unwrap()
         .replace("tag: v1", "tag: v9");
     std::fs::write(&values2, &text2).unwrap();
-    let missing = chartpin(&["pin", chart2.to_str().unwrap(), "--resolve"], &[]);
+    let missing = chartpin(&["pin", chart2.to_str().unwrap(), "--resolve"]).run();
     assert_eq!(missing.code, 1, "{}", missing.all());
     assert!(
         missing.stderr.contains("app:v9: tag not found"),
@@ -865,7 +841,7 @@ fn verify_over_a_chart_renders_sarif_and_github() {
     let digest_line = line_of(&values, "digest:");
     let sidecar_line = line_of(&values, "multi:v2@");
 
-    let sarif = chartpin(&["verify", c, "--format", "sarif"], &[]);
+    let sarif = chartpin(&["verify", c, "--format", "sarif"]).run();
     assert_eq!(sarif.code, 1, "{}", sarif.all());
     let log: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
     assert_eq!(log["version"], "2.1.0");
@@ -893,7 +869,7 @@ fn verify_over_a_chart_renders_sarif_and_github() {
         sidecar_line
     );
 
-    let github = chartpin(&["verify", c, "--format", "github"], &[]);
+    let github = chartpin(&["verify", c, "--format", "github"]).run();
     assert_eq!(github.code, 1, "{}", github.all());
     let expected = format!(
         "values.yaml,line={digest_line},col=11,title=digest-not-found::{}/app: the registry has no manifest {MISSING} (at image.digest)",
@@ -913,7 +889,7 @@ fn verify_over_a_chart_renders_sarif_and_github() {
         github.stdout
     );
 
-    let json = chartpin(&["verify", c, "--format", "json"], &[]);
+    let json = chartpin(&["verify", c, "--format", "json"]).run();
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(doc["summary"]["checked"], 2);
     assert_eq!(doc["summary"]["verified"], 0);
@@ -933,11 +909,11 @@ fn short_manifest_names_take_their_registry_from_the_chart() {
     std::fs::write(&digests, format!("app: {}\n", img.digest)).unwrap();
     let d = digests.to_str().unwrap();
 
-    let alone = chartpin(&["verify", "--digests", d], &[]);
+    let alone = chartpin(&["verify", "--digests", d]).run();
     assert_eq!(alone.code, 2, "{}", alone.all());
     assert!(alone.stderr.contains("short image name"), "{}", alone.all());
 
-    let with_chart = chartpin(&["verify", "--chart", c, "--digests", d], &[]);
+    let with_chart = chartpin(&["verify", "--chart", c, "--digests", d]).run();
     assert_eq!(with_chart.code, 0, "{}", with_chart.all());
     assert!(
         with_chart.stdout.contains("verified 1 of 1"),
@@ -946,7 +922,7 @@ fn short_manifest_names_take_their_registry_from_the_chart() {
     );
 
     std::fs::write(&digests, format!("app: {MISSING}\n")).unwrap();
-    let bad = chartpin(&["verify", "--chart", c, "--digests", d], &[]);
+    let bad = chartpin(&["verify", "--chart", c, "--digests", d]).run();
     assert_eq!(bad.code, 1, "{}", bad.all());
     assert!(
         bad.stdout.contains("digests.txt:1:") && bad.stdout.contains(&format!("{}/app", reg.host)),
@@ -955,7 +931,7 @@ fn short_manifest_names_take_their_registry_from_the_chart() {
     );
 
     std::fs::write(&digests, format!("nothing-like-it: {}\n", img.digest)).unwrap();
-    let unknown = chartpin(&["verify", "--chart", c, "--digests", d], &[]);
+    let unknown = chartpin(&["verify", "--chart", c, "--digests", d]).run();
     assert_eq!(unknown.code, 2, "{}", unknown.all());
     assert!(
         unknown.stderr.contains("matches no image"),

@@ -2,10 +2,12 @@
 //! credentials, no GitHub variables from the machine), its output captured
 //! as text, and the small readers of its JSON the test modules share.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// One finished run of chartpin: exit code and output as text.
+#[derive(Debug)]
 pub struct Run {
     /// The exit code, or -1 when a signal ended the process.
     pub code: i32,
@@ -28,23 +30,122 @@ impl Run {
     }
 }
 
-/// chartpin with `args`, its HOME at `home` and no registry credentials
-/// from the machine (DOCKER_CONFIG and REGISTRY_AUTH_FILE point into
-/// `home`), `CI=1`, and no `GITHUB_ACTIONS`.
-pub fn clean_command(args: &[&str], home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartpin"));
-    cmd.args(args)
-        .env("HOME", home)
+/// HOME at `home`, and the registry credential files chartpin reads inside it.
+fn isolate_home(cmd: &mut Command, home: &Path) {
+    cmd.env("HOME", home)
         .env("DOCKER_CONFIG", home.join("no-docker"))
-        .env("REGISTRY_AUTH_FILE", home.join("no-auth.json"))
-        .env("CI", "1")
-        .env_remove("GITHUB_ACTIONS");
-    cmd
+        .env("REGISTRY_AUTH_FILE", home.join("no-auth.json"));
 }
 
-/// Run `cmd` to completion and capture it.
-pub fn run(cmd: &mut Command) -> Run {
-    Run::from_output(cmd.output().expect("run chartpin"))
+/// A chartpin run being prepared: the one runner every test module uses.
+///
+/// It starts from a clean environment: HOME is a fresh temporary directory
+/// (or the one given to [`Chartpin::home`]) and the registry credential files
+/// point into it (DOCKER_CONFIG, REGISTRY_AUTH_FILE), so nothing from the
+/// machine leaks in; `CI=1`; no `GITHUB_ACTIONS` or `GITHUB_STEP_SUMMARY`;
+/// `NO_COLOR=1` and no `CLICOLOR`/`CLICOLOR_FORCE`, so output is plain text.
+/// Stdin is empty unless [`Chartpin::stdin`] gives it text.
+pub struct Chartpin {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+    /// The temporary HOME, removed when the run is dropped.
+    _home: Option<tempfile::TempDir>,
+}
+
+/// chartpin with `args`, in a fresh clean environment (see [`Chartpin`]).
+pub fn chartpin(args: &[&str]) -> Chartpin {
+    let home = tempfile::tempdir().expect("temporary HOME");
+    let mut run = Chartpin::in_home(args, home.path());
+    run._home = Some(home);
+    run
+}
+
+impl Chartpin {
+    fn in_home(args: &[&str], home: &Path) -> Chartpin {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chartpin"));
+        isolate_home(&mut cmd, home);
+        cmd.args(args)
+            .env("CI", "1")
+            .env("NO_COLOR", "1")
+            .env_remove("CLICOLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .stdin(Stdio::null());
+        Chartpin {
+            cmd,
+            stdin: None,
+            _home: None,
+        }
+    }
+
+    /// HOME (and the credential files in it) at `home` instead of a fresh one.
+    pub fn home(mut self, home: &Path) -> Chartpin {
+        isolate_home(&mut self.cmd, home);
+        self._home = None;
+        self
+    }
+
+    /// Set one environment variable.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Chartpin {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Set several environment variables.
+    pub fn envs<K: AsRef<OsStr>, V: AsRef<OsStr>>(mut self, vars: &[(K, V)]) -> Chartpin {
+        for (k, v) in vars {
+            self.cmd.env(k, v);
+        }
+        self
+    }
+
+    /// Remove one variable from the environment.
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Chartpin {
+        self.cmd.env_remove(key);
+        self
+    }
+
+    /// Run in `dir`.
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Chartpin {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    /// Feed `text` on stdin.
+    pub fn stdin(mut self, text: &str) -> Chartpin {
+        self.stdin = Some(text.as_bytes().to_vec());
+        self
+    }
+
+    /// The prepared process, for a test that spawns and controls it itself
+    /// (the HOME given to [`Chartpin::home`] must outlive it).
+    pub fn command(self) -> Command {
+        assert!(
+            self._home.is_none() && self.stdin.is_none(),
+            "a spawned chartpin needs a HOME that outlives it (`.home(dir)`) and no stdin text"
+        );
+        self.cmd
+    }
+
+    /// Run to completion and capture the output.
+    pub fn run(mut self) -> Run {
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        if self.stdin.is_some() {
+            self.cmd.stdin(Stdio::piped());
+        }
+        let mut child = self.cmd.spawn().expect("run chartpin");
+        if let Some(bytes) = self.stdin.take() {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("piped stdin")
+                .write_all(&bytes)
+                .expect("write chartpin's stdin");
+        }
+        Run::from_output(child.wait_with_output().expect("wait for chartpin"))
+    }
 }
 
 /// Bytes as text (lossy), for output and messages.

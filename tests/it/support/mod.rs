@@ -8,8 +8,9 @@
 //! - [`hostile`]: small scripted HTTP servers that redirect, challenge, hang
 //!   and record every request they receive (headers included).
 //! - [`helm`]: the real `helm` binary, found on PATH or in `.tools/bin`.
-//! - [`cli`]: the chartpin binary run with a clean environment, its output
-//!   captured; readers of its JSON.
+//! - [`cli`]: [`cli::chartpin`], the one way every test module runs the
+//!   chartpin binary (clean HOME, no credentials or GitHub variables from the
+//!   machine, plain output), its output captured; readers of its JSON.
 //!
 //! Every server is bounded in time and dies on `Drop`. A missing tool fails
 //! the test with a message naming `scripts/install-deps`; nothing is skipped.

@@ -20,6 +20,9 @@
 //! `OciImageManifest`, `Platform`); Docker's v2 manifest list and manifest
 //! have the same fields and are read by the same models.
 
+pub mod run;
+pub mod targets;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,0 +1,206 @@
+//! The `pin` use case over several charts: lock them, read and check every
+//! values file and config before anything is written, optionally look the
+//! mutable references' tags up (`--resolve`), plan the edits, and write the
+//! changed files as one transaction ([`crate::write::commit`]).
+//!
+//! An entry is unmatched only when no chart used it. Nothing here prints.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::diag::{Finding, InputError, Severity};
+use crate::lock::{self, LockError};
+use crate::manifest::{DigestManifest, ManifestEntry};
+use crate::registry::RegistryClient;
+use crate::values::ValuesFile;
+use crate::verify::Platform;
+use crate::verify::run::{ResolveRun, RunError};
+use crate::write::{self, FileChange, WriteError, WriteNote};
+
+use super::{PinOptions, PinOutcome, findings};
+
+/// What to pin.
+#[derive(Clone, Debug, Default)]
+pub struct PinRequest {
+    /// Chart directories.
+    pub charts: Vec<PathBuf>,
+    /// Values files to pin, relative to each chart (default: `values.yaml`).
+    pub values: Vec<PathBuf>,
+    /// `--config FILE` for every chart; else each chart's `.chartpin.yaml`.
+    pub config: Option<PathBuf>,
+    /// Write the changed files (false for `--dry-run` and `--check`).
+    pub write: bool,
+    /// Unmatched images and entries are errors, not warnings.
+    pub strict: bool,
+}
+
+/// `--resolve`: where to look tags up.
+pub struct ResolveWith<'a> {
+    pub client: &'a RegistryClient,
+    pub platform: Option<Platform>,
+}
+
+/// One chart's values files: (path as shown, real path to write, parsed file).
+#[derive(Clone, Debug)]
+pub struct ChartValues {
+    pub chart: crate::chart::Chart,
+    pub files: Vec<(PathBuf, PathBuf, ValuesFile)>,
+}
+
+/// A finished pin, ready to render.
+#[derive(Debug, Default)]
+pub struct PinRun {
+    pub charts: Vec<ChartValues>,
+    /// One per chart, in the same order.
+    pub outcomes: Vec<PinOutcome>,
+    /// Entries no chart used.
+    pub unmatched_entries: Vec<ManifestEntry>,
+    /// The files whose text changes (written when [`PinRun::written`]).
+    pub changes: Vec<FileChange>,
+    pub written: bool,
+    /// `unmatched-image` and `unmatched-entry` findings.
+    pub findings: Vec<Finding>,
+    /// Sites whose digest changes, over every chart.
+    pub pinned: usize,
+    /// Files with a change planned, over every chart.
+    pub changed_files: usize,
+    /// Unpinned images no entry matched.
+    pub unmatched_images: usize,
+    /// What `--resolve` looked up; when it failed nothing else was done.
+    pub resolution: Option<ResolveRun>,
+    /// What the writer wants the user told.
+    pub write_notes: Vec<WriteNote>,
+}
+
+/// Why a pin could not run. Each is an input error (exit 2) except a
+/// registry that could not answer under `--resolve`.
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error(transparent)]
+    Resolve(#[from] RunError),
+}
+
+fn read_chart(chart: &Path, values: &[PathBuf]) -> Result<ChartValues, InputError> {
+    let real = chart
+        .canonicalize()
+        .map_err(|e| InputError::file(chart, format!("chart directory cannot be read: {e}")))?;
+    if real.is_file() {
+        return Err(InputError::file(chart, super::NOT_A_SOURCE_DIRECTORY));
+    }
+    if !real.is_dir() {
+        return Err(InputError::file(chart, "is not a chart directory"));
+    }
+    let chart = crate::chart::load_dir(chart)?;
+    let files = super::read_values(&chart, values)?;
+    Ok(ChartValues { chart, files })
+}
+
+/// Run the pin: see the module documentation. `waiting` is called when
+/// another run holds a chart's lock.
+pub fn run(
+    req: &PinRequest,
+    mut manifest: DigestManifest,
+    resolve: Option<ResolveWith<'_>>,
+    waiting: &mut dyn FnMut(&Path),
+) -> Result<PinRun, PinError> {
+    let _locks = lock::lock_named(&req.charts, waiting)?;
+    // Read and check everything before anything is written.
+    let mut prepared = Vec::new();
+    for chart in &req.charts {
+        let values = read_chart(chart, &req.values)?;
+        let config = Config::of_chart(&values.chart, req.config.as_deref())?;
+        prepared.push((values, config));
+    }
+    let mut run = PinRun::default();
+    if let Some(with) = resolve {
+        let editing: HashSet<PathBuf> = prepared
+            .iter()
+            .flat_map(|(v, _)| v.files.iter().map(|(_, real, _)| real.clone()))
+            .collect();
+        let found =
+            crate::verify::targets::mutable_chart_images(&req.charts).map_err(RunError::from)?;
+        let images: Vec<_> = found
+            .targets
+            .into_iter()
+            .filter(|t| {
+                t.location
+                    .as_ref()
+                    .and_then(|l| l.file.canonicalize().ok())
+                    .is_some_and(|f| editing.contains(&f))
+            })
+            .map(|t| t.image)
+            .filter(|i| manifest.find(i).is_none())
+            .collect();
+        let mut resolved = crate::verify::run::resolve_request(
+            with.client,
+            &images,
+            &[],
+            with.platform.as_ref(),
+            Path::new("<resolved>"),
+        )?;
+        resolved.notes = found.notes;
+        let failed = !resolved.resolution.failures.is_empty();
+        manifest
+            .entries
+            .extend(resolved.resolution.manifest.entries.iter().cloned());
+        run.resolution = Some(resolved);
+        if failed {
+            return Ok(run);
+        }
+    }
+    for (values, config) in &prepared {
+        let opts = PinOptions {
+            sha_format: super::sha_format_from_templates(&values.chart),
+            subchart_sha_formats: super::subchart_sha_formats(&values.chart),
+            config: config.clone(),
+        };
+        let parsed: Vec<ValuesFile> = values.files.iter().map(|(_, _, v)| v.clone()).collect();
+        run.outcomes.push(super::pin(&parsed, &manifest, &opts)?);
+    }
+    run.charts = prepared.into_iter().map(|(v, _)| v).collect();
+    run.unmatched_entries = manifest
+        .entries
+        .iter()
+        .filter(|e| run.outcomes.iter().all(|o| o.unmatched_entries.contains(e)))
+        .cloned()
+        .collect();
+    let severity = if req.strict {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    for (values, outcome) in run.charts.iter().zip(&run.outcomes) {
+        for ((shown, real, vf), plan) in values.files.iter().zip(&outcome.files) {
+            run.pinned += plan.pinned.iter().filter(|p| p.changed).count();
+            run.changed_files += usize::from(plan.changed());
+            for s in &plan.unmatched_images {
+                run.findings
+                    .push(findings::unmatched_image(&vf.source, s, severity));
+                run.unmatched_images += usize::from(!s.is_pinned());
+            }
+            if plan.changed() && plan.new_text != vf.text() {
+                run.changes.push(FileChange {
+                    shown: shown.clone(),
+                    real: real.clone(),
+                    old: vf.text().to_string(),
+                    new: plan.new_text.clone(),
+                });
+            }
+        }
+    }
+    for e in &run.unmatched_entries {
+        run.findings.push(findings::unmatched_entry(e, severity));
+    }
+    if req.write && !run.changes.is_empty() {
+        run.write_notes = write::commit(&run.changes.iter().collect::<Vec<_>>())?;
+    }
+    run.written = req.write;
+    Ok(run)
+}

@@ -1,0 +1,426 @@
+//! `chartpin release`: the pre-release step as one transaction over a
+//! chart's files ([`run::run`]). It plans the pin in memory ([`plan`]),
+//! proves every digest it is about to write exists in its registry
+//! ([`verify_plan`]), lints the pinned chart in memory, its planned files in
+//! place ([`lint_plan`]), and only when all of that passes writes the changed
+//! files with the one atomic writer ([`crate::write::commit`]), holding the
+//! charts' locks ([`crate::lock`]) from planning to commit.
+//!
+//! Why a transaction: the release step is where hand-copied digests, a
+//! forgotten `tag: ""` and unchecked pushes slipped through. A release
+//! engineer or a workflow should get either a fully pinned, verified,
+//! lint-clean chart, or no change at all and the reason. A manifest none of
+//! whose entries matches an image is such a reason: it stops the release
+//! (`unmatched-entry` as errors, exit 1) rather than reading as "nothing to
+//! release".
+//!
+//! What "nothing changes" means on disk is the writer's promise: each file
+//! is either exactly old or exactly new, and a refusal (read-only file, hard
+//! link, owner that cannot be kept) writes nothing.
+//!
+//! Nothing here prints; the CLI renders the findings and the summary rows.
+
+pub mod run;
+
+use std::path::{Path, PathBuf};
+
+use crate::chart::Chart;
+use crate::chartmeta::{self, ChartMetaPlan, ImagePin};
+use crate::config::Config;
+use crate::diag::{Code, Finding, InputError, Severity};
+use crate::lint::{self, LintOptions, LintOutcome};
+use crate::manifest::{DigestManifest, EntryName};
+use crate::pin::{self, FilePlan, PinOptions};
+use crate::reference::{Digest, ImageRef};
+use crate::registry::RegistryClient;
+use crate::source::SourceFile;
+use crate::values::{ImageSite, ValuesFile, YamlPath};
+use crate::verify::{self, Location, Target, VerifyOptions};
+pub use crate::write::FileChange;
+
+/// What to release.
+#[derive(Clone, Debug, Default)]
+pub struct ReleaseRequest {
+    /// Chart directories.
+    pub charts: Vec<PathBuf>,
+    /// Values files to pin, relative to each chart (default: `values.yaml`).
+    pub values: Vec<PathBuf>,
+    /// `--config FILE` for every chart; else each chart's `.chartpin.yaml`.
+    pub config: Option<PathBuf>,
+}
+
+/// Whether a pinned digest was proven to exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verified {
+    /// Not checked yet.
+    Pending,
+    /// The registry answered and proved it.
+    Yes,
+    /// The registry answered: it is not there (or not as pinned).
+    No,
+    /// The registry could not answer (auth, network, retries exhausted).
+    Unanswered,
+}
+
+impl Verified {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verified::Pending => "not checked",
+            Verified::Yes => "yes",
+            Verified::No => "no",
+            Verified::Unanswered => "unanswered",
+        }
+    }
+}
+
+/// One pinned image: a row of the summary table.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SummaryRow {
+    /// The image's name as the chart renders it (`ghcr.io/org/app`).
+    pub image: String,
+    /// The reference the chart rendered before (`ghcr.io/org/app:v1.2.0`).
+    pub old_reference: String,
+    /// The reference verified and written (`ghcr.io/org/app@sha256:…`).
+    pub new_reference: String,
+    pub digest: String,
+    pub verified: Verified,
+    /// Whether the file changes for this site (false when it was already pinned to this digest).
+    pub changed: bool,
+    /// The values file, as shown.
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// The YAML path of the site.
+    pub path: String,
+}
+
+impl SummaryRow {
+    /// `file:line:col path`, for tables.
+    pub fn site(&self) -> String {
+        format!(
+            "{}:{}:{} {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.path
+        )
+    }
+}
+
+/// One chart's part of the plan.
+#[derive(Clone, Debug)]
+pub struct ChartPlan {
+    pub dir: PathBuf,
+    /// The chart directory, canonical.
+    pub real_dir: PathBuf,
+    pub values: Vec<(FileChange, FilePlan)>,
+    /// `Chart.yaml` with its `artifacthub.io/images` annotation updated, when it has one.
+    pub chart_yaml: Option<(FileChange, ChartMetaPlan)>,
+    /// The chart as read, before the plan's changes.
+    pub chart: Chart,
+}
+
+/// Everything the release would do, computed in memory.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub charts: Vec<ChartPlan>,
+    /// One per pinned site, in file order.
+    pub rows: Vec<SummaryRow>,
+    /// What to verify: one per row, in the same order; `None` where the
+    /// reference cannot be composed (that row gets a finding instead).
+    pub targets: Vec<Option<Target>>,
+    /// Findings from planning (entries matching nothing, sites that cannot be pinned).
+    pub findings: Vec<Finding>,
+    /// No entry of the manifest matched any image: the release stops (exit 1).
+    pub nothing_matched: bool,
+}
+
+impl Plan {
+    /// The files whose text changes, values files first, then `Chart.yaml`s.
+    pub fn changes(&self) -> Vec<&FileChange> {
+        let values = self
+            .charts
+            .iter()
+            .flat_map(|c| c.values.iter().map(|v| &v.0));
+        let metas = self
+            .charts
+            .iter()
+            .filter_map(|c| c.chart_yaml.as_ref().map(|m| &m.0));
+        values.chain(metas).filter(|c| c.old != c.new).collect()
+    }
+}
+
+/// Read each chart's values files (refusing any outside the chart) and
+/// `Chart.yaml`, compute the pin and the annotation update, and the
+/// references to verify.
+pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, InputError> {
+    let mut charts = Vec::new();
+    let mut rows = Vec::new();
+    let mut targets = Vec::new();
+    let mut findings = Vec::new();
+    let mut used_entries = vec![false; manifest.entries.len()];
+    for dir in &req.charts {
+        let real_dir = dir
+            .canonicalize()
+            .map_err(|e| InputError::file(dir, format!("chart directory cannot be read: {e}")))?;
+        // What `lint`, `pin` and `verify` take as a chart named directly: a
+        // `Chart.yaml`, or a `values.yaml` alone (then there is no annotation
+        // to sync). Anything else would be linted as a tree of other charts.
+        if real_dir.is_file() {
+            return Err(InputError::file(dir, pin::NOT_A_SOURCE_DIRECTORY));
+        }
+        let has_chart_yaml = real_dir.join("Chart.yaml").is_file();
+        if !has_chart_yaml && !real_dir.join("values.yaml").is_file() {
+            return Err(InputError::file(
+                dir,
+                "is not a chart directory (no Chart.yaml or values.yaml)",
+            ));
+        }
+        let chart = crate::chart::load_dir(dir)?;
+        let config = Config::of_chart(&chart, req.config.as_deref())?;
+        let files = pin::read_values(&chart, &req.values)?;
+        let opts = PinOptions {
+            sha_format: pin::sha_format_from_templates(&chart),
+            subchart_sha_formats: pin::subchart_sha_formats(&chart),
+            config,
+        };
+        let parsed: Vec<ValuesFile> = files.iter().map(|(_, _, v)| v.clone()).collect();
+        let outcome = pin::pin(&parsed, manifest, &opts)?;
+        for (i, e) in manifest.entries.iter().enumerate() {
+            if !outcome.unmatched_entries.contains(e) {
+                used_entries[i] = true;
+            }
+        }
+        let mut values = Vec::new();
+        let mut image_pins = Vec::new();
+        for ((shown, real, vf), plan) in files.into_iter().zip(outcome.files) {
+            let old_sites = vf.image_sites()?;
+            let new_vf = ValuesFile::parse(&shown, plan.new_text.clone())?;
+            let new_sites = new_vf.image_sites()?;
+            for p in &plan.pinned {
+                let old = find_site(&old_sites, &p.path);
+                let new = find_site(&new_sites, &p.path);
+                let before = old.and_then(|s| s.reference.as_ref().ok());
+                let after = new
+                    .and_then(|s| s.reference.as_ref().ok())
+                    .filter(|r| r.digest() == Some(&p.digest))
+                    .cloned()
+                    .or_else(|| before.map(|b| b.with_digest(&p.digest)))
+                    .or_else(|| entry_reference(manifest, p.entry, &p.digest));
+                // Point at where the digest goes, as `pin` does.
+                let at = old.map_or(p.span, crate::pin::written_span);
+                let lc = vf.source.line_col(at.start);
+                let row = SummaryRow {
+                    image: after
+                        .as_ref()
+                        .map(|r| r.written_name())
+                        .unwrap_or_else(|| p.image.clone()),
+                    old_reference: before
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|| p.image.clone()),
+                    new_reference: after.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+                    digest: p.digest.to_string(),
+                    verified: Verified::Pending,
+                    changed: p.changed,
+                    file: shown.clone(),
+                    line: lc.line,
+                    column: lc.column,
+                    path: p.path.to_string(),
+                };
+                match &after {
+                    Some(r) => {
+                        // Verify under the tag the image was released as, so
+                        // `--check-tags` can prove the tag still points to the
+                        // digest even where the chart renders the digest alone
+                        // (OSM clears its tag; Bitnami's digest overrides it).
+                        let target = match before {
+                            Some(b)
+                                if r.tag().is_none()
+                                    && b.tag().is_some()
+                                    && b.name() == r.name() =>
+                            {
+                                b.with_digest(&p.digest)
+                            }
+                            _ => r.clone(),
+                        };
+                        targets.push(Some(Target::new(target).at(Location {
+                            file: shown.clone(),
+                            line: lc.line,
+                            column: lc.column,
+                            yaml_path: Some(p.path.to_string()),
+                        })));
+                        image_pins.push(ImagePin {
+                            image: before.cloned().unwrap_or_else(|| r.clone()),
+                            digest: p.digest.clone(),
+                        });
+                    }
+                    None => {
+                        targets.push(None);
+                        findings.push(
+                            Finding::new(
+                                Code::UnresolvableImage,
+                                format!(
+                                    "the registry and name of `{}` cannot be worked out from the values, so {} cannot be verified before it is written",
+                                    p.path, p.digest
+                                ),
+                            )
+                            .with_severity(Severity::Error)
+                            .at(&vf.source, at)
+                            .with_path(p.path.to_string()),
+                        );
+                    }
+                }
+                rows.push(row);
+            }
+            for s in &plan.skipped {
+                findings.push(pin::findings::not_pinned(&vf.source, s));
+            }
+            values.push((
+                FileChange {
+                    shown,
+                    real,
+                    old: vf.text().to_string(),
+                    new: plan.new_text.clone(),
+                },
+                plan,
+            ));
+        }
+        let chart_yaml = match chart.file("Chart.yaml") {
+            Some(src) if has_chart_yaml => plan_chart_yaml(src, &real_dir, &image_pins)?,
+            _ => None,
+        };
+        charts.push(ChartPlan {
+            dir: dir.clone(),
+            real_dir,
+            values,
+            chart_yaml,
+            chart,
+        });
+    }
+    // A manifest none of whose entries matched is a mistake to stop on,
+    // not a release with nothing to do.
+    let nothing_matched = !manifest.entries.is_empty() && !used_entries.contains(&true);
+    let severity = if nothing_matched {
+        Severity::Error
+    } else {
+        Code::UnmatchedEntry.default_severity()
+    };
+    for (e, used) in manifest.entries.iter().zip(used_entries) {
+        if !used {
+            findings.push(pin::findings::unmatched_entry(e, severity));
+        }
+    }
+    Ok(Plan {
+        charts,
+        rows,
+        targets,
+        findings,
+        nothing_matched,
+    })
+}
+
+/// The site at `path`, or the one whose digest field is at `path`.
+fn find_site<'a>(sites: &'a [ImageSite], path: &YamlPath) -> Option<&'a ImageSite> {
+    sites.iter().find(|s| {
+        s.path == *path
+            || s.fields.digest.as_ref().is_some_and(|d| d.path == *path)
+            || s.fields.sha.as_ref().is_some_and(|d| d.path == *path)
+    })
+}
+
+/// The manifest entry's own full reference with `digest`, when it names one.
+fn entry_reference(manifest: &DigestManifest, entry: usize, digest: &Digest) -> Option<ImageRef> {
+    match &manifest.entries.get(entry)?.name {
+        EntryName::Full(r) => Some(r.with_digest(digest)),
+        EntryName::Short(_) => None,
+    }
+}
+
+/// `Chart.yaml` (`src`, as the chart reader read it) with its image
+/// annotation pinned, when it has the annotation.
+fn plan_chart_yaml(
+    src: &SourceFile,
+    real_dir: &Path,
+    pins: &[ImagePin],
+) -> Result<Option<(FileChange, ChartMetaPlan)>, InputError> {
+    let shown = src.path.clone();
+    let real = real_dir.join("Chart.yaml");
+    let text = src.text.clone();
+    let Some(meta) = chartmeta::plan_annotation_text(&shown, &text, pins)? else {
+        return Ok(None);
+    };
+    let change = FileChange {
+        shown,
+        real,
+        old: text,
+        new: meta.new_text.clone(),
+    };
+    Ok(Some((change, meta)))
+}
+
+/// Verify every row's reference; sets each row's [`Verified`] and returns
+/// the outcome (its findings placed at the values sites).
+pub async fn verify_plan(
+    client: &RegistryClient,
+    plan: &mut Plan,
+    options: &VerifyOptions,
+) -> verify::VerifyOutcome {
+    let targets: Vec<Target> = plan.targets.iter().flatten().cloned().collect();
+    let outcome = verify::verify(client, &targets, options, &|_, _| {}).await;
+    for (row, target) in plan.rows.iter_mut().zip(&plan.targets) {
+        let Some(t) = target else { continue };
+        let mine: Vec<&Finding> = outcome
+            .findings
+            .iter()
+            .filter(|f| f.image.as_deref() == Some(t.image.as_str()))
+            .collect();
+        row.verified = if mine.is_empty() {
+            Verified::Yes
+        } else if mine.iter().any(|f| f.code.is_unanswered()) {
+            Verified::Unanswered
+        } else {
+            Verified::No
+        };
+    }
+    outcome
+}
+
+/// Lint the charts as they would be after the release: each chart as read,
+/// with the planned texts in place of its files, in memory. Findings name
+/// the chart's own files; nothing is copied (except by `--render`, where
+/// helm renders a staged copy, [`crate::chart::stage`]) and nothing in the
+/// chart is touched.
+pub fn lint_plan(plan: &Plan, opts: &LintOptions) -> Result<LintOutcome, lint::LintError> {
+    let charts = plan
+        .charts
+        .iter()
+        .map(|c| {
+            let mut chart = c.chart.clone();
+            let changes = c
+                .values
+                .iter()
+                .map(|v| &v.0)
+                .chain(c.chart_yaml.as_ref().map(|m| &m.0))
+                .filter(|change| change.old != change.new);
+            for change in changes {
+                // The file as named and, when a symlink inside the chart leads
+                // elsewhere, as it really is: both read the new text.
+                let mut rels: Vec<String> = [
+                    change.shown.strip_prefix(&c.dir).ok(),
+                    change.real.strip_prefix(&c.real_dir).ok(),
+                ]
+                .into_iter()
+                .flatten()
+                .map(|r| r.to_string_lossy().into_owned())
+                .collect();
+                rels.dedup();
+                for rel in rels {
+                    chart.replace_file(&rel, change.new.clone());
+                }
+            }
+            chart
+        })
+        .collect();
+    lint::lint_charts(charts, opts)
+}

@@ -1,0 +1,285 @@
+//! `release`'s report: the findings, a summary table with one row per
+//! pinned site, and a status sentence; its JSON document (docs/json.md); the
+//! Markdown job summary.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::diag::{Exit, Finding};
+use crate::release::run::ReleaseRun;
+use crate::release::{self, Plan, SummaryRow};
+
+use super::{Counts, Format, RenderOptions, Sources};
+
+/// The renderers' options for a release: its lint sources, colour for a terminal.
+fn options(format: Format, sources: &Sources) -> RenderOptions<'_> {
+    RenderOptions {
+        color: format == Format::Human && super::color_for_stdout(),
+        sources: Some(sources),
+        ..RenderOptions::default()
+    }
+}
+
+fn sources_of(run: &ReleaseRun) -> Sources {
+    let mut sources = Sources::new();
+    for s in &run.sources {
+        sources.insert(s.clone());
+    }
+    sources
+}
+
+/// Render a finished release in `format`; `show_diff` with `--diff`/`--dry-run`.
+pub fn render(
+    format: Format,
+    run: &ReleaseRun,
+    show_diff: bool,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let (plan, findings, exit, written) = (&run.plan, &run.findings, run.exit, run.written);
+    let changes = plan.changes();
+    let sources = sources_of(run);
+    let render_opts = options(format, &sources);
+    let status = status_line(plan, exit, written, dry_run);
+    if show_diff && matches!(format, Format::Human | Format::Github) {
+        for c in &changes {
+            write!(out, "{}", super::unified_diff(&c.shown, &c.old, &c.new))?;
+        }
+    }
+    match format {
+        Format::Json => {
+            let base = render_opts.base.as_deref();
+            let counts = Counts {
+                pinned: plan.rows.iter().filter(|r| r.changed).count(),
+                changed_files: changes.len(),
+                written,
+                checked: run.checked,
+                verified: run.verified,
+                ..Counts::default()
+            };
+            let data = json::Data {
+                images: plan.rows.iter().map(|r| json::Row::of(r, base)).collect(),
+                files: changes
+                    .iter()
+                    .map(|c| json::File {
+                        file: shown(&c.shown, base),
+                        written,
+                        diff: show_diff.then(|| super::unified_diff(&c.shown, &c.old, &c.new)),
+                    })
+                    .collect(),
+                written,
+                status: status.clone(),
+            };
+            let json_opts = RenderOptions {
+                files_checked: Some(run.sources.len()),
+                ..render_opts.clone()
+            };
+            super::render_json_document("release", findings, &counts, &data, &json_opts, out)?;
+        }
+        Format::Sarif => super::render(format, findings, &render_opts, out)?,
+        Format::Human | Format::Github => {
+            super::render(format, findings, &render_opts, out)?;
+            writeln!(out)?;
+            human_table(out, &plan.rows, render_opts.base.as_deref())?;
+            writeln!(out, "{status}")?;
+        }
+    }
+
+    Ok(())
+}
+
+/// The Markdown job summary of a finished release.
+pub fn markdown_summary(run: &ReleaseRun, dry_run: bool, out: &mut dyn Write) -> io::Result<()> {
+    let sources = sources_of(run);
+    let opts = RenderOptions {
+        sources: Some(&sources),
+        ..RenderOptions::default()
+    };
+    let status = status_line(&run.plan, run.exit, run.written, dry_run);
+    markdown(out, &run.plan, &run.findings, &status, &opts)
+}
+
+/// One sentence saying what happened.
+fn status_line(plan: &Plan, exit: Exit, written: bool, dry_run: bool) -> String {
+    let files = plan.changes().len();
+    let pinned = plan.rows.iter().filter(|r| r.changed).count();
+    let verified = plan
+        .rows
+        .iter()
+        .filter(|r| r.verified == release::Verified::Yes)
+        .count();
+    let images = plural(pinned, "image");
+    let files_s = plural(files, "file");
+    match exit {
+        Exit::Clean if written => format!(
+            "released: pinned {images} in {files_s}; {verified} of {} digests verified in their registries; lint clean",
+            plan.rows.len()
+        ),
+        Exit::Clean if dry_run => format!(
+            "dry run: would pin {images} in {files_s}; {verified} of {} digests verified; lint clean; nothing written",
+            plan.rows.len()
+        ),
+        Exit::Clean => format!(
+            "nothing to release: every image is already pinned ({verified} of {} digests verified; lint clean)",
+            plan.rows.len()
+        ),
+        _ if plan.nothing_matched => "not released: no entry of the digest manifest matched an image in the chart; nothing was written".to_string(),
+        Exit::Unanswered => "not released: a registry could not answer, so the digests are unproven; nothing was written".to_string(),
+        _ => "not released: the checks above failed; nothing was written".to_string(),
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn shown(p: &Path, base: Option<&Path>) -> String {
+    super::relative_path(p, base).display().to_string()
+}
+
+fn site(r: &SummaryRow, base: Option<&Path>) -> String {
+    format!(
+        "{}:{}:{} {}",
+        shown(&r.file, base),
+        r.line,
+        r.column,
+        r.path
+    )
+}
+
+const HEADERS: [&str; 5] = ["image", "old reference", "new digest", "verified", "site"];
+
+fn cells(r: &SummaryRow, base: Option<&Path>) -> [String; 5] {
+    [
+        r.image.clone(),
+        r.old_reference.clone(),
+        r.digest.clone(),
+        r.verified.as_str().to_string(),
+        site(r, base),
+    ]
+}
+
+/// The summary as an aligned plain-text table.
+fn human_table(
+    out: &mut dyn Write,
+    rows: &[SummaryRow],
+    base: Option<&Path>,
+) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "no image in the chart matched the digest manifest");
+    }
+    let body: Vec<[String; 5]> = rows.iter().map(|r| cells(r, base)).collect();
+    let mut widths = HEADERS.map(str::len);
+    for row in &body {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    writeln!(out, "{}", line(&HEADERS.map(|h| h.to_uppercase())))?;
+    for row in &body {
+        writeln!(out, "{}", line(row))?;
+    }
+    Ok(())
+}
+
+/// The job summary: a heading, the status, the table, and the findings.
+fn markdown(
+    out: &mut dyn Write,
+    plan: &Plan,
+    findings: &[Finding],
+    status: &str,
+    opts: &RenderOptions<'_>,
+) -> std::io::Result<()> {
+    writeln!(out, "## chartpin release\n")?;
+    writeln!(out, "{status}\n")?;
+    let base = opts.base.as_deref();
+    let rows: Vec<Vec<String>> = plan
+        .rows
+        .iter()
+        .map(|r| {
+            let [image, old, digest, verified, site] = cells(r, base);
+            vec![
+                format!("`{image}`"),
+                format!("`{old}`"),
+                format!("`{digest}`"),
+                verified,
+                site,
+            ]
+        })
+        .collect();
+    super::render_markdown_table(&HEADERS, &rows, out)?;
+    if !findings.is_empty() {
+        writeln!(out)?;
+        super::render_markdown(findings, opts, out)?;
+    }
+    writeln!(out)
+}
+
+/// release's own JSON fields, as serde structs (see docs/json.md).
+mod json {
+    use std::path::Path;
+
+    use serde::Serialize;
+
+    use crate::release::{SummaryRow, Verified};
+
+    #[derive(Serialize)]
+    pub struct Data {
+        pub images: Vec<Row>,
+        pub files: Vec<File>,
+        pub written: bool,
+        pub status: String,
+    }
+
+    #[derive(Serialize)]
+    pub struct Row {
+        image: String,
+        old_reference: String,
+        new_reference: String,
+        digest: String,
+        verified: Verified,
+        changed: bool,
+        file: String,
+        line: usize,
+        column: usize,
+        path: String,
+    }
+
+    impl Row {
+        pub fn of(r: &SummaryRow, base: Option<&Path>) -> Row {
+            Row {
+                image: r.image.clone(),
+                old_reference: r.old_reference.clone(),
+                new_reference: r.new_reference.clone(),
+                digest: r.digest.clone(),
+                verified: r.verified,
+                changed: r.changed,
+                file: super::shown(&r.file, base),
+                line: r.line,
+                column: r.column,
+                path: r.path.clone(),
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    pub struct File {
+        pub file: String,
+        pub written: bool,
+        pub diff: Option<String>,
+    }
+}
