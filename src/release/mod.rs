@@ -360,12 +360,12 @@ fn plan_chart_yaml(
 }
 
 /// Verify every row's reference; sets each row's [`Verified`] and returns
-/// the findings (placed at the values sites).
+/// the outcome (its findings placed at the values sites).
 pub async fn verify_plan(
     client: &RegistryClient,
     plan: &mut Plan,
     options: &VerifyOptions,
-) -> Vec<Finding> {
+) -> verify::VerifyOutcome {
     let targets: Vec<Target> = plan.targets.iter().flatten().cloned().collect();
     let outcome = verify::verify(client, &targets, options, &|_, _| {}).await;
     for (row, target) in plan.rows.iter_mut().zip(&plan.targets) {
@@ -383,7 +383,7 @@ pub async fn verify_plan(
             Verified::No
         };
     }
-    outcome.findings
+    outcome
 }
 
 /// Lint the charts as they would be after the release: each chart as read,

@@ -49,17 +49,12 @@ pub fn render(
     match format {
         Format::Json => {
             let base = render_opts.base.as_deref();
-            let verified = plan
-                .rows
-                .iter()
-                .filter(|r| r.verified == release::Verified::Yes)
-                .count();
             let counts = Counts {
                 pinned: plan.rows.iter().filter(|r| r.changed).count(),
                 changed_files: changes.len(),
                 written,
-                checked: plan.targets.iter().flatten().count(),
-                verified,
+                checked: run.checked,
+                verified: run.verified,
                 ..Counts::default()
             };
             let data = json::Data {
