@@ -436,10 +436,10 @@ fn find_in_auths(auths: &HashMap<String, AuthEntry>, registry: &str) -> Option<C
         keys.sort();
         keys.first().and_then(|k| auths.get(*k))
     })?;
-    entry_credential(entry)
+    entry_credential(entry, registry)
 }
 
-fn entry_credential(entry: &AuthEntry) -> Option<Credential> {
+fn entry_credential(entry: &AuthEntry, registry: &str) -> Option<Credential> {
     if let Some(b64) = entry.auth.as_deref().filter(|s| !s.is_empty()) {
         let pair = STANDARD
             .decode(b64.trim())
@@ -447,7 +447,7 @@ fn entry_credential(entry: &AuthEntry) -> Option<Credential> {
             .and_then(|d| String::from_utf8(d).ok());
         let Some((user, secret)) = pair.as_deref().and_then(|t| t.split_once(':')) else {
             tracing::warn!(
-                "an `auth` entry for this registry is not base64 of user:password; ignored (anonymous)"
+                "credentials for {registry}: the `auth` value is not base64 of user:password; ignored (anonymous)"
             );
             return None;
         };
