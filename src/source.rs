@@ -4,6 +4,7 @@
 //! Everything that edits or reports on a file works in byte offsets into the
 //! original text; only rendering converts to lines and columns, here, once.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -33,8 +34,131 @@ impl Span {
     }
 }
 
+/// Where something sits in a file's text: its exact bytes, or only the
+/// offset where it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Position {
+    /// The exact bytes (a scalar with its quotes, a comment): the human
+    /// report underlines them.
+    Span(Span),
+    /// Only the start is known (a field of a line-based digest manifest, a
+    /// key the config reader located): the human report underlines the
+    /// scalar that starts there.
+    Start(usize),
+}
+
+impl Position {
+    /// The byte offset the position starts at.
+    pub fn start(&self) -> usize {
+        match *self {
+            Position::Span(s) => s.start,
+            Position::Start(o) => o,
+        }
+    }
+
+    /// The exact span, when one is known.
+    pub fn span(&self) -> Option<Span> {
+        match *self {
+            Position::Span(s) => Some(s),
+            Position::Start(_) => None,
+        }
+    }
+}
+
+/// A place in a file: the file's path (as shown), the id of the text the
+/// position was taken in, and, when known, the position. Lines and columns
+/// are not stored: they are worked out from that text
+/// ([`Location::line_col`]) when a report is rendered.
+///
+/// Two locations are equal when they name the same file and position,
+/// whichever reading of the file they were taken in.
+#[derive(Clone, Debug)]
+pub struct Location {
+    pub file: PathBuf,
+    pub position: Option<Position>,
+    /// The text `position` is an offset into (one path can have two: `release`
+    /// reports on the values files as read and, from lint, as written).
+    /// `None`: the text [`Sources`] holds for `file`.
+    pub source: Option<SourceId>,
+}
+
+impl PartialEq for Location {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.file, self.position) == (&other.file, other.position)
+    }
+}
+
+impl Eq for Location {}
+
+impl std::hash::Hash for Location {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (&self.file, self.position).hash(state);
+    }
+}
+
+impl Location {
+    /// `span` of `source`.
+    pub fn at(source: &SourceFile, span: Span) -> Self {
+        Location {
+            file: source.path.clone(),
+            position: Some(Position::Span(span)),
+            source: Some(source.id),
+        }
+    }
+
+    /// The place starting at byte `offset` of `source`, its end unknown.
+    pub fn starting(source: &SourceFile, offset: usize) -> Self {
+        Location {
+            file: source.path.clone(),
+            position: Some(Position::Start(offset)),
+            source: Some(source.id),
+        }
+    }
+
+    /// The whole of `file`, without a position.
+    pub fn file(file: impl Into<PathBuf>) -> Self {
+        Location {
+            file: file.into(),
+            position: None,
+            source: None,
+        }
+    }
+
+    /// The exact span, when one is known.
+    pub fn span(&self) -> Option<Span> {
+        self.position.and_then(|p| p.span())
+    }
+
+    /// Order by file, then by place in it (byte order is line-and-column
+    /// order), a place without a position first.
+    pub fn order(&self, other: &Location) -> std::cmp::Ordering {
+        let start = |l: &Location| l.position.map(|p| p.start());
+        (&self.file, start(self)).cmp(&(&other.file, start(other)))
+    }
+
+    /// The 1-based line and column, from the file's text in `sources`;
+    /// `None` without a position or when `sources` lacks the file.
+    pub fn line_col(&self, sources: &Sources) -> Option<LineCol> {
+        let position = self.position?;
+        Some(sources.text_of(self)?.line_col(position.start()))
+    }
+
+    /// The 1-based line and column of the position in `source`'s text.
+    pub fn line_col_in(&self, source: &SourceFile) -> Option<LineCol> {
+        Some(source.line_col(self.position?.start()))
+    }
+
+    /// `file:line:col`, or the file alone when the position is unknown.
+    pub fn display_in(&self, sources: &Sources) -> String {
+        match self.line_col(sources) {
+            Some(lc) => format!("{}:{lc}", self.file.display()),
+            None => self.file.display().to_string(),
+        }
+    }
+}
+
 /// Byte offsets of line starts, for offset → (line, column) lookups.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LineIndex {
     starts: Vec<usize>,
 }
@@ -98,13 +222,37 @@ impl LineIndex {
     }
 }
 
-/// A file's path, its full text and a line index over it.
+/// Which reading of a file a position was taken in: every [`SourceFile`]
+/// made gets its own (clones share it), so a [`Sources`] table can hold a
+/// file as read and as rewritten side by side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId(u64);
+
+impl SourceId {
+    fn fresh() -> SourceId {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        SourceId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A file's path, its full text and a line index over it. Two are equal
+/// when path and text are.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     index: LineIndex,
+    id: SourceId,
 }
+
+impl PartialEq for SourceFile {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.path, &self.text) == (&other.path, &other.text)
+    }
+}
+
+impl Eq for SourceFile {}
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
@@ -114,11 +262,17 @@ impl SourceFile {
             path: path.into(),
             text,
             index,
+            id: SourceId::fresh(),
         }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Which reading of the file this is (see [`SourceId`]).
+    pub fn id(&self) -> SourceId {
+        self.id
     }
 
     pub fn line_col(&self, offset: usize) -> LineCol {
@@ -135,6 +289,76 @@ impl SourceFile {
 
     pub fn slice(&self, span: Span) -> &str {
         &self.text[span.range()]
+    }
+
+    /// The byte offset of 1-based `line` and `column` (characters), for
+    /// positions a reader reports as line and column; clamped to the line's
+    /// end, and to the text's end for a line past the last.
+    pub fn offset_of(&self, line: usize, column: usize) -> usize {
+        let Some(start) = self.index.line_start(line.max(1)) else {
+            return self.text.len();
+        };
+        let text = self.line_text(line.max(1));
+        let within = text
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(text.len(), |(i, _)| i);
+        start + within
+    }
+}
+
+/// The texts of the files positions point into: the source table every
+/// report renders line and column from (including files that exist only in
+/// memory: a packaged chart's entries, rendered manifests read from stdin,
+/// the values files as read before `pin` rewrote them).
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    texts: HashMap<SourceId, SourceFile>,
+    /// The last text inserted for each path.
+    latest: HashMap<PathBuf, SourceId>,
+}
+
+impl Sources {
+    pub fn new() -> Self {
+        Sources::default()
+    }
+
+    /// Remember `source`; for lookups by path, a later insert of the same path wins.
+    pub fn insert(&mut self, source: SourceFile) {
+        self.latest.insert(source.path.clone(), source.id);
+        self.texts.insert(source.id, source);
+    }
+
+    /// The last text inserted for `path`.
+    pub fn get(&self, path: &Path) -> Option<&SourceFile> {
+        self.texts.get(self.latest.get(path)?)
+    }
+
+    /// The text `location`'s position is in: the reading it was taken in
+    /// when that is here, else the last text of its file.
+    pub fn text_of(&self, location: &Location) -> Option<&SourceFile> {
+        location
+            .source
+            .and_then(|id| self.texts.get(&id))
+            .or_else(|| self.get(&location.file))
+    }
+}
+
+impl FromIterator<SourceFile> for Sources {
+    fn from_iter<I: IntoIterator<Item = SourceFile>>(iter: I) -> Self {
+        let mut sources = Sources::new();
+        for s in iter {
+            sources.insert(s);
+        }
+        sources
+    }
+}
+
+impl Extend<SourceFile> for Sources {
+    fn extend<I: IntoIterator<Item = SourceFile>>(&mut self, iter: I) {
+        for s in iter {
+            self.insert(s);
+        }
     }
 }
 

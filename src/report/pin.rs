@@ -10,7 +10,7 @@ use crate::pin::run::PinRun;
 use crate::source::SourceFile;
 use crate::values::DigestState;
 
-use super::{Counts, Format, RenderOptions, Sources};
+use super::{Counts, Format, RenderOptions};
 
 /// A unified diff of one file's change. The headers show the path as given:
 /// `a/chart/values.yaml` and `b/…` for a relative path (as `git diff` does),
@@ -43,7 +43,7 @@ pub fn render(
     }
     // The values files as read: the renderer's source lines must match the
     // findings' positions even after the files were rewritten.
-    let mut sources = Sources::new();
+    let mut sources = run.manifest_sources.clone();
     for values in &run.charts {
         for (_, _, vf) in &values.files {
             sources.insert(vf.source.clone());
@@ -278,7 +278,7 @@ mod json {
                     code: Code::UnmatchedEntry,
                     image: pin::entry_display(e),
                     digest: e.digest.to_string(),
-                    origin: e.origin.to_string(),
+                    origin: run.manifest_origin(&e.origin),
                 })
                 .collect(),
         }
