@@ -70,7 +70,7 @@ pub struct RenderOptions<'a> {
     pub color: bool,
     /// The texts positions are worked out from (files in memory, files as
     /// read before a command rewrote them); other files are read from disk.
-    pub sources: Option<&'a Sources>,
+    pub sources: Option<&'a Sources<'a>>,
     /// How many files were checked, for the summary; `None` when unknown.
     pub files_checked: Option<usize>,
 }
@@ -145,7 +145,7 @@ fn shown_path(path: &Path, opts: &RenderOptions<'_>) -> String {
 /// The texts a render works lines and columns out from: the options'
 /// [`Sources`], then, for a file not among them, the file on disk (read once).
 struct Texts<'a> {
-    sources: Option<&'a Sources>,
+    sources: Option<&'a Sources<'a>>,
     disk: HashMap<PathBuf, Option<SourceFile>>,
 }
 

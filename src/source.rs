@@ -4,6 +4,7 @@
 //! Everything that edits or reports on a file works in byte offsets into the
 //! original text; only rendering converts to lines and columns, here, once.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -138,7 +139,7 @@ impl Location {
 
     /// The 1-based line and column, from the file's text in `sources`;
     /// `None` without a position or when `sources` lacks the file.
-    pub fn line_col(&self, sources: &Sources) -> Option<LineCol> {
+    pub fn line_col(&self, sources: &Sources<'_>) -> Option<LineCol> {
         let position = self.position?;
         Some(sources.text_of(self)?.line_col(position.start()))
     }
@@ -149,7 +150,7 @@ impl Location {
     }
 
     /// `file:line:col`, or the file alone when the position is unknown.
-    pub fn display_in(&self, sources: &Sources) -> String {
+    pub fn display_in(&self, sources: &Sources<'_>) -> String {
         match self.line_col(sources) {
             Some(lc) => format!("{}:{lc}", self.file.display()),
             None => self.file.display().to_string(),
@@ -310,15 +311,17 @@ impl SourceFile {
 /// The texts of the files positions point into: the source table every
 /// report renders line and column from (including files that exist only in
 /// memory: a packaged chart's entries, rendered manifests read from stdin,
-/// the values files as read before `pin` rewrote them).
+/// the values files as read before `pin` rewrote them). Texts held
+/// elsewhere are borrowed, not copied ([`Sources::insert_ref`]): a values
+/// file as read can be as large as the input limit.
 #[derive(Debug, Default, Clone)]
-pub struct Sources {
-    texts: HashMap<SourceId, SourceFile>,
+pub struct Sources<'s> {
+    texts: HashMap<SourceId, Cow<'s, SourceFile>>,
     /// The last text inserted for each path.
     latest: HashMap<PathBuf, SourceId>,
 }
 
-impl Sources {
+impl<'s> Sources<'s> {
     pub fn new() -> Self {
         Sources::default()
     }
@@ -326,12 +329,18 @@ impl Sources {
     /// Remember `source`; for lookups by path, a later insert of the same path wins.
     pub fn insert(&mut self, source: SourceFile) {
         self.latest.insert(source.path.clone(), source.id);
-        self.texts.insert(source.id, source);
+        self.texts.insert(source.id, Cow::Owned(source));
+    }
+
+    /// [`Sources::insert`] of a source held elsewhere, without copying it.
+    pub fn insert_ref(&mut self, source: &'s SourceFile) {
+        self.latest.insert(source.path.clone(), source.id);
+        self.texts.insert(source.id, Cow::Borrowed(source));
     }
 
     /// The last text inserted for `path`.
     pub fn get(&self, path: &Path) -> Option<&SourceFile> {
-        self.texts.get(self.latest.get(path)?)
+        self.texts.get(self.latest.get(path)?).map(|s| &**s)
     }
 
     /// The text `location`'s position is in: the reading it was taken in
@@ -340,21 +349,25 @@ impl Sources {
         location
             .source
             .and_then(|id| self.texts.get(&id))
+            .map(|s| &**s)
             .or_else(|| self.get(&location.file))
+    }
+
+    /// Every text held, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &SourceFile> {
+        self.texts.values().map(|s| &**s)
     }
 }
 
-impl FromIterator<SourceFile> for Sources {
+impl FromIterator<SourceFile> for Sources<'_> {
     fn from_iter<I: IntoIterator<Item = SourceFile>>(iter: I) -> Self {
         let mut sources = Sources::new();
-        for s in iter {
-            sources.insert(s);
-        }
+        sources.extend(iter);
         sources
     }
 }
 
-impl Extend<SourceFile> for Sources {
+impl Extend<SourceFile> for Sources<'_> {
     fn extend<I: IntoIterator<Item = SourceFile>>(&mut self, iter: I) {
         for s in iter {
             self.insert(s);

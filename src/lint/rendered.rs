@@ -81,12 +81,12 @@ pub fn scan(src: &SourceFile, charts: &[&Chart]) -> Result<RenderedScan, InputEr
             Some(path) => {
                 if let Some(spec) = root.lookup(path.iter().copied()) {
                     for list in CONTAINER_LISTS {
-                        let Some(Node::Seq { items, .. }) = spec.get(list) else {
+                        let Some(Node::Seq(seq)) = spec.get(list) else {
                             continue;
                         };
-                        for (i, c) in items.iter().enumerate() {
+                        for (i, c) in seq.items.iter().enumerate() {
                             let cname = c.get("name").and_then(Node::as_str).unwrap_or("?");
-                            if let Some(img @ Node::Scalar { .. }) = c.get("image") {
+                            if let Some(img @ Node::Scalar(_)) = c.get("image") {
                                 hits.push(Hit {
                                     reference: img.as_str().unwrap_or("").to_string(),
                                     span: img.span(),
@@ -115,8 +115,9 @@ pub fn scan(src: &SourceFile, charts: &[&Chart]) -> Result<RenderedScan, InputEr
 /// `{repository, tag, digest}`/`{registry, …}` maps composed into a reference.
 fn walk(node: &Node, path: &mut String, kind: &str, name: &str, hits: &mut Vec<Hit>) {
     match node {
-        Node::Map { entries, .. } => {
-            for (k, v) in entries {
+        Node::Map(m) => {
+            for (k, v) in &m.entries {
+                let k = k.as_scalar().map_or("", |s| &*s.value);
                 let len = path.len();
                 if !path.is_empty() {
                     path.push('.');
@@ -143,8 +144,8 @@ fn walk(node: &Node, path: &mut String, kind: &str, name: &str, hits: &mut Vec<H
                 path.truncate(len);
             }
         }
-        Node::Seq { items, .. } => {
-            for (i, v) in items.iter().enumerate() {
+        Node::Seq(s) => {
+            for (i, v) in s.items.iter().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
                 walk(v, path, kind, name, hits);

@@ -130,7 +130,7 @@ pub struct Plan {
     /// The values files as read and the manifest's files: the texts rows,
     /// targets and planning findings point into (and, once linted, the
     /// configurations lint's ignore rules came from).
-    pub sources: Sources,
+    pub sources: Sources<'static>,
 }
 
 impl Plan {
@@ -183,8 +183,8 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             subchart_sha_formats: pin::subchart_sha_formats(&chart),
             config,
         };
-        let parsed: Vec<ValuesFile> = files.iter().map(|(_, _, v)| v.clone()).collect();
-        let outcome = pin::pin(&parsed, manifest, &opts)?;
+        let parsed = files.iter().map(|(_, _, v)| v);
+        let outcome = pin::pin(parsed, manifest, &opts)?;
         for (i, e) in manifest.entries.iter().enumerate() {
             if !outcome.unmatched_entries.contains(e) {
                 used_entries[i] = true;
@@ -208,7 +208,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                     .or_else(|| entry_reference(manifest, p.entry, &p.digest));
                 // Point at where the digest goes, as `pin` does.
                 let at = old.map_or(p.span, crate::pin::written_span);
-                let location = crate::source::Location::starting(&vf.source, at.start);
+                let location = crate::source::Location::starting(vf.source(), at.start);
                 let row = SummaryRow {
                     image: after
                         .as_ref()
@@ -260,7 +260,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                                 ),
                             )
                             .with_severity(Severity::Error)
-                            .at(&vf.source, at)
+                            .at(vf.source(), at)
                             .with_path(p.path.to_string()),
                         );
                     }
@@ -268,9 +268,9 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 rows.push(row);
             }
             for s in &plan.skipped {
-                findings.push(pin::findings::not_pinned(&vf.source, s));
+                findings.push(pin::findings::not_pinned(vf.source(), s));
             }
-            sources.insert(vf.source.clone());
+            sources.insert(vf.source().clone());
             values.push((
                 FileChange {
                     shown,

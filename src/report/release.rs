@@ -12,7 +12,7 @@ use crate::release::{self, Plan, SummaryRow};
 use super::{Counts, Format, RenderOptions, Sources};
 
 /// The renderers' options for a release: its lint sources, colour for a terminal.
-fn options(format: Format, sources: &Sources) -> RenderOptions<'_> {
+fn options<'a>(format: Format, sources: &'a Sources<'a>) -> RenderOptions<'a> {
     RenderOptions {
         color: format == Format::Human && super::color_for_stdout(),
         sources: Some(sources),
@@ -21,11 +21,14 @@ fn options(format: Format, sources: &Sources) -> RenderOptions<'_> {
 }
 
 /// The plan's texts (values files as read, manifests), then lint's (the
-/// files as they will be written): positions are worked out in the text
-/// each was taken in; source lines shown are lint's, the last for a path.
-fn sources_of(run: &ReleaseRun) -> Sources {
-    let mut sources = run.plan.sources.clone();
-    sources.extend(run.sources.iter().cloned());
+/// files as they will be written), borrowed: positions are worked out in
+/// the text each was taken in; source lines shown are lint's, the last for
+/// a path.
+fn sources_of(run: &ReleaseRun) -> Sources<'_> {
+    let mut sources = Sources::new();
+    for s in run.plan.sources.iter().chain(&run.sources) {
+        sources.insert_ref(s);
+    }
     sources
 }
 

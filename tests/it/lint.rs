@@ -76,7 +76,8 @@ fn lint_dirs(paths: &[PathBuf], opts: &LintOptions) -> Vec<Placed> {
     let sources = outcome.all_sources();
     outcome
         .findings
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|finding| {
             let at = finding.location.as_ref().and_then(|l| l.line_col(&sources));
             let (line, column) = at.map_or((0, 0), |lc| (lc.line, lc.column));
