@@ -75,8 +75,8 @@ pub struct ImageMapping {
     pub form: Option<WriteForm>,
     /// Scalars to set to `""` when this entry is pinned (`osm.image.tag`).
     pub clear: Vec<YamlPath>,
-    /// 1-based line of the mapping in the config, for messages.
-    pub line: usize,
+    /// Where the mapping is written in the config ([`Config::source`]), for messages.
+    pub location: Location,
 }
 
 /// One `ignore:` rule. Every given condition must hold; an absent one matches anything.
@@ -214,6 +214,13 @@ struct RawIgnore {
 }
 
 impl Config {
+    /// The 1-based line `location` is on in this config's text; 0 when unknown.
+    pub fn line_of(&self, location: &Location) -> usize {
+        let text = self.source.as_ref();
+        text.and_then(|s| location.line_col_in(s))
+            .map_or(0, |lc| lc.line)
+    }
+
     /// Parse config text read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, InputError> {
         let source = SourceFile::new(path, text);
@@ -243,6 +250,15 @@ impl Config {
                 msg,
             )
         };
+        // serde-saphyr's line and column, as a place in the text (line 0: unknown).
+        let located = |l: &serde_saphyr::Location| {
+            if l.line() > 0 {
+                let offset = source.offset_of(l.line() as usize, l.column() as usize);
+                Location::starting(&source, offset)
+            } else {
+                Location::file(path)
+            }
+        };
         let mut images = Vec::new();
         for m in raw.images {
             let loc = m.referenced;
@@ -259,7 +275,7 @@ impl Config {
                     .collect::<Result<_, _>>()?,
                 entry: m.value.entry,
                 form: m.value.form,
-                line: loc.line() as usize,
+                location: located(&loc),
             });
         }
         let mut ignore = Vec::new();
@@ -274,12 +290,7 @@ impl Config {
             };
             let mut rule = IgnoreRule::new(r.value.path.as_deref(), r.value.image.as_deref(), code)
                 .map_err(|m| at(&loc, m.to_string()))?;
-            rule.location = Some(if loc.line() > 0 {
-                let offset = source.offset_of(loc.line() as usize, loc.column() as usize);
-                Location::starting(&source, offset)
-            } else {
-                Location::file(path)
-            });
+            rule.location = Some(located(&loc));
             ignore.push(rule);
         }
         Ok(Config {
