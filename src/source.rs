@@ -562,6 +562,59 @@ mod tests {
     }
 
     #[test]
+    fn positions_resolve_in_the_text_they_were_taken_in() {
+        // `release` holds a values file as read and, from lint, as written;
+        // a digest spliced into line 1 moves every later offset.
+        let read = SourceFile::new("values.yaml", "a: \"\"\nimage: x:1\n");
+        let written = SourceFile::new("values.yaml", "a: \"sha256:0123\"\nimage: x:1\n");
+        let x = |s: &SourceFile| {
+            let at = s.text.find("x:1").unwrap();
+            Location::at(s, Span::new(at, at + 3))
+        };
+        let (in_read, in_written) = (x(&read), x(&written));
+        assert_ne!(in_read.position, in_written.position);
+        let mut sources = Sources::new();
+        sources.insert_ref(&read);
+        sources.insert_ref(&written);
+        let lc = |l: &Location| l.line_col(&sources).map(|lc| (lc.line, lc.column));
+        assert_eq!(lc(&in_read), Some((2, 8)));
+        assert_eq!(lc(&in_written), Some((2, 8)));
+        // A place made without its text resolves in the last text of its path.
+        let by_path = Location {
+            source: None,
+            ..in_written.clone()
+        };
+        assert_eq!(lc(&by_path), Some((2, 8)));
+        assert_eq!(sources.get(Path::new("values.yaml")), Some(&written));
+        assert_eq!(in_written.display_in(&sources), "values.yaml:2:8");
+        // Without a position, or without the text: no line and column.
+        assert_eq!(lc(&Location::file("values.yaml")), None);
+        assert_eq!(
+            Location::file("values.yaml").display_in(&sources),
+            "values.yaml"
+        );
+        let elsewhere = Location::at(&SourceFile::new("other.yaml", "x"), Span::new(0, 1));
+        assert_eq!(lc(&elsewhere), None);
+        // Equal places are equal whichever reading they were taken in.
+        assert_eq!(
+            Location::at(&read, Span::new(1, 2)),
+            Location::at(&written, Span::new(1, 2))
+        );
+    }
+
+    #[test]
+    fn offset_of_inverts_line_col() {
+        let src = SourceFile::new("v.yaml", "a: 1\nbé: x\r\n\nlast");
+        for offset in [0, 3, 5, 9, 10, 13, 14, src.text.len()] {
+            let lc = src.line_col(offset);
+            assert_eq!(src.offset_of(lc.line, lc.column), offset, "{lc}");
+        }
+        // Past the end of a line, clamped to it; past the last line, the text's end.
+        assert_eq!(src.offset_of(1, 99), 4);
+        assert_eq!(src.offset_of(9, 1), src.text.len());
+    }
+
+    #[test]
     fn crlf_lines_lose_their_terminator() {
         let text = "a: 1\r\nb: 2\r\n";
         let idx = LineIndex::new(text);
