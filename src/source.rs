@@ -3,6 +3,10 @@
 //!
 //! Everything that edits or reports on a file works in byte offsets into the
 //! original text; only rendering converts to lines and columns, here, once.
+//! A place is a [`Location`] (file, [`Position`], the [`SourceId`] of the
+//! text it was taken in); the renderers look its text up in a [`Sources`]
+//! table, so no finding, image or row stores a line number that could go
+//! stale when a file is rewritten, merged or suppressed.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
