@@ -157,17 +157,29 @@ impl fmt::Display for ManifestFormat {
 }
 
 impl FromStr for ManifestFormat {
-    type Err = String;
+    type Err = UnknownFormat;
     /// Parse a `--digests-format` name; the error lists the accepted names.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::from_name(s).ok_or_else(|| {
-            format!(
-                "unknown digest manifest format `{s}` (expected one of: {})",
-                Self::names()
-            )
-        })
+        Self::from_name(s).ok_or_else(|| UnknownFormat(s.to_string()))
     }
 }
+
+/// A `--digests-format` name that is none of [`ManifestFormat::names`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownFormat(pub String);
+
+impl fmt::Display for UnknownFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown digest manifest format `{}` (expected one of: {})",
+            self.0,
+            ManifestFormat::names()
+        )
+    }
+}
+
+impl std::error::Error for UnknownFormat {}
 
 /// All entries read from one or more manifest files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -274,7 +274,7 @@ fn format_names_round_trip() {
     for f in ManifestFormat::ALL {
         assert_eq!(f.name().parse::<ManifestFormat>(), Ok(*f));
     }
-    let e = "yaml".parse::<ManifestFormat>().unwrap_err();
+    let e = "yaml".parse::<ManifestFormat>().unwrap_err().to_string();
     assert!(e.contains("docker-images, name-digest, ref-lines"), "{e}");
 }
 
