@@ -270,7 +270,6 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             for s in &plan.skipped {
                 findings.push(pin::findings::not_pinned(vf.source(), s));
             }
-            sources.insert(vf.source().clone());
             values.push((
                 FileChange {
                     shown,
@@ -280,6 +279,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 },
                 plan,
             ));
+            sources.insert(vf.into_source());
         }
         let chart_yaml = match chart.file("Chart.yaml") {
             Some(src) if has_chart_yaml => plan_chart_yaml(src, &real_dir, &image_pins)?,
