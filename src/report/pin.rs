@@ -10,7 +10,7 @@ use crate::pin::run::PinRun;
 use crate::source::SourceFile;
 use crate::values::DigestState;
 
-use super::{Counts, Format, RenderOptions};
+use super::{Counts, Format, RenderOptions, Sources};
 
 /// A unified diff of one file's change. The headers show the path as given:
 /// `a/chart/values.yaml` and `b/…` for a relative path (as `git diff` does),
@@ -41,9 +41,13 @@ pub fn render(
             write!(out, "{}", unified_diff(&c.shown, &c.old, &c.new))?;
         }
     }
-    // The values files as read: the renderer's source lines must match the
-    // findings' positions even after the files were rewritten.
-    let mut sources = run.manifest_sources.clone();
+    // The values files as read (the renderer's source lines must match the
+    // findings' positions even after the files were rewritten) and the
+    // manifests (`unmatched-entry` findings point there), borrowed.
+    let mut sources = Sources::new();
+    for m in run.manifest_sources.iter() {
+        sources.insert_ref(m);
+    }
     for values in &run.charts {
         for (_, _, vf) in &values.files {
             sources.insert_ref(vf.source());
