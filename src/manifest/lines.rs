@@ -2,7 +2,7 @@
 //! and lines starting with `#` are skipped; a UTF-8 BOM and CRLF endings are
 //! tolerated. Each reader knows the byte offset of every field, so every
 //! error points at the offending field and every entry's origin is the
-//! offset of its line's first field (the line and column are worked out
+//! offset of its name field (the line and column are worked out
 //! from the text when shown).
 
 use crate::diag::InputError;
