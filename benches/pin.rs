@@ -86,14 +86,16 @@ fn generate(images: usize) -> (String, DigestManifest) {
             ),
             tag: Some(format!("v1.{i}.0")),
             digest: Digest::parse(&format!("sha256:{hex}")).unwrap(),
-            origin: Origin {
-                file: "bench".into(),
-                line: i + 1,
-                column: 1,
-            },
+            origin: Origin::file("bench"),
         });
     }
-    (text, DigestManifest { entries })
+    (
+        text,
+        DigestManifest {
+            entries,
+            ..DigestManifest::default()
+        },
+    )
 }
 
 /// Parse, scan, match and splice once; returns the pinned text's length.

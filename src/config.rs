@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::diag::{Code, InputError};
-use crate::source::SourceFile;
+use crate::source::{Location, SourceFile};
 use crate::values::YamlPath;
 
 /// The name chartpin looks for beside `Chart.yaml`.
@@ -35,6 +35,9 @@ pub struct Config {
     pub sha_format: Option<ShaFormat>,
     /// Lint suppressions.
     pub ignore: Vec<IgnoreRule>,
+    /// The file's text, which the rules' locations point into (`None` for
+    /// an empty file).
+    pub source: Option<SourceFile>,
 }
 
 /// How a chart's `sha` field holds a digest.
@@ -72,8 +75,8 @@ pub struct ImageMapping {
     pub form: Option<WriteForm>,
     /// Scalars to set to `""` when this entry is pinned (`osm.image.tag`).
     pub clear: Vec<YamlPath>,
-    /// 1-based line of the mapping in the config, for messages.
-    pub line: usize,
+    /// Where the mapping is written in the config ([`Config::source`]), for messages.
+    pub location: Location,
 }
 
 /// One `ignore:` rule. Every given condition must hold; an absent one matches anything.
@@ -85,12 +88,26 @@ pub struct IgnoreRule {
     pub image: Option<String>,
     /// Finding code (`mutable-tag`).
     pub code: Option<Code>,
-    /// 1-based line of the rule in the config, for `unused-suppression` findings.
-    pub line: usize,
-    /// 1-based column of the rule.
-    pub column: usize,
+    /// Where the rule is written in the config, for `unused-suppression`
+    /// findings; `None` for a rule not read from a file.
+    pub location: Option<Location>,
     glob: Option<globset::GlobMatcher>,
 }
+
+/// An `ignore:` rule's `path` that is not a glob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidGlob {
+    pub glob: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for InvalidGlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid glob `{}`: {}", self.glob, self.reason)
+    }
+}
+
+impl std::error::Error for InvalidGlob {}
 
 impl IgnoreRule {
     /// A rule from its parts; `path` must be a valid glob.
@@ -98,13 +115,16 @@ impl IgnoreRule {
         path: Option<&str>,
         image: Option<&str>,
         code: Option<Code>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, InvalidGlob> {
         let glob = match path {
             Some(p) => Some(
                 globset::GlobBuilder::new(p)
                     .literal_separator(false)
                     .build()
-                    .map_err(|e| format!("invalid glob `{p}`: {e}"))?
+                    .map_err(|e| InvalidGlob {
+                        glob: p.to_string(),
+                        reason: e.to_string(),
+                    })?
                     .compile_matcher(),
             ),
             None => None,
@@ -113,8 +133,7 @@ impl IgnoreRule {
             path: path.map(str::to_string),
             image: image.map(str::to_string),
             code,
-            line: 0,
-            column: 0,
+            location: None,
             glob,
         })
     }
@@ -195,6 +214,13 @@ struct RawIgnore {
 }
 
 impl Config {
+    /// The 1-based line `location` is on in this config's text; 0 when unknown.
+    pub fn line_of(&self, location: &Location) -> usize {
+        let text = self.source.as_ref();
+        text.and_then(|s| location.line_col_in(s))
+            .map_or(0, |lc| lc.line)
+    }
+
     /// Parse config text read from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, InputError> {
         let source = SourceFile::new(path, text);
@@ -224,6 +250,15 @@ impl Config {
                 msg,
             )
         };
+        // serde-saphyr's line and column, as a place in the text (line 0: unknown).
+        let located = |l: &serde_saphyr::Location| {
+            if l.line() > 0 {
+                let offset = source.offset_of(l.line() as usize, l.column() as usize);
+                Location::starting(&source, offset)
+            } else {
+                Location::file(path)
+            }
+        };
         let mut images = Vec::new();
         for m in raw.images {
             let loc = m.referenced;
@@ -240,7 +275,7 @@ impl Config {
                     .collect::<Result<_, _>>()?,
                 entry: m.value.entry,
                 form: m.value.form,
-                line: loc.line() as usize,
+                location: located(&loc),
             });
         }
         let mut ignore = Vec::new();
@@ -254,9 +289,8 @@ impl Config {
                 None => None,
             };
             let mut rule = IgnoreRule::new(r.value.path.as_deref(), r.value.image.as_deref(), code)
-                .map_err(|m| at(&loc, m))?;
-            rule.line = loc.line() as usize;
-            rule.column = loc.column() as usize;
+                .map_err(|m| at(&loc, m.to_string()))?;
+            rule.location = Some(located(&loc));
             ignore.push(rule);
         }
         Ok(Config {
@@ -264,6 +298,7 @@ impl Config {
             images,
             sha_format: raw.sha_format,
             ignore,
+            source: Some(source),
         })
     }
 
@@ -351,7 +386,9 @@ mod tests {
         assert_eq!(c.images[0].clear[0].to_string(), "osm.image.tag");
         assert_eq!(c.ignore.len(), 2);
         let r = &c.ignore[0];
-        assert_eq!(r.line, 7);
+        let at = r.location.as_ref().unwrap();
+        let source = SourceFile::new(".chartpin.yaml", text);
+        assert_eq!(at.line_col_in(&source).unwrap().line, 7);
         assert!(r.matches(
             Some(Path::new("ci/a.yaml")),
             Some("docker.io/library/nginx:1"),

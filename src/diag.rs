@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::source::{ReadError, SourceFile, Span};
+use crate::source::{Location, ReadError, SourceFile, Span};
 
 /// How serious a finding is. Errors fail the run; warnings are reported only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -105,24 +105,23 @@ impl Serialize for Code {
 }
 
 /// One rule firing at one place.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+///
+/// The place is a [`Location`]: the file and a byte position in its text.
+/// Line and column are not stored; the renderers work them out from the
+/// text ([`crate::source::Sources`]), so a finding moved, merged or
+/// suppressed never carries a stale line number.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
     pub code: Code,
     pub severity: Severity,
     pub message: String,
-    /// File the finding is in, relative to the working directory when possible.
-    pub file: Option<PathBuf>,
-    /// 1-based line; 0 when the finding has no position.
-    pub line: usize,
-    /// 1-based column in characters; 0 when the finding has no position.
-    pub column: usize,
+    /// Where the finding is: the file (relative to the working directory
+    /// when possible) and, when known, the position in it.
+    pub location: Option<Location>,
     /// The YAML path of the site (`controller.image.tag`), when it has one.
     pub path: Option<String>,
     /// The image reference concerned, as written.
     pub image: Option<String>,
-    /// Byte span in `file`, for renderers that show the source line.
-    #[serde(skip)]
-    pub span: Option<Span>,
 }
 
 impl Finding {
@@ -132,28 +131,25 @@ impl Finding {
             code,
             severity: code.default_severity(),
             message: message.into(),
-            file: None,
-            line: 0,
-            column: 0,
+            location: None,
             path: None,
             image: None,
-            span: None,
         }
     }
 
     /// Place the finding at `span` of `source`.
-    pub fn at(mut self, source: &SourceFile, span: Span) -> Self {
-        let lc = source.line_col(span.start);
-        self.file = Some(source.path.clone());
-        self.line = lc.line;
-        self.column = lc.column;
-        self.span = Some(span);
-        self
+    pub fn at(self, source: &SourceFile, span: Span) -> Self {
+        self.located(Location::at(source, span))
     }
 
     /// Place the finding in `file` without a position.
-    pub fn in_file(mut self, file: impl Into<PathBuf>) -> Self {
-        self.file = Some(file.into());
+    pub fn in_file(self, file: impl Into<PathBuf>) -> Self {
+        self.located(Location::file(file))
+    }
+
+    /// Place the finding at `location`.
+    pub fn located(mut self, location: Location) -> Self {
+        self.location = Some(location);
         self
     }
 
@@ -172,13 +168,14 @@ impl Finding {
         self
     }
 
-    /// `file:line:col` (or as much of it as is known).
-    pub fn location(&self) -> String {
-        match (&self.file, self.line) {
-            (Some(f), 0) => f.display().to_string(),
-            (Some(f), l) => format!("{}:{l}:{}", f.display(), self.column),
-            (None, _) => String::new(),
-        }
+    /// The file the finding is in, when it has one.
+    pub fn file(&self) -> Option<&Path> {
+        self.location.as_ref().map(|l| l.file.as_path())
+    }
+
+    /// The exact byte span in [`Finding::file`], when one is known.
+    pub fn span(&self) -> Option<Span> {
+        self.location.as_ref().and_then(Location::span)
     }
 }
 

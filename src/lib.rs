@@ -1,15 +1,18 @@
 //! chartpin: make Helm chart releases immutable.
 //!
-//! Layers, lowest first; a module imports only from layers below it:
+//! Layers, lowest first; a module imports only from its own layer or below
+//! (docs/architecture.md says, module by module, where any behaviour lives):
 //!
-//! - [`source`], [`reference`](mod@reference), [`limits`]: spans and line index; image
-//!   references and digests (no I/O); how much of any input is read
-//! - [`yaml`]: the one span-keeping YAML tree, its parser, paths and byte-splice edits
+//! - [`source`], [`reference`](mod@reference), [`limits`]: spans, locations, the source
+//!   table and line index; image references and digests (no I/O); how much of any input is read
 //! - [`write`](mod@write), [`lock`]: the one atomic writer of chart files; the per-chart advisory lock
-//! - [`diag`], [`values`], [`chartmeta`], [`manifest`], [`config`]: findings; YAML scanning
-//!   and byte splicing; `Chart.yaml`'s image annotation; digest-manifest readers; `.chartpin.yaml`
+//! - [`diag`]: findings, input errors, exit codes
+//! - [`yaml`]: the one span-keeping YAML tree, its parser, paths and byte-splice edits
+//! - [`values`], [`chartmeta`], [`manifest`]: image sites in values files;
+//!   `Chart.yaml`'s image annotation; digest-manifest readers
 //! - [`chart`]: one chart reader (directory or `.tgz`, subcharts, values, templates,
 //!   `Chart.yaml` metadata) for every use case, and the staging copy helm renders
+//! - [`config`]: `.chartpin.yaml`, read from a chart or from `--config`
 //! - [`registry`]: OCI client with auth, transport, retry and per-host limits
 //! - [`pin`], [`lint`], [`verify`], [`release`]: the use cases; each returns data
 //! - [`report`]: human, JSON, SARIF, GitHub and Markdown renderers of findings

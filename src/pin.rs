@@ -173,7 +173,7 @@ fn plan_file(
                         &cfg.path,
                         format!(
                             "line {}: `{}` is not a scalar in {}",
-                            m.line,
+                            cfg.line_of(&m.location),
                             m.path,
                             vf.source().path.display()
                         ),

@@ -16,7 +16,6 @@ pub mod verify;
 
 pub use pin::unified_diff;
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -25,7 +24,8 @@ use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
 use crate::diag::{Code, Finding, Severity};
-use crate::source::SourceFile;
+pub use crate::source::Sources;
+use crate::source::{LineCol, Position, SourceFile};
 
 /// Output format for findings and summaries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -60,36 +60,6 @@ pub const INFORMATION_URI: &str = match option_env!("CARGO_PKG_REPOSITORY") {
 /// The SARIF 2.1.0 schema URI written as `$schema`.
 pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
-/// Texts of files findings point into, so the human renderer can show the
-/// offending line even for files that exist only in memory (a packaged
-/// chart's entries, rendered manifests read from stdin).
-#[derive(Debug, Default, Clone)]
-pub struct Sources<'s> {
-    files: HashMap<PathBuf, Cow<'s, SourceFile>>,
-}
-
-impl<'s> Sources<'s> {
-    pub fn new() -> Self {
-        Sources::default()
-    }
-
-    /// Remember `source` under its own path (a later insert of the same path wins).
-    pub fn insert(&mut self, source: SourceFile) {
-        self.files.insert(source.path.clone(), Cow::Owned(source));
-    }
-
-    /// [`Sources::insert`] of a source held elsewhere, without copying it
-    /// (a values file as read can be as large as the input limit).
-    pub fn insert_ref(&mut self, source: &'s SourceFile) {
-        self.files
-            .insert(source.path.clone(), Cow::Borrowed(source));
-    }
-
-    pub fn get(&self, path: &Path) -> Option<&SourceFile> {
-        self.files.get(path).map(|s| &**s)
-    }
-}
-
 /// How to render: the base directory paths are made relative to, colour,
 /// where source lines come from.
 #[derive(Debug, Clone)]
@@ -98,7 +68,8 @@ pub struct RenderOptions<'a> {
     pub base: Option<PathBuf>,
     /// ANSI colour in the human format; see [`color_for_stdout`].
     pub color: bool,
-    /// In-memory texts; the human renderer reads other files from disk.
+    /// The texts positions are worked out from (files in memory, files as
+    /// read before a command rewrote them); other files are read from disk.
     pub sources: Option<&'a Sources<'a>>,
     /// How many files were checked, for the summary; `None` when unknown.
     pub files_checked: Option<usize>,
@@ -171,6 +142,64 @@ fn shown_path(path: &Path, opts: &RenderOptions<'_>) -> String {
     }
 }
 
+/// The texts a render works lines and columns out from: the options'
+/// [`Sources`], then, for a file not among them, the file on disk (read once).
+struct Texts<'a> {
+    sources: Option<&'a Sources<'a>>,
+    disk: HashMap<PathBuf, Option<SourceFile>>,
+}
+
+impl<'a> Texts<'a> {
+    fn new(findings: &[Finding], opts: &RenderOptions<'a>) -> Self {
+        let mut disk = HashMap::new();
+        for loc in findings.iter().filter_map(|f| f.location.as_ref()) {
+            let file = &loc.file;
+            if loc.position.is_none()
+                || opts.sources.is_some_and(|s| s.text_of(loc).is_some())
+                || disk.contains_key(file)
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(file)
+                .ok()
+                .map(|t| SourceFile::new(file.clone(), t));
+            disk.insert(file.clone(), text);
+        }
+        Texts {
+            sources: opts.sources,
+            disk,
+        }
+    }
+
+    fn on_disk(&self, file: &Path) -> Option<&SourceFile> {
+        self.disk.get(file).and_then(Option::as_ref)
+    }
+
+    /// The text of `file` to show lines of: the last one the sources hold.
+    fn get(&self, file: &Path) -> Option<&SourceFile> {
+        self.sources
+            .and_then(|s| s.get(file))
+            .or_else(|| self.on_disk(file))
+    }
+
+    /// The finding's 1-based line and column, worked out in the text its
+    /// position was taken in; `None` without a position or a known text.
+    fn line_col(&self, f: &Finding) -> Option<LineCol> {
+        let loc = f.location.as_ref()?;
+        let start = loc.position?.start();
+        let text = self
+            .sources
+            .and_then(|s| s.text_of(loc))
+            .or_else(|| self.on_disk(&loc.file))?;
+        Some(text.line_col(start))
+    }
+
+    /// `(line, column)`, `(0, 0)` for a finding without a position.
+    fn numbers(&self, f: &Finding) -> (usize, usize) {
+        self.line_col(f).map_or((0, 0), |lc| (lc.line, lc.column))
+    }
+}
+
 /// Counts over a list of findings, for every format's summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -201,8 +230,8 @@ impl Summary {
                 Severity::Note => s.notes += 1,
             }
             *s.by_code.entry(f.code.as_str().to_string()).or_default() += 1;
-            if let Some(file) = &f.file {
-                files.insert(file.clone());
+            if let Some(file) = f.file() {
+                files.insert(file.to_path_buf());
             }
         }
         s.files_with_findings = files.len();
@@ -289,13 +318,14 @@ pub fn render_human(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let pal = Palette { on: opts.color };
-    let mut disk: HashMap<PathBuf, Option<SourceFile>> = HashMap::new();
+    let texts = Texts::new(findings, opts);
     for f in findings {
+        let at = texts.line_col(f);
         let mut loc = String::new();
-        if let Some(file) = &f.file {
+        if let Some(file) = f.file() {
             loc.push_str(&shown_path(file, opts));
-            if f.line > 0 {
-                loc.push_str(&format!(":{}:{}", f.line, f.column));
+            if let Some(lc) = at {
+                loc.push_str(&format!(":{lc}"));
             }
             loc.push_str(": ");
         }
@@ -307,21 +337,10 @@ pub fn render_human(
             pal.paint(pal.severity(f.severity), &format!("{sev}[{}]", f.code)),
             pal.paint(BOLD, &f.message)
         )?;
-        if let (Some(file), true) = (&f.file, f.line > 0) {
-            let src = match opts.sources.and_then(|s| s.get(file)) {
-                Some(s) => Some(s),
-                None => disk
-                    .entry(file.clone())
-                    .or_insert_with(|| {
-                        std::fs::read_to_string(file)
-                            .ok()
-                            .map(|t| SourceFile::new(file.clone(), t))
-                    })
-                    .as_ref(),
-            };
-            if let Some(src) = src {
-                write_snippet(f, src, &pal, out)?;
-            }
+        if let (Some(file), Some(lc)) = (f.file(), at)
+            && let Some(src) = texts.get(file)
+        {
+            write_snippet(f, lc, src, &pal, out)?;
         }
         let mut notes = Vec::new();
         if let Some(p) = &f.path {
@@ -348,30 +367,31 @@ pub fn render_human(
 
 fn write_snippet(
     f: &Finding,
+    at: LineCol,
     src: &SourceFile,
     pal: &Palette,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let line = src.line_text(f.line);
-    if line.is_empty() && f.line > src.index().line_count() {
+    let line = src.line_text(at.line);
+    if line.is_empty() && at.line > src.index().line_count() {
         return Ok(());
     }
-    let gutter = f.line.to_string().len();
+    let gutter = at.line.to_string().len();
     let pad: String = line
         .chars()
-        .take(f.column.saturating_sub(1))
+        .take(at.column.saturating_sub(1))
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    // Underline the span's characters on this line; without a span (verify
-    // and release know only line and column), the scalar at the column.
-    // At least one marker.
-    let width = match f.span {
-        Some(s) => src
+    // Underline the span's characters on this line; with only a start
+    // (verify, release and manifests know where a scalar starts), the
+    // scalar at the column. At least one marker.
+    let width = match f.location.as_ref().and_then(|l| l.position) {
+        Some(Position::Span(s)) => src
             .text
             .get(s.range())
             .map(|t| t.lines().next().unwrap_or("").chars().count())
             .unwrap_or(1),
-        None => scalar_width(line, f.column),
+        _ => scalar_width(line, at.column),
     }
     .max(1);
     let bar = pal.paint(GUTTER, "|");
@@ -379,7 +399,7 @@ fn write_snippet(
     writeln!(
         out,
         "{} {bar} {line}",
-        pal.paint(GUTTER, &f.line.to_string())
+        pal.paint(GUTTER, &at.line.to_string())
     )?;
     writeln!(
         out,
@@ -511,6 +531,7 @@ pub fn render_json_document<T: Serialize>(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let s = Summary::of(findings, opts.files_checked);
+    let texts = Texts::new(findings, opts);
     let doc = Envelope {
         schema_version: JSON_SCHEMA_VERSION,
         command,
@@ -526,15 +547,18 @@ pub fn render_json_document<T: Serialize>(
         },
         findings: findings
             .iter()
-            .map(|f| JsonFinding {
-                code: f.code,
-                severity: f.severity,
-                message: &f.message,
-                file: f.file.as_deref().map(|p| shown_path(p, opts)),
-                line: f.line,
-                column: f.column,
-                path: f.path.as_deref(),
-                image: f.image.as_deref(),
+            .map(|f| {
+                let (line, column) = texts.numbers(f);
+                JsonFinding {
+                    code: f.code,
+                    severity: f.severity,
+                    message: &f.message,
+                    file: f.file().map(|p| shown_path(p, opts)),
+                    line,
+                    column,
+                    path: f.path.as_deref(),
+                    image: f.image.as_deref(),
+                }
             })
             .collect(),
         data,
@@ -726,12 +750,12 @@ pub fn sarif_log(findings: &[Finding], opts: &RenderOptions<'_>) -> sarif::Log {
         })
         .collect();
     let index: HashMap<Code, usize> = used.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let texts = Texts::new(findings, opts);
     let results = findings
         .iter()
         .map(|f| {
             let locations = f
-                .file
-                .as_deref()
+                .file()
                 .map(|file| {
                     let shown = shown_path(file, opts);
                     let relative = !Path::new(&shown).is_absolute();
@@ -746,9 +770,9 @@ pub fn sarif_log(findings: &[Finding], opts: &RenderOptions<'_>) -> sarif::Log {
                                 uri,
                                 uri_base_id: relative.then(|| "%SRCROOT%".to_string()),
                             },
-                            region: (f.line > 0).then(|| Region {
-                                start_line: f.line,
-                                start_column: f.column.max(1),
+                            region: texts.line_col(f).map(|lc| Region {
+                                start_line: lc.line,
+                                start_column: lc.column.max(1),
                             }),
                         },
                     }]
@@ -822,6 +846,7 @@ pub fn render_github(
     opts: &RenderOptions<'_>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let texts = Texts::new(findings, opts);
     for f in findings {
         let command = match f.severity {
             Severity::Error => "error",
@@ -829,14 +854,14 @@ pub fn render_github(
             Severity::Note => "notice",
         };
         let mut props = Vec::new();
-        if let Some(file) = &f.file {
+        if let Some(file) = f.file() {
             props.push(format!(
                 "file={}",
                 github_escape_property(&shown_path(file, opts))
             ));
-            if f.line > 0 {
-                props.push(format!("line={}", f.line));
-                props.push(format!("col={}", f.column.max(1)));
+            if let Some(lc) = texts.line_col(f) {
+                props.push(format!("line={}", lc.line));
+                props.push(format!("col={}", lc.column.max(1)));
             }
         }
         props.push(format!("title={}", github_escape_property(f.code.as_str())));
@@ -907,16 +932,13 @@ pub fn render_markdown(
         return Ok(());
     }
     writeln!(out)?;
+    let texts = Texts::new(findings, opts);
     let rows: Vec<Vec<String>> = findings
         .iter()
         .map(|f| {
-            let mut loc = f
-                .file
-                .as_deref()
-                .map(|p| shown_path(p, opts))
-                .unwrap_or_default();
-            if f.line > 0 {
-                loc.push_str(&format!(":{}:{}", f.line, f.column));
+            let mut loc = f.file().map(|p| shown_path(p, opts)).unwrap_or_default();
+            if let Some(lc) = texts.line_col(f) {
+                loc.push_str(&format!(":{lc}"));
             }
             vec![
                 f.severity.as_str().to_string(),
@@ -1002,15 +1024,14 @@ mod tests {
         let text = "a: \"sha256:ab\"  # c\nb: 'it''s' x\nc: nginx:1@sha256:ab # c\nd: [x:1, y]\ne: \"open\n";
         let mut sources = Sources::new();
         let src = SourceFile::new("/repo/values.yaml", text);
-        sources.insert(src);
+        sources.insert(src.clone());
         let o = RenderOptions {
             sources: Some(&sources),
             ..opts()
         };
         let marker = |line: usize, column: usize| {
-            let mut f = Finding::new(Code::DigestNotFound, "m").in_file("/repo/values.yaml");
-            f.line = line;
-            f.column = column;
+            let at = crate::source::Location::starting(&src, src.offset_of(line, column));
+            let f = Finding::new(Code::DigestNotFound, "m").located(at);
             let mut out = Vec::new();
             render_human(&[f], &o, &mut out).unwrap();
             let s = String::from_utf8(out).unwrap();

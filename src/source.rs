@@ -3,7 +3,13 @@
 //!
 //! Everything that edits or reports on a file works in byte offsets into the
 //! original text; only rendering converts to lines and columns, here, once.
+//! A place is a [`Location`] (file, [`Position`], the [`SourceId`] of the
+//! text it was taken in); the renderers look its text up in a [`Sources`]
+//! table, so no finding, image or row stores a line number that could go
+//! stale when a file is rewritten, merged or suppressed.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -33,8 +39,131 @@ impl Span {
     }
 }
 
+/// Where something sits in a file's text: its exact bytes, or only the
+/// offset where it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Position {
+    /// The exact bytes (a scalar with its quotes, a comment): the human
+    /// report underlines them.
+    Span(Span),
+    /// Only the start is known (a field of a line-based digest manifest, a
+    /// key the config reader located): the human report underlines the
+    /// scalar that starts there.
+    Start(usize),
+}
+
+impl Position {
+    /// The byte offset the position starts at.
+    pub fn start(&self) -> usize {
+        match *self {
+            Position::Span(s) => s.start,
+            Position::Start(o) => o,
+        }
+    }
+
+    /// The exact span, when one is known.
+    pub fn span(&self) -> Option<Span> {
+        match *self {
+            Position::Span(s) => Some(s),
+            Position::Start(_) => None,
+        }
+    }
+}
+
+/// A place in a file: the file's path (as shown), the id of the text the
+/// position was taken in, and, when known, the position. Lines and columns
+/// are not stored: they are worked out from that text
+/// ([`Location::line_col`]) when a report is rendered.
+///
+/// Two locations are equal when they name the same file and position,
+/// whichever reading of the file they were taken in.
+#[derive(Clone, Debug)]
+pub struct Location {
+    pub file: PathBuf,
+    pub position: Option<Position>,
+    /// The text `position` is an offset into (one path can have two: `release`
+    /// reports on the values files as read and, from lint, as written).
+    /// `None`: the text [`Sources`] holds for `file`.
+    pub source: Option<SourceId>,
+}
+
+impl PartialEq for Location {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.file, self.position) == (&other.file, other.position)
+    }
+}
+
+impl Eq for Location {}
+
+impl std::hash::Hash for Location {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (&self.file, self.position).hash(state);
+    }
+}
+
+impl Location {
+    /// `span` of `source`.
+    pub fn at(source: &SourceFile, span: Span) -> Self {
+        Location {
+            file: source.path.clone(),
+            position: Some(Position::Span(span)),
+            source: Some(source.id),
+        }
+    }
+
+    /// The place starting at byte `offset` of `source`, its end unknown.
+    pub fn starting(source: &SourceFile, offset: usize) -> Self {
+        Location {
+            file: source.path.clone(),
+            position: Some(Position::Start(offset)),
+            source: Some(source.id),
+        }
+    }
+
+    /// The whole of `file`, without a position.
+    pub fn file(file: impl Into<PathBuf>) -> Self {
+        Location {
+            file: file.into(),
+            position: None,
+            source: None,
+        }
+    }
+
+    /// The exact span, when one is known.
+    pub fn span(&self) -> Option<Span> {
+        self.position.and_then(|p| p.span())
+    }
+
+    /// Order by file, then by place in it (byte order is line-and-column
+    /// order), a place without a position first.
+    pub fn order(&self, other: &Location) -> std::cmp::Ordering {
+        let start = |l: &Location| l.position.map(|p| p.start());
+        (&self.file, start(self)).cmp(&(&other.file, start(other)))
+    }
+
+    /// The 1-based line and column, from the file's text in `sources`;
+    /// `None` without a position or when `sources` lacks the file.
+    pub fn line_col(&self, sources: &Sources<'_>) -> Option<LineCol> {
+        let position = self.position?;
+        Some(sources.text_of(self)?.line_col(position.start()))
+    }
+
+    /// The 1-based line and column of the position in `source`'s text.
+    pub fn line_col_in(&self, source: &SourceFile) -> Option<LineCol> {
+        Some(source.line_col(self.position?.start()))
+    }
+
+    /// `file:line:col`, or the file alone when the position is unknown.
+    pub fn display_in(&self, sources: &Sources<'_>) -> String {
+        match self.line_col(sources) {
+            Some(lc) => format!("{}:{lc}", self.file.display()),
+            None => self.file.display().to_string(),
+        }
+    }
+}
+
 /// Byte offsets of line starts, for offset → (line, column) lookups.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LineIndex {
     starts: Vec<usize>,
 }
@@ -98,13 +227,37 @@ impl LineIndex {
     }
 }
 
-/// A file's path, its full text and a line index over it.
+/// Which reading of a file a position was taken in: every [`SourceFile`]
+/// made gets its own (clones share it), so a [`Sources`] table can hold a
+/// file as read and as rewritten side by side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SourceId(u64);
+
+impl SourceId {
+    fn fresh() -> SourceId {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        SourceId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A file's path, its full text and a line index over it. Two are equal
+/// when path and text are.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     index: LineIndex,
+    id: SourceId,
 }
+
+impl PartialEq for SourceFile {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.path, &self.text) == (&other.path, &other.text)
+    }
+}
+
+impl Eq for SourceFile {}
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
@@ -114,11 +267,17 @@ impl SourceFile {
             path: path.into(),
             text,
             index,
+            id: SourceId::fresh(),
         }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Which reading of the file this is (see [`SourceId`]).
+    pub fn id(&self) -> SourceId {
+        self.id
     }
 
     pub fn line_col(&self, offset: usize) -> LineCol {
@@ -135,6 +294,88 @@ impl SourceFile {
 
     pub fn slice(&self, span: Span) -> &str {
         &self.text[span.range()]
+    }
+
+    /// The byte offset of 1-based `line` and `column` (characters), for
+    /// positions a reader reports as line and column; clamped to the line's
+    /// end, and to the text's end for a line past the last.
+    pub fn offset_of(&self, line: usize, column: usize) -> usize {
+        let Some(start) = self.index.line_start(line.max(1)) else {
+            return self.text.len();
+        };
+        let text = self.line_text(line.max(1));
+        let within = text
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(text.len(), |(i, _)| i);
+        start + within
+    }
+}
+
+/// The texts of the files positions point into: the source table every
+/// report renders line and column from (including files that exist only in
+/// memory: a packaged chart's entries, rendered manifests read from stdin,
+/// the values files as read before `pin` rewrote them). Texts held
+/// elsewhere are borrowed, not copied ([`Sources::insert_ref`]): a values
+/// file as read can be as large as the input limit.
+#[derive(Debug, Default, Clone)]
+pub struct Sources<'s> {
+    texts: HashMap<SourceId, Cow<'s, SourceFile>>,
+    /// The last text inserted for each path.
+    latest: HashMap<PathBuf, SourceId>,
+}
+
+impl<'s> Sources<'s> {
+    pub fn new() -> Self {
+        Sources::default()
+    }
+
+    /// Remember `source`; for lookups by path, a later insert of the same path wins.
+    pub fn insert(&mut self, source: SourceFile) {
+        self.latest.insert(source.path.clone(), source.id);
+        self.texts.insert(source.id, Cow::Owned(source));
+    }
+
+    /// [`Sources::insert`] of a source held elsewhere, without copying it.
+    pub fn insert_ref(&mut self, source: &'s SourceFile) {
+        self.latest.insert(source.path.clone(), source.id);
+        self.texts.insert(source.id, Cow::Borrowed(source));
+    }
+
+    /// The last text inserted for `path`.
+    pub fn get(&self, path: &Path) -> Option<&SourceFile> {
+        self.texts.get(self.latest.get(path)?).map(|s| &**s)
+    }
+
+    /// The text `location`'s position is in: the reading it was taken in
+    /// when that is here, else the last text of its file.
+    pub fn text_of(&self, location: &Location) -> Option<&SourceFile> {
+        location
+            .source
+            .and_then(|id| self.texts.get(&id))
+            .map(|s| &**s)
+            .or_else(|| self.get(&location.file))
+    }
+
+    /// Every text held, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &SourceFile> {
+        self.texts.values().map(|s| &**s)
+    }
+}
+
+impl FromIterator<SourceFile> for Sources<'_> {
+    fn from_iter<I: IntoIterator<Item = SourceFile>>(iter: I) -> Self {
+        let mut sources = Sources::new();
+        sources.extend(iter);
+        sources
+    }
+}
+
+impl Extend<SourceFile> for Sources<'_> {
+    fn extend<I: IntoIterator<Item = SourceFile>>(&mut self, iter: I) {
+        for s in iter {
+            self.insert(s);
+        }
     }
 }
 
@@ -322,6 +563,59 @@ mod tests {
         assert_eq!(idx.line_text(text, 2), "bé: x");
         assert_eq!(idx.line_text(text, 3), "");
         assert_eq!(idx.line_text(text, 9), "");
+    }
+
+    #[test]
+    fn positions_resolve_in_the_text_they_were_taken_in() {
+        // `release` holds a values file as read and, from lint, as written;
+        // a digest spliced into line 1 moves every later offset.
+        let read = SourceFile::new("values.yaml", "a: \"\"\nimage: x:1\n");
+        let written = SourceFile::new("values.yaml", "a: \"sha256:0123\"\nimage: x:1\n");
+        let x = |s: &SourceFile| {
+            let at = s.text.find("x:1").unwrap();
+            Location::at(s, Span::new(at, at + 3))
+        };
+        let (in_read, in_written) = (x(&read), x(&written));
+        assert_ne!(in_read.position, in_written.position);
+        let mut sources = Sources::new();
+        sources.insert_ref(&read);
+        sources.insert_ref(&written);
+        let lc = |l: &Location| l.line_col(&sources).map(|lc| (lc.line, lc.column));
+        assert_eq!(lc(&in_read), Some((2, 8)));
+        assert_eq!(lc(&in_written), Some((2, 8)));
+        // A place made without its text resolves in the last text of its path.
+        let by_path = Location {
+            source: None,
+            ..in_written.clone()
+        };
+        assert_eq!(lc(&by_path), Some((2, 8)));
+        assert_eq!(sources.get(Path::new("values.yaml")), Some(&written));
+        assert_eq!(in_written.display_in(&sources), "values.yaml:2:8");
+        // Without a position, or without the text: no line and column.
+        assert_eq!(lc(&Location::file("values.yaml")), None);
+        assert_eq!(
+            Location::file("values.yaml").display_in(&sources),
+            "values.yaml"
+        );
+        let elsewhere = Location::at(&SourceFile::new("other.yaml", "x"), Span::new(0, 1));
+        assert_eq!(lc(&elsewhere), None);
+        // Equal places are equal whichever reading they were taken in.
+        assert_eq!(
+            Location::at(&read, Span::new(1, 2)),
+            Location::at(&written, Span::new(1, 2))
+        );
+    }
+
+    #[test]
+    fn offset_of_inverts_line_col() {
+        let src = SourceFile::new("v.yaml", "a: 1\nbé: x\r\n\nlast");
+        for offset in [0, 3, 5, 9, 10, 13, 14, src.text.len()] {
+            let lc = src.line_col(offset);
+            assert_eq!(src.offset_of(lc.line, lc.column), offset, "{lc}");
+        }
+        // Past the end of a line, clamped to it; past the last line, the text's end.
+        assert_eq!(src.offset_of(1, 99), 4);
+        assert_eq!(src.offset_of(9, 1), src.text.len());
     }
 
     #[test]

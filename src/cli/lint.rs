@@ -8,7 +8,7 @@ use clap::Args;
 use super::{ChartArgs, FormatArgs, Stdout};
 use crate::diag::Exit;
 use crate::lint::{self, LintOptions, RenderedInput};
-use crate::report::{self, Format, RenderOptions, Sources};
+use crate::report::{self, Format, RenderOptions};
 
 #[derive(Debug, Clone, Args)]
 #[command(
@@ -63,10 +63,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
     };
     let outcome = lint::lint(&paths, &opts)?;
     let files_checked = outcome.sources.len();
-    let mut sources = Sources::new();
-    for s in outcome.sources {
-        sources.insert(s);
-    }
+    let sources = outcome.all_sources();
     let render_opts = RenderOptions {
         color: format == Format::Human && report::color_for_stdout(),
         sources: Some(&sources),

@@ -100,7 +100,9 @@ pub const DISCOVERED_CHARTS_HELP: &str = "Chart directories, directories holding
 pub const CHARTS_OR_IMAGES_HELP: &str = "Chart directories, directories holding charts, packaged .tgz charts, or image references (default: the current directory)";
 
 /// `--digests-format`: a clap usage error (exit 2) listing the valid names.
-pub fn parse_manifest_format(s: &str) -> Result<crate::manifest::ManifestFormat, String> {
+pub fn parse_manifest_format(
+    s: &str,
+) -> Result<crate::manifest::ManifestFormat, crate::manifest::UnknownFormat> {
     s.parse()
 }
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{Finding, InputError};
 use crate::reference::ImageRef;
-use crate::source::{SourceFile, Span};
+use crate::source::{Location, SourceFile, Sources, Span};
 use crate::values::ValuesView;
 
 mod embedded;
@@ -76,13 +76,9 @@ pub struct FoundImage {
     /// How it was written, when that differs (a template expression).
     pub written: Option<String>,
     pub origin: ImageOrigin,
-    /// File the reference is in (for rendered images: the template named by `# Source:`).
-    pub file: PathBuf,
-    /// 1-based line and column; 0 when only the file is known.
-    pub line: usize,
-    pub column: usize,
-    /// Byte span in `file`.
-    pub span: Option<Span>,
+    /// Where the reference is: its file (for rendered images: the template
+    /// named by `# Source:`) and its span there, when known.
+    pub location: Location,
     /// YAML path (`controller.image`), flag name (`--x-image`) or manifest path.
     pub path: Option<String>,
     /// Root of the chart the reference belongs to.
@@ -103,15 +99,11 @@ impl FoundImage {
         path: Option<String>,
         chart_root: &Path,
     ) -> Self {
-        let lc = src.line_col(span.start);
         FoundImage {
             reference,
             written: None,
             origin,
-            file: src.path.clone(),
-            line: lc.line,
-            column: lc.column,
-            span: Some(span),
+            location: Location::at(src, span),
             path,
             chart_root: chart_root.to_path_buf(),
             context: None,
@@ -122,6 +114,11 @@ impl FoundImage {
     /// The parsed reference, when it follows the grammar.
     pub fn image_ref(&self) -> Option<ImageRef> {
         ImageRef::parse(&self.reference).ok()
+    }
+
+    /// The file the reference is in.
+    pub fn file(&self) -> &Path {
+        &self.location.file
     }
 
     /// Whether the reference carries a valid digest.
@@ -135,13 +132,10 @@ impl FoundImage {
             Some(c) => format!("{message} ({c})"),
             None => message,
         };
-        let mut f = Finding::new(code, message).in_file(&self.file);
+        let mut f = Finding::new(code, message).located(self.location.clone());
         if !self.reference.is_empty() {
             f = f.with_image(&self.reference);
         }
-        f.line = self.line;
-        f.column = self.column;
-        f.span = self.span;
         if let Some(p) = &self.path {
             f = f.with_path(p.clone());
         }
@@ -177,7 +171,11 @@ pub struct LintOptions {
 #[derive(Debug, Default)]
 pub struct LintOutcome {
     pub findings: Vec<Finding>,
+    /// The files lint checked, which its findings point into.
     pub sources: Vec<SourceFile>,
+    /// The configurations whose `ignore:` rules applied (not counted as
+    /// checked): `unused-suppression` findings of rules point into them.
+    pub config_sources: Vec<SourceFile>,
     /// Charts linted (subcharts not counted).
     pub charts: usize,
 }
@@ -197,6 +195,8 @@ struct Collected {
     rendered_sources: Vec<SourceFile>,
     /// `ignore:` rules of the configurations that apply.
     rules: Vec<suppress::ScopedRule>,
+    /// The texts of those configurations.
+    config_sources: Vec<SourceFile>,
     /// Roots of the charts named (not subcharts).
     roots: Vec<PathBuf>,
 }
@@ -283,25 +283,43 @@ pub fn lint_charts(charts: Vec<Chart>, opts: &LintOptions) -> Result<LintOutcome
     }
     let files: Vec<&SourceFile> = collected.sources.iter().collect();
     let mut findings = suppress::apply(findings, &files, &collected.rules, &collected.roots);
-    findings.sort_by(|a, b| {
-        (&a.file, a.line, a.column, a.code, &a.image)
-            .cmp(&(&b.file, b.line, b.column, b.code, &b.image))
-    });
-    findings.dedup_by(|a, b| {
-        a.file == b.file
-            && a.line == b.line
-            && a.column == b.column
-            && a.code == b.code
-            && a.image == b.image
-    });
+    // By file, then place in it (byte order is line-and-column order).
+    let key = |f: &Finding| {
+        let start = f
+            .location
+            .as_ref()
+            .and_then(|l| l.position)
+            .map(|p| p.start());
+        (
+            f.file().map(Path::to_path_buf),
+            start,
+            f.code,
+            f.image.clone(),
+        )
+    };
+    findings.sort_by_cached_key(key);
+    findings.dedup_by(|a, b| key(a) == key(b));
 
     let mut sources = collected.sources;
     sources.extend(collected.rendered_sources);
     Ok(LintOutcome {
         findings,
         sources,
+        config_sources: collected.config_sources,
         charts,
     })
+}
+
+impl LintOutcome {
+    /// Every text the findings point into, borrowed: the files checked and
+    /// the configurations.
+    pub fn all_sources(&self) -> Sources<'_> {
+        let mut sources = Sources::new();
+        for s in self.sources.iter().chain(&self.config_sources) {
+            sources.insert_ref(s);
+        }
+        sources
+    }
 }
 
 /// Every image reference in the charts under `paths` (values sites,
@@ -328,8 +346,7 @@ pub struct Discovered {
 /// [`discover_images`], also returning the charts' files.
 pub fn discover(paths: &[PathBuf], opts: &LintOptions) -> Result<Discovered, LintError> {
     let (_, mut c) = collect(load(paths)?, opts)?;
-    c.images
-        .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    c.images.sort_by(|a, b| a.location.order(&b.location));
     Ok(Discovered {
         images: c.images,
         sources: c.sources,
@@ -348,6 +365,7 @@ fn collect(charts: Vec<Chart>, opts: &LintOptions) -> Result<(usize, Collected),
     match &opts.config {
         Some(explicit) => {
             if let Some(cfg) = crate::config::Config::load(Path::new("."), Some(explicit))? {
+                out.config_sources.extend(cfg.source);
                 out.rules
                     .extend(cfg.ignore.into_iter().map(|rule| suppress::ScopedRule {
                         rule,
@@ -360,6 +378,7 @@ fn collect(charts: Vec<Chart>, opts: &LintOptions) -> Result<(usize, Collected),
             for c in &charts {
                 if let Some(src) = c.file(crate::config::FILE_NAME) {
                     let cfg = crate::config::Config::parse(&src.path, &src.text)?;
+                    out.config_sources.extend(cfg.source);
                     out.rules
                         .extend(cfg.ignore.into_iter().map(|rule| suppress::ScopedRule {
                             rule,
@@ -834,10 +853,7 @@ fn judge_site(
     let place = |found: &FoundImage, span: Option<Span>, code: Code, msg: String| -> Finding {
         let mut g = found.clone();
         if let Some(s) = span {
-            let lc = src.line_col(s.start);
-            g.span = Some(s);
-            g.line = lc.line;
-            g.column = lc.column;
+            g.location = Location::at(src, s);
         }
         g.finding(code, msg)
     };
@@ -895,10 +911,7 @@ fn judge_site(
             (Ok(_), _) => rules::check(&found).map(|f| {
                 let mut g = found.clone();
                 if let Some(s) = tag_span {
-                    let lc = src.line_col(s.start);
-                    g.span = Some(s);
-                    g.line = lc.line;
-                    g.column = lc.column;
+                    g.location = Location::at(src, s);
                 }
                 let mut f2 = g.finding(f.code, String::new());
                 f2.message = f.message;

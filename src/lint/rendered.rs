@@ -12,7 +12,7 @@ use super::yaml::{self, Node};
 use super::{FoundImage, ImageOrigin};
 use crate::chart::Chart;
 use crate::diag::{Code, Finding, InputError};
-use crate::source::{SourceFile, Span};
+use crate::source::{Location, SourceFile, Span};
 
 /// Where the pod spec sits in each workload kind.
 fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
@@ -249,10 +249,7 @@ fn place(src: &SourceFile, h: Hit, source: Option<&str>, charts: &[&Chart]) -> F
             Some(h.path),
             &shown_root(chart),
         );
-        f.file = tpl.path.clone();
-        f.line = 0;
-        f.column = 0;
-        f.span = None;
+        f.location = Location::file(&tpl.path);
         f.context = Some(h.what);
         return f;
     }
@@ -297,12 +294,13 @@ mod tests {
             scan.images[0].path.as_deref(),
             Some("spec.template.spec.initContainers[0].image")
         );
-        assert_eq!(scan.images[1].line, 15);
+        let line = |l: &Location| l.line_col_in(&src).map_or(0, |lc| lc.line);
+        assert_eq!(line(&scan.images[1].location), 15);
         let skipped: Vec<usize> = scan
             .findings
             .iter()
             .filter(|f| f.code == Code::SkippedDocument)
-            .map(|f| f.line)
+            .map(|f| f.location.as_ref().map_or(0, line))
             .collect();
         assert_eq!(skipped, [28, 30]);
     }
@@ -326,15 +324,14 @@ mod tests {
         let scan = scan(&src, &[&chart_src]).unwrap();
         let busybox = &scan.images[0];
         assert_eq!(
-            busybox.file,
-            PathBuf::from("charts/app/templates/deploy.yaml")
+            busybox.file(),
+            Path::new("charts/app/templates/deploy.yaml")
         );
-        assert_eq!((busybox.line, busybox.column), (3, 10));
+        let template = chart_src.file("templates/deploy.yaml").unwrap();
+        let lc = busybox.location.line_col_in(template).unwrap();
+        assert_eq!((lc.line, lc.column), (3, 10));
         let nginx = &scan.images[1];
-        assert_eq!(
-            nginx.file,
-            PathBuf::from("charts/app/templates/deploy.yaml")
-        );
-        assert_eq!(nginx.line, 0);
+        assert_eq!(nginx.file(), Path::new("charts/app/templates/deploy.yaml"));
+        assert_eq!(nginx.location.position, None);
     }
 }

@@ -4,22 +4,23 @@
 //! suppression that matches nothing is itself reported (`unused-suppression`),
 //! so stale ignores do not pile up.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use crate::config::IgnoreRule;
 use crate::diag::{Code, Finding};
 use crate::reference::ImageRef;
-use crate::source::{SourceFile, Span};
+use crate::source::{Location, SourceFile, Span};
 
 const MARK: &str = "chartpin:ignore";
 
 /// One inline directive.
 #[derive(Debug, Clone)]
 struct Directive {
-    file: PathBuf,
+    /// The mark and its code list.
+    at: Location,
+    /// The 1-based line it suppresses findings on.
     line: usize,
-    column: usize,
-    span: Span,
     /// `None`: every code.
     codes: Option<Vec<Code>>,
     unknown: Vec<String>,
@@ -63,12 +64,9 @@ fn directives(src: &SourceFile) -> Vec<Directive> {
             None => (None, Vec::new(), MARK.len()),
         };
         let span = Span::new(here + at, here + at + len);
-        let lc = src.line_col(span.start);
         out.push(Directive {
-            file: src.path.clone(),
+            at: Location::at(src, span),
             line: i + 1,
-            column: lc.column,
-            span,
             codes,
             unknown,
             used: false,
@@ -92,7 +90,7 @@ impl ScopedRule {
     /// `charts/*/values.yaml`), so rules read the same wherever lint runs;
     /// the image pattern against the reference as written and normalised.
     fn matches(&self, f: &Finding, roots: &[PathBuf]) -> bool {
-        let rel = f.file.as_deref().map(|file| {
+        let rel = f.file().map(|file| {
             let root = match &self.chart_root {
                 Some(r) => Some(r.as_path()),
                 None => roots
@@ -105,7 +103,7 @@ impl ScopedRule {
                 .unwrap_or(file)
                 .to_path_buf()
         });
-        if let (Some(root), Some(file)) = (&self.chart_root, &f.file)
+        if let (Some(root), Some(file)) = (&self.chart_root, f.file())
             && !file.starts_with(root)
         {
             return false;
@@ -131,13 +129,24 @@ pub fn apply(
     chart_roots: &[PathBuf],
 ) -> Vec<Finding> {
     let mut dirs: Vec<Directive> = files.iter().flat_map(|f| directives(f)).collect();
+    let texts: HashMap<&Path, &SourceFile> = files.iter().map(|s| (s.path(), *s)).collect();
+    // The finding's file and 1-based line, when lint read that file.
+    fn line_of<'f>(
+        f: &'f Finding,
+        texts: &HashMap<&Path, &SourceFile>,
+    ) -> Option<(&'f Path, usize)> {
+        let loc = f.location.as_ref()?;
+        let start = loc.position?.start();
+        let line = texts.get(loc.file.as_path())?.line_col(start).line;
+        Some((&loc.file, line))
+    }
     let mut used = vec![false; rules.len()];
     let mut kept = Vec::new();
     for f in findings {
-        let inline = f.file.as_ref().filter(|_| f.line > 0).and_then(|file| {
+        let inline = line_of(&f, &texts).and_then(|(file, line)| {
             dirs.iter_mut().find(|d| {
-                d.line == f.line
-                    && &d.file == file
+                d.line == line
+                    && d.at.file == file
                     && d.codes.as_ref().is_none_or(|c| c.contains(&f.code))
             })
         });
@@ -157,11 +166,7 @@ pub fn apply(
         } else {
             "this `chartpin:ignore` comment suppresses nothing on its line".to_string()
         };
-        let mut f = Finding::new(Code::UnusedSuppression, msg).in_file(&d.file);
-        f.line = d.line;
-        f.column = d.column;
-        f.span = Some(d.span);
-        kept.push(f);
+        kept.push(Finding::new(Code::UnusedSuppression, msg).located(d.at.clone()));
     }
     for (r, _) in rules.iter().zip(&used).filter(|(_, u)| !**u) {
         let mut parts = Vec::new();
@@ -174,14 +179,14 @@ pub fn apply(
         if let Some(c) = &r.rule.code {
             parts.push(format!("code: {c}"));
         }
-        let mut f = Finding::new(
-            Code::UnusedSuppression,
-            format!("ignore rule ({}) matches no finding", parts.join(", ")),
-        )
-        .in_file(&r.config);
-        f.line = r.rule.line;
-        f.column = r.rule.column.max(usize::from(r.rule.line > 0));
-        kept.push(f);
+        let at = (r.rule.location.clone()).unwrap_or_else(|| Location::file(&r.config));
+        kept.push(
+            Finding::new(
+                Code::UnusedSuppression,
+                format!("ignore rule ({}) matches no finding", parts.join(", ")),
+            )
+            .located(at),
+        );
     }
     kept
 }
@@ -190,11 +195,20 @@ pub fn apply(
 mod tests {
     use super::*;
 
-    fn finding(code: Code, file: &str, line: usize, image: &str) -> Finding {
-        let mut f = Finding::new(code, "m").in_file(file).with_image(image);
-        f.line = line;
-        f.column = 1;
-        f
+    use crate::source::Sources;
+
+    /// A finding at the start of 1-based `line` of `src`.
+    fn finding(code: Code, src: &SourceFile, line: usize, image: &str) -> Finding {
+        let at = Location::starting(src, src.offset_of(line, 1));
+        Finding::new(code, "m").located(at).with_image(image)
+    }
+
+    /// The finding's 1-based line in `sources`, 0 without one.
+    fn line_in(f: &Finding, sources: &Sources) -> usize {
+        f.location
+            .as_ref()
+            .and_then(|l| l.line_col(sources))
+            .map_or(0, |lc| lc.line)
     }
 
     #[test]
@@ -204,12 +218,13 @@ mod tests {
             "a: x:1 # chartpin:ignore\nb: y:1 # chartpin:ignore=implicit-latest\nc: z # chartpin:ignore=implicit-latest,mutable-tag\nd: w:1 # chartpin:ignore\n",
         );
         let fs = vec![
-            finding(Code::MutableTag, "v.yaml", 1, "x:1"),
-            finding(Code::MutableTag, "v.yaml", 2, "y:1"),
-            finding(Code::ImplicitLatest, "v.yaml", 3, "z"),
+            finding(Code::MutableTag, &src, 1, "x:1"),
+            finding(Code::MutableTag, &src, 2, "y:1"),
+            finding(Code::ImplicitLatest, &src, 3, "z"),
         ];
         let out = apply(fs, &[&src], &[], &[]);
-        let got: Vec<(Code, usize)> = out.iter().map(|f| (f.code, f.line)).collect();
+        let sources: Sources = [src].into_iter().collect();
+        let got: Vec<(Code, usize)> = out.iter().map(|f| (f.code, line_in(f, &sources))).collect();
         assert_eq!(
             got,
             [
@@ -224,7 +239,7 @@ mod tests {
     fn the_mark_outside_a_comment_is_not_a_directive() {
         let src = SourceFile::new("v.yaml", "a: \"chartpin:ignore\"\n");
         let out = apply(
-            vec![finding(Code::MutableTag, "v.yaml", 1, "a:1")],
+            vec![finding(Code::MutableTag, &src, 1, "a:1")],
             &[&src],
             &[],
             &[],
@@ -237,7 +252,7 @@ mod tests {
     fn unknown_codes_in_a_directive_are_reported() {
         let src = SourceFile::new("v.yaml", "a: x:1 # chartpin:ignore=mutable-tag,no-such\n");
         let out = apply(
-            vec![finding(Code::MutableTag, "v.yaml", 1, "x:1")],
+            vec![finding(Code::MutableTag, &src, 1, "x:1")],
             &[&src],
             &[],
             &[],
@@ -248,9 +263,13 @@ mod tests {
 
     #[test]
     fn config_rules_match_path_image_and_code_together() {
+        let config = SourceFile::new(
+            "/w/chart/.chartpin.yaml",
+            "ignore:\n  - path: charts/*/values.yaml\n  - image: docker.io/bitnami/*\n",
+        );
         let rule = |path: Option<&str>, image: Option<&str>, code: Option<Code>| {
             let mut r = IgnoreRule::new(path, image, code).unwrap();
-            r.line = 3;
+            r.location = Some(Location::starting(&config, config.offset_of(3, 1)));
             ScopedRule {
                 rule: r,
                 config: "/w/chart/.chartpin.yaml".into(),
@@ -260,25 +279,25 @@ mod tests {
         let fs = vec![
             finding(
                 Code::MutableTag,
-                "/w/chart/values.yaml",
+                &SourceFile::new("/w/chart/values.yaml", ""),
                 1,
                 "bitnami/nginx:1.25",
             ),
             finding(
                 Code::MutableTag,
-                "/w/chart/charts/sub/values.yaml",
+                &SourceFile::new("/w/chart/charts/sub/values.yaml", ""),
                 1,
                 "busybox:1",
             ),
             finding(
                 Code::ImplicitLatest,
-                "/w/chart/templates/a.yaml",
+                &SourceFile::new("/w/chart/templates/a.yaml", ""),
                 1,
                 "quay.io/x/y",
             ),
             finding(
                 Code::ImplicitLatest,
-                "/w/other/templates/a.yaml",
+                &SourceFile::new("/w/other/templates/a.yaml", ""),
                 1,
                 "quay.io/x/y",
             ),
@@ -299,7 +318,7 @@ mod tests {
         );
         let got: Vec<(Code, &str)> = out
             .iter()
-            .map(|f| (f.code, f.file.as_deref().unwrap().to_str().unwrap()))
+            .map(|f| (f.code, f.file().unwrap().to_str().unwrap()))
             .collect();
         assert_eq!(
             got,
@@ -310,6 +329,7 @@ mod tests {
             ]
         );
         assert!(out[2].message.contains("docker.io/bitnami/*"));
-        assert_eq!(out[2].line, 3);
+        let sources: Sources = [config].into_iter().collect();
+        assert_eq!(line_in(&out[2], &sources), 3);
     }
 }

@@ -761,20 +761,24 @@ mod tests {
         )
     }
 
+    /// The 1-based line and column of `at` in `text`, (0, 0) without a position.
+    fn line_col(at: &crate::source::Location, text: &str) -> (usize, usize) {
+        at.line_col_in(&SourceFile::new("t", text))
+            .map_or((0, 0), |lc| (lc.line, lc.column))
+    }
+
     fn refs(s: &TemplateScan) -> Vec<&str> {
         s.images.iter().map(|i| i.reference.as_str()).collect()
     }
 
     #[test]
     fn literal_images_in_every_quoting() {
-        let s = scan_with(
-            "",
-            "containers:\n  - image: busybox:1.36\n  - image: \"nginx\"  # comment\n    name: x\n  - name: y\n    image: 'quay.io/a/b:1' \n",
-        );
+        let tpl = "containers:\n  - image: busybox:1.36\n  - image: \"nginx\"  # comment\n    name: x\n  - name: y\n    image: 'quay.io/a/b:1' \n";
+        let s = scan_with("", tpl);
         assert_eq!(refs(&s), ["busybox:1.36", "nginx", "quay.io/a/b:1"]);
-        let first = &s.images[0];
-        assert_eq!((first.line, first.column), (2, 12));
-        assert_eq!(s.images[1].column, 13);
+        let at = |i: &FoundImage| line_col(&i.location, tpl);
+        assert_eq!(at(&s.images[0]), (2, 12));
+        assert_eq!(at(&s.images[1]).1, 13);
     }
 
     #[test]
@@ -811,14 +815,12 @@ mod tests {
 
     #[test]
     fn partly_known_images_are_judged_by_their_tail_or_unresolvable() {
-        let s = scan_with(
-            "tag: 1.0\n",
-            concat!(
-                "image: {{ include \"reg\" . }}/fluent-bit:{{ .Values.tag }}\n",
-                "image: {{ include \"reg\" . }}/fluent-bit:{{ include \"tag\" . }}\n",
-                "image: {{ .Values.nothere }}/x:{{ .Values.alsonot }}\n",
-            ),
+        let tpl = concat!(
+            "image: {{ include \"reg\" . }}/fluent-bit:{{ .Values.tag }}\n",
+            "image: {{ include \"reg\" . }}/fluent-bit:{{ include \"tag\" . }}\n",
+            "image: {{ .Values.nothere }}/x:{{ .Values.alsonot }}\n",
         );
+        let s = scan_with("tag: 1.0\n", tpl);
         let codes: Vec<Code> = s.findings.iter().map(|f| f.code).collect();
         assert_eq!(
             codes,
@@ -828,7 +830,7 @@ mod tests {
                 Code::UnresolvableImage
             ]
         );
-        assert_eq!(s.findings[0].line, 1);
+        assert_eq!(line_col(s.findings[0].location.as_ref().unwrap(), tpl).0, 1);
     }
 
     #[test]
@@ -910,7 +912,11 @@ mod tests {
         assert!(set.findings.is_empty(), "{:?}", set.findings);
         let unset = scan_with("a: {tag: '1', digest: ''}\ndebug: false\n", tpl);
         assert_eq!(refs(&unset), ["r/a:1", "r/a:1", "r/a:1", "busybox:1"]);
-        let columns: Vec<_> = unset.images.iter().map(|i| (i.line, i.column)).collect();
+        let columns: Vec<_> = unset
+            .images
+            .iter()
+            .map(|i| line_col(&i.location, tpl))
+            .collect();
         assert_eq!(columns, [(1, 78), (2, 72), (6, 10), (9, 10)]);
     }
 

@@ -1,7 +1,9 @@
 //! The line formats: one image a line, fields split on whitespace. Blank lines
 //! and lines starting with `#` are skipped; a UTF-8 BOM and CRLF endings are
-//! tolerated. Each reader knows the line and column of every field, so every
-//! error points at the offending field.
+//! tolerated. Each reader knows the byte offset of every field, so every
+//! error points at the offending field and every entry's origin is the
+//! offset of its name field (the line and column are worked out
+//! from the text when shown).
 
 use crate::diag::InputError;
 use crate::reference::{Digest, ImageRef};

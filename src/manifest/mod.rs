@@ -24,7 +24,7 @@ use std::str::FromStr;
 
 use crate::diag::InputError;
 use crate::reference::{Digest, ImageRef};
-use crate::source::SourceFile;
+use crate::source::{Location, SourceFile};
 
 /// How a manifest entry names its image.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -57,23 +57,10 @@ impl fmt::Display for EntryName {
     }
 }
 
-/// Where an entry came from, for messages: file and 1-based line/column (0 when unknown).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Origin {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}", self.file.display())
-        } else {
-            write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
-        }
-    }
-}
+/// Where an entry came from: the manifest file and the offset its entry
+/// starts at (for line formats, the first field of its line). Line and
+/// column are worked out from [`DigestManifest::sources`] when shown.
+pub type Origin = Location;
 
 /// One image → digest statement of a manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,22 +157,37 @@ impl fmt::Display for ManifestFormat {
 }
 
 impl FromStr for ManifestFormat {
-    type Err = String;
+    type Err = UnknownFormat;
     /// Parse a `--digests-format` name; the error lists the accepted names.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::from_name(s).ok_or_else(|| {
-            format!(
-                "unknown digest manifest format `{s}` (expected one of: {})",
-                Self::names()
-            )
-        })
+        Self::from_name(s).ok_or_else(|| UnknownFormat(s.to_string()))
     }
 }
+
+/// A `--digests-format` name that is none of [`ManifestFormat::names`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownFormat(pub String);
+
+impl fmt::Display for UnknownFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown digest manifest format `{}` (expected one of: {})",
+            self.0,
+            ManifestFormat::names()
+        )
+    }
+}
+
+impl std::error::Error for UnknownFormat {}
 
 /// All entries read from one or more manifest files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DigestManifest {
     pub entries: Vec<ManifestEntry>,
+    /// The texts of the files the entries were read from, for showing their
+    /// origins as `file:line:col`.
+    pub sources: Vec<SourceFile>,
 }
 
 impl DigestManifest {
@@ -217,14 +219,14 @@ impl DigestManifest {
     /// Write the manifest as `ref[:tag]@digest` lines (the `ref-lines` format,
     /// what `chartpin resolve`/`verify --output` print). Short names cannot be
     /// written as references: they would read back as Docker Hub names.
-    pub fn to_ref_lines(&self) -> Result<String, String> {
+    pub fn to_ref_lines(&self) -> Result<String, ShortNameEntry> {
         let mut out = String::new();
         for e in &self.entries {
             if let EntryName::Short(s) = &e.name {
-                return Err(format!(
-                    "entry `{s}` ({}) has a short name; ref lines need full references",
-                    e.origin
-                ));
+                return Err(ShortNameEntry {
+                    name: s.clone(),
+                    origin: self.shown_origin(&e.origin),
+                });
             }
             out.push_str(&e.display_ref());
             out.push('\n');
@@ -232,6 +234,43 @@ impl DigestManifest {
         Ok(out)
     }
 }
+
+impl DigestManifest {
+    /// `origin` as `file:line:col`, from the text of its file in
+    /// [`DigestManifest::sources`] (the file alone when that is not there).
+    pub fn shown_origin(&self, origin: &Origin) -> String {
+        shown_origin(origin, &self.sources)
+    }
+}
+
+fn shown_origin(origin: &Origin, sources: &[SourceFile]) -> String {
+    let source = sources.iter().find(|s| s.path == origin.file);
+    match (source, origin.position) {
+        (Some(s), Some(p)) => format!("{}:{}", origin.file.display(), s.line_col(p.start())),
+        _ => origin.file.display().to_string(),
+    }
+}
+
+/// A manifest entry with a short name where full references are needed
+/// ([`DigestManifest::to_ref_lines`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShortNameEntry {
+    pub name: String,
+    /// Where the entry is, `file:line:col`.
+    pub origin: String,
+}
+
+impl fmt::Display for ShortNameEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "entry `{}` ({}) has a short name; ref lines need full references",
+            self.name, self.origin
+        )
+    }
+}
+
+impl std::error::Error for ShortNameEntry {}
 
 fn pick<'a>(
     candidates: impl Iterator<Item = &'a ManifestEntry>,
@@ -283,8 +322,11 @@ pub fn parse_manifest(
             format!("the {format} digest manifest has no entries"),
         ));
     }
-    let mut manifest = DigestManifest::default();
-    merge_into(&mut manifest, entries, Some(&source))?;
+    let mut manifest = DigestManifest {
+        sources: vec![source],
+        ..DigestManifest::default()
+    };
+    merge_into(&mut manifest, entries)?;
     Ok(manifest)
 }
 
@@ -302,14 +344,16 @@ pub fn read_manifests(
     let mut manifest = DigestManifest::default();
     for path in paths {
         let source = crate::diag::read_source(path)?;
-        let one = parse_manifest(path, &source.text, format)?;
-        merge_into(&mut manifest, one.entries, Some(&source))?;
+        let mut one = parse_manifest(path, &source.text, format)?;
+        manifest.sources.append(&mut one.sources);
+        merge_into(&mut manifest, one.entries)?;
     }
     Ok(manifest)
 }
 
 /// Add `entries` to `manifest`: identical duplicates collapse into the first,
-/// contradicting ones are an error at the later entry naming the earlier.
+/// contradicting ones are an error at the later entry naming the earlier
+/// (both placed in `manifest.sources`, which holds their files' texts).
 ///
 /// Two entries contradict when they name the same image with different
 /// digests and their tags could mean the same pull: equal tags, either tag
@@ -318,7 +362,6 @@ pub fn read_manifests(
 fn merge_into(
     manifest: &mut DigestManifest,
     entries: Vec<ManifestEntry>,
-    source: Option<&SourceFile>,
 ) -> Result<(), InputError> {
     let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, e) in manifest.entries.iter().enumerate() {
@@ -344,7 +387,7 @@ fn merge_into(
                 || other.tag.as_deref() == Some("latest")
                 || entry.tag.as_deref() == Some("latest");
             if overlap && other.digest != entry.digest {
-                return Err(conflict(other, &entry, source));
+                return Err(conflict(other, &entry, &manifest.sources));
             }
         }
         if !duplicate {
@@ -355,19 +398,16 @@ fn merge_into(
     Ok(())
 }
 
-fn conflict(
-    first: &ManifestEntry,
-    second: &ManifestEntry,
-    source: Option<&SourceFile>,
-) -> InputError {
+fn conflict(first: &ManifestEntry, second: &ManifestEntry, sources: &[SourceFile]) -> InputError {
+    let first_at = shown_origin(&first.origin, sources);
     let mut message = format!(
-        "`{}` has two different digests: {} here and {} at {}",
-        second.name, second.digest, first.digest, first.origin
+        "`{}` has two different digests: {} here and {} at {first_at}",
+        second.name, second.digest, first.digest
     );
     if let (Some(a), Some(b)) = (&first.tag, &second.tag) {
         message = format!(
-            "`{}` has two different digests: {} (tag `{b}`) here and {} (tag `{a}`) at {}",
-            second.name, second.digest, first.digest, first.origin
+            "`{}` has two different digests: {} (tag `{b}`) here and {} (tag `{a}`) at {first_at}",
+            second.name, second.digest, first.digest
         );
     }
     if first.tag.as_deref() == Some("latest") || second.tag.as_deref() == Some("latest") {
@@ -376,15 +416,10 @@ fn conflict(
              tag's file (e.g. osm_image_digest_<tag>.txt, not osm_image_digest_latest.txt)",
         );
     }
-    let source_line = source
-        .filter(|s| s.path == second.origin.file && second.origin.line > 0)
-        .map(|s| s.line_text(second.origin.line).to_string());
-    InputError {
-        file: second.origin.file.clone(),
-        line: second.origin.line,
-        column: second.origin.column,
-        message,
-        source_line,
+    let source = sources.iter().find(|s| s.path == second.origin.file);
+    match (source, second.origin.position) {
+        (Some(s), Some(p)) => InputError::at(s, p.start(), message),
+        _ => InputError::file(&second.origin.file, message),
     }
 }
 
@@ -447,12 +482,7 @@ pub(crate) fn split_pinned(r: &ImageRef) -> Result<(EntryName, Option<String>), 
 
 /// The origin of byte `offset` in `source`.
 pub(crate) fn origin_at(source: &SourceFile, offset: usize) -> Origin {
-    let lc = source.line_col(offset);
-    Origin {
-        file: source.path.clone(),
-        line: lc.line,
-        column: lc.column,
-    }
+    Location::starting(source, offset)
 }
 
 #[cfg(test)]

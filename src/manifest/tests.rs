@@ -108,10 +108,12 @@ fn line_formats_are_detected_and_read() {
 fn origins_point_at_the_entry() {
     let m = parse("log.txt", "# c\n\n  init: sha256:{A}\n", None).unwrap();
     let o = &m.entries[0].origin;
+    let lc = o.line_col_in(&m.sources[0]).unwrap();
     assert_eq!(
-        (o.file.as_path(), o.line, o.column),
+        (o.file.as_path(), lc.line, lc.column),
         (Path::new("log.txt"), 3, 3)
     );
+    assert_eq!(m.shown_origin(o), "log.txt:3:3");
 }
 
 /// (file name, text, forced format, expected `line:col`, words the message must hold)
@@ -272,7 +274,7 @@ fn format_names_round_trip() {
     for f in ManifestFormat::ALL {
         assert_eq!(f.name().parse::<ManifestFormat>(), Ok(*f));
     }
-    let e = "yaml".parse::<ManifestFormat>().unwrap_err();
+    let e = "yaml".parse::<ManifestFormat>().unwrap_err().to_string();
     assert!(e.contains("docker-images, name-digest, ref-lines"), "{e}");
 }
 
@@ -282,7 +284,12 @@ fn ref_lines_round_trip() {
     let m = parse("refs.txt", &text, None).unwrap();
     assert_eq!(m.to_ref_lines().unwrap(), text);
     let s = parse("log.txt", "init: sha256:{A}\n", None).unwrap();
-    assert!(s.to_ref_lines().unwrap_err().contains("short name"));
+    assert!(
+        s.to_ref_lines()
+            .unwrap_err()
+            .to_string()
+            .contains("short name")
+    );
 }
 
 #[test]

@@ -15,13 +15,10 @@ use super::{Skipped, site_display, unmatched_entry_message};
 /// line. Its `image` is the entry's full reference, `name[:tag]@digest`, so
 /// the finding alone says which digest went unused.
 pub fn unmatched_entry(e: &ManifestEntry, severity: Severity) -> Finding {
-    let mut f = Finding::new(Code::UnmatchedEntry, unmatched_entry_message(e))
-        .in_file(&e.origin.file)
+    Finding::new(Code::UnmatchedEntry, unmatched_entry_message(e))
+        .located(e.origin.clone())
         .with_image(e.display_ref())
-        .with_severity(severity);
-    f.line = e.origin.line;
-    f.column = e.origin.column;
-    f
+        .with_severity(severity)
 }
 
 /// `unmatched-image`: a site in `source` no entry matched. One already

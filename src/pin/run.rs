@@ -13,6 +13,7 @@ use crate::diag::{Finding, InputError, Severity};
 use crate::lock::{self, LockError};
 use crate::manifest::{DigestManifest, ManifestEntry};
 use crate::registry::RegistryClient;
+use crate::source::Sources;
 use crate::values::ValuesFile;
 use crate::verify::Platform;
 use crate::verify::run::{ResolveRun, RunError};
@@ -71,6 +72,15 @@ pub struct PinRun {
     pub resolution: Option<ResolveRun>,
     /// What the writer wants the user told.
     pub write_notes: Vec<WriteNote>,
+    /// The manifest files' texts, which `unmatched-entry` findings point into.
+    pub manifest_sources: Sources<'static>,
+}
+
+impl PinRun {
+    /// A manifest entry's origin as `file:line:col`.
+    pub fn manifest_origin(&self, origin: &crate::manifest::Origin) -> String {
+        origin.display_in(&self.manifest_sources)
+    }
 }
 
 /// Why a pin could not run. Each is an input error (exit 2) except a
@@ -137,7 +147,7 @@ pub fn run(
             .filter(|t| {
                 t.location
                     .as_ref()
-                    .and_then(|l| l.file.canonicalize().ok())
+                    .and_then(|l| l.at.file.canonicalize().ok())
                     .is_some_and(|f| editing.contains(&f))
             })
             .map(|t| t.image)
@@ -155,6 +165,9 @@ pub fn run(
         manifest
             .entries
             .extend(resolved.resolution.manifest.entries.iter().cloned());
+        manifest
+            .sources
+            .extend(resolved.resolution.manifest.sources.iter().cloned());
         run.resolution = Some(resolved);
         if failed {
             return Ok(run);
@@ -207,5 +220,6 @@ pub fn run(
         run.write_notes = write::commit(&run.changes.iter().collect::<Vec<_>>())?;
     }
     run.written = req.write;
+    run.manifest_sources = manifest.sources.into_iter().collect();
     Ok(run)
 }

@@ -11,11 +11,7 @@ fn full(name: &str, tag: Option<&str>, d: &Digest) -> ManifestEntry {
         name: EntryName::Full(ImageRef::parse(name).unwrap()),
         tag: tag.map(str::to_string),
         digest: d.clone(),
-        origin: Origin {
-            file: "m.txt".into(),
-            line: 1,
-            column: 1,
-        },
+        origin: Origin::file("m.txt"),
     }
 }
 
@@ -24,17 +20,17 @@ fn short(name: &str, d: &Digest) -> ManifestEntry {
         name: EntryName::Short(name.into()),
         tag: None,
         digest: d.clone(),
-        origin: Origin {
-            file: "m.txt".into(),
-            line: 1,
-            column: 1,
-        },
+        origin: Origin::file("m.txt"),
     }
 }
 
 fn run(text: &str, entries: Vec<ManifestEntry>, opts: &PinOptions) -> PinOutcome {
     let vf = ValuesFile::parse("values.yaml", text).unwrap();
-    pin(&[vf], &DigestManifest { entries }, opts).unwrap()
+    let manifest = DigestManifest {
+        entries,
+        ..DigestManifest::default()
+    };
+    pin(&[vf], &manifest, opts).unwrap()
 }
 
 fn pinned_text(text: &str, entries: Vec<ManifestEntry>) -> String {

@@ -33,7 +33,7 @@ use crate::manifest::{DigestManifest, EntryName};
 use crate::pin::{self, FilePlan, PinOptions};
 use crate::reference::{Digest, ImageRef};
 use crate::registry::RegistryClient;
-use crate::source::SourceFile;
+use crate::source::{SourceFile, Sources};
 use crate::values::{ImageSite, ValuesFile, YamlPath};
 use crate::verify::{self, Location, Target, VerifyOptions};
 pub use crate::write::FileChange;
@@ -75,7 +75,7 @@ impl Verified {
 }
 
 /// One pinned image: a row of the summary table.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SummaryRow {
     /// The image's name as the chart renders it (`ghcr.io/org/app`).
     pub image: String,
@@ -87,24 +87,17 @@ pub struct SummaryRow {
     pub verified: Verified,
     /// Whether the file changes for this site (false when it was already pinned to this digest).
     pub changed: bool,
-    /// The values file, as shown.
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
+    /// Where the digest goes: the values file, as shown, and the offset in
+    /// its text as read ([`Plan::sources`]).
+    pub location: crate::source::Location,
     /// The YAML path of the site.
     pub path: String,
 }
 
 impl SummaryRow {
-    /// `file:line:col path`, for tables.
-    pub fn site(&self) -> String {
-        format!(
-            "{}:{}:{} {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.path
-        )
+    /// `file:line:col path`, for tables; positions from `sources`.
+    pub fn site(&self, sources: &Sources) -> String {
+        format!("{} {}", self.location.display_in(sources), self.path)
     }
 }
 
@@ -134,6 +127,10 @@ pub struct Plan {
     pub findings: Vec<Finding>,
     /// No entry of the manifest matched any image: the release stops (exit 1).
     pub nothing_matched: bool,
+    /// The values files as read and the manifest's files: the texts rows,
+    /// targets and planning findings point into (and, once linted, the
+    /// configurations lint's ignore rules came from).
+    pub sources: Sources<'static>,
 }
 
 impl Plan {
@@ -160,6 +157,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
     let mut targets = Vec::new();
     let mut findings = Vec::new();
     let mut used_entries = vec![false; manifest.entries.len()];
+    let mut sources = Sources::new();
     for dir in &req.charts {
         let real_dir = dir
             .canonicalize()
@@ -210,7 +208,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                     .or_else(|| entry_reference(manifest, p.entry, &p.digest));
                 // Point at where the digest goes, as `pin` does.
                 let at = old.map_or(p.span, crate::pin::written_span);
-                let lc = vf.source().line_col(at.start);
+                let location = crate::source::Location::starting(vf.source(), at.start);
                 let row = SummaryRow {
                     image: after
                         .as_ref()
@@ -223,9 +221,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                     digest: p.digest.to_string(),
                     verified: Verified::Pending,
                     changed: p.changed,
-                    file: shown.clone(),
-                    line: lc.line,
-                    column: lc.column,
+                    location: location.clone(),
                     path: p.path.to_string(),
                 };
                 match &after {
@@ -245,9 +241,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                             _ => r.clone(),
                         };
                         targets.push(Some(Target::new(target).at(Location {
-                            file: shown.clone(),
-                            line: lc.line,
-                            column: lc.column,
+                            at: location,
                             yaml_path: Some(p.path.to_string()),
                         })));
                         image_pins.push(ImagePin {
@@ -285,6 +279,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 },
                 plan,
             ));
+            sources.insert(vf.into_source());
         }
         let chart_yaml = match chart.file("Chart.yaml") {
             Some(src) if has_chart_yaml => plan_chart_yaml(src, &real_dir, &image_pins)?,
@@ -311,12 +306,14 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             findings.push(pin::findings::unmatched_entry(e, severity));
         }
     }
+    sources.extend(manifest.sources.iter().cloned());
     Ok(Plan {
         charts,
         rows,
         targets,
         findings,
         nothing_matched,
+        sources,
     })
 }
 

@@ -75,6 +75,7 @@ pub fn run(
         .map_err(ReleaseError::Runtime)?;
     // 3. Lint the chart as it would be written.
     let lint = super::lint_plan(&plan, &opts.lint)?;
+    plan.sources.extend(lint.config_sources.iter().cloned());
 
     let mut findings = plan.findings.clone();
     findings.extend(verified.findings);

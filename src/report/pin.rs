@@ -41,9 +41,13 @@ pub fn render(
             write!(out, "{}", unified_diff(&c.shown, &c.old, &c.new))?;
         }
     }
-    // The values files as read: the renderer's source lines must match the
-    // findings' positions even after the files were rewritten.
+    // The values files as read (the renderer's source lines must match the
+    // findings' positions even after the files were rewritten) and the
+    // manifests (`unmatched-entry` findings point there), borrowed.
     let mut sources = Sources::new();
+    for m in run.manifest_sources.iter() {
+        sources.insert_ref(m);
+    }
     for values in &run.charts {
         for (_, _, vf) in &values.files {
             sources.insert_ref(vf.source());
@@ -278,7 +282,7 @@ mod json {
                     code: Code::UnmatchedEntry,
                     image: pin::entry_display(e),
                     digest: e.digest.to_string(),
-                    origin: e.origin.to_string(),
+                    origin: run.manifest_origin(&e.origin),
                 })
                 .collect(),
         }

@@ -20,9 +20,13 @@ fn options<'a>(format: Format, sources: &'a Sources<'a>) -> RenderOptions<'a> {
     }
 }
 
+/// The plan's texts (values files as read, manifests), then lint's (the
+/// files as they will be written), borrowed: positions are worked out in
+/// the text each was taken in; source lines shown are lint's, the last for
+/// a path.
 fn sources_of(run: &ReleaseRun) -> Sources<'_> {
     let mut sources = Sources::new();
-    for s in &run.sources {
+    for s in run.plan.sources.iter().chain(&run.sources) {
         sources.insert_ref(s);
     }
     sources
@@ -58,7 +62,11 @@ pub fn render(
                 ..Counts::default()
             };
             let data = json::Data {
-                images: plan.rows.iter().map(|r| json::Row::of(r, base)).collect(),
+                images: plan
+                    .rows
+                    .iter()
+                    .map(|r| json::Row::of(r, base, &plan.sources))
+                    .collect(),
                 files: changes
                     .iter()
                     .map(|c| json::File {
@@ -80,7 +88,7 @@ pub fn render(
         Format::Human | Format::Github => {
             super::render(format, findings, &render_opts, out)?;
             writeln!(out)?;
-            human_table(out, &plan.rows, render_opts.base.as_deref())?;
+            human_table(out, plan, render_opts.base.as_deref())?;
             writeln!(out, "{status}")?;
         }
     }
@@ -141,38 +149,39 @@ fn shown(p: &Path, base: Option<&Path>) -> String {
     super::relative_path(p, base).display().to_string()
 }
 
-fn site(r: &SummaryRow, base: Option<&Path>) -> String {
+/// `file:line:col path`, the file relative to `base`.
+fn site(r: &SummaryRow, base: Option<&Path>, sources: &Sources) -> String {
+    let at = r.location.line_col(sources);
+    let (line, column) = at.map_or((0, 0), |lc| (lc.line, lc.column));
     format!(
-        "{}:{}:{} {}",
-        shown(&r.file, base),
-        r.line,
-        r.column,
+        "{}:{line}:{column} {}",
+        shown(&r.location.file, base),
         r.path
     )
 }
 
 const HEADERS: [&str; 5] = ["image", "old reference", "new digest", "verified", "site"];
 
-fn cells(r: &SummaryRow, base: Option<&Path>) -> [String; 5] {
+fn cells(r: &SummaryRow, base: Option<&Path>, sources: &Sources) -> [String; 5] {
     [
         r.image.clone(),
         r.old_reference.clone(),
         r.digest.clone(),
         r.verified.as_str().to_string(),
-        site(r, base),
+        site(r, base, sources),
     ]
 }
 
 /// The summary as an aligned plain-text table.
-fn human_table(
-    out: &mut dyn Write,
-    rows: &[SummaryRow],
-    base: Option<&Path>,
-) -> std::io::Result<()> {
-    if rows.is_empty() {
+fn human_table(out: &mut dyn Write, plan: &Plan, base: Option<&Path>) -> std::io::Result<()> {
+    if plan.rows.is_empty() {
         return writeln!(out, "no image in the chart matched the digest manifest");
     }
-    let body: Vec<[String; 5]> = rows.iter().map(|r| cells(r, base)).collect();
+    let body: Vec<[String; 5]> = plan
+        .rows
+        .iter()
+        .map(|r| cells(r, base, &plan.sources))
+        .collect();
     let mut widths = HEADERS.map(str::len);
     for row in &body {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -211,7 +220,7 @@ fn markdown(
         .rows
         .iter()
         .map(|r| {
-            let [image, old, digest, verified, site] = cells(r, base);
+            let [image, old, digest, verified, site] = cells(r, base, &plan.sources);
             vec![
                 format!("`{image}`"),
                 format!("`{old}`"),
@@ -236,6 +245,7 @@ mod json {
     use serde::Serialize;
 
     use crate::release::{SummaryRow, Verified};
+    use crate::source::Sources;
 
     #[derive(Serialize)]
     pub struct Data {
@@ -260,7 +270,9 @@ mod json {
     }
 
     impl Row {
-        pub fn of(r: &SummaryRow, base: Option<&Path>) -> Row {
+        pub fn of(r: &SummaryRow, base: Option<&Path>, sources: &Sources) -> Row {
+            let at = r.location.line_col(sources);
+            let (line, column) = at.map_or((0, 0), |lc| (lc.line, lc.column));
             Row {
                 image: r.image.clone(),
                 old_reference: r.old_reference.clone(),
@@ -268,9 +280,9 @@ mod json {
                 digest: r.digest.clone(),
                 verified: r.verified,
                 changed: r.changed,
-                file: super::shown(&r.file, base),
-                line: r.line,
-                column: r.column,
+                file: super::shown(&r.location.file, base),
+                line,
+                column,
                 path: r.path.clone(),
             }
         }

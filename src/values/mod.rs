@@ -97,6 +97,11 @@ impl ValuesFile {
         self.parsed.borrow_owner()
     }
 
+    /// The text as read, without the tree (positions taken in it stay valid).
+    pub fn into_source(self) -> SourceFile {
+        self.parsed.into_owner()
+    }
+
     /// One tree per YAML document, in order.
     pub fn documents(&self) -> &[Node<'_>] {
         &self.parsed.borrow_dependent().documents

@@ -24,7 +24,6 @@ pub mod run;
 pub mod targets;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use oci_client::config::{Architecture, Os};
@@ -38,12 +37,11 @@ use crate::diag::{Code, Finding};
 use crate::reference::{Algorithm, Digest, ImageRef};
 use crate::registry::{RegistryClient, RegistryError};
 
-/// Where a reference was found: file, 1-based line and column (0 when unknown), YAML path.
+/// Where a reference was found: the place in its file (line and column
+/// are worked out when reporting) and its YAML path.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Location {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
+    pub at: crate::source::Location,
     pub yaml_path: Option<String>,
 }
 
@@ -69,6 +67,11 @@ impl Target {
     }
 }
 
+/// Text that is not `os/arch[/variant]`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid platform `{0}` (expected os/arch or os/arch/variant, e.g. linux/arm64)")]
+pub struct InvalidPlatform(pub String);
+
 /// A platform an image must provide: `os/arch[/variant]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Platform {
@@ -79,7 +82,7 @@ pub struct Platform {
 
 impl Platform {
     /// Parse `linux/amd64` or `linux/arm/v7`.
-    pub fn parse(s: &str) -> Result<Platform, String> {
+    pub fn parse(s: &str) -> Result<Platform, InvalidPlatform> {
         let parts: Vec<&str> = s.split('/').collect();
         let ok = |p: &&str| {
             !p.is_empty()
@@ -97,9 +100,7 @@ impl Platform {
                 architecture: arch.to_string(),
                 variant: Some(variant.to_string()),
             }),
-            _ => Err(format!(
-                "invalid platform `{s}` (expected os/arch or os/arch/variant, e.g. linux/arm64)"
-            )),
+            _ => Err(InvalidPlatform(s.to_string())),
         }
     }
 
@@ -231,9 +232,7 @@ pub async fn verify(
 fn place(mut f: Finding, t: &Target) -> Finding {
     f = f.with_image(t.image.as_str());
     if let Some(loc) = &t.location {
-        f.file = Some(loc.file.clone());
-        f.line = loc.line;
-        f.column = loc.column;
+        f.location = Some(loc.at.clone());
         f.path = loc.yaml_path.clone();
     }
     f

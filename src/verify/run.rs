@@ -28,7 +28,7 @@ pub struct VerifyRun {
     pub outcome: VerifyOutcome,
     /// References discovery could not work out (counted as unpinned).
     pub unresolved: usize,
-    /// The charts' files, for renderers.
+    /// The charts' files and the manifests', which findings point into.
     pub sources: Vec<SourceFile>,
     /// Files read: the charts' files and the manifests.
     pub files_checked: usize,
@@ -76,6 +76,7 @@ pub fn verify_request(
     if let Some(manifest) = &req.manifest {
         targets.extend(targets::manifest_targets(manifest, &req.charts)?);
         run.files_checked += manifest_files(manifest);
+        run.sources.extend(manifest.sources.iter().cloned());
     }
     run.outcome = block_on(super::verify(client, &targets, &req.options, progress))
         .map_err(RunError::Runtime)?;

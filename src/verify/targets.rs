@@ -21,7 +21,7 @@ use crate::manifest::{DigestManifest, EntryName, ManifestEntry, Origin};
 use crate::pin::{self, PinOptions};
 use crate::reference::ImageRef;
 use crate::registry::RegistryClient;
-use crate::source::SourceFile;
+use crate::source::{Position, SourceFile};
 use crate::values::{ImageSite, SiteKind, ValuesFile};
 
 use super::{Location, Platform, ResolveError, Resolved, Target};
@@ -139,16 +139,14 @@ pub fn chart_targets(charts: &[PathBuf]) -> Result<ChartTargets, LintError> {
             continue;
         }
         let mut location = Location {
-            file: img.file.clone(),
-            line: img.line,
-            column: img.column,
+            at: img.location.clone(),
             yaml_path: img.path.clone(),
         };
         let mut tag_from_template = false;
         if img.origin == ImageOrigin::Values
-            && let Some(src) = files.get(&img.file)
+            && let Some(src) = files.get(img.file())
         {
-            let file_sites = sites.entry(img.file.clone()).or_insert_with(|| {
+            let file_sites = sites.entry(img.file().to_path_buf()).or_insert_with(|| {
                 crate::values::readable_sites(&src.path, &src.text).unwrap_or_default()
             });
             if let Some(site) = find_site(file_sites, img) {
@@ -187,9 +185,7 @@ fn refine_location(location: &mut Location, site: &ImageSite, src: &SourceFile) 
         .or(tag_with_digest)
         .or(f.string.as_ref());
     if let Some(field) = field {
-        let lc = src.line_col(field.scalar.span.start);
-        location.line = lc.line;
-        location.column = lc.column;
+        location.at = crate::source::Location::starting(src, field.scalar.span.start);
         location.yaml_path = Some(field.path.to_string());
     }
 }
@@ -212,12 +208,18 @@ pub fn manifest_targets(
     } else {
         HashMap::new()
     };
-    let at_entry = |entry: &ManifestEntry, message: String| InputError {
-        file: entry.origin.file.clone(),
-        line: entry.origin.line,
-        column: entry.origin.column,
-        message,
-        source_line: None,
+    let at_entry = |entry: &ManifestEntry, message: String| {
+        let source = manifest
+            .sources
+            .iter()
+            .find(|s| s.path == entry.origin.file);
+        match (source, entry.origin.position) {
+            (Some(s), Some(p)) => InputError {
+                source_line: None,
+                ..InputError::at(s, p.start(), message)
+            },
+            _ => InputError::file(&entry.origin.file, message),
+        }
     };
     let mut out = Vec::new();
     for (i, entry) in manifest.entries.iter().enumerate() {
@@ -239,9 +241,7 @@ pub fn manifest_targets(
         };
         let image = ImageRef::parse(&text).map_err(|e| at_entry(entry, e.to_string()))?;
         out.push(Target::new(image).at(Location {
-            file: entry.origin.file.clone(),
-            line: entry.origin.line,
-            column: entry.origin.column,
+            at: entry.origin.clone(),
             yaml_path: None,
         }));
     }
@@ -306,6 +306,7 @@ pub struct MutableImages {
 /// See [`MutableImages`].
 pub fn mutable_chart_images(charts: &[PathBuf]) -> Result<MutableImages, LintError> {
     let found = chart_targets(charts)?;
+    let sources: crate::source::Sources = found.sources.iter().cloned().collect();
     let mut out = MutableImages {
         files: found.sources.len(),
         ..MutableImages::default()
@@ -319,7 +320,7 @@ pub fn mutable_chart_images(charts: &[PathBuf]) -> Result<MutableImages, LintErr
                 .target
                 .location
                 .as_ref()
-                .map(|l| format!("{}:{}:{}: ", l.file.display(), l.line, l.column))
+                .map(|l| format!("{}: ", l.at.display_in(&sources)))
                 .unwrap_or_default();
             out.notes.push(format!(
                 "{at}`{}` has no tag in values; the chart's template supplies it, so it is not resolved (name IMAGE:TAG explicitly)",
@@ -394,20 +395,25 @@ pub async fn resolve_all(
         results[i] = Some(r);
     }
     let mut out = Resolution::default();
+    // The manifest as `to_ref_lines` writes it: each entry starts its line.
+    let mut text = String::new();
     for (image, result) in images.into_iter().zip(results) {
         match result.expect("every task reports") {
             Ok(resolved) => match ImageRef::parse(&resolved.image.written_name()) {
                 Ok(name) => {
-                    out.manifest.entries.push(ManifestEntry {
+                    let entry = ManifestEntry {
                         name: EntryName::Full(name),
                         tag: resolved.image.tag().map(str::to_string),
                         digest: resolved.digest.clone(),
                         origin: Origin {
                             file: origin.to_path_buf(),
-                            line: out.manifest.entries.len() + 1,
-                            column: 1,
+                            position: Some(Position::Start(text.len())),
+                            source: None,
                         },
-                    });
+                    };
+                    text.push_str(&entry.display_ref());
+                    text.push('\n');
+                    out.manifest.entries.push(entry);
                     out.resolved.push(resolved);
                 }
                 Err(e) => out
@@ -417,6 +423,11 @@ pub async fn resolve_all(
             Err(e) => out.failures.push((image, e)),
         }
     }
+    let source = SourceFile::new(origin, text);
+    for e in &mut out.manifest.entries {
+        e.origin.source = Some(source.id());
+    }
+    out.manifest.sources = vec![source];
     out
 }
 

@@ -25,12 +25,11 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// Findings as one line each, paths relative to `base`, for snapshots.
-fn lines(findings: &[Finding], base: &Path) -> String {
+fn lines(findings: &[Placed], base: &Path) -> String {
     let mut out = String::new();
     for f in findings {
         let file = f
-            .file
-            .as_deref()
+            .file()
             .map(|p| {
                 report::relative_path(p, Some(base))
                     .to_string_lossy()
@@ -51,11 +50,47 @@ fn lines(findings: &[Finding], base: &Path) -> String {
     out
 }
 
-fn lint_dirs(paths: &[PathBuf], opts: &LintOptions) -> Vec<Finding> {
-    lint::lint(paths, opts).expect("lint runs").findings
+/// A finding with the line and column the reports show for it (worked out
+/// from the texts lint read).
+struct Placed {
+    finding: Finding,
+    line: usize,
+    column: usize,
 }
 
-fn codes(findings: &[Finding]) -> Vec<Code> {
+impl std::ops::Deref for Placed {
+    type Target = Finding;
+    fn deref(&self) -> &Finding {
+        &self.finding
+    }
+}
+
+impl std::fmt::Debug for Placed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{} {:?}", self.line, self.column, self.finding)
+    }
+}
+
+fn lint_dirs(paths: &[PathBuf], opts: &LintOptions) -> Vec<Placed> {
+    let outcome = lint::lint(paths, opts).expect("lint runs");
+    let sources = outcome.all_sources();
+    outcome
+        .findings
+        .iter()
+        .cloned()
+        .map(|finding| {
+            let at = finding.location.as_ref().and_then(|l| l.line_col(&sources));
+            let (line, column) = at.map_or((0, 0), |lc| (lc.line, lc.column));
+            Placed {
+                finding,
+                line,
+                column,
+            }
+        })
+        .collect()
+}
+
+fn codes(findings: &[Placed]) -> Vec<Code> {
     findings.iter().map(|f| f.code).collect()
 }
 
@@ -166,7 +201,7 @@ fn fixtures_rendered_with_real_helm() {
         .map(|f| {
             (
                 f.code,
-                report::relative_path(f.file.as_deref().unwrap(), Some(root()))
+                report::relative_path(f.file().unwrap(), Some(root()))
                     .to_string_lossy()
                     .into_owned(),
                 f.line,
@@ -265,7 +300,7 @@ fn rendered_stream_without_sources_points_into_the_stream() {
         codes(&findings),
         [Code::ImplicitLatest, Code::SkippedDocument]
     );
-    assert_eq!(findings[0].file.as_deref(), Some(Path::new("<stdin>")));
+    assert_eq!(findings[0].file(), Some(Path::new("<stdin>")));
     assert_eq!(findings[0].line, 8);
     assert_eq!(
         findings[0].path.as_deref(),
@@ -284,11 +319,7 @@ fn packaged_chart_from_helm_package() {
     let from_tgz = lint_dirs(std::slice::from_ref(&tgz), &LintOptions::default());
     assert_eq!(codes(&from_dir), codes(&from_tgz));
     let inside = tgz.join("hidden/templates/deployment.yaml");
-    assert!(
-        from_tgz
-            .iter()
-            .any(|f| f.file.as_deref() == Some(inside.as_path()))
-    );
+    assert!(from_tgz.iter().any(|f| f.file() == Some(inside.as_path())));
     let rendered = lint_dirs(
         &[tgz],
         &LintOptions {
@@ -348,7 +379,7 @@ fn discover_images_lists_every_site_pinned_or_not() {
     assert!(values.contains(&"docker.io/library/redis:7.2@sha256:2222222222222222222222222222222222222222222222222222222222222222".to_string()), "{values:?}");
     let app = images.iter().find(|i| i.reference == pinned_app).unwrap();
     assert!(app.is_pinned());
-    assert!(app.line > 0 && app.column > 0);
+    assert!(app.location.position.is_some(), "{app:?}");
 
     // `discover` finds the same, and hands back every file an image is in.
     let found = lint::discover(&[fixture("hidden")], &LintOptions::default()).unwrap();
@@ -357,9 +388,9 @@ fn discover_images_lists_every_site_pinned_or_not() {
     assert_eq!(refs(&found.images), refs(&images));
     for i in &found.images {
         assert!(
-            found.sources.iter().any(|s| s.path == i.file),
+            found.sources.iter().any(|s| s.path == i.file()),
             "{} not among the sources",
-            i.file.display()
+            i.file().display()
         );
     }
 }
@@ -822,10 +853,16 @@ fn annotation_images_sit_at_their_exact_bytes() {
         )]);
         let images =
             lint::discover_images(&[dir.path().to_path_buf()], &LintOptions::default()).unwrap();
+        let path = dir.path().join("Chart.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let chart_yaml = chartpin::source::SourceFile::new(&path, text);
         images
             .iter()
             .filter(|i| i.origin == ImageOrigin::ChartAnnotation)
-            .map(|i| (i.line, i.column, i.reference.clone()))
+            .map(|i| {
+                let lc = i.location.line_col_in(&chart_yaml).unwrap();
+                (lc.line, lc.column, i.reference.clone())
+            })
             .collect()
     };
     let one = |l, c, r: &str| vec![(l, c, r.to_string())];

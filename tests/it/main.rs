@@ -13,6 +13,7 @@ mod hostile_chart;
 mod hostile_registry;
 mod hostile_yaml;
 mod lint;
+mod location;
 mod manifest;
 mod pin;
 mod plugin;

@@ -29,10 +29,10 @@ fn summary(m: &DigestManifest) -> Vec<String> {
                 EntryName::Short(s) => format!("~{s}"),
             };
             let tag = e.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default();
-            format!(
-                "{name}{tag}@{} {}:{}",
-                e.digest, e.origin.line, e.origin.column
-            )
+            let text = m.sources.iter().find(|s| s.path == e.origin.file);
+            let at = text.and_then(|t| e.origin.line_col_in(t));
+            let (line, column) = at.map_or((0, 0), |lc| (lc.line, lc.column));
+            format!("{name}{tag}@{} {line}:{column}", e.digest)
         })
         .collect()
 }

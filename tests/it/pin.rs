@@ -188,11 +188,7 @@ fn entry(name: EntryName, tag: Option<String>, digest: Digest) -> ManifestEntry 
         name,
         tag,
         digest,
-        origin: Origin {
-            file: "generated".into(),
-            line: 0,
-            column: 0,
-        },
+        origin: Origin::file("generated"),
     }
 }
 
@@ -220,7 +216,10 @@ fn manifest_covering(sites: &[ImageSite]) -> DigestManifest {
             entries.push(entry(name, tag, digest_for(&key)));
         }
     }
-    DigestManifest { entries }
+    DigestManifest {
+        entries,
+        ..DigestManifest::default()
+    }
 }
 
 /// Every scalar of every document by path (`0:a.b[1]`), values as read.
@@ -532,6 +531,7 @@ proptest! {
         let full = manifest_covering(&sites);
         let manifest = DigestManifest {
             entries: full.entries.into_iter().enumerate().filter(|(i, _)| cover[i % 64]).map(|(_, e)| e).collect(),
+            ..DigestManifest::default()
         };
         check_properties("gen.yaml", &text, &manifest);
     }

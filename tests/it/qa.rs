@@ -188,6 +188,6 @@ fn pin_and_release_point_at_the_field_they_write() {
         config: None,
     };
     let plan = chartpin::release::plan(&request, &manifest).unwrap();
-    let release_sites: Vec<String> = plan.rows.iter().map(|r| r.site()).collect();
+    let release_sites: Vec<String> = plan.rows.iter().map(|r| r.site(&plan.sources)).collect();
     assert_eq!(release_sites, pin_sites);
 }
