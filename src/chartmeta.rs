@@ -168,10 +168,10 @@ fn images_in(
     let Some(node) = chart.node_at(&images_annotation_path()) else {
         return Ok(None);
     };
-    let path = &chart.source.path;
+    let path = &chart.source().path;
     let refuse = |offset: usize, why: &str| {
         InputError::at(
-            &chart.source,
+            chart.source(),
             offset,
             format!("the `{IMAGES_ANNOTATION}` annotation {why}"),
         )
@@ -212,7 +212,7 @@ fn images_in(
             .map_or(scalar.span.start, |l| l.1);
         refuse(at, &format!("does not parse as YAML: {}", e.message))
     })?;
-    let Some(Node::Seq(seq)) = list.documents.first() else {
+    let Some(Node::Seq(seq)) = list.documents().first() else {
         return Err(refuse(
             scalar.span.start,
             "is not a YAML list of `{name, image}` entries",
@@ -287,7 +287,7 @@ pub fn plan_annotation(
         let new = r.with_digest(&pin.digest).to_string();
         if new != img.image {
             let scalar = crate::values::Scalar {
-                value: img.image.clone(),
+                value: img.image.clone().into(),
                 span: img.span,
                 style: style_of(&text[img.span.range()]),
                 anchored: false,
@@ -303,7 +303,7 @@ pub fn plan_annotation(
         }
     }
     plan.new_text = apply_edits(text, &plan.edits)
-        .map_err(|e| InputError::file(&chart.source.path, e.to_string()))?;
+        .map_err(|e| InputError::file(&chart.source().path, e.to_string()))?;
     Ok(Some(plan))
 }
 

@@ -4,6 +4,7 @@
 //!
 //! - [`source`], [`reference`](mod@reference), [`limits`]: spans and line index; image
 //!   references and digests (no I/O); how much of any input is read
+//! - [`yaml`]: the one span-keeping YAML tree, its parser, paths and byte-splice edits
 //! - [`write`](mod@write), [`lock`]: the one atomic writer of chart files; the per-chart advisory lock
 //! - [`diag`], [`values`], [`chartmeta`], [`manifest`], [`config`]: findings; YAML scanning
 //!   and byte splicing; `Chart.yaml`'s image annotation; digest-manifest readers; `.chartpin.yaml`
@@ -32,3 +33,4 @@ pub mod source;
 pub mod values;
 pub mod verify;
 pub mod write;
+pub mod yaml;

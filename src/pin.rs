@@ -31,9 +31,10 @@ use crate::manifest::{DigestManifest, EntryName, ManifestEntry};
 use crate::reference::{Digest, ImageRef};
 use crate::source::Span;
 use crate::values::{
-    DigestState, Edit, Field, ImageSite, Node, SiteKind, ValuesFile, YamlPath, apply_edits,
-    set_scalar,
+    DigestState, Edit, Field, ImageSite, Node, SiteError, SiteKind, ValuesFile, YamlPath,
+    apply_edits, set_scalar,
 };
+use crate::yaml::InsertError;
 
 /// What [`pin`] needs besides the files and the manifest.
 #[derive(Clone, Debug, Default)]
@@ -100,8 +101,8 @@ pub struct PinOutcome {
 }
 
 /// Match `manifest` against `files` and compute every edit.
-pub fn pin(
-    files: &[ValuesFile],
+pub fn pin<'f>(
+    files: impl IntoIterator<Item = &'f ValuesFile>,
     manifest: &DigestManifest,
     opts: &PinOptions,
 ) -> Result<PinOutcome, InputError> {
@@ -163,7 +164,7 @@ fn plan_file(
                     }
                     Err(reason) => skipped.push(Skipped {
                         site: site.clone(),
-                        reason,
+                        reason: reason.to_string(),
                     }),
                 }
             } else {
@@ -174,7 +175,7 @@ fn plan_file(
                             "line {}: `{}` is not a scalar in {}",
                             m.line,
                             m.path,
-                            vf.source.path.display()
+                            vf.source().path.display()
                         ),
                     ));
                 };
@@ -195,7 +196,7 @@ fn plan_file(
                         Ok(r) => r.with_digest(&entry.digest).to_string(),
                         Err(e) => {
                             return Err(InputError::file(
-                                &vf.source.path,
+                                &vf.source().path,
                                 format!("`{}` is not a reference: {e}", m.path),
                             ));
                         }
@@ -250,7 +251,7 @@ fn plan_file(
             }
             Err(reason) => skipped.push(Skipped {
                 site: site.clone(),
-                reason,
+                reason: reason.to_string(),
             }),
         }
     }
@@ -258,9 +259,9 @@ fn plan_file(
     edits.sort();
     edits.dedup();
     let new_text = apply_edits(text, &edits)
-        .map_err(|e| InputError::file(&vf.source.path, format!("conflicting edits: {e}")))?;
+        .map_err(|e| InputError::file(&vf.source().path, format!("conflicting edits: {e}")))?;
     Ok(FilePlan {
-        path: vf.source.path.clone(),
+        path: vf.source().path.clone(),
         edits,
         pinned,
         unmatched_images,
@@ -459,13 +460,49 @@ fn match_entry(site: &ImageSite, manifest: &DigestManifest, idx: &EntryIndex) ->
     pick(lookup(&idx.by_short, &shorts))
 }
 
+/// Why a matched site cannot be pinned; the reason a [`Skipped`] gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SiteEditError {
+    /// The site's reference cannot be composed from values.
+    Site(SiteError),
+    /// A name-keyed site whose digest map has no entry for it.
+    NoDigestEntry { path: YamlPath },
+    /// A block with an empty tag, no digest field, and no tag in the manifest.
+    NoTag { path: YamlPath },
+    /// A block with no field a digest line could go beside.
+    NoField { path: YamlPath },
+    /// The digest line cannot be inserted (a flow mapping).
+    Insert(InsertError),
+}
+
+impl std::fmt::Display for SiteEditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SiteEditError::Site(e) => e.fmt(f),
+            SiteEditError::NoDigestEntry { path } => {
+                write!(f, "`{path}` has no digest entry to fill")
+            }
+            SiteEditError::NoTag { path } => write!(
+                f,
+                "`{path}` has an empty tag and no digest field, and the manifest gives no tag"
+            ),
+            SiteEditError::NoField { path } => {
+                write!(f, "`{path}` has no field a digest could be written beside")
+            }
+            SiteEditError::Insert(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SiteEditError {}
+
 /// The edits that pin `site` to `entry`'s digest; empty when it already is.
 pub fn site_edits(
     text: &str,
     site: &ImageSite,
     entry: &ManifestEntry,
     opts: &PinOptions,
-) -> Result<Vec<Edit>, String> {
+) -> Result<Vec<Edit>, SiteEditError> {
     let d = &entry.digest;
     let f = &site.fields;
     let mut edits = Vec::new();
@@ -477,15 +514,22 @@ pub fn site_edits(
     };
     match &site.kind {
         SiteKind::String => {
-            let field = f.string.as_ref().ok_or("string site without its scalar")?;
-            let r = site.reference.as_ref().map_err(Clone::clone)?;
-            set(field, r.with_digest(d).to_string());
+            let r = site
+                .reference
+                .as_ref()
+                .map_err(|e| SiteEditError::Site(e.clone()))?;
+            // A string site always carries its scalar.
+            if let Some(field) = &f.string {
+                set(field, r.with_digest(d).to_string());
+            }
         }
         SiteKind::NameKeyed { .. } | SiteKind::DigestKeyed { .. } => {
             let field = f
                 .digest
                 .as_ref()
-                .ok_or_else(|| format!("`{}` has no digest entry to fill", site.path))?;
+                .ok_or_else(|| SiteEditError::NoDigestEntry {
+                    path: site.path.clone(),
+                })?;
             set(field, d.to_string());
             // OSM renders the tag when it is non-empty: clear it so the digests take effect.
             if let Some(tag) = &f.tag
@@ -545,55 +589,36 @@ pub fn site_edits(
                 );
             } else if let Some(tag) = &f.tag {
                 let base = if tag_base.is_empty() {
-                    entry.tag.clone().ok_or_else(|| {
-                        format!(
-                            "`{}` has an empty tag and no digest field, and the manifest gives no tag",
-                            site.path
-                        )
+                    entry.tag.clone().ok_or_else(|| SiteEditError::NoTag {
+                        path: site.path.clone(),
                     })?
                 } else {
                     tag_base
                 };
                 set(tag, format!("{base}@{d}"));
             } else {
-                let repo = f.repository.as_ref().ok_or_else(|| {
-                    format!(
-                        "`{}` has no field a digest could be written beside",
-                        site.path
+                let repo = f
+                    .repository
+                    .as_ref()
+                    .ok_or_else(|| SiteEditError::NoField {
+                        path: site.path.clone(),
+                    })?;
+                extra.push(
+                    crate::yaml::insert_key_after(
+                        text,
+                        repo.key_offset,
+                        &repo.scalar,
+                        &repo.path,
+                        "digest",
+                        &d.to_string(),
                     )
-                })?;
-                extra.push(insert_field_after(text, repo, "digest", &d.to_string())?);
+                    .map_err(SiteEditError::Insert)?,
+                );
             }
         }
     }
     edits.extend(extra);
     Ok(edits)
-}
-
-/// An edit inserting `key: value` on a new line after `after`'s line, at its indentation.
-fn insert_field_after(text: &str, after: &Field, key: &str, value: &str) -> Result<Edit, String> {
-    let line_start = text[..after.key_offset].rfind('\n').map_or(0, |i| i + 1);
-    let prefix = &text[line_start..after.key_offset];
-    if prefix.contains(['{', ',']) {
-        return Err(format!(
-            "`{}` is in a flow mapping; add a `{key}` field to it to pin it",
-            after.path
-        ));
-    }
-    let indent: String = prefix.chars().map(|_| ' ').collect();
-    let end = after.scalar.span.end.max(after.key_offset);
-    let (at, eol) = match text[end..].find('\n') {
-        Some(i) if i > 0 && text.as_bytes()[end + i - 1] == b'\r' => (end + i - 1, "\r\n"),
-        Some(i) => (end + i, "\n"),
-        None => (text.len(), "\n"),
-    };
-    Ok(Edit {
-        span: Span::new(at, at),
-        replacement: format!(
-            "{eol}{indent}{key}: {}",
-            crate::values::render_scalar(crate::values::QuoteStyle::Plain, value)
-        ),
-    })
 }
 
 /// The values files `values` (default `values.yaml`) of `chart`, parsed,

@@ -16,6 +16,7 @@ pub mod verify;
 
 pub use pin::unified_diff;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -63,22 +64,29 @@ pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// offending line even for files that exist only in memory (a packaged
 /// chart's entries, rendered manifests read from stdin).
 #[derive(Debug, Default, Clone)]
-pub struct Sources {
-    files: HashMap<PathBuf, SourceFile>,
+pub struct Sources<'s> {
+    files: HashMap<PathBuf, Cow<'s, SourceFile>>,
 }
 
-impl Sources {
+impl<'s> Sources<'s> {
     pub fn new() -> Self {
         Sources::default()
     }
 
     /// Remember `source` under its own path (a later insert of the same path wins).
     pub fn insert(&mut self, source: SourceFile) {
-        self.files.insert(source.path.clone(), source);
+        self.files.insert(source.path.clone(), Cow::Owned(source));
+    }
+
+    /// [`Sources::insert`] of a source held elsewhere, without copying it
+    /// (a values file as read can be as large as the input limit).
+    pub fn insert_ref(&mut self, source: &'s SourceFile) {
+        self.files
+            .insert(source.path.clone(), Cow::Borrowed(source));
     }
 
     pub fn get(&self, path: &Path) -> Option<&SourceFile> {
-        self.files.get(path)
+        self.files.get(path).map(|s| &**s)
     }
 }
 
@@ -91,7 +99,7 @@ pub struct RenderOptions<'a> {
     /// ANSI colour in the human format; see [`color_for_stdout`].
     pub color: bool,
     /// In-memory texts; the human renderer reads other files from disk.
-    pub sources: Option<&'a Sources>,
+    pub sources: Option<&'a Sources<'a>>,
     /// How many files were checked, for the summary; `None` when unknown.
     pub files_checked: Option<usize>,
 }

@@ -264,7 +264,7 @@ fn is_archive(p: &Path) -> bool {
 /// plain directory, or the chart packaged in a `.tgz`. A directory with a
 /// `values.yaml` but no `Chart.yaml` counts as a chart when named directly.
 /// The walk below a plain directory does not enter hidden directories,
-/// `target` or `node_modules`, nor go deeper than [`MAX_WALK_DEPTH`]: when
+/// `target` or `node_modules`, nor go deeper than `MAX_WALK_DEPTH` (8): when
 /// it finds no chart, the error lists what it did not search and why; when
 /// it finds some, `-v` logs them.
 pub fn discover(path: &Path) -> Result<Vec<Chart>, InputError> {
@@ -305,7 +305,7 @@ fn io(path: &Path, e: std::io::Error) -> InputError {
     InputError::file(path, e.to_string())
 }
 
-/// Why the walk did not look below a directory at [`MAX_WALK_DEPTH`].
+/// Why the walk did not look below a directory at `MAX_WALK_DEPTH`.
 const TOO_DEEP: &str = "deeper than the walk for charts goes";
 
 /// Why the walk for charts does not enter the directory `name`, if it does not.

@@ -349,8 +349,13 @@ pub struct RegistryArgs {
     /// request; what is unanswered by then is registry-unreachable (exit 3).
     #[arg(long, value_name = "S", default_value_t = 300)]
     pub deadline: u64,
-    /// Talk plain HTTP (or unverified HTTPS) to HOST[:PORT]. Loopback hosts always may. Repeatable.
-    #[arg(long = "insecure-registry", value_name = "HOST")]
+    // The help is an attribute, not a doc comment: rustdoc would read
+    // `HOST[:PORT]` as a link.
+    #[arg(
+        long = "insecure-registry",
+        value_name = "HOST",
+        help = "Talk plain HTTP (or unverified HTTPS) to HOST[:PORT]. Loopback hosts always may. Repeatable"
+    )]
     pub insecure_registries: Vec<String>,
     /// Trust this PEM CA certificate in addition to the system roots.
     #[arg(long = "ca-file", value_name = "FILE")]

@@ -18,7 +18,7 @@
 
 use crate::chartmeta::block_content;
 use crate::source::Span;
-use crate::values::{Node, QuoteStyle, ValuesFile, YamlPath};
+use crate::values::{Node, QuoteStyle, ValuesFile, ValuesView, YamlPath};
 
 /// Keys whose block strings hold container lists (FIELD-NOTES §2).
 const CONTAINER_LIST_KEYS: [&str; 4] = [
@@ -40,16 +40,16 @@ pub(super) struct EmbeddedImage {
 }
 
 /// Every container image inside the `|` block strings of `vf`, in file order.
-pub(super) fn embedded_images(vf: &ValuesFile) -> Vec<EmbeddedImage> {
+pub(super) fn embedded_images(vf: ValuesView<'_>) -> Vec<EmbeddedImage> {
     let mut out = Vec::new();
-    for doc in &vf.documents {
+    for doc in vf.documents {
         walk(vf, doc, &YamlPath::default(), &mut out);
     }
     out.sort_by_key(|e| e.span.start);
     out
 }
 
-fn walk(vf: &ValuesFile, node: &Node, path: &YamlPath, out: &mut Vec<EmbeddedImage>) {
+fn walk(vf: ValuesView<'_>, node: &Node, path: &YamlPath, out: &mut Vec<EmbeddedImage>) {
     match node {
         Node::Map(m) => {
             for (k, v) in &m.entries {
@@ -71,7 +71,7 @@ fn walk(vf: &ValuesFile, node: &Node, path: &YamlPath, out: &mut Vec<EmbeddedIma
 }
 
 /// The images in one `|` block whose content bytes are `span`.
-fn in_block(vf: &ValuesFile, span: Span, value: &str, path: &YamlPath) -> Vec<EmbeddedImage> {
+fn in_block(vf: ValuesView<'_>, span: Span, value: &str, path: &YamlPath) -> Vec<EmbeddedImage> {
     let text = vf.text();
     let Some(block) = block_content(text, span) else {
         return Vec::new();
@@ -82,7 +82,7 @@ fn in_block(vf: &ValuesFile, span: Span, value: &str, path: &YamlPath) -> Vec<Em
     let Ok(parsed) = ValuesFile::parse(&vf.source.path, blank_actions(&block.inner)) else {
         return Vec::new();
     };
-    let Some(Node::Seq(seq)) = parsed.documents.first() else {
+    let Some(Node::Seq(seq)) = parsed.documents().first() else {
         return Vec::new();
     };
     let listed = path
@@ -166,7 +166,7 @@ mod tests {
 
     fn found(text: &str) -> Vec<(String, String, String)> {
         let vf = ValuesFile::parse("values.yaml", text).unwrap();
-        embedded_images(&vf)
+        embedded_images(vf.view())
             .into_iter()
             .map(|e| {
                 (

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::diag::{Finding, InputError};
 use crate::reference::ImageRef;
 use crate::source::{SourceFile, Span};
+use crate::values::ValuesView;
 
 mod embedded;
 pub mod rendered;
@@ -494,7 +495,7 @@ fn helm_template(helm: &Path, name: &str, chart: &Path) -> Result<String, LintEr
 /// Overrides a parent hands a subchart: its values under the subchart's key, and `global`.
 struct ParentValues<'a> {
     /// The parent's merged values.
-    merged: &'a yaml::Node,
+    merged: &'a yaml::Node<'a>,
     /// The parent's own values file and its image-site paths, to tell which
     /// overrides the parent already reports.
     own_sites: &'a [String],
@@ -510,39 +511,55 @@ fn scan_chart(
         Some(src) => yaml::parse_one(src)?,
         None => None,
     };
-    let (own_values, documents) = match chart.file("values.yaml") {
-        Some(src) => values_documents(src)?,
-        None => (None, 0),
+    // The chart's values, parsed once: for its image sites and for the
+    // templates' lookups alike (duplicate keys refused, as values are).
+    let values_src = chart.file("values.yaml");
+    let values_yaml = match values_src {
+        Some(src) => Some(crate::yaml::parse(src, crate::yaml::Options::default())?),
+        None => None,
+    };
+    let (roots, anchors): (Vec<yaml::Node>, _) = match values_yaml {
+        Some(y) => (
+            y.documents.into_iter().filter_map(|d| d.root).collect(),
+            y.anchors,
+        ),
+        None => (Vec::new(), Default::default()),
+    };
+    // Helm reads every document of a values file, later ones over earlier.
+    let documents = yaml::real_roots(&roots).count();
+    let own_merged = (documents > 1).then(|| {
+        yaml::real_roots(&roots)
+            .cloned()
+            .reduce(|acc, next| yaml::merged_with(&acc, &next))
+    });
+    let own_values = match &own_merged {
+        Some(m) => m.as_ref(),
+        None => yaml::real_roots(&roots).next(),
     };
     // Values as the templates see them: the chart's own, with the parent's
     // section for this subchart and the parent's `global` laid over.
-    let mut merged = own_values.clone();
     let mut overlay: Option<yaml::Node> = None;
     if let Some(p) = &parent {
         let mut over = p.merged.get(&p.key).cloned();
         if let Some(g) = p.merged.get("global") {
-            let gmap = yaml::Node::Map {
-                entries: vec![("global".to_string(), g.clone())],
-                span: Span::default(),
-            };
+            let gmap = yaml::map_of("global", g.clone());
             over = Some(match over {
-                Some(o) => gmap.merged_with(&o),
+                Some(o) => yaml::merged_with(&gmap, &o),
                 None => gmap,
             });
         }
-        if let Some(o) = over {
-            merged = Some(match merged {
-                Some(m) => m.merged_with(&o),
-                None => o.clone(),
-            });
-            overlay = Some(o);
-        }
+        overlay = over;
     }
-    let site_paths = match chart.file("values.yaml") {
+    let merged_over = overlay.as_ref().map(|o| match own_values {
+        Some(m) => yaml::merged_with(m, o),
+        None => o.clone(),
+    });
+    let merged = merged_over.as_ref().or(own_values);
+    let site_paths = match values_src {
         Some(src) => values_sites(
             chart,
-            src,
-            merged.as_ref(),
+            ValuesView::new(src, &roots, &anchors),
+            merged,
             overlay.is_some() || documents > 1,
             parent.as_ref(),
             out,
@@ -550,7 +567,7 @@ fn scan_chart(
         None => Vec::new(),
     };
     let ctx = templates::Context {
-        values: merged.as_ref(),
+        values: merged,
         chart: chart_yaml.as_ref(),
         chart_name: &chart.name,
         used: Default::default(),
@@ -563,7 +580,7 @@ fn scan_chart(
     if let (Some(cy), Some(src)) = (&chart_yaml, chart.file("Chart.yaml")) {
         annotation_images(cy, src, &chart.root, out);
     }
-    if let Some(m) = merged.as_ref() {
+    if let Some(m) = merged {
         for sub in &chart.subcharts {
             // Helm leaves a subchart out when its `condition:` is false.
             if !condition_holds(sub.condition.as_deref(), m) {
@@ -610,11 +627,10 @@ fn condition_holds(condition: Option<&str>, values: &yaml::Node) -> bool {
         .map(str::trim)
         .filter(|p| !p.is_empty())
     {
-        if let Some(yaml::Node::Scalar {
-            value, plain: true, ..
-        }) = values.lookup(path.split('.'))
+        if let Some(yaml::Node::Scalar(s)) = values.lookup(path.split('.'))
+            && s.style == crate::yaml::QuoteStyle::Plain
         {
-            match value.as_str() {
+            match &*s.value {
                 "true" | "True" | "TRUE" => return true,
                 "false" | "False" | "FALSE" => return false,
                 _ => {}
@@ -622,20 +638,6 @@ fn condition_holds(condition: Option<&str>, values: &yaml::Node) -> bool {
         }
     }
     true
-}
-
-/// A values file's tree as helm v4 reads it, and how many documents it has.
-/// Helm 4.1 reads every document of `values.yaml` and merges them in order,
-/// a later document's keys over an earlier one's (helm 3 read the first
-/// document only; chartpin follows the helm that is current).
-fn values_documents(src: &SourceFile) -> Result<(Option<yaml::Node>, usize), LintError> {
-    let docs = yaml::parse_stream(src)?;
-    let count = docs.iter().filter(|d| d.root.is_some()).count();
-    let merged = docs
-        .into_iter()
-        .filter_map(|d| d.root)
-        .reduce(|acc, next| acc.merged_with(&next));
-    Ok((merged, count))
 }
 
 /// Images listed in `Chart.yaml`'s `artifacthub.io/images` annotation, at
@@ -690,7 +692,7 @@ fn annotation_images_by_search(
         return;
     };
     let inner = SourceFile::new(&src.path, text.to_string());
-    let Ok(Some(yaml::Node::Seq { items, .. })) = yaml::parse_one(&inner) else {
+    let Ok(Some(yaml::Node::Seq(list))) = yaml::parse_one(&inner) else {
         let at = node.span();
         out.findings.push(
             Finding::new(
@@ -704,7 +706,7 @@ fn annotation_images_by_search(
     };
     let region = node.span();
     let mut cursor = region.start;
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in list.items.iter().enumerate() {
         let Some(image) = item.get("image").and_then(yaml::Node::as_str) else {
             continue;
         };
@@ -729,14 +731,14 @@ fn annotation_images_by_search(
 /// there are any. Returns the sites' YAML paths (for the subcharts' turn).
 fn values_sites(
     chart: &Chart,
-    src: &SourceFile,
-    merged: Option<&yaml::Node>,
+    file: ValuesView<'_>,
+    merged: Option<&yaml::Node<'_>>,
     has_overlay: bool,
     parent: Option<&ParentValues<'_>>,
     out: &mut Collected,
 ) -> Result<Vec<String>, LintError> {
     use crate::values::{self, ImageSite};
-    let file = values::ValuesFile::parse(&src.path, src.text.clone())?;
+    let src = file.source;
     let sites = file.readable_sites()?;
     // A site that a later document of the file sets again is not what helm renders.
     let mut last_document: std::collections::HashMap<String, usize> = Default::default();
@@ -787,7 +789,7 @@ fn values_sites(
             .extend(finding.map(|f| (chart.root.clone(), f)));
     }
     // Container images inside `|` strings of manifest text (grafana's `extraContainers: |`).
-    for img in embedded::embedded_images(&file) {
+    for img in embedded::embedded_images(file) {
         let found = FoundImage::new(
             img.image,
             ImageOrigin::Values,
@@ -876,9 +878,12 @@ fn judge_site(
             )),
             (Ok(r), _) if r.is_pinned() => None,
             // A digest with no name (`@sha256:…`) is pinned to nothing a runtime can pull.
-            (Err(why), _) if why.contains("not a valid reference") => {
-                Some(place(&found, tag_span, Code::InvalidReference, why.clone()))
-            }
+            (Err(why @ crate::values::SiteError::InvalidReference { .. }), _) => Some(place(
+                &found,
+                tag_span,
+                Code::InvalidReference,
+                why.to_string(),
+            )),
             (Err(_), DigestState::Filled(_)) => None,
             (_, DigestState::Empty) => Some(place(
                 &found,
@@ -914,7 +919,12 @@ fn judge_site(
                 f2.message = f.message;
                 f2
             }),
-            (Err(why), _) => Some(place(&found, None, Code::UnresolvableImage, why.clone())),
+            (Err(why), _) => Some(place(
+                &found,
+                None,
+                Code::UnresolvableImage,
+                why.to_string(),
+            )),
         }
     };
     (found, finding)

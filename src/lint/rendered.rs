@@ -187,19 +187,20 @@ struct Walker<'s, 'o> {
     out: &'o mut Vec<RenderedImage>,
 }
 
-/// The entries of a mapping node.
-fn entries(node: &Node) -> impl Iterator<Item = (&str, &Node)> {
-    let e: &[(String, Node)] = match node {
-        Node::Map { entries, .. } => entries,
+/// The entries of a mapping node with scalar keys.
+fn entries<'n, 'a>(node: &'n Node<'a>) -> impl Iterator<Item = (&'n str, &'n Node<'a>)> {
+    let e: &[(Node<'a>, Node<'a>)] = match node {
+        Node::Map(m) => &m.entries,
         _ => &[],
     };
-    e.iter().map(|(k, v)| (k.as_str(), v))
+    e.iter()
+        .filter_map(|(k, v)| k.as_scalar().map(|k| (&*k.value, v)))
 }
 
 /// The items of a sequence node.
-fn items(node: &Node) -> &[Node] {
+fn items<'n, 'a>(node: &'n Node<'a>) -> &'n [Node<'a>] {
     match node {
-        Node::Seq { items, .. } => items,
+        Node::Seq(s) => &s.items,
         _ => &[],
     }
 }
@@ -240,7 +241,7 @@ impl Walker<'_, '_> {
                 }
                 return;
             }
-            "env" if matches!(v, Node::Seq { .. }) => {
+            "env" if matches!(v, Node::Seq(_)) => {
                 for (i, item) in items(v).iter().enumerate() {
                     let (Some(name), Some(value)) =
                         (item.get("name").and_then(Node::as_str), item.get("value"))
@@ -254,7 +255,7 @@ impl Walker<'_, '_> {
                 }
                 return;
             }
-            "args" | "command" if matches!(v, Node::Seq { .. }) => {
+            "args" | "command" if matches!(v, Node::Seq(_)) => {
                 // `--image` then `ref`: the flag names the next entry.
                 let mut flag: Option<&str> = None;
                 for (i, item) in items(v).iter().enumerate() {
@@ -275,12 +276,12 @@ impl Walker<'_, '_> {
             _ => {}
         }
         match v {
-            Node::Map { .. } => {
+            Node::Map(_) => {
                 for (k2, v2) in entries(v) {
                     self.node(k2, v2, &at.key(k2));
                 }
             }
-            Node::Seq { .. } => {
+            Node::Seq(_) => {
                 let containers = CONTAINER_LISTS.contains(&k);
                 for (i, item) in items(v).iter().enumerate() {
                     let mut at = at.index(i);
@@ -288,17 +289,17 @@ impl Walker<'_, '_> {
                         at.container = item.get("name").and_then(Node::as_str).map(str::to_string);
                     }
                     match item {
-                        Node::Map { .. } => {
+                        Node::Map(_) => {
                             for (k2, v2) in entries(item) {
                                 self.node(k2, v2, &at.key(k2));
                             }
                         }
-                        Node::Seq { .. } => self.node(k, item, &at),
+                        Node::Seq(_) => self.node(k, item, &at),
                         _ => {}
                     }
                 }
             }
-            Node::Scalar { .. } if names_image(k) && k != "imagePullPolicy" => {
+            Node::Scalar(_) if names_image(k) && k != "imagePullPolicy" => {
                 if let Some(s) = v.as_str() {
                     self.pieces(s, v.span(), at, FieldKind::Field, Some(k));
                 }
@@ -326,7 +327,7 @@ impl Walker<'_, '_> {
             let Some(root) = doc.root else {
                 continue;
             };
-            if !matches!(root, Node::Map { .. } | Node::Seq { .. }) {
+            if !matches!(root, Node::Map(_) | Node::Seq(_)) {
                 continue;
             }
             self.node(key, &root, at);

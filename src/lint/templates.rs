@@ -22,8 +22,8 @@ use crate::source::{SourceFile, Span};
 /// What template actions can see: the chart's merged values and its `Chart.yaml`.
 #[derive(Debug, Default)]
 pub struct Context<'a> {
-    pub values: Option<&'a Node>,
-    pub chart: Option<&'a Node>,
+    pub values: Option<&'a Node<'a>>,
+    pub chart: Option<&'a Node<'a>>,
     pub chart_name: &'a str,
     /// Values paths looked up while evaluating the current image.
     pub used: std::cell::RefCell<Vec<String>>,
@@ -145,7 +145,7 @@ fn pipeline(s: &str) -> Vec<String> {
 
 fn node_text(n: &Node) -> Val {
     match n {
-        Node::Scalar { .. } => match n.as_str() {
+        Node::Scalar(_) => match n.as_str() {
             Some(s) => Val::Known(s.to_string()),
             None => Val::Missing,
         },
@@ -795,12 +795,10 @@ mod tests {
     use crate::lint::yaml::parse_one;
 
     fn scan_with(values: &str, tpl: &str) -> TemplateScan {
-        let v = parse_one(&SourceFile::new("values.yaml", values)).unwrap();
-        let chart = parse_one(&SourceFile::new(
-            "Chart.yaml",
-            "name: c\nappVersion: 2.0.1\n",
-        ))
-        .unwrap();
+        let values_src = SourceFile::new("values.yaml", values);
+        let v = parse_one(&values_src).unwrap();
+        let chart_src = SourceFile::new("Chart.yaml", "name: c\nappVersion: 2.0.1\n");
+        let chart = parse_one(&chart_src).unwrap();
         let ctx = Context {
             values: v.as_ref(),
             chart: chart.as_ref(),

@@ -1,129 +1,123 @@
-//! A small YAML tree with byte spans, for what lint reads structurally:
-//! rendered manifests, `Chart.yaml`, and values used to resolve
-//! `{{ .Values.x }}` in templates. Built from granit-parser events, whose
-//! byte offsets are exact on non-ASCII text (FIELD-NOTES §6).
+//! How lint reads YAML structurally: rendered manifests, `Chart.yaml`, and
+//! values as the templates see them, all on the one tree of [`crate::yaml`].
+//! Reading here keeps duplicate keys (a lookup takes the last, as YAML
+//! loaders and Helm's decoder do), as lint always has for rendered output
+//! and `Chart.yaml`; a values file is still refused for them where its image
+//! sites are read ([`crate::values`]).
 //!
+//! What is lint's own: Helm's merge of a parent's values over a
+//! subchart's ([`merged_with`]), and a tree as JSON for the values scanner.
 //! Image *sites* in values files are not found here: that is
 //! [`crate::values`], which knows every chart convention.
 
-use granit_parser::{Event, Parser, ScalarStyle};
+use std::borrow::Cow;
 
 use crate::diag::InputError;
 use crate::source::{SourceFile, Span};
+pub use crate::yaml::{Document, Node};
+use crate::yaml::{Duplicates, Map, QuoteStyle, Scalar};
 
-/// A YAML node: scalar, sequence or mapping, with the byte span of its text.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Node {
-    Scalar {
-        value: String,
-        /// Plain scalars may be numbers, booleans or null; quoted ones are strings.
-        plain: bool,
-        span: Span,
-    },
-    Seq {
-        items: Vec<Node>,
-        span: Span,
-    },
-    Map {
-        entries: Vec<(String, Node)>,
-        span: Span,
-    },
-    /// An alias or anything else lint does not look into.
-    Other {
-        span: Span,
-    },
+/// How lint reads: duplicate keys kept, everything else as [`crate::yaml::parse`].
+fn options() -> crate::yaml::Options {
+    crate::yaml::Options {
+        duplicates: Duplicates::Keep,
+        ..Default::default()
+    }
 }
 
-/// One document of a stream, with the span from its start to its end.
-#[derive(Clone, Debug)]
-pub struct Document {
-    pub root: Option<Node>,
-    pub span: Span,
+/// A document of only comments parses as an empty plain scalar: no root.
+fn comment_only(root: &Node<'_>) -> bool {
+    matches!(root, Node::Scalar(s) if s.style == QuoteStyle::Plain
+        && (s.value.is_empty() || (&*s.value == "~" && s.span.is_empty())))
 }
 
-impl Node {
-    pub fn span(&self) -> Span {
-        match self {
-            Node::Scalar { span, .. }
-            | Node::Seq { span, .. }
-            | Node::Map { span, .. }
-            | Node::Other { span } => *span,
-        }
-    }
+/// Parse every document of `src`. Malformed YAML is an [`InputError`] at its position.
+pub fn parse_stream(src: &SourceFile) -> Result<Vec<Document<'_>>, InputError> {
+    let yaml = crate::yaml::parse(src, options())?;
+    Ok(yaml
+        .documents
+        .into_iter()
+        .map(|d| Document {
+            root: d.root.filter(|r| !comment_only(r)),
+            span: d.span,
+        })
+        .collect())
+}
 
-    /// The value under `key` of a mapping (the last one, as YAML loaders do).
-    pub fn get(&self, key: &str) -> Option<&Node> {
-        match self {
-            Node::Map { entries, .. } => entries.iter().rev().find(|(k, _)| k == key).map(|e| &e.1),
-            _ => None,
-        }
-    }
+/// Parse a single-document file (values.yaml, Chart.yaml); an empty file gives `None`.
+pub fn parse_one(src: &SourceFile) -> Result<Option<Node<'_>>, InputError> {
+    Ok(parse_stream(src)?.into_iter().find_map(|d| d.root))
+}
 
-    /// Follow a dotted key path (`image.tag`).
-    pub fn lookup<'a>(&self, path: impl IntoIterator<Item = &'a str>) -> Option<&Node> {
-        let mut node = self;
-        for key in path {
-            node = node.get(key)?;
-        }
-        Some(node)
-    }
+/// The roots of `roots` that are more than a comment.
+pub fn real_roots<'t, 'a>(roots: &'t [Node<'a>]) -> impl Iterator<Item = &'t Node<'a>> {
+    roots.iter().filter(|r| !comment_only(r))
+}
 
-    /// The text of a scalar (`None` for collections and for plain `null`/`~`).
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Node::Scalar { value, plain, .. } => {
-                if *plain && matches!(value.as_str(), "null" | "~" | "Null" | "NULL" | "") {
-                    None
-                } else {
-                    Some(value)
+/// A mapping of one `key` to `value`, as Helm builds `{global: …}` overlays.
+pub fn map_of<'a>(key: &'static str, value: Node<'a>) -> Node<'a> {
+    let key = Node::Scalar(Scalar {
+        value: Cow::Borrowed(key),
+        span: Span::default(),
+        style: QuoteStyle::Plain,
+        anchored: false,
+        is_null: false,
+    });
+    Node::Map(Map {
+        entries: vec![(key, value)],
+        flow: false,
+        anchored: false,
+        span: Span::default(),
+    })
+}
+
+/// The text of a mapping key.
+fn key_text<'n>(k: &'n Node<'_>) -> Option<&'n str> {
+    k.as_scalar().map(|s| &*s.value)
+}
+
+/// `over`'s entries laid over `base`: maps merge key by key, a null keeps
+/// what was there, anything else is replaced. Helm merges a parent's values
+/// for a subchart over the subchart's own this way.
+pub fn merged_with<'a>(base: &Node<'a>, over: &Node<'a>) -> Node<'a> {
+    match (base, over) {
+        (Node::Map(b), Node::Map(o)) => {
+            let mut entries = b.entries.clone();
+            for (k, v) in &o.entries {
+                match entries
+                    .iter_mut()
+                    .rev()
+                    .find(|(ok, _)| key_text(ok) == key_text(k))
+                {
+                    Some((_, existing)) => *existing = merged_with(existing, v),
+                    None => entries.push((k.clone(), v.clone())),
                 }
             }
-            _ => None,
+            Node::Map(Map {
+                entries,
+                flow: b.flow,
+                anchored: b.anchored,
+                span: b.span,
+            })
         }
-    }
-
-    /// `b`'s entries laid over `self`: maps merge key by key, anything else is replaced.
-    /// Helm merges a parent's values for a subchart over the subchart's own this way.
-    pub fn merged_with(&self, over: &Node) -> Node {
-        match (self, over) {
-            (
-                Node::Map { entries, span },
-                Node::Map {
-                    entries: over_entries,
-                    ..
-                },
-            ) => {
-                let mut out: Vec<(String, Node)> = entries.clone();
-                for (k, v) in over_entries {
-                    match out.iter_mut().find(|(ok, _)| ok == k) {
-                        Some((_, existing)) => *existing = existing.merged_with(v),
-                        None => out.push((k.clone(), v.clone())),
-                    }
-                }
-                Node::Map {
-                    entries: out,
-                    span: *span,
-                }
-            }
-            (
-                _,
-                Node::Scalar {
-                    plain: true, value, ..
-                },
-            ) if value == "null" || value == "~" => self.clone(),
-            _ => over.clone(),
+        (_, Node::Scalar(s))
+            if s.style == QuoteStyle::Plain && matches!(&*s.value, "null" | "~") =>
+        {
+            base.clone()
         }
+        _ => over.clone(),
     }
 }
 
 /// The node as JSON (which is YAML), so a merged tree can be handed to the
 /// values scanner. Plain scalars that are JSON literals keep their type.
-pub fn to_json(node: &Node) -> serde_json::Value {
+pub fn to_json(node: &Node<'_>) -> serde_json::Value {
     use serde_json::Value;
     match node {
-        Node::Scalar { value, plain, .. } => {
-            if *plain {
-                match value.as_str() {
+        Node::Scalar(s) => {
+            let value = &*s.value;
+            if s.style == QuoteStyle::Plain {
+                match value {
                     "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
                     "true" | "True" | "TRUE" => return Value::Bool(true),
                     "false" | "False" | "FALSE" => return Value::Bool(false),
@@ -133,122 +127,17 @@ pub fn to_json(node: &Node) -> serde_json::Value {
                     return Value::Number(n);
                 }
             }
-            Value::String(value.clone())
+            Value::String(value.to_string())
         }
-        Node::Seq { items, .. } => Value::Array(items.iter().map(to_json).collect()),
-        Node::Map { entries, .. } => Value::Object(
-            entries
+        Node::Seq(s) => Value::Array(s.items.iter().map(to_json).collect()),
+        Node::Map(m) => Value::Object(
+            m.entries
                 .iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
+                .map(|(k, v)| (key_text(k).unwrap_or_default().to_string(), to_json(v)))
                 .collect(),
         ),
-        Node::Other { .. } => Value::Null,
+        Node::Alias(_) => Value::Null,
     }
-}
-
-/// Parse every document of `src`. Malformed YAML is an [`InputError`] at its position.
-pub fn parse_stream(src: &SourceFile) -> Result<Vec<Document>, InputError> {
-    let text = src.text.as_str();
-    let mut options = granit_parser::Options::default();
-    options.set_emit_comments(false);
-    let parser = &mut Parser::new_from_str_with_options(text, options);
-    let mut docs = Vec::new();
-    // Stack of collections under construction: (node, pending key for maps).
-    let mut stack: Vec<(Node, Option<String>)> = Vec::new();
-    let mut doc_root: Option<Node> = None;
-    let mut doc_start = 0usize;
-    let offset = |m: &granit_parser::Marker| m.byte_offset().unwrap_or_else(|| m.index());
-    for item in parser {
-        let (event, span) = item.map_err(|e| {
-            let m = e.marker();
-            let at = m.byte_offset().unwrap_or(0).min(text.len());
-            let lc = src.line_col(at);
-            let _ = lc;
-            InputError::at(src, at, format!("malformed YAML: {}", e.info()))
-        })?;
-        let sp = Span::new(
-            offset(&span.start),
-            offset(&span.end).max(offset(&span.start)),
-        );
-        let finished: Option<Node> = match event {
-            Event::DocumentStart(..) => {
-                doc_start = sp.start;
-                doc_root = None;
-                None
-            }
-            Event::DocumentEnd => {
-                // A document of only comments parses as an empty plain scalar.
-                let root = doc_root.take().filter(|r| {
-                    !matches!(r, Node::Scalar { value, plain: true, span }
-                        if value.is_empty() || (value == "~" && span.is_empty()))
-                });
-                docs.push(Document {
-                    root,
-                    span: Span::new(doc_start.min(sp.end), sp.end),
-                });
-                None
-            }
-            Event::Scalar(value, style, ..) => Some(Node::Scalar {
-                value: value.into_owned(),
-                plain: style == ScalarStyle::Plain,
-                span: sp,
-            }),
-            Event::Alias(_) | Event::UnresolvedAlias(_) => Some(Node::Other { span: sp }),
-            Event::SequenceStart(..) => {
-                stack.push((
-                    Node::Seq {
-                        items: Vec::new(),
-                        span: sp,
-                    },
-                    None,
-                ));
-                None
-            }
-            Event::MappingStart(..) => {
-                stack.push((
-                    Node::Map {
-                        entries: Vec::new(),
-                        span: sp,
-                    },
-                    None,
-                ));
-                None
-            }
-            Event::SequenceEnd | Event::MappingEnd => stack.pop().map(|(mut n, _)| {
-                match &mut n {
-                    Node::Seq { span, .. } | Node::Map { span, .. } => {
-                        span.end = sp.end.max(span.start)
-                    }
-                    _ => {}
-                }
-                n
-            }),
-            _ => None,
-        };
-        if let Some(node) = finished {
-            match stack.last_mut() {
-                None => doc_root = Some(node),
-                Some((Node::Seq { items, .. }, _)) => items.push(node),
-                Some((Node::Map { entries, .. }, pending)) => match pending.take() {
-                    None => {
-                        let key = match &node {
-                            Node::Scalar { value, .. } => value.clone(),
-                            _ => String::new(),
-                        };
-                        *pending = Some(key);
-                    }
-                    Some(key) => entries.push((key, node)),
-                },
-                Some(_) => {}
-            }
-        }
-    }
-    Ok(docs)
-}
-
-/// Parse a single-document file (values.yaml, Chart.yaml); an empty file gives `None`.
-pub fn parse_one(src: &SourceFile) -> Result<Option<Node>, InputError> {
-    Ok(parse_stream(src)?.into_iter().find_map(|d| d.root))
 }
 
 #[cfg(test)]
@@ -262,7 +151,7 @@ mod tests {
         let tag = root.lookup(["image", "tag"]).unwrap();
         assert_eq!(tag.as_str(), Some("1.2"));
         assert_eq!(src.slice(tag.span()), "\"1.2\"");
-        assert!(matches!(root.get("list"), Some(Node::Seq { items, .. }) if items.len() == 2));
+        assert!(matches!(root.get("list"), Some(Node::Seq(s)) if s.items.len() == 2));
     }
 
     #[test]
@@ -282,16 +171,11 @@ mod tests {
 
     #[test]
     fn merge_lays_maps_over_maps() {
-        let a = parse_one(&SourceFile::new(
-            "a",
-            "image: {repository: x, tag: '1'}\nk: v\n",
-        ))
-        .unwrap()
-        .unwrap();
-        let b = parse_one(&SourceFile::new("b", "image: {tag: '2'}\n"))
-            .unwrap()
-            .unwrap();
-        let m = a.merged_with(&b);
+        let a_src = SourceFile::new("a", "image: {repository: x, tag: '1'}\nk: v\n");
+        let a = parse_one(&a_src).unwrap().unwrap();
+        let b_src = SourceFile::new("b", "image: {tag: '2'}\n");
+        let b = parse_one(&b_src).unwrap().unwrap();
+        let m = merged_with(&a, &b);
         assert_eq!(m.lookup(["image", "tag"]).unwrap().as_str(), Some("2"));
         assert_eq!(
             m.lookup(["image", "repository"]).unwrap().as_str(),

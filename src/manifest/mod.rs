@@ -8,10 +8,10 @@
 //! (image ID) offered as a pullable digest, or two different digests for one
 //! image are [`InputError`]s naming the file, line and column, never guesses.
 //!
-//! Layout: [`lines`] reads the line formats (docker-images table, `name: digest`,
-//! `ref@digest`, goreleaser), [`tree`] turns JSON and YAML into a small tree that
-//! keeps byte offsets, and [`structured`] reads buildx metadata, kbld and imgpkg
-//! locks and plain maps from that tree.
+//! Layout: `lines` reads the line formats (docker-images table, `name: digest`,
+//! `ref@digest`, goreleaser), `tree` turns JSON and YAML into a small tree that
+//! keeps byte offsets, and `structured` reads buildx metadata, kbld and imgpkg
+//! locks, plain maps and `skopeo inspect` output from that tree.
 
 mod lines;
 mod structured;

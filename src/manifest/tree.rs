@@ -4,12 +4,10 @@
 //!
 //! JSON has its own strict parser here (RFC 8259): `serde_json::Value` drops
 //! positions, and reading JSON as YAML would accept trailing commas and reject
-//! tab-indented JSON. YAML comes from granit-parser events (byte offsets,
-//! FIELD-NOTES §6). Both refuse duplicate keys, naming both places; YAML
+//! tab-indented JSON. YAML is read into the one tree of [`crate::yaml`] and
+//! converted here. Both refuse duplicate keys, naming both places; YAML
 //! aliases are refused (a manifest has no use for them) and only one document
 //! is allowed.
-
-use granit_parser::{Event, Parser};
 
 use crate::diag::InputError;
 use crate::source::SourceFile;
@@ -337,142 +335,73 @@ impl Json<'_> {
     }
 }
 
-/// Parse `source` as a single YAML document.
+/// Parse `source` as a single YAML document, on the one tree of
+/// [`crate::yaml`] (duplicate keys refused there, nesting bounded).
 pub(super) fn parse_yaml(source: &SourceFile) -> Result<Node, InputError> {
-    let mut events = Vec::new();
-    for ev in Parser::new_from_str(&source.text) {
-        match ev {
-            Ok((event, span)) => {
-                let at = span
-                    .start
-                    .byte_offset()
-                    .unwrap_or_else(|| char_to_byte(&source.text, span.start.index()));
-                // Comments and anchor metadata are presentation, not data.
-                let structural = matches!(
-                    event,
-                    Event::StreamStart
-                        | Event::StreamEnd
-                        | Event::DocumentStart(..)
-                        | Event::DocumentEnd
-                        | Event::Alias(_)
-                        | Event::UnresolvedAlias(_)
-                        | Event::Scalar(..)
-                        | Event::SequenceStart(..)
-                        | Event::SequenceEnd
-                        | Event::MappingStart(..)
-                        | Event::MappingEnd
-                );
-                if structural {
-                    events.push((event, at));
-                }
-            }
-            Err(e) => {
-                let m = e.marker();
-                let at = m
-                    .byte_offset()
-                    .unwrap_or_else(|| char_to_byte(&source.text, m.index()));
-                return Err(InputError::at(
-                    source,
-                    at,
-                    format!("malformed YAML: {}", e.info()),
-                ));
-            }
-        }
+    let yaml = crate::yaml::parse(
+        source,
+        crate::yaml::Options {
+            max_depth: Some(MAX_DEPTH),
+            ..Default::default()
+        },
+    )?;
+    if let Some(second) = yaml.documents.get(1) {
+        return Err(InputError::at(
+            source,
+            second.span.start,
+            "a digest manifest holds one YAML document; found a second",
+        ));
     }
-    let mut it: Events<'_> = events.into_iter().peekable();
-    let mut doc = None;
-    while let Some((event, at)) = it.next() {
-        match event {
-            Event::DocumentStart(..) => {
-                if doc.is_some() {
-                    return Err(InputError::at(
-                        source,
-                        at,
-                        "a digest manifest holds one YAML document; found a second",
-                    ));
-                }
-                if matches!(it.peek(), Some((Event::DocumentEnd, _))) {
-                    continue;
-                }
-                doc = Some(yaml_node(source, &mut it, 0)?);
-            }
-            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
-            _ => return Err(InputError::at(source, at, "unexpected YAML structure")),
-        }
-    }
-    let node =
-        doc.ok_or_else(|| InputError::file(&source.path, "the YAML file holds no document"))?;
+    let root = yaml
+        .documents
+        .into_iter()
+        .next()
+        .and_then(|d| d.root)
+        .ok_or_else(|| InputError::file(&source.path, "the YAML file holds no document"))?;
+    let node = from_yaml(source, &root)?;
     check_duplicates(source, &node)?;
     Ok(node)
 }
 
-fn char_to_byte(text: &str, chars: usize) -> usize {
-    text.char_indices()
-        .nth(chars)
-        .map_or(text.len(), |(i, _)| i)
-}
-
-type Events<'a> = std::iter::Peekable<std::vec::IntoIter<(Event<'a>, usize)>>;
-
-fn yaml_node(source: &SourceFile, it: &mut Events<'_>, depth: usize) -> Result<Node, InputError> {
-    let Some((event, at)) = it.next() else {
-        return Err(InputError::file(&source.path, "unexpected end of YAML"));
-    };
-    if depth > MAX_DEPTH {
-        return Err(InputError::at(
-            source,
-            at,
-            format!("nested deeper than {MAX_DEPTH} levels"),
-        ));
-    }
-    let value = match event {
-        Event::Scalar(text, ..) => Value::Str(text.into_owned()),
-        Event::Alias(_) | Event::UnresolvedAlias(_) => {
+/// A manifest node from a YAML node: every scalar is a string, aliases are refused.
+fn from_yaml(source: &SourceFile, node: &crate::yaml::Node<'_>) -> Result<Node, InputError> {
+    use crate::yaml::Node as Y;
+    let at = node.offset();
+    let value = match node {
+        Y::Scalar(s) => Value::Str(s.value.to_string()),
+        Y::Alias(_) => {
             return Err(InputError::at(
                 source,
                 at,
                 "YAML aliases are not supported in a digest manifest; write the value out",
             ));
         }
-        Event::SequenceStart(..) => {
-            let mut items = Vec::new();
-            while !ends(it, false) {
-                items.push(yaml_node(source, it, depth + 1)?);
-            }
-            Value::Seq(items)
-        }
-        Event::MappingStart(..) => {
-            let mut entries = Vec::new();
-            while !ends(it, true) {
-                let k = yaml_node(source, it, depth + 1)?;
-                let Value::Str(text) = k.value else {
+        Y::Seq(s) => Value::Seq(
+            s.items
+                .iter()
+                .map(|n| from_yaml(source, n))
+                .collect::<Result<_, _>>()?,
+        ),
+        Y::Map(m) => {
+            let mut entries = Vec::with_capacity(m.entries.len());
+            for (k, v) in &m.entries {
+                let Some(k) = k.as_scalar() else {
                     return Err(InputError::at(
                         source,
-                        k.at,
+                        k.offset(),
                         "mapping keys must be plain strings",
                     ));
                 };
-                let v = yaml_node(source, it, depth + 1)?;
-                entries.push((Key { at: k.at, text }, v));
+                let key = Key {
+                    at: k.span.start,
+                    text: k.value.to_string(),
+                };
+                entries.push((key, from_yaml(source, v)?));
             }
             Value::Map(entries)
         }
-        _ => return Err(InputError::at(source, at, "unexpected YAML structure")),
     };
     Ok(Node { at, value })
-}
-
-/// Consume the end of the enclosing collection if it comes next.
-fn ends(it: &mut Events<'_>, mapping: bool) -> bool {
-    let end = match it.peek() {
-        Some((Event::MappingEnd, _)) => mapping,
-        Some((Event::SequenceEnd, _)) => !mapping,
-        _ => false,
-    };
-    if end {
-        it.next();
-    }
-    end
 }
 
 /// Refuse a map that has one key twice, naming both places.

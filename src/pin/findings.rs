@@ -9,13 +9,13 @@ use crate::manifest::ManifestEntry;
 use crate::source::SourceFile;
 use crate::values::ImageSite;
 
-use super::{Skipped, site_display};
+use super::{Skipped, site_display, unmatched_entry_message};
 
 /// `unmatched-entry`: a manifest entry no image matched, at the entry's
 /// line. Its `image` is the entry's full reference, `name[:tag]@digest`, so
 /// the finding alone says which digest went unused.
 pub fn unmatched_entry(e: &ManifestEntry, severity: Severity) -> Finding {
-    let mut f = Finding::new(Code::UnmatchedEntry, super::unmatched_entry_message(e))
+    let mut f = Finding::new(Code::UnmatchedEntry, unmatched_entry_message(e))
         .in_file(&e.origin.file)
         .with_image(e.display_ref())
         .with_severity(severity);

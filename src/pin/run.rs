@@ -97,8 +97,13 @@ fn read_chart(chart: &Path, values: &[PathBuf]) -> Result<ChartValues, InputErro
     if !real.is_dir() {
         return Err(InputError::file(chart, "is not a chart directory"));
     }
-    let chart = crate::chart::load_dir(chart)?;
+    let mut chart = crate::chart::load_dir(chart)?;
     let files = super::read_values(&chart, values)?;
+    // Each values file read is now held by its ValuesFile: the chart's own
+    // copy of it would hold the text twice (issue 10: memory).
+    for (shown, _, _) in &files {
+        chart.files.retain(|_, src| src.path != *shown);
+    }
     Ok(ChartValues { chart, files })
 }
 
@@ -161,8 +166,8 @@ pub fn run(
             subchart_sha_formats: super::subchart_sha_formats(&values.chart),
             config: config.clone(),
         };
-        let parsed: Vec<ValuesFile> = values.files.iter().map(|(_, _, v)| v.clone()).collect();
-        run.outcomes.push(super::pin(&parsed, &manifest, &opts)?);
+        let parsed = values.files.iter().map(|(_, _, v)| v);
+        run.outcomes.push(super::pin(parsed, &manifest, &opts)?);
     }
     run.charts = prepared.into_iter().map(|(v, _)| v).collect();
     run.unmatched_entries = manifest
@@ -182,7 +187,7 @@ pub fn run(
             run.changed_files += usize::from(plan.changed());
             for s in &plan.unmatched_images {
                 run.findings
-                    .push(findings::unmatched_image(&vf.source, s, severity));
+                    .push(findings::unmatched_image(vf.source(), s, severity));
                 run.unmatched_images += usize::from(!s.is_pinned());
             }
             if plan.changed() && plan.new_text != vf.text() {

@@ -1,7 +1,7 @@
 //! The OCI distribution client: transport, auth, retries and per-registry limits.
 //!
 //! It knows [`ImageRef`] and nothing above it. Every request goes through one
-//! place, [`RegistryClient::send`], which classifies answers the same way
+//! place, `RegistryClient::send`, which classifies answers the same way
 //! (STYLE habit 8): 401 → authenticate and retry once; 403 → auth failure;
 //! 404 → final; 408/429/5xx and connection errors → back off exponentially
 //! with jitter, honouring `Retry-After` (seconds or HTTP date), bounded in

@@ -185,8 +185,8 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             subchart_sha_formats: pin::subchart_sha_formats(&chart),
             config,
         };
-        let parsed: Vec<ValuesFile> = files.iter().map(|(_, _, v)| v.clone()).collect();
-        let outcome = pin::pin(&parsed, manifest, &opts)?;
+        let parsed = files.iter().map(|(_, _, v)| v);
+        let outcome = pin::pin(parsed, manifest, &opts)?;
         for (i, e) in manifest.entries.iter().enumerate() {
             if !outcome.unmatched_entries.contains(e) {
                 used_entries[i] = true;
@@ -210,7 +210,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                     .or_else(|| entry_reference(manifest, p.entry, &p.digest));
                 // Point at where the digest goes, as `pin` does.
                 let at = old.map_or(p.span, crate::pin::written_span);
-                let lc = vf.source.line_col(at.start);
+                let lc = vf.source().line_col(at.start);
                 let row = SummaryRow {
                     image: after
                         .as_ref()
@@ -266,7 +266,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                                 ),
                             )
                             .with_severity(Severity::Error)
-                            .at(&vf.source, at)
+                            .at(vf.source(), at)
                             .with_path(p.path.to_string()),
                         );
                     }
@@ -274,7 +274,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 rows.push(row);
             }
             for s in &plan.skipped {
-                findings.push(pin::findings::not_pinned(&vf.source, s));
+                findings.push(pin::findings::not_pinned(vf.source(), s));
             }
             values.push((
                 FileChange {
@@ -360,12 +360,12 @@ fn plan_chart_yaml(
 }
 
 /// Verify every row's reference; sets each row's [`Verified`] and returns
-/// the findings (placed at the values sites).
+/// the outcome (its findings placed at the values sites).
 pub async fn verify_plan(
     client: &RegistryClient,
     plan: &mut Plan,
     options: &VerifyOptions,
-) -> Vec<Finding> {
+) -> verify::VerifyOutcome {
     let targets: Vec<Target> = plan.targets.iter().flatten().cloned().collect();
     let outcome = verify::verify(client, &targets, options, &|_, _| {}).await;
     for (row, target) in plan.rows.iter_mut().zip(&plan.targets) {
@@ -383,7 +383,7 @@ pub async fn verify_plan(
             Verified::No
         };
     }
-    outcome.findings
+    outcome
 }
 
 /// Lint the charts as they would be after the release: each chart as read,

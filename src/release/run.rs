@@ -35,6 +35,9 @@ pub struct ReleaseRun {
     pub sources: Vec<SourceFile>,
     pub exit: Exit,
     pub written: bool,
+    /// Distinct references asked of a registry, and how many it proved.
+    pub checked: usize,
+    pub verified: usize,
     /// What the writer wants the user told.
     pub write_notes: Vec<WriteNote>,
 }
@@ -68,13 +71,13 @@ pub fn run(
     // 1. Plan everything in memory.
     let mut plan = super::plan(req, manifest)?;
     // 2. Prove every digest about to be written exists.
-    let verify_findings = block_on(super::verify_plan(client, &mut plan, &opts.verify))
+    let verified = block_on(super::verify_plan(client, &mut plan, &opts.verify))
         .map_err(ReleaseError::Runtime)?;
     // 3. Lint the chart as it would be written.
     let lint = super::lint_plan(&plan, &opts.lint)?;
 
     let mut findings = plan.findings.clone();
-    findings.extend(verify_findings);
+    findings.extend(verified.findings);
     findings.extend(lint.findings);
     let exit = Exit::from_findings(&findings);
 
@@ -92,6 +95,8 @@ pub fn run(
         sources: lint.sources,
         exit,
         written,
+        checked: verified.checked,
+        verified: verified.verified,
         write_notes,
     })
 }

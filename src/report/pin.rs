@@ -46,7 +46,7 @@ pub fn render(
     let mut sources = Sources::new();
     for values in &run.charts {
         for (_, _, vf) in &values.files {
-            sources.insert(vf.source.clone());
+            sources.insert_ref(vf.source());
         }
     }
     let render_opts = RenderOptions {
@@ -106,7 +106,7 @@ fn sentence(run: &PinRun) -> String {
 fn site_lines(out: &mut dyn Write, run: &PinRun) -> std::io::Result<()> {
     for (values, outcome) in run.charts.iter().zip(&run.outcomes) {
         for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
-            report_file(out, shown, &vf.source, plan)?;
+            report_file(out, shown, vf.source(), plan)?;
         }
     }
     Ok(())
@@ -214,7 +214,7 @@ mod json {
         for (values, outcome) in run.charts.iter().zip(&run.outcomes) {
             for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
                 let at = |span: crate::source::Span| {
-                    let lc = vf.source.line_col(span.start);
+                    let lc = vf.source().line_col(span.start);
                     (lc.line, lc.column)
                 };
                 files.push(File {

@@ -12,7 +12,7 @@ use crate::release::{self, Plan, SummaryRow};
 use super::{Counts, Format, RenderOptions, Sources};
 
 /// The renderers' options for a release: its lint sources, colour for a terminal.
-fn options(format: Format, sources: &Sources) -> RenderOptions<'_> {
+fn options<'a>(format: Format, sources: &'a Sources<'a>) -> RenderOptions<'a> {
     RenderOptions {
         color: format == Format::Human && super::color_for_stdout(),
         sources: Some(sources),
@@ -20,10 +20,10 @@ fn options(format: Format, sources: &Sources) -> RenderOptions<'_> {
     }
 }
 
-fn sources_of(run: &ReleaseRun) -> Sources {
+fn sources_of(run: &ReleaseRun) -> Sources<'_> {
     let mut sources = Sources::new();
     for s in &run.sources {
-        sources.insert(s.clone());
+        sources.insert_ref(s);
     }
     sources
 }
@@ -49,17 +49,12 @@ pub fn render(
     match format {
         Format::Json => {
             let base = render_opts.base.as_deref();
-            let verified = plan
-                .rows
-                .iter()
-                .filter(|r| r.verified == release::Verified::Yes)
-                .count();
             let counts = Counts {
                 pinned: plan.rows.iter().filter(|r| r.changed).count(),
                 changed_files: changes.len(),
                 written,
-                checked: plan.targets.iter().flatten().count(),
-                verified,
+                checked: run.checked,
+                verified: run.verified,
                 ..Counts::default()
             };
             let data = json::Data {

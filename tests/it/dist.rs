@@ -59,6 +59,7 @@ fn on_a_terminal(command: &str, env: &[(&str, &str)]) -> String {
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR")
         .env_remove("CLICOLOR_FORCE")
+        .env_remove("GITHUB_ACTIONS")
         .env("TERM", "xterm-256color")
         .stdin(std::process::Stdio::null());
     for (k, v) in env {
@@ -314,4 +315,48 @@ fn the_release_workflow_builds_every_target_and_attests_the_archives() {
     );
     let runs: String = steps.iter().filter_map(|s| s["run"].as_str()).collect();
     assert!(runs.contains("scripts/package-release") && runs.contains("sha256sum -c SHA256SUMS"));
+}
+
+#[test]
+fn binstall_metadata_names_the_release_archives() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let toml = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let value = |key: &str, section: &str| -> String {
+        toml.lines()
+            .skip_while(|l| *l != section)
+            .skip(1)
+            .take_while(|l| !l.starts_with('['))
+            .find_map(|l| l.strip_prefix(&format!("{key} = \"")))
+            .unwrap_or_else(|| panic!("{section} lacks {key}"))
+            .trim_end_matches('"')
+            .to_string()
+    };
+    let expand = |t: &str, target: &str, ext: &str| {
+        t.replace("{ repo }", "https://github.com/chartpin/chartpin")
+            .replace("{ name }", "chartpin")
+            .replace("{ version }", "1.2.3")
+            .replace("{ target }", target)
+            .replace("{ bin }", "chartpin")
+            .replace("{ binary-ext }", ext)
+    };
+    let main = "[package.metadata.binstall]";
+    let windows = "[package.metadata.binstall.overrides.x86_64-pc-windows-msvc]";
+    assert!(toml.contains("repository = \"https://github.com/chartpin/chartpin\""));
+    assert_eq!(
+        expand(&value("pkg-url", main), "aarch64-apple-darwin", ""),
+        "https://github.com/chartpin/chartpin/releases/download/v1.2.3/chartpin-1.2.3-aarch64-apple-darwin.tar.gz"
+    );
+    assert_eq!(
+        expand(&value("pkg-url", windows), "x86_64-pc-windows-msvc", ".exe"),
+        "https://github.com/chartpin/chartpin/releases/download/v1.2.3/chartpin-1.2.3-x86_64-pc-windows-msvc.zip"
+    );
+    assert_eq!(value("pkg-fmt", windows), "zip");
+    // The binary sits where scripts/package-release puts it.
+    assert_eq!(
+        expand(&value("bin-dir", main), "x86_64-unknown-linux-musl", ""),
+        "chartpin-1.2.3-x86_64-unknown-linux-musl/chartpin"
+    );
+    let script = std::fs::read_to_string(root.join("scripts/package-release")).unwrap();
+    assert!(script.contains(r#"name="chartpin-$version-$target""#));
+    assert!(script.contains(r#"cp "$dir/$exe" "$stage/$exe""#));
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::cli::Run;
+use crate::support::cli::{Run, peak_rss_kib};
 use crate::support::helm::{helm, path_with_helm};
 use crate::support::registry::Registry;
 
@@ -618,22 +618,6 @@ fn release_render_removes_its_staging_directory_on_sigterm() {
         std::fs::read_to_string(app.join("values.yaml")).unwrap(),
         before
     );
-}
-
-/// Run `cmd` to its end and return its peak resident set size in KiB (`wait4`).
-#[allow(clippy::zombie_processes)] // wait4 reaps it, with the rusage `Child::wait` drops
-fn peak_rss_kib(cmd: &mut Command) -> (i32, i64) {
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run chartpin");
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid out-parameter; the pid is our child's.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
-    (libc::WEXITSTATUS(status), usage.ru_maxrss)
 }
 
 #[test]

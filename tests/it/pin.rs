@@ -106,9 +106,32 @@ fn check_golden(case: &str) {
         .unwrap_or_else(|e| panic!("{}: {e} (run with CHARTPIN_BLESS=1)", file.display()));
     assert_eq!(got, want, "{case}: output differs from {}", file.display());
     assert_ne!(before, after, "{case}: the golden pins nothing");
-    // The pinned file still parses and every pinned site reads back pinned.
+    // The pinned file still parses and every site the manifest matched reads
+    // back pinned (not just one of them).
+    let digests = match CORPUS_CASES.iter().find(|(c, _, _)| *c == case) {
+        Some((_, _, digests)) => corpus().join(digests),
+        None => dir.join("digests.txt"),
+    };
+    let manifest = chartpin::manifest::read_manifests(&[digests], None).unwrap();
+    let vf = ValuesFile::parse("values.yaml", before.as_str()).unwrap();
+    let plan = pin(std::slice::from_ref(&vf), &manifest, &PinOptions::default()).unwrap();
+    let matched: BTreeSet<String> = plan.files[0]
+        .pinned
+        .iter()
+        .map(|p| p.path.to_string())
+        .collect();
+    assert!(!matched.is_empty(), "{case}: no site matched the manifest");
     let sites = chartpin::values::image_sites(Path::new("values.yaml"), &after).unwrap();
-    assert!(sites.iter().any(ImageSite::is_pinned));
+    for path in &matched {
+        let site = sites
+            .iter()
+            .find(|s| s.path.to_string() == *path)
+            .unwrap_or_else(|| panic!("{case}: matched site `{path}` is gone after pinning"));
+        assert!(
+            site.is_pinned(),
+            "{case}: matched site `{path}` is not pinned after pinning: {site:?}"
+        );
+    }
 }
 
 macro_rules! golden {
@@ -209,7 +232,9 @@ fn scalars(vf: &ValuesFile) -> BTreeMap<String, String> {
             }
             Node::Map(m) => {
                 for (k, v) in &m.entries {
-                    let key = k.as_scalar().map_or("?".to_string(), |s| s.value.clone());
+                    let key = k
+                        .as_scalar()
+                        .map_or("?".to_string(), |s| s.value.to_string());
                     walk(v, format!("{path}.{key}"), out);
                 }
             }
@@ -224,7 +249,7 @@ fn scalars(vf: &ValuesFile) -> BTreeMap<String, String> {
         }
     }
     let mut out = BTreeMap::new();
-    for (i, d) in vf.documents.iter().enumerate() {
+    for (i, d) in vf.documents().iter().enumerate() {
         walk(d, format!("{i}:"), &mut out);
     }
     out

@@ -10,7 +10,7 @@ use chartpin::source::{SourceFile, Span};
 
 const VALUES: &str = "image:\n  repository: nginx\n  tag: \"1.25\"\nsidecar: busybox\n";
 
-fn sources() -> Sources {
+fn sources() -> Sources<'static> {
     let mut s = Sources::new();
     s.insert(SourceFile::new("/repo/chart/values.yaml", VALUES));
     s

@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -271,28 +271,9 @@ fn a_chart_locked_by_another_run_is_refused_with_exit_2() {
 #[test]
 fn concurrent_releases_never_mix_their_manifests() {
     let reg = Registry::start();
-    let web_a = reg.push_image("shop/web", Some("1.0"), "web a");
-    let web_b = reg.push_image("shop/web", Some("1.0-b"), "web b");
-    let tool_a = reg.push_image("shop/tool", Some("2.1"), "tool a");
-    let tool_b = reg.push_image("shop/tool", Some("2.1-b"), "tool b");
     let dir = tempfile::tempdir().unwrap();
     let chart = chart_for(&reg.host, dir.path());
-    let manifest = |name: &str, web: &str, tool: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(
-            &p,
-            format!(
-                "{h}/shop/web:1.0@{web}\n{h}/shop/tool:2.1@{tool}\n",
-                h = reg.host
-            ),
-        )
-        .unwrap();
-        p
-    };
-    let a = manifest("a.txt", &web_a.digest, &tool_a.digest);
-    let b = manifest("b.txt", &web_b.digest, &tool_b.digest);
-    let set_a = [web_a.digest.clone(), tool_a.digest.clone()];
-    let set_b = [web_b.digest.clone(), tool_b.digest.clone()];
+    let (a, b, set_a, set_b) = two_manifests(&reg, dir.path());
     let c = chart.to_str().unwrap();
     for round in 0..30 {
         let spawn = |m: &Path| {
@@ -340,6 +321,113 @@ fn concurrent_releases_never_mix_their_manifests() {
     }
 }
 
+/// Two digest manifests for the release fixture at `reg`, `a.txt` and
+/// `b.txt` in `dir`, naming different pushed builds: (a, b, a's digests, b's).
+fn two_manifests(reg: &Registry, dir: &Path) -> (PathBuf, PathBuf, [String; 2], [String; 2]) {
+    let web_a = reg.push_image("shop/web", Some("1.0"), "web a");
+    let web_b = reg.push_image("shop/web", Some("1.0-b"), "web b");
+    let tool_a = reg.push_image("shop/tool", Some("2.1"), "tool a");
+    let tool_b = reg.push_image("shop/tool", Some("2.1-b"), "tool b");
+    let manifest = |name: &str, web: &str, tool: &str| {
+        let p = dir.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "{h}/shop/web:1.0@{web}\n{h}/shop/tool:2.1@{tool}\n",
+                h = reg.host
+            ),
+        )
+        .unwrap();
+        p
+    };
+    (
+        manifest("a.txt", &web_a.digest, &tool_a.digest),
+        manifest("b.txt", &web_b.digest, &tool_b.digest),
+        [web_a.digest, tool_a.digest],
+        [web_b.digest, tool_b.digest],
+    )
+}
+
+#[test]
+fn a_release_waits_for_the_one_holding_the_chart_and_plans_from_its_result() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let chart = chart_for(&reg.host, dir.path());
+    let (a, b, set_a, set_b) = two_manifests(&reg, dir.path());
+    // A helm that says when it starts and then takes its time: run A holds
+    // the chart's lock while its rendered lint waits on it.
+    let slow = dir.path().join("slow-bin");
+    std::fs::create_dir(&slow).unwrap();
+    let started = dir.path().join("helm-started");
+    std::fs::write(
+        slow.join("helm"),
+        format!(
+            "#!/bin/sh\ntouch '{}'\nsleep 2\nexec '{}' \"$@\"\n",
+            started.display(),
+            crate::support::helm::helm().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(slow.join("helm"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(std::iter::once(slow.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let c = chart.to_str().unwrap();
+    let first = in_home(
+        &["release", c, "--digests", a.to_str().unwrap(), "--render"],
+        dir.path(),
+    )
+    .env("PATH", &path)
+    .env(chartpin::lock::TIMEOUT_ENV, "120")
+    .command()
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !started.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the first release never ran helm"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = in_home(
+        &[
+            "release",
+            c,
+            "--digests",
+            b.to_str().unwrap(),
+            "--format",
+            "human",
+        ],
+        dir.path(),
+    )
+    .env(chartpin::lock::TIMEOUT_ENV, "120")
+    .run();
+    let first = Run::from_output(first.wait_with_output().unwrap());
+    assert_eq!(first.code, 0, "first: {}", first.all());
+    assert_eq!(second.code, 0, "second: {}", second.all());
+    assert!(
+        second
+            .stderr
+            .contains("another chartpin run holds this chart's lock"),
+        "{}",
+        second.all()
+    );
+    // The second planned from what the first wrote: its old references are A's.
+    for d in &set_a {
+        assert!(second.stdout.contains(d.as_str()), "{d}: {}", second.all());
+    }
+    let values = std::fs::read_to_string(chart.join("values.yaml")).unwrap();
+    let meta = std::fs::read_to_string(chart.join("Chart.yaml")).unwrap();
+    let mut seen = digests_in(&values);
+    seen.extend(digests_in(&meta));
+    assert_eq!(seen.len(), 4, "{values}\n{meta}");
+    assert!(seen.iter().all(|d| set_b.contains(d)), "{values}\n{meta}");
+}
+
 #[test]
 fn pin_keeps_owner_and_mode_and_refuses_hard_links() {
     let (tmp, chart, digests) = temp_chart("image: nginx:1.27\n", "");
@@ -377,6 +465,26 @@ fn pin_keeps_owner_and_mode_and_refuses_hard_links() {
     assert_eq!(std::fs::metadata(&values).unwrap().nlink(), 2);
 }
 
+/// Run `prepared` (its arguments and environment) as nobody:nogroup, from a
+/// copy of the binary in `dir`: the build directory need not be open to nobody.
+fn run_as_nobody(prepared: std::process::Command, dir: &Path) -> Run {
+    let bin = dir.join("chartpin");
+    std::fs::copy(prepared.get_program(), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.args(prepared.get_args())
+        .stdin(Stdio::null())
+        .uid(NOBODY)
+        .gid(NOBODY);
+    for (key, value) in prepared.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    Run::from_output(cmd.output().unwrap())
+}
+
 #[test]
 fn a_read_only_values_file_is_refused_unless_the_process_may_write_it() {
     let (tmp, chart, digests) = temp_chart("image: nginx:1.27\n", "");
@@ -397,9 +505,7 @@ fn a_read_only_values_file_is_refused_unless_the_process_may_write_it() {
         "--digests",
         digests.to_str().unwrap(),
     ];
-    let mut as_nobody = in_home(&args, tmp.path()).command();
-    as_nobody.uid(NOBODY).gid(NOBODY);
-    let out = Run::from_output(as_nobody.output().unwrap());
+    let out = run_as_nobody(in_home(&args, tmp.path()).command(), tmp.path());
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains("is read-only"), "{}", out.all());
     assert_eq!(

@@ -224,3 +224,19 @@ pub fn temp_chart(values: &str, digests: &str) -> (tempfile::TempDir, PathBuf, P
     std::fs::write(&log, digests).unwrap();
     (tmp, dir, log)
 }
+
+/// Run `cmd` to its end and return its peak resident set size in KiB (`wait4`).
+#[allow(clippy::zombie_processes)] // wait4 reaps it, with the rusage `Child::wait` drops
+pub fn peak_rss_kib(cmd: &mut Command) -> (i32, i64) {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run chartpin");
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid out-parameter; the pid is our child's.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
+}

@@ -1,438 +1,74 @@
-//! Values files: reading a chart's `values.yaml` into a span-carrying tree,
-//! finding every place an image reference lives ([`ImageSite`]), and writing
-//! changes back as byte splices ([`Edit`]) of single scalars.
+//! Values files: finding every place an image reference lives in a chart's
+//! `values.yaml` ([`ImageSite`]), over the span tree of [`crate::yaml`], so
+//! a pin can write changes back as byte splices of single scalars.
 //!
-//! Why a tree of our own instead of a YAML value type: a pin must leave every
-//! byte its maintainers wrote (comments, quoting, order, blank lines) as it
-//! was, so each scalar keeps its byte span and quote style, and nothing is
-//! ever re-serialised. Spans come from granit-parser, whose markers carry
-//! byte offsets (FIELD-NOTES §6: saphyr-parser and yaml-rust2 count
-//! characters and slice wrongly after non-ASCII text).
+//! The chart conventions themselves (field names, globals, per-chart quirks)
+//! are data in [`conventions`]; this module walks the tree and applies them.
 //!
-//! Reading also rejects what would make an edit unsafe or ambiguous, as an
+//! Reading rejects what would make an edit unsafe or ambiguous, as an
 //! [`InputError`] naming file, line and column: malformed YAML, tab
-//! indentation (the parser's own check), duplicate keys (granit-parser
-//! accepts them silently). Finding sites for an edit
-//! ([`ValuesFile::image_sites`], pin and release) also rejects anchors or
+//! indentation, duplicate keys ([`crate::yaml::parse`]). Finding sites for an
+//! edit ([`ValuesFile::image_sites`], pin and release) also rejects anchors or
 //! aliases at an image site (an edit there would change other values too) and
 //! block scalars at one; finding them for reading
 //! ([`ValuesFile::readable_sites`], lint, verify, resolve) reads such a site
 //! as Helm renders it and marks it [`ImageSite::uneditable`] instead.
 
-use std::collections::{HashMap, HashSet};
+mod conventions;
+
+use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 
-use granit_parser::{Event, Parser, ScalarStyle};
+use conventions::{
+    BLOCK_KEYS, CILIUM_OVERRIDE, CILIUM_USE_DIGEST, DETAIL_FIELDS, DIGEST_KEYS, DigestForm,
+    FIELD_DIGEST, FIELD_MERGE, FIELDS, GLOBALS, GlobalRole, IMAGE_KEY_ALLOW, IMAGE_KEY_DENY,
+    INGRESS_CHROOT_FLAG, INGRESS_CHROOT_SUFFIX, INGRESS_DIGEST_CHROOT, NAME_KEYED_KEYS, NOT_IMAGES,
+    OSM_NAME_MAP, SIBLING_DIGEST_SUFFIX, SIBLING_TAG_SUFFIX,
+};
 
 use crate::diag::InputError;
-use crate::reference::{Digest, ImageRef};
+use crate::reference::{Digest, ImageRef, RefError};
 use crate::source::{SourceFile, Span};
+use crate::yaml::{AliasBudget, Anchors};
+pub use crate::yaml::{
+    Edit, EditError, Map, Node, PathSeg, QuoteStyle, Scalar, Seq, YamlPath, apply_edits,
+    render_scalar, set_scalar,
+};
 
-/// How a scalar was written; an edit re-renders its value in the same style.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum QuoteStyle {
-    Plain,
-    SingleQuoted,
-    DoubleQuoted,
-    /// `|` block; its span covers the content only, not the header.
-    Literal,
-    /// `>` block; its span covers the content only, not the header.
-    Folded,
+/// The trees of a values file, borrowing their scalars from its text.
+#[derive(Debug)]
+struct Trees<'a> {
+    documents: Vec<Node<'a>>,
+    /// What each alias stands for, for reading sites through aliases.
+    anchors: Anchors<'a>,
 }
 
-impl QuoteStyle {
-    fn from_granit(s: ScalarStyle) -> QuoteStyle {
-        match s {
-            ScalarStyle::Plain => QuoteStyle::Plain,
-            ScalarStyle::SingleQuoted => QuoteStyle::SingleQuoted,
-            ScalarStyle::DoubleQuoted => QuoteStyle::DoubleQuoted,
-            ScalarStyle::Literal => QuoteStyle::Literal,
-            _ => QuoteStyle::Folded,
-        }
+self_cell::self_cell!(
+    /// A source and the trees that borrow from it, held together so the
+    /// text is kept once (issue 10: nothing held twice).
+    struct Parsed {
+        owner: SourceFile,
+        #[covariant]
+        dependent: Trees,
     }
-
-    /// Whether this is a `|` or `>` block scalar.
-    pub fn is_block(self) -> bool {
-        matches!(self, QuoteStyle::Literal | QuoteStyle::Folded)
-    }
-}
-
-/// A scalar as read: its value after unescaping, and how and where it was written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Scalar {
-    /// The value after YAML escape processing; empty for a null written as nothing.
-    pub value: String,
-    /// Bytes of the scalar in the source, quotes included. Empty for an implicit
-    /// null (`key:` with nothing after it): then it sits on the `:`.
-    pub span: Span,
-    pub style: QuoteStyle,
-    /// The scalar carries an anchor (`&name`).
-    pub anchored: bool,
-    /// Written as nothing at all (`key:`), or as `~`/`null`.
-    pub is_null: bool,
-}
-
-impl Scalar {
-    /// The value as a string, empty for a null.
-    pub fn text(&self) -> &str {
-        if self.is_null { "" } else { &self.value }
-    }
-
-    /// The value is empty or null.
-    pub fn is_empty(&self) -> bool {
-        self.text().is_empty()
-    }
-}
-
-/// A node of the values tree.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Node {
-    Scalar(Scalar),
-    Map(Map),
-    Seq(Seq),
-    /// An alias (`*name`) at this span.
-    Alias(Span),
-}
-
-/// A mapping, keys in written order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Map {
-    pub entries: Vec<(Node, Node)>,
-    pub flow: bool,
-    pub anchored: bool,
-    /// Where the mapping starts (empty span for block mappings).
-    pub span: Span,
-}
-
-/// A sequence.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Seq {
-    pub items: Vec<Node>,
-    pub flow: bool,
-    pub anchored: bool,
-    pub span: Span,
-}
-
-impl Node {
-    /// The scalar, if this node is one.
-    pub fn as_scalar(&self) -> Option<&Scalar> {
-        match self {
-            Node::Scalar(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The mapping, if this node is one.
-    pub fn as_map(&self) -> Option<&Map> {
-        match self {
-            Node::Map(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    /// Whether this node carries an anchor or is an alias.
-    pub fn anchored_or_alias(&self) -> bool {
-        match self {
-            Node::Scalar(s) => s.anchored,
-            Node::Map(m) => m.anchored,
-            Node::Seq(s) => s.anchored,
-            Node::Alias(_) => true,
-        }
-    }
-
-    /// A byte offset to point messages at.
-    pub fn offset(&self) -> usize {
-        match self {
-            Node::Scalar(s) => s.span.start,
-            Node::Map(m) => m.span.start,
-            Node::Seq(s) => s.span.start,
-            Node::Alias(s) => s.start,
-        }
-    }
-}
-
-impl Map {
-    /// The value under scalar key `key`.
-    pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.as_scalar().is_some_and(|s| s.value == key))
-            .map(|(_, v)| v)
-    }
-
-    /// The key node of `key`.
-    fn key_of(&self, key: &str) -> Option<&Scalar> {
-        self.entries
-            .iter()
-            .filter_map(|(k, _)| k.as_scalar())
-            .find(|s| s.value == key)
-    }
-}
-
-/// One step of a YAML path.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PathSeg {
-    Key(String),
-    Index(usize),
-}
-
-/// Where a node sits: `controller.image.tag`, `extraContainers[0].image`.
-/// Keys holding `.`, `[` or spaces are written quoted: `annotations."a.b/c"`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct YamlPath(pub Vec<PathSeg>);
-
-impl YamlPath {
-    /// This path extended by one key.
-    pub fn key(&self, k: &str) -> YamlPath {
-        let mut p = self.clone();
-        p.0.push(PathSeg::Key(k.to_string()));
-        p
-    }
-
-    /// This path extended by one index.
-    pub fn index(&self, i: usize) -> YamlPath {
-        let mut p = self.clone();
-        p.0.push(PathSeg::Index(i));
-        p
-    }
-
-    /// The last key, if the path ends in one.
-    pub fn last_key(&self) -> Option<&str> {
-        match self.0.last() {
-            Some(PathSeg::Key(k)) => Some(k),
-            _ => None,
-        }
-    }
-
-    /// Parse the written form (`a.b[0]."c.d"`), as used in `.chartpin.yaml`.
-    pub fn parse(s: &str) -> Option<YamlPath> {
-        let mut segs = Vec::new();
-        let b = s.as_bytes();
-        let mut i = 0;
-        let mut expect_key = true;
-        while i < b.len() {
-            match b[i] {
-                b'[' => {
-                    let end = s[i..].find(']')? + i;
-                    segs.push(PathSeg::Index(s[i + 1..end].trim().parse().ok()?));
-                    i = end + 1;
-                    expect_key = false;
-                }
-                b'.' if !expect_key => {
-                    i += 1;
-                    expect_key = true;
-                }
-                b'"' => {
-                    let end = s[i + 1..].find('"')? + i + 1;
-                    segs.push(PathSeg::Key(s[i + 1..end].to_string()));
-                    i = end + 1;
-                    expect_key = false;
-                }
-                _ if expect_key => {
-                    let end = s[i..].find(['.', '[']).map_or(s.len(), |e| e + i);
-                    if end == i {
-                        return None;
-                    }
-                    segs.push(PathSeg::Key(s[i..end].to_string()));
-                    i = end;
-                    expect_key = false;
-                }
-                _ => return None,
-            }
-        }
-        if segs.is_empty() || expect_key {
-            return None;
-        }
-        Some(YamlPath(segs))
-    }
-}
-
-impl fmt::Display for YamlPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, seg) in self.0.iter().enumerate() {
-            match seg {
-                PathSeg::Index(n) => write!(f, "[{n}]")?,
-                PathSeg::Key(k) => {
-                    if i > 0 {
-                        f.write_str(".")?;
-                    }
-                    if k.is_empty() || k.contains(['.', '[', ']', ' ', '"']) {
-                        write!(f, "\"{k}\"")?;
-                    } else {
-                        f.write_str(k)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A replacement of the bytes at `span`. An empty span inserts.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Edit {
-    pub span: Span,
-    pub replacement: String,
-}
-
-/// Why a set of edits cannot be applied.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EditError {
-    /// Two different edits touch the same bytes.
-    Overlap(Span, Span),
-    /// An edit reaches past the end of the text or splits a character.
-    OutOfBounds(Span),
-}
-
-impl fmt::Display for EditError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EditError::Overlap(a, b) => write!(
-                f,
-                "edits overlap at bytes {}..{} and {}..{}",
-                a.start, a.end, b.start, b.end
-            ),
-            EditError::OutOfBounds(s) => {
-                write!(
-                    f,
-                    "edit at bytes {}..{} is outside the text",
-                    s.start, s.end
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for EditError {}
-
-/// Apply `edits` to `text` by splicing bytes; everything outside the edited
-/// spans is copied as it was. Identical duplicate edits count once.
-pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, EditError> {
-    let mut sorted: Vec<&Edit> = edits.iter().collect();
-    sorted.sort();
-    sorted.dedup();
-    let mut out = String::with_capacity(text.len() + edits.len() * 80);
-    let mut pos = 0;
-    let mut prev: Option<Span> = None;
-    for e in sorted {
-        let s = e.span;
-        if s.end > text.len() || !text.is_char_boundary(s.start) || !text.is_char_boundary(s.end) {
-            return Err(EditError::OutOfBounds(s));
-        }
-        if let Some(p) = prev
-            && (s.start < p.end || (s.start == p.start && p.is_empty() == s.is_empty()))
-        {
-            return Err(EditError::Overlap(p, s));
-        }
-        out.push_str(&text[pos..s.start]);
-        out.push_str(&e.replacement);
-        pos = s.end;
-        prev = Some(s);
-    }
-    out.push_str(&text[pos..]);
-    Ok(out)
-}
-
-/// `value` written as a scalar of `style` (block styles fall back to double quotes).
-pub fn render_scalar(style: QuoteStyle, value: &str) -> String {
-    match style {
-        QuoteStyle::Plain if plain_safe(value) => value.to_string(),
-        QuoteStyle::SingleQuoted if !value.contains(['\n', '\r']) => {
-            format!("'{}'", value.replace('\'', "''"))
-        }
-        _ => {
-            let mut s = String::with_capacity(value.len() + 2);
-            s.push('"');
-            for c in value.chars() {
-                match c {
-                    '"' => s.push_str("\\\""),
-                    '\\' => s.push_str("\\\\"),
-                    '\n' => s.push_str("\\n"),
-                    '\t' => s.push_str("\\t"),
-                    c => s.push(c),
-                }
-            }
-            s.push('"');
-            s
-        }
-    }
-}
-
-/// Whether `v` reads back as the same string when written plain: image
-/// references, digests and tags are; empty strings, YAML keywords and numbers are not.
-fn plain_safe(v: &str) -> bool {
-    if v.is_empty() || v.parse::<f64>().is_ok() {
-        return false;
-    }
-    let lower = v.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "true" | "false" | "null" | "~" | "yes" | "no" | "on" | "off" | "y" | "n"
-    ) {
-        return false;
-    }
-    let first = v.as_bytes()[0];
-    v.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"._-/:@+".contains(&b))
-        && first.is_ascii_alphanumeric()
-        && !v.ends_with(':')
-}
-
-/// The edit that sets `scalar` to `value` in its own quoting. An implicit null
-/// (`key:`) gets ` value` inserted after its colon.
-pub fn set_scalar(text: &str, scalar: &Scalar, value: &str) -> Edit {
-    if scalar.span.is_empty() {
-        // An implicit null sits on the `:` (granit-parser puts its empty span there).
-        let at = text[scalar.span.start..]
-            .find(':')
-            .map_or(scalar.span.start, |i| scalar.span.start + i + 1);
-        return Edit {
-            span: Span::new(at, at),
-            replacement: format!(" {}", render_scalar(QuoteStyle::Plain, value)),
-        };
-    }
-    let style = if scalar.is_null {
-        QuoteStyle::Plain
-    } else {
-        scalar.style
-    };
-    Edit {
-        span: scalar.span,
-        replacement: render_scalar(style, value),
-    }
-}
+    impl {Debug}
+);
 
 /// A parsed values file: its source and one tree per YAML document.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ValuesFile {
-    pub source: SourceFile,
-    pub documents: Vec<Node>,
-    /// What each alias stands for, for reading sites through aliases.
-    anchors: Anchors,
+    parsed: Parsed,
 }
 
-/// The anchored nodes of a file and which one each alias names.
-#[derive(Clone, Debug, Default)]
-struct Anchors {
-    /// Each anchored node as written (its own aliases stay aliases).
-    nodes: Vec<Node>,
-    /// Anchor id → index into `nodes` (ids are unique across documents).
-    by_id: HashMap<usize, usize>,
-    /// Alias byte offset → index into `nodes`.
-    aliases: HashMap<usize, usize>,
-}
-
-impl Anchors {
-    /// The node the alias at `span` stands for.
-    fn target(&self, span: Span) -> Option<&Node> {
-        self.aliases.get(&span.start).map(|&i| &self.nodes[i])
+/// A copy is parsed again from the text: the trees borrow from their own
+/// source, so they cannot be copied apart from it. Nothing on a hot path
+/// clones a values file (pin takes them by reference).
+impl Clone for ValuesFile {
+    fn clone(&self) -> Self {
+        ValuesFile::from_source(self.source().clone()).expect("a text that parsed parses again")
     }
 }
-
-/// Aliases followed in one scan at most: a file of aliases of aliases
-/// (the "billion laughs") must not make a scan exponential.
-const MAX_ALIAS_EXPANSIONS: usize = 10_000;
 
 impl ValuesFile {
     /// Parse `text` (read from `path`), rejecting malformed YAML, tab
@@ -441,30 +77,94 @@ impl ValuesFile {
         path: impl AsRef<Path>,
         text: impl Into<String>,
     ) -> Result<ValuesFile, InputError> {
-        let source = SourceFile::new(path.as_ref(), text);
-        let (documents, anchors) = build_documents(&source)?;
-        Ok(ValuesFile {
-            source,
-            documents,
-            anchors,
-        })
+        ValuesFile::from_source(SourceFile::new(path.as_ref(), text))
+    }
+
+    /// [`ValuesFile::parse`] of a source already read.
+    pub fn from_source(source: SourceFile) -> Result<ValuesFile, InputError> {
+        let parsed = Parsed::try_new(source, |source| {
+            let yaml = crate::yaml::parse(source, crate::yaml::Options::default())?;
+            Ok::<_, InputError>(Trees {
+                anchors: yaml.anchors,
+                documents: yaml.documents.into_iter().filter_map(|d| d.root).collect(),
+            })
+        })?;
+        Ok(ValuesFile { parsed })
+    }
+
+    /// The file's path and text.
+    pub fn source(&self) -> &SourceFile {
+        self.parsed.borrow_owner()
+    }
+
+    /// One tree per YAML document, in order.
+    pub fn documents(&self) -> &[Node<'_>] {
+        &self.parsed.borrow_dependent().documents
+    }
+
+    /// The file as a [`ValuesView`], which every reading goes through.
+    pub fn view(&self) -> ValuesView<'_> {
+        let trees = self.parsed.borrow_dependent();
+        ValuesView {
+            source: self.source(),
+            documents: &trees.documents,
+            anchors: &trees.anchors,
+        }
     }
 
     /// The file's text, byte for byte as read.
     pub fn text(&self) -> &str {
-        &self.source.text
+        &self.source().text
     }
 
     /// The node at `path` in the first document that has it.
-    pub fn node_at(&self, path: &YamlPath) -> Option<&Node> {
-        self.documents.iter().find_map(|d| node_at(d, &path.0))
+    pub fn node_at(&self, path: &YamlPath) -> Option<&Node<'_>> {
+        self.documents()
+            .iter()
+            .find_map(|d| crate::yaml::node_at(d, &path.0))
     }
 
     /// Every image site, in file order, for editing (what `pin` and
     /// `release` call). Fails on an anchor, alias or block scalar at a site,
     /// where an edit could not be made safely.
     pub fn image_sites(&self) -> Result<Vec<ImageSite>, InputError> {
-        self.scan(true)
+        self.view().scan(true)
+    }
+
+    /// Every image site, in file order, for reading ([`ValuesView::readable_sites`]).
+    pub fn readable_sites(&self) -> Result<Vec<ImageSite>, InputError> {
+        self.view().readable_sites()
+    }
+}
+
+/// A values file read in place: a source and the trees parsed from it,
+/// borrowed from whoever holds them (a [`ValuesFile`], or lint's chart,
+/// which parses each file once for sites and template lookups alike).
+#[derive(Clone, Copy, Debug)]
+pub struct ValuesView<'a> {
+    pub source: &'a SourceFile,
+    /// One tree per YAML document, in order.
+    pub documents: &'a [Node<'a>],
+    pub anchors: &'a Anchors<'a>,
+}
+
+impl<'a> ValuesView<'a> {
+    /// A view of `yaml`, parsed from `source` with duplicate keys rejected.
+    pub fn new(
+        source: &'a SourceFile,
+        documents: &'a [Node<'a>],
+        anchors: &'a Anchors<'a>,
+    ) -> Self {
+        ValuesView {
+            source,
+            documents,
+            anchors,
+        }
+    }
+
+    /// The file's text, byte for byte as read.
+    pub fn text(&self) -> &'a str {
+        &self.source.text
     }
 
     /// Every image site, in file order, for reading (what `lint`, `verify`
@@ -478,20 +178,20 @@ impl ValuesFile {
 
     fn scan(&self, strict: bool) -> Result<Vec<ImageSite>, InputError> {
         let mut out = Vec::new();
-        let mut expansions = 0;
+        let mut budget = AliasBudget::default();
         for (doc, root) in self.documents.iter().enumerate() {
             let globals = Globals::read(root);
             let mut w = Walker {
-                source: &self.source,
+                source: self.source,
                 globals: &globals,
                 document: doc,
                 out: &mut out,
                 strict,
-                anchors: &self.anchors,
+                anchors: self.anchors,
                 pending: None,
                 alias_at: None,
                 inherited: None,
-                expansions: &mut expansions,
+                budget: &mut budget,
                 string_sites: HashSet::new(),
             };
             w.walk(root, &mut YamlPath::default(), false)?;
@@ -509,258 +209,6 @@ pub fn image_sites(path: &Path, text: &str) -> Result<Vec<ImageSite>, InputError
 /// The image sites of a values text, for reading ([`ValuesFile::readable_sites`]).
 pub fn readable_sites(path: &Path, text: &str) -> Result<Vec<ImageSite>, InputError> {
     ValuesFile::parse(path, text)?.readable_sites()
-}
-
-fn node_at<'a>(node: &'a Node, path: &[PathSeg]) -> Option<&'a Node> {
-    let Some((first, rest)) = path.split_first() else {
-        return Some(node);
-    };
-    let next = match (first, node) {
-        (PathSeg::Key(k), Node::Map(m)) => m.get(k)?,
-        (PathSeg::Index(i), Node::Seq(s)) => s.items.get(*i)?,
-        _ => return None,
-    };
-    node_at(next, rest)
-}
-
-// ---------------------------------------------------------------------------
-// Building the tree from parser events.
-
-fn build_documents(source: &SourceFile) -> Result<(Vec<Node>, Anchors), InputError> {
-    // Comments are never needed here (edits are byte splices, so they stay as
-    // written); not capturing them saves the parser a copy of each one.
-    let mut options = granit_parser::Options::default();
-    options.set_emit_comments(false);
-    let mut b = Builder {
-        source,
-        parser: Parser::new_from_str_with_options(source.text.as_str(), options),
-        peeked: None,
-        anchors: Anchors::default(),
-    };
-    let mut docs = Vec::new();
-    while let Some((ev, _)) = b.next()? {
-        if let Event::DocumentStart(..) = ev {
-            if matches!(b.peek()?, Some(Event::DocumentEnd)) {
-                b.next()?;
-                continue;
-            }
-            docs.push(b.node()?);
-        }
-    }
-    Ok((docs, b.anchors))
-}
-
-/// Mappings with fewer keys than this find duplicates by a scan, not a hash map.
-const SMALL_MAP: usize = 16;
-
-/// Builds the tree straight from the parser's event stream (one event of
-/// lookahead), so no event list is held: time and memory stay linear.
-struct Builder<'a, I> {
-    source: &'a SourceFile,
-    parser: I,
-    peeked: Option<(Event<'a>, Span)>,
-    anchors: Anchors,
-}
-
-impl<'a, I> Builder<'a, I>
-where
-    I: Iterator<Item = Result<(Event<'a>, granit_parser::Span), granit_parser::ScanError>>,
-{
-    fn pull(&mut self) -> Result<Option<(Event<'a>, Span)>, InputError> {
-        match self.parser.next() {
-            None => Ok(None),
-            Some(Ok((ev, span))) => {
-                let (Some(s), Some(e)) = (span.start.byte_offset(), span.end.byte_offset()) else {
-                    return Err(InputError::file(
-                        &self.source.path,
-                        "YAML parser gave no byte offsets",
-                    ));
-                };
-                Ok(Some((ev, Span::new(s, e.max(s)))))
-            }
-            Some(Err(err)) => {
-                let m = err.marker();
-                let msg = format!("malformed YAML: {}", err.info());
-                Err(match m.byte_offset() {
-                    Some(off) => InputError::at(self.source, off, msg),
-                    None => InputError::at_line_col(self.source, m.line(), m.col() + 1, msg),
-                })
-            }
-        }
-    }
-
-    fn next(&mut self) -> Result<Option<(Event<'a>, Span)>, InputError> {
-        match self.peeked.take() {
-            Some(ev) => Ok(Some(ev)),
-            None => self.pull(),
-        }
-    }
-
-    fn peek(&mut self) -> Result<Option<&Event<'a>>, InputError> {
-        if self.peeked.is_none() {
-            self.peeked = self.pull()?;
-        }
-        Ok(self.peeked.as_ref().map(|(e, _)| e))
-    }
-
-    fn unexpected_end(&self) -> InputError {
-        InputError::file(&self.source.path, "unexpected end of YAML")
-    }
-
-    /// The next node, remembered under its anchor id when it has one.
-    fn node(&mut self) -> Result<Node, InputError> {
-        let (node, anchor) = self.bare_node()?;
-        if anchor != 0 {
-            self.anchors.by_id.insert(anchor, self.anchors.nodes.len());
-            self.anchors.nodes.push(node.clone());
-        }
-        Ok(node)
-    }
-
-    /// The next node and its anchor id (0 for none).
-    fn bare_node(&mut self) -> Result<(Node, usize), InputError> {
-        loop {
-            let Some((ev, span)) = self.next()? else {
-                return Err(self.unexpected_end());
-            };
-            match ev {
-                Event::Comment(..) | Event::Anchor(..) => continue,
-                Event::Scalar(v, style, anchor, _) => {
-                    let style = QuoteStyle::from_granit(style);
-                    let raw = &self.source.text[span.range()];
-                    let is_null = style == QuoteStyle::Plain
-                        && (raw.is_empty() || matches!(raw, "~" | "null" | "Null" | "NULL"));
-                    return Ok((
-                        Node::Scalar(Scalar {
-                            value: if raw.is_empty() && style == QuoteStyle::Plain {
-                                String::new()
-                            } else {
-                                v.into_owned()
-                            },
-                            span,
-                            style,
-                            anchored: anchor != 0,
-                            is_null,
-                        }),
-                        anchor,
-                    ));
-                }
-                Event::Alias(id) => {
-                    if let Some(&i) = self.anchors.by_id.get(&id) {
-                        self.anchors.aliases.insert(span.start, i);
-                    }
-                    return Ok((Node::Alias(span), 0));
-                }
-                Event::SequenceStart(style, anchor, _) => {
-                    let mut items = Vec::new();
-                    loop {
-                        self.skip_meta()?;
-                        match self.peek()? {
-                            Some(Event::SequenceEnd) => {
-                                self.next()?;
-                                break;
-                            }
-                            None => return Err(self.unexpected_end()),
-                            _ => items.push(self.node()?),
-                        }
-                    }
-                    return Ok((
-                        Node::Seq(Seq {
-                            items,
-                            flow: style == granit_parser::StructureStyle::Flow,
-                            anchored: anchor != 0,
-                            span,
-                        }),
-                        anchor,
-                    ));
-                }
-                Event::MappingStart(style, anchor, _) => {
-                    let flow = style == granit_parser::StructureStyle::Flow;
-                    let anchored = anchor != 0;
-                    let mut entries: Vec<(Node, Node)> = Vec::new();
-                    // Keys seen so far. Small mappings (nearly all) are searched
-                    // directly; past `SMALL_MAP` keys an index keeps it linear.
-                    let mut seen: HashMap<String, usize> = HashMap::new();
-                    let mut indexed = false;
-                    loop {
-                        self.skip_meta()?;
-                        match self.peek()? {
-                            Some(Event::MappingEnd) => {
-                                self.next()?;
-                                break;
-                            }
-                            None => return Err(self.unexpected_end()),
-                            _ => {}
-                        }
-                        let key = self.node()?;
-                        if let Node::Scalar(k) = &key
-                            && k.value != "<<"
-                        {
-                            let first = if entries.len() < SMALL_MAP {
-                                entries.iter().find_map(|(e, _)| match e {
-                                    Node::Scalar(e) if e.value == k.value => Some(e.span.start),
-                                    _ => None,
-                                })
-                            } else {
-                                if !indexed {
-                                    indexed = true;
-                                    for (e, _) in &entries {
-                                        if let Node::Scalar(e) = e
-                                            && e.value != "<<"
-                                        {
-                                            seen.entry(e.value.clone()).or_insert(e.span.start);
-                                        }
-                                    }
-                                }
-                                seen.get(&k.value).copied()
-                            };
-                            if let Some(first) = first {
-                                let lc = self.source.line_col(first);
-                                return Err(InputError::at(
-                                    self.source,
-                                    k.span.start,
-                                    format!(
-                                        "duplicate key `{}` (first defined at line {}, column {})",
-                                        k.value, lc.line, lc.column
-                                    ),
-                                ));
-                            }
-                            if indexed {
-                                seen.insert(k.value.clone(), k.span.start);
-                            }
-                        }
-                        self.skip_meta()?;
-                        let value = self.node()?;
-                        entries.push((key, value));
-                    }
-                    return Ok((
-                        Node::Map(Map {
-                            entries,
-                            flow,
-                            anchored,
-                            span,
-                        }),
-                        anchor,
-                    ));
-                }
-                _ => {
-                    return Err(InputError::at(
-                        self.source,
-                        span.start,
-                        "unexpected YAML structure",
-                    ));
-                }
-            }
-        }
-    }
-
-    /// Skip comments and anchor metadata between nodes.
-    fn skip_meta(&mut self) -> Result<(), InputError> {
-        while matches!(self.peek()?, Some(Event::Comment(..) | Event::Anchor(..))) {
-            self.next()?;
-        }
-        Ok(())
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -797,7 +245,7 @@ pub enum SiteKind {
 pub struct Field {
     pub key: String,
     pub path: YamlPath,
-    pub scalar: Scalar,
+    pub scalar: Scalar<'static>,
     /// Byte offset where the field's key starts (for inserting siblings).
     pub key_offset: usize,
 }
@@ -830,6 +278,64 @@ pub enum DigestState {
     Invalid(String),
 }
 
+/// Why a site's reference cannot be composed from values alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SiteError {
+    /// A block names no repository: the chart's templates supply a default.
+    NoRepository,
+    /// The parts compose to text that is not an image reference.
+    InvalidReference { written: String, error: RefError },
+    /// An entry of OSM's name map is empty (`image.name.osmController`).
+    EmptyName { field: String },
+    /// An OSM digest key without a name map: the name is in the templates.
+    NameInTemplates { key: String },
+}
+
+impl fmt::Display for SiteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SiteError::NoRepository => {
+                f.write_str("no repository is set; the chart supplies its own default")
+            }
+            SiteError::InvalidReference { written, error } => {
+                write!(f, "`{written}` is not a valid reference: {error}")
+            }
+            SiteError::EmptyName { field } => write!(f, "`{field}` is empty"),
+            SiteError::NameInTemplates { key } => write!(
+                f,
+                "the image name for digest key `{key}` is written in the chart's templates, not its values"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SiteError {}
+
+/// The one way a site's reference is composed from its parts: the name
+/// parts joined by `/`, `:tag` when the tag is non-empty, and `@digest`
+/// replacing any digest the name or tag already carries (a traefik tag of
+/// `<version>@<digest>`: the digest field wins).
+fn compose(name_parts: &[&str], tag: &str, digest: Option<&str>) -> Result<ImageRef, SiteError> {
+    let mut written = name_parts.join("/");
+    if !tag.is_empty() {
+        written.push(':');
+        written.push_str(tag);
+    }
+    if let Some(d) = digest {
+        if let Some(at) = written.find('@') {
+            written.truncate(at);
+        }
+        written.push('@');
+        written.push_str(d);
+    }
+    parse_reference(written)
+}
+
+/// `written` as a reference, or why it is not one.
+fn parse_reference(written: String) -> Result<ImageRef, SiteError> {
+    ImageRef::parse(&written).map_err(|error| SiteError::InvalidReference { written, error })
+}
+
 /// Where an image lives in a values file, and what the chart makes of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageSite {
@@ -840,7 +346,7 @@ pub struct ImageSite {
     pub kind: SiteKind,
     /// The reference as the chart renders it (registry overrides applied), or
     /// why it cannot be composed from values alone.
-    pub reference: Result<ImageRef, String>,
+    pub reference: Result<ImageRef, SiteError>,
     pub fields: SiteFields,
     /// The state of the digest/sha field (for string sites, of the `@digest` part).
     pub digest_state: DigestState,
@@ -899,20 +405,24 @@ struct Globals {
 
 impl Globals {
     fn read(root: &Node) -> Globals {
-        let str_at = |path: &[&str]| -> Option<String> {
+        let mut g = Globals::default();
+        for (path, role) in GLOBALS {
             let p: Vec<PathSeg> = path.iter().map(|k| PathSeg::Key(k.to_string())).collect();
-            node_at(root, &p)
+            let Some(text) = crate::yaml::node_at(root, &p)
                 .and_then(Node::as_scalar)
                 .map(|s| s.text().to_string())
                 .filter(|s| !s.is_empty())
-        };
-        Globals {
-            override_registry: str_at(&["global", "imageRegistry"]),
-            default_registry: str_at(&["global", "image", "registry"])
-                .or_else(|| str_at(&["imageRegistry"]))
-                .or_else(|| str_at(&["global", "hub"])),
-            namespace: str_at(&["imageNamespace"]),
+            else {
+                continue;
+            };
+            let slot = match role {
+                GlobalRole::OverrideRegistry => &mut g.override_registry,
+                GlobalRole::DefaultRegistry => &mut g.default_registry,
+                GlobalRole::Namespace => &mut g.namespace,
+            };
+            slot.get_or_insert(text);
         }
+        g
     }
 }
 
@@ -922,23 +432,7 @@ fn image_key(k: &str) -> bool {
         return false;
     }
     let l = k.to_ascii_lowercase();
-    ![
-        "pull",
-        "tag",
-        "digest",
-        "registry",
-        "namespace",
-        "enabled",
-        "polic",
-        "secret",
-        "sha",
-        "name",
-        "override",
-        "renderer",
-    ]
-    .iter()
-    .any(|x| l.contains(x))
-        || l == "rendererimage"
+    !IMAGE_KEY_DENY.iter().any(|x| l.contains(x)) || IMAGE_KEY_ALLOW.contains(&l.as_str())
 }
 
 /// Whether `hay` contains the lowercase ASCII `needle`, ignoring ASCII case.
@@ -956,25 +450,11 @@ fn looks_like_reference(v: &str) -> bool {
         && (v.contains('/') || v.contains(':') || v.contains('@'))
 }
 
-/// The key names a mapping is looked up by while finding sites.
-const FIELDS: [&str; 8] = [
-    "tag",
-    "digest",
-    "sha",
-    "registry",
-    "repository",
-    "image",
-    "name",
-    "<<",
-];
-const FIELD_DIGEST: usize = 1;
-const FIELD_MERGE: usize = 7;
-
 /// One pass over a mapping's keys: the value of each of [`FIELDS`] (its
 /// first occurrence, as [`Map::get`] finds it) and whether any key ends in
 /// `Tag`. Most mappings hold none of them, and this answers that at once.
 struct KeyScan<'a> {
-    values: [Option<&'a Node>; FIELDS.len()],
+    values: [Option<&'a Node<'a>>; FIELDS.len()],
     any_tag: bool,
 }
 
@@ -986,7 +466,7 @@ impl<'a> KeyScan<'a> {
         };
         for (k, v) in &m.entries {
             let Node::Scalar(k) = k else { continue };
-            scan.any_tag |= k.value.ends_with("Tag");
+            scan.any_tag |= k.value.ends_with(SIBLING_TAG_SUFFIX);
             if let Some(i) = FIELDS.iter().position(|f| *f == k.value)
                 && scan.values[i].is_none()
             {
@@ -997,7 +477,7 @@ impl<'a> KeyScan<'a> {
     }
 
     /// The value under `FIELDS[i]`.
-    fn value(&self, i: usize) -> Option<&'a Node> {
+    fn value(&self, i: usize) -> Option<&'a Node<'a>> {
         self.values[i]
     }
 }
@@ -1009,14 +489,14 @@ struct Walker<'a> {
     out: &'a mut Vec<ImageSite>,
     /// Refuse uneditable sites (for pin) instead of reading them.
     strict: bool,
-    anchors: &'a Anchors,
+    anchors: &'a Anchors<'a>,
     /// The first reason the site being built cannot be edited.
     pending: Option<InputError>,
     /// The alias being read through: sites under it are reported there.
     alias_at: Option<Span>,
     /// Why no site under the alias being read through can be edited.
     inherited: Option<InputError>,
-    expansions: &'a mut usize,
+    budget: &'a mut AliasBudget,
     /// Where the string sites found so far start: an alias of one is an
     /// image wherever it is written.
     string_sites: HashSet<usize>,
@@ -1036,12 +516,11 @@ impl<'a> Walker<'a> {
 
     /// The node an alias stands for, when reading (never when editing) and
     /// while the expansion budget lasts.
-    fn follow(&mut self, alias: Span) -> Option<&'a Node> {
-        if self.strict || *self.expansions >= MAX_ALIAS_EXPANSIONS {
+    fn follow(&mut self, alias: Span) -> Option<&'a Node<'a>> {
+        if self.strict {
             return None;
         }
-        *self.expansions += 1;
-        self.anchors.target(alias)
+        self.budget.follow(self.anchors, alias)
     }
 
     /// Record `site`, with `refusal` as its reason not to edit; under an
@@ -1145,18 +624,9 @@ impl<'a> Walker<'a> {
         self.pending = None;
         if let Some(Node::Map(digests)) = keys.value(FIELD_DIGEST) {
             self.name_keyed(m, digests, path, anchored)?;
-            used.extend(["registry", "tag", "digest", "name"]);
+            used.extend(NAME_KEYED_KEYS);
         } else if let Some(fields) = self.block_fields(m, &keys, key_name, path)? {
-            used.extend([
-                "registry",
-                "repository",
-                "image",
-                "tag",
-                "digest",
-                "sha",
-                "digestChroot",
-                "override",
-            ]);
+            used.extend(BLOCK_KEYS);
             if fields.repository.as_ref().is_some_and(|f| f.key == "name") {
                 used.push("name");
             }
@@ -1169,33 +639,33 @@ impl<'a> Walker<'a> {
             .iter()
             .take(if keys.any_tag { usize::MAX } else { 0 })
             .filter_map(|(k, _)| k.as_scalar())
-            .map(|k| k.value.as_str())
-            .filter(|k| k.ends_with("Tag"))
+            .map(|k| &*k.value)
+            .filter(|k| k.ends_with(SIBLING_TAG_SUFFIX))
             .collect();
         for (k, v) in &m.entries {
             let (Some(k), Some(v)) = (k.as_scalar(), v.as_scalar()) else {
                 continue;
             };
-            if tag_keys.is_empty() || !tag_keys.contains(format!("{}Tag", k.value).as_str()) {
+            let tag_key = format!("{}{SIBLING_TAG_SUFFIX}", k.value);
+            if tag_keys.is_empty() || !tag_keys.contains(tag_key.as_str()) {
                 continue;
             }
-            let tag_key = format!("{}Tag", k.value);
             if let Some(Node::Scalar(t)) = m.get(&tag_key)
-                && !used.contains(&k.value.as_str())
+                && !used.contains(&&*k.value)
                 && !k.value.is_empty()
             {
                 self.pending = None;
                 self.sibling_site(m, k, v, &tag_key, t, path, anchored)?;
-                used.push(k.value.as_str());
+                used.push(&*k.value);
             }
         }
         path.0.push(PathSeg::Key(String::new()));
         for (k, v) in &m.entries {
             let Some(ks) = k.as_scalar() else { continue };
-            if used.contains(&ks.value.as_str())
+            if used.contains(&&*ks.value)
                 || used
                     .iter()
-                    .any(|u| ks.value.strip_suffix("Tag") == Some(*u))
+                    .any(|u| ks.value.strip_suffix(SIBLING_TAG_SUFFIX) == Some(*u))
             {
                 continue;
             }
@@ -1233,7 +703,7 @@ impl<'a> Walker<'a> {
         };
         let p = path.key(key);
         let mut scalar = match node {
-            Node::Scalar(s) => s.clone(),
+            Node::Scalar(s) => s.clone().into_owned(),
             Node::Alias(span) => {
                 self.refuse(
                     span.start,
@@ -1245,7 +715,7 @@ impl<'a> Walker<'a> {
                 match self.follow(*span) {
                     Some(Node::Scalar(s)) => Scalar {
                         span: *span,
-                        ..s.clone()
+                        ..s.clone().into_owned()
                     },
                     _ => return Ok(None),
                 }
@@ -1265,7 +735,7 @@ impl<'a> Walker<'a> {
                     "a block scalar (`|` or `>`) at image field `{p}`: write it as a plain or quoted string"
                 ),
             )?;
-            scalar.value = scalar.value.trim().to_string();
+            scalar.value = scalar.value.trim().to_string().into();
         }
         Ok(Some(Field {
             key: key.to_string(),
@@ -1290,9 +760,7 @@ impl<'a> Walker<'a> {
                 .is_some_and(|i| matches!(keys.value(i), Some(Node::Scalar(_) | Node::Alias(_))))
         };
         let keyed_image = contains_ignore_case(key_name, "image");
-        let has_detail = ["tag", "digest", "sha", "registry"]
-            .iter()
-            .any(|k| is_scalar(k));
+        let has_detail = DETAIL_FIELDS.iter().any(|k| is_scalar(k));
         let repo_key = if is_scalar("repository") && (has_detail || keyed_image) {
             Some("repository")
         } else if is_scalar("image") && has_detail {
@@ -1321,7 +789,7 @@ impl<'a> Walker<'a> {
             tag: self.field(m, "tag", path)?,
             digest: self.field(m, "digest", path)?,
             sha: self.field(m, "sha", path)?,
-            use_digest: self.field(m, "useDigest", path)?,
+            use_digest: self.field(m, CILIUM_USE_DIGEST, path)?,
             ..SiteFields::default()
         };
         // The first non-empty of `repository`, `image`, `name`: a legacy full
@@ -1346,7 +814,7 @@ impl<'a> Walker<'a> {
     /// The reference a block's fields render, `suffix` appended to an `image`
     /// name (ingress-nginx's chroot variant is `<image>-chroot`; a legacy full
     /// `repository` is used as written).
-    fn compose(&self, fields: &SiteFields, suffix: &str) -> Result<ImageRef, String> {
+    fn compose_block(&self, fields: &SiteFields, suffix: &str) -> Result<ImageRef, SiteError> {
         let g = self.globals;
         let text = |f: &Option<Field>| {
             f.as_ref()
@@ -1354,9 +822,7 @@ impl<'a> Walker<'a> {
                 .filter(|s| !s.is_empty())
         };
         let repo_field = fields.repository.as_ref();
-        let repo = text(&fields.repository).ok_or_else(|| {
-            "no repository is set; the chart supplies its own default".to_string()
-        })?;
+        let repo = text(&fields.repository).ok_or(SiteError::NoRepository)?;
         let uses_name = repo_field.is_some_and(|f| f.key == "name");
         let repo_has_domain = ImageRef::parse(&repo).is_ok_and(|r| r.written_domain().is_some());
         let registry = g
@@ -1376,34 +842,28 @@ impl<'a> Walker<'a> {
         } else {
             repo
         };
-        let mut name = [
-            registry.map(|r| r.trim_end_matches('/').to_string()),
-            namespace,
-            Some(repo),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join("/");
-        if let Some(t) = text(&fields.tag) {
-            name.push(':');
-            name.push_str(&t);
-        }
-        let digest = match (text(&fields.digest), text(&fields.sha)) {
-            (Some(d), _) => Some(d),
-            (None, Some(s)) if s.contains(':') => Some(s),
-            (None, Some(s)) => Some(format!("sha256:{s}")),
-            _ => None,
-        };
-        if let Some(d) = digest {
-            // A tag of `<version>@<digest>` (traefik) already carries one; the field wins.
-            if let Some(at) = name.find('@') {
-                name.truncate(at);
-            }
-            name.push('@');
-            name.push_str(&d);
-        }
-        ImageRef::parse(&name).map_err(|e| format!("`{name}` is not a valid reference: {e}"))
+        let registry = registry.as_deref().map(|r| r.trim_end_matches('/'));
+        let parts: Vec<&str> = [registry, namespace.as_deref(), Some(repo.as_str())]
+            .into_iter()
+            .flatten()
+            .collect();
+        // The first digest key that is set, in the form it renders.
+        let digest = DIGEST_KEYS.iter().find_map(|(key, form)| {
+            let field = match *key {
+                "digest" => &fields.digest,
+                _ => &fields.sha,
+            };
+            let d = text(field)?;
+            Some(match form {
+                DigestForm::BareOrPrefixed if !d.contains(':') => format!("sha256:{d}"),
+                _ => d,
+            })
+        });
+        compose(
+            &parts,
+            &text(&fields.tag).unwrap_or_default(),
+            digest.as_deref(),
+        )
     }
 
     fn block_site(
@@ -1424,20 +884,20 @@ impl<'a> Walker<'a> {
         }
         // cilium: a non-empty `override` is the whole reference, used instead of
         // repository/tag/digest; the site is that string.
-        if let Some(o) = self.field(m, "override", path)?
+        if let Some(o) = self.field(m, CILIUM_OVERRIDE, path)?
             && !o.scalar.is_empty()
         {
             return self.string_site(&o.scalar, &o.path, true, anchored);
         }
         // ingress-nginx: `chroot: true` renders `<image>-chroot` with `digestChroot`
         // instead of this image; its own site below.
-        let digest_chroot = self.field(m, "digestChroot", path)?;
+        let digest_chroot = self.field(m, INGRESS_DIGEST_CHROOT, path)?;
         let chroot = digest_chroot.is_some()
-            && m.get("chroot")
+            && m.get(INGRESS_CHROOT_FLAG)
                 .and_then(Node::as_scalar)
                 .is_some_and(|c| c.text() == "true");
         let refusal = self.pending.take();
-        let reference = self.compose(&fields, "");
+        let reference = self.compose_block(&fields, "");
         let text = |f: &Option<Field>| {
             f.as_ref()
                 .map(|f| f.scalar.text().to_string())
@@ -1500,7 +960,7 @@ impl<'a> Walker<'a> {
         fields.sha = None;
         fields.use_digest = None;
         fields.digest = Some(dc.clone());
-        let reference = self.compose(&fields, "-chroot");
+        let reference = self.compose_block(&fields, INGRESS_CHROOT_SUFFIX);
         self.push(
             ImageSite {
                 path: dc.path.clone(),
@@ -1544,20 +1004,20 @@ impl<'a> Walker<'a> {
         }
         let registry = self.field(m, "registry", path)?;
         let tag = self.field(m, "tag", path)?;
-        let names = m.get("name").and_then(Node::as_map);
-        let digest_path = path.key("digest");
-        let name_path = path.key("name");
+        let names = m.get(OSM_NAME_MAP).and_then(Node::as_map);
+        let digest_path = path.key(FIELDS[FIELD_DIGEST]);
+        let name_path = path.key(OSM_NAME_MAP);
         let mut keys: Vec<String> = digests
             .entries
             .iter()
-            .filter_map(|(k, _)| k.as_scalar().map(|s| s.value.clone()))
+            .filter_map(|(k, _)| k.as_scalar().map(|s| s.value.to_string()))
             .collect();
         if let Some(n) = names {
             for (k, _) in &n.entries {
                 if let Some(k) = k.as_scalar()
-                    && !keys.contains(&k.value)
+                    && !keys.iter().any(|x| *x == k.value)
                 {
-                    keys.push(k.value.clone());
+                    keys.push(k.value.to_string());
                 }
             }
         }
@@ -1594,23 +1054,22 @@ impl<'a> Walker<'a> {
             };
             let reference = match &name {
                 Some(n) if !n.scalar.is_empty() => {
-                    let mut s = match &registry_text {
-                        Some(r) => format!("{r}/{}", n.scalar.text()),
-                        None => n.scalar.text().to_string(),
+                    let parts: Vec<&str> = registry_text
+                        .as_deref()
+                        .into_iter()
+                        .chain([n.scalar.text()])
+                        .collect();
+                    // The tag wins over the digests when it is non-empty.
+                    let digest = match &state {
+                        DigestState::Filled(d) if tag_text.is_empty() => Some(d.to_string()),
+                        _ => None,
                     };
-                    if !tag_text.is_empty() {
-                        s.push(':');
-                        s.push_str(&tag_text);
-                    } else if let DigestState::Filled(d) = &state {
-                        s.push('@');
-                        s.push_str(&d.to_string());
-                    }
-                    ImageRef::parse(&s).map_err(|e| format!("`{s}` is not a valid reference: {e}"))
+                    compose(&parts, &tag_text, digest.as_deref())
                 }
-                Some(_) => Err(format!("`{name_path}.{key}` is empty")),
-                None => Err(format!(
-                    "the image name for digest key `{key}` is written in the chart's templates, not its values"
-                )),
+                Some(_) => Err(SiteError::EmptyName {
+                    field: format!("{name_path}.{key}"),
+                }),
+                None => Err(SiteError::NameInTemplates { key: key.clone() }),
             };
             let span = digest
                 .as_ref()
@@ -1658,7 +1117,7 @@ impl<'a> Walker<'a> {
     ) -> Result<(), InputError> {
         let repo = self.field(m, &key.value, path)?;
         let tag = self.field(m, tag_key, path)?;
-        let digest = self.field(m, &format!("{}Digest", key.value), path)?;
+        let digest = self.field(m, &format!("{}{SIBLING_DIGEST_SUFFIX}", key.value), path)?;
         if anchored {
             self.refuse(
                 key.span.start,
@@ -1668,26 +1127,19 @@ impl<'a> Walker<'a> {
                 ),
             )?;
         }
-        let mut s = value.text().to_string();
         let t = tag
             .as_ref()
             .map(|t| t.scalar.text().to_string())
             .unwrap_or_default();
-        if !t.is_empty() {
-            s.push(':');
-            s.push_str(&t);
-        }
         let dtext = digest
             .as_ref()
             .map(|d| d.scalar.text().to_string())
             .unwrap_or_default();
-        if !dtext.is_empty() {
-            if let Some(at) = s.find('@') {
-                s.truncate(at);
-            }
-            s.push('@');
-            s.push_str(&dtext);
-        }
+        let reference = compose(
+            &[value.text()],
+            &t,
+            Some(dtext.as_str()).filter(|d| !d.is_empty()),
+        );
         let state = if let Some(d) = &digest {
             digest_state(d.scalar.text(), false)
         } else {
@@ -1702,8 +1154,7 @@ impl<'a> Walker<'a> {
                 path: path.key(&key.value),
                 document: self.document,
                 kind: SiteKind::Sibling,
-                reference: ImageRef::parse(&s)
-                    .map_err(|e| format!("`{s}` is not a valid reference: {e}")),
+                reference,
                 fields: SiteFields {
                     repository: repo,
                     tag,
@@ -1781,14 +1232,17 @@ impl<'a> Walker<'a> {
                 path: path.clone(),
                 document: self.document,
                 kind: SiteKind::String,
-                reference: parsed.map_err(|e| format!("`{v}` is not a valid reference: {e}")),
+                reference: parsed.map_err(|error| SiteError::InvalidReference {
+                    written: v.to_string(),
+                    error,
+                }),
                 fields: SiteFields {
                     string: Some(Field {
                         key: path.last_key().unwrap_or("").to_string(),
                         path: path.clone(),
                         scalar: Scalar {
-                            value: v.to_string(),
-                            ..s.clone()
+                            value: v.to_string().into(),
+                            ..s.clone().into_owned()
                         },
                         key_offset: s.span.start,
                     }),
@@ -1808,11 +1262,7 @@ impl<'a> Walker<'a> {
 
 /// YAML words and numbers that parse as a one-segment reference but are not images.
 fn plain_keyword(v: &str) -> bool {
-    v.parse::<f64>().is_ok()
-        || matches!(
-            v.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "none" | "latest"
-        )
+    v.parse::<f64>().is_ok() || NOT_IMAGES.contains(&v.to_ascii_lowercase().as_str())
 }
 
 fn digest_state(text: &str, bare_ok: bool) -> DigestState {
