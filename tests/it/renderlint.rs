@@ -337,3 +337,64 @@ fn inline_digest_conditional_pinned_chart_lints_clean() {
         assert_eq!(findings[0]["code"], "mutable-tag", "{args:?}: {doc}");
     }
 }
+
+/// `release` lints the chart it is about to write with the same code: a
+/// chart whose template writes the digest through an inline conditional is
+/// released (it was refused: `invalid-reference … contains whitespace`),
+/// with and without `--render`.
+#[test]
+fn release_accepts_a_chart_pinned_through_an_inline_conditional() {
+    let reg = crate::support::registry::Registry::start();
+    let pushed = reg.push_image("shop/app", Some("1.2"), "app 1.2");
+    for render in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("chart");
+        write(
+            &chart,
+            &[
+                ("Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.1.0\n"),
+                (
+                    "values.yaml",
+                    &format!(
+                        "image:\n  repository: {}/shop/app\n  tag: \"1.2\"\n  digest: \"\"\n",
+                        reg.host
+                    ),
+                ),
+                (
+                    "templates/deploy.yaml",
+                    concat!(
+                        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n",
+                        "spec:\n  template:\n    spec:\n      containers:\n        - name: app\n",
+                        "          {{- with .Values.image }}\n",
+                        "          image: {{ .repository }}{{ if .digest }}@{{ .digest }}{{ else }}:{{ .tag }}{{ end }}\n",
+                        "          {{- end }}\n",
+                    ),
+                ),
+            ],
+        );
+        let digests = dir.path().join("digests.txt");
+        std::fs::write(
+            &digests,
+            format!("{}/shop/app:1.2@{}\n", reg.host, pushed.digest),
+        )
+        .unwrap();
+        let mut args = vec![
+            "release",
+            chart.to_str().unwrap(),
+            "--digests",
+            digests.to_str().unwrap(),
+            "--format",
+            "human",
+        ];
+        if render {
+            args.push("--render");
+        }
+        let run = chartpin(&args)
+            .envs(&[("PATH", &helm::path_with_helm())])
+            .run();
+        assert_eq!(run.code, 0, "render={render}: {}", run.all());
+        assert!(!run.all().contains("invalid-reference"), "{}", run.all());
+        let values = std::fs::read_to_string(chart.join("values.yaml")).unwrap();
+        assert!(values.contains(&pushed.digest), "{values}");
+    }
+}
