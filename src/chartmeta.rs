@@ -16,7 +16,7 @@
 use std::path::Path;
 
 use crate::diag::InputError;
-use crate::reference::{Digest, ImageRef};
+use crate::reference::{Digest, ImageRef, RefError};
 use crate::source::Span;
 use crate::values::{Edit, Node, QuoteStyle, ValuesFile, YamlPath, apply_edits, set_scalar};
 
@@ -40,7 +40,7 @@ pub struct AnnotationImage {
     /// The image as written.
     pub image: String,
     /// The parsed reference, or why it does not parse.
-    pub reference: Result<ImageRef, String>,
+    pub reference: Result<ImageRef, RefError>,
     /// Bytes of the `image` scalar in `Chart.yaml` (quotes included).
     pub span: Span,
 }
@@ -238,7 +238,7 @@ fn images_in(
                 .and_then(Node::as_scalar)
                 .map(|s| s.text().to_string()),
             image: image.text().to_string(),
-            reference: ImageRef::parse(image.text()).map_err(|e| e.to_string()),
+            reference: ImageRef::parse(image.text()),
             span,
         });
     }

@@ -75,36 +75,41 @@ pub struct ChartMeta {
 
 impl ChartMeta {
     fn parse(src: &SourceFile) -> ChartMeta {
-        let Ok(doc) = serde_saphyr::from_str::<serde_json::Value>(&src.text) else {
+        // The one YAML tree (duplicate keys refused, as serde-saphyr did here).
+        let Ok(yaml) = crate::yaml::parse(src, crate::yaml::Options::default()) else {
             return ChartMeta::default();
         };
-        let text = |v: &serde_json::Value, key: &str| -> Option<String> {
-            match v.get(key)? {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            }
+        let Some(doc) = yaml.roots().next() else {
+            return ChartMeta::default();
         };
-        let dependencies = doc
-            .get("dependencies")
-            .and_then(|d| d.as_array())
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|d| {
-                        Some(Dependency {
-                            name: text(d, "name")?,
-                            alias: text(d, "alias"),
-                            condition: text(d, "condition"),
-                        })
+        // A string or number as written; booleans and nulls are not text.
+        let text = |v: &crate::yaml::Node<'_>, key: &str| -> Option<String> {
+            let s = v.get(key)?.as_scalar()?;
+            let plain = s.style == crate::yaml::QuoteStyle::Plain;
+            let keyword = matches!(
+                s.value.to_ascii_lowercase().as_str(),
+                "true" | "false" | "null" | "~" | ""
+            );
+            (!(s.is_null || plain && keyword)).then(|| s.value.to_string())
+        };
+        let dependencies = match doc.get("dependencies") {
+            Some(crate::yaml::Node::Seq(items)) => items
+                .items
+                .iter()
+                .filter_map(|d| {
+                    Some(Dependency {
+                        name: text(d, "name")?,
+                        alias: text(d, "alias"),
+                        condition: text(d, "condition"),
                     })
-                    .collect()
-            })
-            .unwrap_or_default();
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         ChartMeta {
-            name: text(&doc, "name"),
-            version: text(&doc, "version"),
-            app_version: text(&doc, "appVersion"),
+            name: text(doc, "name"),
+            version: text(doc, "version"),
+            app_version: text(doc, "appVersion"),
             dependencies,
         }
     }

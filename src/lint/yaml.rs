@@ -183,4 +183,20 @@ mod tests {
         );
         assert_eq!(m.get("k").unwrap().as_str(), Some("v"));
     }
+
+    /// Rendered output and `Chart.yaml` keep duplicate keys, the last one
+    /// winning as in Helm's decoder; the values reader refuses them.
+    #[test]
+    fn duplicate_keys_are_kept_and_the_last_wins() {
+        let src = SourceFile::new("r.yaml", "kind: Pod\nimage: a:1\nimage: b:2\n");
+        let root = parse_one(&src).unwrap().unwrap();
+        assert_eq!(root.get("image").and_then(Node::as_str), Some("b:2"));
+        let strict = crate::yaml::parse(&src, crate::yaml::Options::default());
+        assert!(
+            strict
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate key `image`")
+        );
+    }
 }

@@ -1245,6 +1245,37 @@ mod tests {
             assert!(matches!(a(code, None), Class::Retry(None)), "{code}");
         }
         assert!(matches!(a(429, Some("2")), Class::Retry(Some(d)) if d == Duration::from_secs(2)));
+        for code in [301, 302, 303, 307, 308] {
+            let mut headers = HeaderMap::new();
+            headers.insert("location", "/v2/x".parse().unwrap());
+            let answer = Answer {
+                status: StatusCode::from_u16(code).unwrap(),
+                headers,
+                body: Vec::new(),
+            };
+            assert!(
+                matches!(classify(&answer), Class::Redirect(l) if l == "/v2/x"),
+                "{code}"
+            );
+            // Without a Location there is nowhere to go: final.
+            assert!(matches!(a(code, None), Class::Final), "{code}");
+        }
+    }
+
+    #[test]
+    fn authorities_spell_hosts_as_references_do_and_shown_urls_drop_queries() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        assert_eq!(authority(&url("https://ghcr.io:443/v2/")), "ghcr.io");
+        assert_eq!(
+            authority(&url("http://127.0.0.1:5000/v2/")),
+            "127.0.0.1:5000"
+        );
+        assert_eq!(authority(&url("http://[::1]:5000/v2/")), "[::1]:5000");
+        assert_eq!(authority(&url("https://ghcr.io:8443/")), "ghcr.io:8443");
+        assert_eq!(
+            shown_url(&url("https://cdn.example/blob?X-Signature=abc&u=1")),
+            "https://cdn.example/blob"
+        );
     }
 
     #[test]

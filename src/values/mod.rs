@@ -3,7 +3,7 @@
 //! a pin can write changes back as byte splices of single scalars.
 //!
 //! The chart conventions themselves (field names, globals, per-chart quirks)
-//! are data in [`conventions`]; this module walks the tree and applies them.
+//! are data in `values/conventions.rs`; this module walks the tree and applies them.
 //!
 //! Reading rejects what would make an edit unsafe or ambiguous, as an
 //! [`InputError`] naming file, line and column: malformed YAML, tab
@@ -197,6 +197,8 @@ impl<'a> ValuesView<'a> {
             w.walk(root, &mut YamlPath::default(), false)?;
         }
         out.sort_by_key(|s| s.span.start);
+        // A site is about a kilobyte: a file of many gives back the vector's slack.
+        out.shrink_to_fit();
         Ok(out)
     }
 }
@@ -485,6 +487,57 @@ impl<'a> KeyScan<'a> {
     }
 }
 
+/// Where a refused anchor, alias or block scalar sits.
+#[derive(Clone, Copy)]
+enum At {
+    Site,
+    Field,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            At::Site => "image site",
+            At::Field => "image field",
+        })
+    }
+}
+
+/// Why pin cannot edit a site: the refusals, each message written once.
+enum Refusal<'p> {
+    /// An alias where the image is: editing it would edit the anchored value.
+    Alias(At, &'p YamlPath),
+    /// An alias of a node that holds an image site.
+    AliasHoldingSite(&'p YamlPath),
+    /// An anchor on the image's scalar: its aliases would change too.
+    Anchor(At, &'p YamlPath),
+    /// The site lies inside an anchored mapping or sequence.
+    InsideAnchored(&'p YamlPath),
+    /// A `|` or `>` block scalar: re-rendering it would change its layout.
+    BlockScalar(At, &'p YamlPath),
+}
+
+impl fmt::Display for Refusal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const ALIAS: &str = "pin cannot edit it without changing the anchored value too";
+        const ANCHOR: &str = "an edit would change its aliases too";
+        match self {
+            Refusal::Alias(at, p) => write!(f, "an alias at {at} `{p}`: {ALIAS}"),
+            Refusal::AliasHoldingSite(p) => {
+                write!(f, "an alias at `{p}` holds an image site: {ALIAS}")
+            }
+            Refusal::Anchor(at, p) => write!(f, "an anchor at {at} `{p}`: {ANCHOR}"),
+            Refusal::InsideAnchored(p) => {
+                write!(f, "image site `{p}` is inside an anchored node: {ANCHOR}")
+            }
+            Refusal::BlockScalar(at, p) => write!(
+                f,
+                "a block scalar (`|` or `>`) at {at} `{p}`: write it as a plain or quoted string"
+            ),
+        }
+    }
+}
+
 struct Walker<'a> {
     source: &'a SourceFile,
     globals: &'a Globals,
@@ -605,9 +658,7 @@ impl<'a> Walker<'a> {
                             self.string_site(sc, path, image_list, anchored_above || s.anchored)?
                         }
                         Node::Alias(at) => {
-                            let m = format!(
-                                "an alias at image site `{path}`: pin cannot edit it without changing the anchored value too"
-                            );
+                            let m = Refusal::Alias(At::Site, path).to_string();
                             self.walk_alias(*at, path, image_list, m)?
                         }
                         _ => self.walk(item, path, anchored_above || s.anchored)?,
@@ -681,16 +732,12 @@ impl<'a> Walker<'a> {
             match v {
                 Node::Scalar(s) => self.string_site(s, p, image_key(&ks.value), anchored)?,
                 Node::Alias(span) if image_key(&ks.value) => {
-                    let m = format!(
-                        "an alias at image site `{p}`: pin cannot edit it without changing the anchored value too"
-                    );
+                    let m = Refusal::Alias(At::Site, p).to_string();
                     self.refuse(span.start, m.clone())?;
                     self.walk_alias(*span, p, true, m)?;
                 }
                 Node::Alias(span) => {
-                    let m = format!(
-                        "an alias at `{p}` holds an image site: pin cannot edit it without changing the anchored value too"
-                    );
+                    let m = Refusal::AliasHoldingSite(p).to_string();
                     self.walk_alias(*span, p, false, m)?;
                 }
                 _ => self.walk(v, p, anchored)?,
@@ -708,12 +755,7 @@ impl<'a> Walker<'a> {
         let mut scalar = match node {
             Node::Scalar(s) => s.clone().into_owned(),
             Node::Alias(span) => {
-                self.refuse(
-                    span.start,
-                    format!(
-                        "an alias at image field `{p}`: pin cannot edit it without changing the anchored value too"
-                    ),
-                )?;
+                self.refuse(span.start, Refusal::Alias(At::Field, &p).to_string())?;
                 // Read as the anchored value, at the alias.
                 match self.follow(*span) {
                     Some(Node::Scalar(s)) => Scalar {
@@ -728,15 +770,13 @@ impl<'a> Walker<'a> {
         if scalar.anchored {
             self.refuse(
                 scalar.span.start,
-                format!("an anchor at image field `{p}`: an edit would change its aliases too"),
+                Refusal::Anchor(At::Field, &p).to_string(),
             )?;
         }
         if scalar.style.is_block() {
             self.refuse(
                 scalar.span.start,
-                format!(
-                    "a block scalar (`|` or `>`) at image field `{p}`: write it as a plain or quoted string"
-                ),
+                Refusal::BlockScalar(At::Field, &p).to_string(),
             )?;
             scalar.value = scalar.value.trim().to_string().into();
         }
@@ -878,12 +918,7 @@ impl<'a> Walker<'a> {
     ) -> Result<(), InputError> {
         let span = self.site_span(m, path);
         if anchored {
-            self.refuse(
-                span.start,
-                format!(
-                    "image site `{path}` is inside an anchored node: an edit would change its aliases too"
-                ),
-            )?;
+            self.refuse(span.start, Refusal::InsideAnchored(path).to_string())?;
         }
         // cilium: a non-empty `override` is the whole reference, used instead of
         // repository/tag/digest; the site is that string.
@@ -998,12 +1033,7 @@ impl<'a> Walker<'a> {
     ) -> Result<(), InputError> {
         if anchored || digests.anchored {
             let at = self.site_span(m, path);
-            self.refuse(
-                at.start,
-                format!(
-                    "image site `{path}` is inside an anchored node: an edit would change its aliases too"
-                ),
-            )?;
+            self.refuse(at.start, Refusal::InsideAnchored(path).to_string())?;
         }
         let registry = self.field(m, "registry", path)?;
         let tag = self.field(m, "tag", path)?;
@@ -1122,13 +1152,8 @@ impl<'a> Walker<'a> {
         let tag = self.field(m, tag_key, path)?;
         let digest = self.field(m, &format!("{}{SIBLING_DIGEST_SUFFIX}", key.value), path)?;
         if anchored {
-            self.refuse(
-                key.span.start,
-                format!(
-                    "image site `{}` is inside an anchored node",
-                    path.key(&key.value)
-                ),
-            )?;
+            let site = path.key(&key.value);
+            self.refuse(key.span.start, Refusal::InsideAnchored(&site).to_string())?;
         }
         let t = tag
             .as_ref()
@@ -1198,9 +1223,7 @@ impl<'a> Walker<'a> {
             }
             self.refuse(
                 s.span.start,
-                format!(
-                    "a block scalar (`|` or `>`) at image site `{path}`: write it as a plain or quoted string"
-                ),
+                Refusal::BlockScalar(At::Site, path).to_string(),
             )?;
             // Read as its content, as a one-line image renders.
             v = v.trim();
@@ -1217,10 +1240,7 @@ impl<'a> Walker<'a> {
             return Ok(());
         }
         if s.anchored || anchored {
-            self.refuse(
-                s.span.start,
-                format!("an anchor at image site `{path}`: an edit would change its aliases too"),
-            )?;
+            self.refuse(s.span.start, Refusal::Anchor(At::Site, path).to_string())?;
         }
         let digest_state = match v.split_once('@') {
             Some((_, d)) => digest_state(d, false),

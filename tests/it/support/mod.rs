@@ -5,6 +5,8 @@
 //! - [`token`]: a small token issuer (ES256 JWTs with an `access` claim) for
 //!   the registry's `auth.token` mode.
 //! - [`proxy`]: a fault-injecting HTTP proxy in front of a registry.
+//! - [`hostile`]: small scripted HTTP servers that redirect, challenge, hang
+//!   and record every request they receive (headers included).
 //! - [`helm`]: the real `helm` binary, found on PATH or in `.tools/bin`.
 //! - [`cli`]: [`cli::chartpin`], the one way every test module runs the
 //!   chartpin binary (clean HOME, no credentials or GitHub variables from the
@@ -19,6 +21,7 @@
 #[cfg(test)]
 pub mod cli;
 pub mod helm;
+pub mod hostile;
 pub mod proxy;
 pub mod registry;
 pub mod token;

@@ -166,12 +166,14 @@ impl Drop for Proxy {
     }
 }
 
-/// One parsed request: head text and body.
-struct Request {
-    method: String,
-    path: String,
-    head: String,
-    body: Vec<u8>,
+/// One parsed request: head text and body (also read by [`super::hostile`]).
+pub struct Request {
+    pub method: String,
+    /// The request target: path and query.
+    pub path: String,
+    /// The request line and header lines.
+    pub head: String,
+    pub body: Vec<u8>,
 }
 
 const IO_LIMIT: Duration = Duration::from_secs(60);
@@ -316,7 +318,8 @@ async fn forward(req: &Request, upstream: &str, fault: Option<&Fault>) -> Option
 }
 
 /// Read one request (head and `Content-Length` body) from `stream`, keeping leftovers in `buf`.
-async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Request> {
+/// `None` at EOF, on a TLS ClientHello (plain HTTP only) or on a head over 256 KiB.
+pub async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Request> {
     let mut chunk = [0u8; 8192];
     let split = loop {
         if let Some(i) = find(buf, b"\r\n\r\n") {

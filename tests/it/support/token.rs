@@ -5,8 +5,8 @@
 //! in the JWT's `x5c` header, which is how distribution 2.8 finds the key.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -31,6 +31,8 @@ pub struct TokenIssuer {
     signer: Arc<Signer>,
     /// Token requests answered so far (granted or refused).
     pub requests: Arc<AtomicUsize>,
+    /// Every token issued to a client, so tests can check none is printed.
+    pub issued: Arc<Mutex<Vec<String>>>,
 }
 
 struct Signer {
@@ -110,17 +112,17 @@ impl TokenIssuer {
             .expect("bind token issuer");
         let addr = listener.local_addr().expect("token issuer addr");
         let requests = Arc::new(AtomicUsize::new(0));
-        let (sig, count) = (signer.clone(), requests.clone());
+        let issued = Arc::new(Mutex::new(Vec::new()));
+        let (sig, count, given) = (signer.clone(), requests.clone(), issued.clone());
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (sig, count) = (sig.clone(), count.clone());
+                let (sig, count, given) = (sig.clone(), count.clone(), given.clone());
                 tokio::spawn(async move {
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(10), serve(stream, &sig, &count))
-                            .await;
+                    let work = serve(stream, &sig, &count, &given);
+                    let _ = tokio::time::timeout(Duration::from_secs(10), work).await;
                 });
             }
         });
@@ -130,6 +132,7 @@ impl TokenIssuer {
             cert_bundle: cert,
             signer,
             requests,
+            issued,
         }
     }
 
@@ -184,7 +187,12 @@ impl Signer {
 }
 
 /// Answer one request: 200 with a token for good Basic credentials, else 401.
-async fn serve(mut stream: tokio::net::TcpStream, signer: &Signer, count: &AtomicUsize) {
+async fn serve(
+    mut stream: tokio::net::TcpStream,
+    signer: &Signer,
+    count: &AtomicUsize,
+    issued: &Mutex<Vec<String>>,
+) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -235,9 +243,9 @@ async fn serve(mut stream: tokio::net::TcpStream, signer: &Signer, count: &Atomi
                 })
             })
             .collect();
-        let body =
-            serde_json::json!({"token": signer.jwt(&signer.user, &access), "expires_in": 600})
-                .to_string();
+        let token = signer.jwt(&signer.user, &access);
+        issued.lock().unwrap().push(token.clone());
+        let body = serde_json::json!({"token": token, "expires_in": 600}).to_string();
         format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
