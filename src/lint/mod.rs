@@ -19,10 +19,11 @@ use crate::source::{Location, SourceFile, Sources, Span};
 use crate::values::ValuesView;
 
 mod embedded;
-mod rendered;
+pub mod rendered;
 mod rules;
 pub mod suppress;
 mod templates;
+mod truth;
 pub mod yaml;
 
 pub use crate::chart::Chart;
@@ -199,6 +200,8 @@ struct Collected {
     config_sources: Vec<SourceFile>,
     /// Roots of the charts named (not subcharts).
     roots: Vec<PathBuf>,
+    /// Roots of the charts `--render` rendered: their render is the truth ([`truth`]).
+    rendered_roots: Vec<PathBuf>,
 }
 
 /// Find and lint every chart under `paths`.
@@ -221,6 +224,14 @@ fn load(paths: &[PathBuf]) -> Result<Vec<Chart>, LintError> {
 /// where helm renders a staged copy of each chart directory ([`chart::stage`]).
 pub fn lint_charts(charts: Vec<Chart>, opts: &LintOptions) -> Result<LintOutcome, LintError> {
     let (charts, collected) = collect(charts, opts)?;
+    let from_render = (!collected.rendered_roots.is_empty()).then(|| {
+        truth::findings(
+            &collected.images,
+            &collected.site_findings,
+            &collected.findings,
+            &collected.rendered_roots,
+        )
+    });
     // A values site lint could not name is settled when a template builds
     // its image from the site's keys (`{{ .registry }}/fluent-bit:{{ .tag }}`).
     let resolved_by_templates: std::collections::HashSet<(PathBuf, String)> = collected
@@ -280,6 +291,9 @@ pub fn lint_charts(charts: Vec<Chart>, opts: &LintOptions) -> Result<LintOutcome
         if !seen.contains(&key) {
             findings.push(f);
         }
+    }
+    if let Some(f) = from_render {
+        findings = f;
     }
     let files: Vec<&SourceFile> = collected.sources.iter().collect();
     let mut findings = suppress::apply(findings, &files, &collected.rules, &collected.roots);
@@ -428,6 +442,7 @@ fn collect(charts: Vec<Chart>, opts: &LintOptions) -> Result<(usize, Collected),
             let src = SourceFile::new(format!("helm template {}", c.root.display()), text);
             scan_rendered(&src, &refs, &mut out)?;
             out.rendered_sources.push(src);
+            out.rendered_roots.push(c.root.clone());
         }
     }
     // The charts' files move into the outcome (renderers show their lines).

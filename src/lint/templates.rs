@@ -156,8 +156,9 @@ fn node_text(n: &Node) -> Val {
 impl Context<'_> {
     fn values_at(&self, path: &[String]) -> Val {
         self.used.borrow_mut().push(path.join("."));
+        // No values file: helm renders with empty values.
         let Some(values) = self.values else {
-            return Val::Unknown;
+            return Val::Missing;
         };
         match values.lookup(path.iter().map(String::as_str)) {
             Some(n) => node_text(n),
@@ -257,9 +258,14 @@ impl Context<'_> {
                 "default" => {
                     let a = with_piped(args);
                     match a.as_slice() {
-                        [d, v] => match v {
-                            Val::Known(s) if !s.is_empty() => v.clone(),
-                            Val::Unknown => Val::Unknown,
+                        [d, v] => match (v, d) {
+                            (Val::Known(s), _) if !s.is_empty() => v.clone(),
+                            // A value lint cannot see (inside `range`): the
+                            // literal default is what the chart ships.
+                            (Val::Unknown, Val::Known(lit)) if looks_like_reference(lit) => {
+                                d.clone()
+                            }
+                            (Val::Unknown, _) => Val::Unknown,
                             _ => d.clone(),
                         },
                         _ => Val::Unknown,
@@ -402,13 +408,16 @@ fn is_digest_key(key: &str) -> bool {
 
 /// The text as Helm renders it with the chart's values, as far as
 /// `{{ if <digest field> }} … {{ else }} … {{ end }}` goes: the branch not
-/// taken, and the `if`/`else`/`end` actions of such a block, become spaces
-/// (byte offsets, and so line:col, stay as they were). Only conditions on a
+/// taken, and the `if`/`else`/`end` actions of such a block, are taken out
+/// (newlines stay, so lines stay lines), and [`Live::file_offset`] maps
+/// back to the file. An inline conditional
+/// `{{ .repository }}{{ if .digest }}@{{ .digest }}{{ else }}:{{ .tag }}{{ end }}`
+/// so reads as the one reference it renders. Only conditions on a
 /// digest field are decided: they choose between a digest and a tag form of
 /// one image, so the branch not taken is never what runs with these values,
 /// whereas other conditions (`.Values.debug.enabled`) gate images a user
 /// may switch on, which lint must still see.
-fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, Scope)]) -> String {
+fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, Scope)]) -> Live {
     struct Block {
         cond: Option<bool>,
         open: Span,
@@ -476,16 +485,49 @@ fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, S
             _ => {}
         }
     }
-    let mut bytes = text.as_bytes().to_vec();
+    let mut dropped = vec![false; text.len()];
     for span in blank {
-        for b in &mut bytes[span.start..span.end] {
-            if *b != b'\n' {
-                *b = b' ';
-            }
+        dropped[span.range()].fill(true);
+    }
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len() + 1);
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        if !dropped[i] || b == b'\n' {
+            bytes.push(b);
+            at.push(i);
         }
     }
-    // Whole actions and the text between them are blanked, never part of a character.
-    String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
+    at.push(text.len());
+    // Whole actions and the text between them are dropped, never part of a character.
+    match String::from_utf8(bytes) {
+        Ok(text) => Live { text, at },
+        Err(_) => Live {
+            text: text.to_string(),
+            at: (0..=text.len()).collect(),
+        },
+    }
+}
+
+/// A template's text with the branches not taken removed ([`live_text`]).
+struct Live {
+    text: String,
+    /// For each byte of `text` (and its end), the offset in the file.
+    at: Vec<usize>,
+}
+
+impl Live {
+    fn file_offset(&self, i: usize) -> usize {
+        self.at[i.min(self.at.len() - 1)]
+    }
+
+    /// The file bytes from the first to the last byte of `span`.
+    fn file_span(&self, span: Span) -> Span {
+        let start = self.file_offset(span.start);
+        if span.is_empty() {
+            return Span::new(start, start);
+        }
+        Span::new(start, self.file_offset(span.end - 1) + 1)
+    }
 }
 
 fn scope_at(scopes: &[(usize, Scope)], offset: usize) -> &Scope {
@@ -542,17 +584,22 @@ pub fn scan(src: &SourceFile, ctx: &Context<'_>, chart_root: &Path) -> TemplateS
         .collect();
     let scopes = scopes(ctx, text, &acts);
     let live = live_text(ctx, text, &acts, &scopes);
+    let file_at = |i: usize| live.file_offset(i);
     let mut out = TemplateScan {
         images: Vec::new(),
         findings: Vec::new(),
     };
     let mut line_start = 0usize;
-    for line in live.split_inclusive('\n') {
+    for line in live.text.split_inclusive('\n') {
         let here = line_start;
         line_start += line.len();
         let line = line.trim_end_matches(['\n', '\r']);
         let trimmed = line.trim_start();
-        if trimmed.starts_with('#') || comments.iter().any(|c| c.start <= here && here < c.end) {
+        if trimmed.starts_with('#')
+            || comments
+                .iter()
+                .any(|c| c.start <= file_at(here) && file_at(here) < c.end)
+        {
             continue;
         }
         // `image:` keys, also as a list item or quoted key.
@@ -569,11 +616,8 @@ pub fn scan(src: &SourceFile, ctx: &Context<'_>, chart_root: &Path) -> TemplateS
                 let raw = line[vstart..vend].trim_end();
                 if !raw.is_empty() {
                     let (v, vs) = unquote(raw, here + vstart);
-                    // A decided `if` inside quotes leaves blanks around the value.
-                    let lead = v.len() - v.trim_start().len();
-                    let v = v.trim();
-                    let vs = Span::new(vs.start + lead, vs.start + lead + v.len());
-                    let scope = scope_at(&scopes, here + vstart).clone();
+                    let vs = live.file_span(vs);
+                    let scope = scope_at(&scopes, file_at(here + vstart)).clone();
                     site(src, ctx, &scope, v, vs, None, chart_root, &mut out);
                 }
                 break;
@@ -599,8 +643,8 @@ pub fn scan(src: &SourceFile, ctx: &Context<'_>, chart_root: &Path) -> TemplateS
             if v.is_empty() || v.contains("://") {
                 continue;
             }
-            let scope = scope_at(&scopes, here + vstart).clone();
-            let span = Span::new(here + vstart, here + vend);
+            let scope = scope_at(&scopes, file_at(here + vstart)).clone();
+            let span = live.file_span(Span::new(here + vstart, here + vend));
             site(src, ctx, &scope, v, span, Some(flag), chart_root, &mut out);
         }
     }
@@ -646,16 +690,23 @@ fn unquote(raw: &str, at: usize) -> (&str, Span) {
     (raw, Span::new(at, at + raw.len()))
 }
 
-/// Whether a resolved flag value looks like an image rather than a path or a URL.
+/// Whether a resolved flag value is an image rather than a path, a URL, a
+/// CIDR list or a duration: under a flag that names an image, any
+/// reference; under another flag, a reference with a tag or digest and a
+/// path ([`super::rendered::is_image_text`], the rule the render uses).
 fn looks_like_image(flag: &str, v: &str) -> bool {
-    if flag.contains("image") {
-        return true;
-    }
-    let Some((first, rest)) = v.split_once('/') else {
+    let named = flag.contains("image");
+    if v.contains("://") {
         return false;
-    };
-    let domain = first.contains('.') || first.contains(':') || first == "localhost";
-    domain && !rest.is_empty() && (rest.contains(':') || rest.contains('@'))
+    }
+    (named && crate::reference::ImageRef::parse(v).is_ok())
+        || super::rendered::is_image_text(v, named)
+}
+
+/// A literal that reads as an image reference with a tag or digest
+/// (`"nginx:latest"`), as opposed to a word or a number.
+fn looks_like_reference(lit: &str) -> bool {
+    super::rendered::is_image_text(lit, true)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -765,6 +816,20 @@ mod tests {
     fn line_col(at: &crate::source::Location, text: &str) -> (usize, usize) {
         at.line_col_in(&SourceFile::new("t", text))
             .map_or((0, 0), |lc| (lc.line, lc.column))
+    }
+
+    fn scan_without_values(tpl: &str) -> TemplateScan {
+        let ctx = Context {
+            values: None,
+            chart: None,
+            chart_name: "c",
+            used: Default::default(),
+        };
+        scan(
+            &SourceFile::new("c/templates/t.yaml", tpl),
+            &ctx,
+            Path::new("c"),
+        )
     }
 
     fn refs(s: &TemplateScan) -> Vec<&str> {
@@ -918,6 +983,81 @@ mod tests {
             .map(|i| line_col(&i.location, tpl))
             .collect();
         assert_eq!(columns, [(1, 78), (2, 72), (6, 10), (9, 10)]);
+    }
+
+    #[test]
+    fn inline_digest_conditionals_read_as_the_reference_they_render() {
+        let d = format!("sha256:{}", "b".repeat(64));
+        let tpl = concat!(
+            "{{- with .Values.image }}\n",
+            "image: {{ .repository }}{{ if .digest }}@{{ .digest }}{{ else }}:{{ .tag }}{{ end }}\n",
+            "{{- end }}\n",
+            "image: \"{{ .Values.image.repository }}{{ if .Values.image.digest }}@{{ .Values.image.digest }}{{ else }}:{{ .Values.image.tag }}{{ end }}\"\n",
+            "args: [\"--helper-image={{ .Values.image.repository }}{{- if .Values.image.digest }}@{{ .Values.image.digest }}{{- else }}:{{ .Values.image.tag }}{{- end }}\"]\n",
+        );
+        let pinned = scan_with(
+            &format!("image: {{repository: quay.io/a/b, tag: '1.0', digest: '{d}'}}\n"),
+            tpl,
+        );
+        let p = format!("quay.io/a/b@{d}");
+        assert_eq!(refs(&pinned), [p.as_str(), &p, &p]);
+        assert!(pinned.findings.is_empty(), "{:?}", pinned.findings);
+        assert!(pinned.images.iter().all(|i| i.is_pinned()));
+        let tagged = scan_with("image: {repository: quay.io/a/b, tag: '1.0'}\n", tpl);
+        assert_eq!(refs(&tagged), ["quay.io/a/b:1.0"; 3]);
+        // The finding points at the value as written, conditional included.
+        let first = &tagged.images[0];
+        assert_eq!(line_col(&first.location, tpl), (2, 8));
+        let written = &tpl[first.location.span().unwrap().range()];
+        assert!(
+            written.starts_with("{{ .repository }}") && written.ends_with("{{ .tag }}"),
+            "{written}"
+        );
+    }
+
+    #[test]
+    fn a_default_literal_is_the_image_when_the_value_is_empty_or_absent() {
+        let tpl = concat!(
+            "image: {{ .Values.img | default \"nginx:latest\" }}\n",
+            "image: {{ .Values.absent | default \"busybox:1.36\" | quote }}\n",
+            "image: {{ default \"alpine:3\" .Values.empty }}\n",
+            "image: \"{{ .Values.set | default \"nope:1\" }}\"\n",
+        );
+        let s = scan_with("img: \"\"\nempty: \"\"\nset: quay.io/x/y:2\n", tpl);
+        assert_eq!(
+            refs(&s),
+            ["nginx:latest", "busybox:1.36", "alpine:3", "quay.io/x/y:2"]
+        );
+        // No values file at all: the defaults still render.
+        let none = scan_without_values(tpl);
+        assert_eq!(
+            refs(&none),
+            ["nginx:latest", "busybox:1.36", "alpine:3", "nope:1"]
+        );
+        // Inside `range` the value is unknown: the literal default is the chart's image.
+        let ranged = scan_with(
+            "",
+            "{{- range .Values.jobs }}\nimage: {{ .image | default \"busybox:1.36\" }}\n{{- end }}\n",
+        );
+        assert_eq!(refs(&ranged), ["busybox:1.36"]);
+    }
+
+    #[test]
+    fn flag_values_that_are_not_images_are_not_judged() {
+        let s = scan_with(
+            "nets: \"10.0.0.0/8,192.168.0.0/16\"\nurl: \"http://svc:8080/api/v1\"\nv6: \"fd00::/8\"\n",
+            concat!(
+                "args:\n",
+                "  - --cluster-networks={{ .Values.nets }}\n",
+                "  - --submitter-service-url={{ .Values.url }}\n",
+                "  - --service-cidr={{ .Values.v6 }}\n",
+                "  - --cluster-networks=10.0.0.0/8,172.16.0.0/12\n",
+                "  - --timeout=30s\n",
+                "  - --addr=svc.ns.svc:8080\n",
+            ),
+        );
+        assert!(s.images.is_empty(), "{:?}", refs(&s));
+        assert!(s.findings.is_empty(), "{:?}", s.findings);
     }
 
     #[test]

@@ -454,6 +454,9 @@ fn looks_like_reference(v: &str) -> bool {
     !v.is_empty()
         && !v.contains(char::is_whitespace)
         && !v.contains("{{")
+        // A path (trivy's `imageScanCacheDir: /tmp/trivy/.cache`) or a URL is no image.
+        && !v.starts_with(['/', '.', '~'])
+        && !v.contains("://")
         && (v.contains('/') || v.contains(':') || v.contains('@'))
 }
 

@@ -600,3 +600,18 @@ fn site_errors_are_typed() {
         "`image.name.a` is empty"
     );
 }
+
+#[test]
+fn paths_and_urls_under_image_keys_are_not_sites() {
+    let text = concat!(
+        "trivy:\n",
+        "  imageScanCacheDir: \"/tmp/trivy/.cache\"\n",
+        "  imageDocsUrl: https://example.com/images/x:1\n",
+        "  imageRelative: ./images/x\n",
+        "  image: quay.io/a/b:1\n",
+    );
+    assert_eq!(
+        refs(text),
+        [("trivy.image".to_string(), "quay.io/a/b:1".to_string())]
+    );
+}
