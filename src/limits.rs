@@ -34,7 +34,16 @@ pub fn set_max_input_size(bytes: u64) {
 
 /// A size as `--max-input-size` takes it: bytes, or a number with a binary
 /// suffix `K`, `M`, `G` (also `KiB`, `MiB`, `GiB`, any case).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, InvalidSize> {
+    parse_size_text(s).map_err(InvalidSize)
+}
+
+/// A `--max-input-size` value that is not a size; the message says why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSize(String);
+
+fn parse_size_text(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);

@@ -319,7 +319,7 @@ pub fn build_client(args: &RegistryArgs) -> anyhow::Result<crate::registry::Regi
     let mirrors = args
         .registry_mirrors
         .iter()
-        .map(|m| Mirror::parse(m).map_err(anyhow::Error::msg))
+        .map(|m| Mirror::parse(m).map_err(anyhow::Error::from))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let credentials = CredentialStore::from_env()?;
     let timeout = Duration::from_secs(args.timeout);

@@ -133,9 +133,14 @@ pub struct Mirror {
     pub to: String,
 }
 
+/// A `--registry-mirror` value that is not `FROM=TO`; the message names it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidMirror(String);
+
 impl Mirror {
     /// Parse `FROM=TO` (`docker.io=mirror.local:5000`).
-    pub fn parse(s: &str) -> Result<Mirror, String> {
+    pub fn parse(s: &str) -> Result<Mirror, InvalidMirror> {
         match s.split_once('=') {
             Some((from, to)) if !from.is_empty() && !to.is_empty() && !to.contains('/') => {
                 Ok(Mirror {
@@ -143,9 +148,9 @@ impl Mirror {
                     to: to.to_string(),
                 })
             }
-            _ => Err(format!(
+            _ => Err(InvalidMirror(format!(
                 "invalid --registry-mirror `{s}`: expected FROM=TO, two registry hosts"
-            )),
+            ))),
         }
     }
 }
