@@ -23,6 +23,7 @@ pub mod chartmeta;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod helm;
 pub mod limits;
 pub mod lint;
 pub mod lock;

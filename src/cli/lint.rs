@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{ChartArgs, FormatArgs, Stdout};
+use super::{ChartArgs, FormatArgs, RenderArgs, Stdout};
 use crate::diag::Exit;
+use crate::helm::RenderMode;
 use crate::lint::{self, LintOptions, RenderedInput};
 use crate::report::{self, Format, RenderOptions};
 
@@ -21,9 +22,8 @@ pub struct LintArgs {
     /// Also lint `helm template` output from FILE (`-` for standard input).
     #[arg(long, value_name = "FILE")]
     pub rendered: Option<PathBuf>,
-    /// Also run `helm template` on each chart and lint what it renders (needs helm on PATH).
-    #[arg(long)]
-    pub render: bool,
+    #[command(flatten)]
+    pub render: RenderArgs,
     /// Configuration file (default: .chartpin.yaml beside Chart.yaml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -57,8 +57,9 @@ pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
     }
     let opts = LintOptions {
         rendered,
-        render: args.render,
-        helm: None,
+        // Static lint unless asked: lint is the fast gate on every push.
+        render: args.render.mode(RenderMode::Off) != RenderMode::Off,
+        helm: args.render.spec(),
         config: args.config.clone(),
     };
     let outcome = lint::lint(&paths, &opts)?;

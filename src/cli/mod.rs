@@ -142,6 +142,49 @@ impl ChartArgs {
     }
 }
 
+/// How a command renders charts with helm: the same flags on pin, lint and release.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RenderArgs {
+    /// Render each chart with `helm template` and check against what it renders; exit 2 when helm cannot be found.
+    #[arg(long, conflicts_with = "no_render")]
+    pub render: bool,
+    /// Never run helm: find images by the values conventions alone.
+    #[arg(long = "no-render")]
+    pub no_render: bool,
+    /// The helm binary to render with (default: `helm` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub helm: Option<PathBuf>,
+    /// A values file helm renders with (`helm template -f FILE`), such as the chart's ci/ values. Repeatable, in order.
+    #[arg(long = "values-file", value_name = "FILE")]
+    pub values_files: Vec<PathBuf>,
+    /// A value helm renders with (`helm template --set KEY=VALUE`). Repeatable, in order.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+impl RenderArgs {
+    /// What helm is given besides the chart.
+    pub fn spec(&self) -> crate::helm::RenderSpec {
+        crate::helm::RenderSpec {
+            helm: self.helm.clone(),
+            values_files: self.values_files.clone(),
+            sets: self.sets.clone(),
+        }
+    }
+
+    /// The mode the flags ask for; `default` when they ask for neither.
+    pub fn mode(&self, default: crate::helm::RenderMode) -> crate::helm::RenderMode {
+        use crate::helm::RenderMode;
+        if self.render {
+            RenderMode::Required
+        } else if self.no_render {
+            RenderMode::Off
+        } else {
+            default
+        }
+    }
+}
+
 /// The output format flag, shared by every subcommand.
 #[derive(Debug, Clone, Default, Args)]
 pub struct FormatArgs {

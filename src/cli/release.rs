@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, Stdout};
+use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, RenderArgs, Stdout};
 use crate::diag::Exit;
+use crate::helm::RenderMode;
 use crate::lint::LintOptions;
 use crate::release::run::ReleaseOptions;
 use crate::release::{self, ReleaseRequest};
@@ -26,9 +27,8 @@ pub struct ReleaseArgs {
     /// Values file to pin, relative to the chart (default: values.yaml). Repeatable.
     #[arg(long = "values", value_name = "FILE")]
     pub values: Vec<PathBuf>,
-    /// Also run `helm template` on the pinned chart and lint what it renders (needs helm on PATH).
-    #[arg(long)]
-    pub render: bool,
+    #[command(flatten)]
+    pub render: RenderArgs,
     /// Configuration file (default: .chartpin.yaml beside Chart.yaml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -74,8 +74,8 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
         },
         lint: LintOptions {
             rendered: None,
-            render: args.render,
-            helm: None,
+            render: args.render.mode(RenderMode::Off) != RenderMode::Off,
+            helm: args.render.spec(),
             config: args.config.clone(),
         },
         dry_run: args.dry_run,

@@ -42,7 +42,7 @@ pub enum LintError {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Helm(String),
+    Helm(#[from] crate::helm::HelmError),
 }
 
 impl LintError {
@@ -160,8 +160,9 @@ pub struct LintOptions {
     pub rendered: Option<RenderedInput>,
     /// `--render`: run `helm template` on each chart.
     pub render: bool,
-    /// The `helm` binary; `None` looks it up on `PATH`.
-    pub helm: Option<PathBuf>,
+    /// The `helm` binary (`None` looks it up on `PATH`) and the values
+    /// (`--values-file`, `--set`) it renders with.
+    pub helm: crate::helm::RenderSpec,
     /// `--config FILE`: one configuration for every chart. Without it, each
     /// chart's own `.chartpin.yaml` (beside `Chart.yaml`) is read.
     pub config: Option<PathBuf>,
@@ -417,7 +418,7 @@ fn collect(charts: Vec<Chart>, opts: &LintOptions) -> Result<(usize, Collected),
         out.rendered_sources.push(src);
     }
     if opts.render {
-        let helm = find_helm(opts.helm.as_deref())?;
+        let helm = crate::helm::Helm::find(opts.helm.helm.as_deref())?;
         for c in &charts {
             // helm renders a staged copy of a directory chart: the chart as
             // in memory (release's planned files), and never a FIFO or a
@@ -431,14 +432,13 @@ fn collect(charts: Vec<Chart>, opts: &LintOptions) -> Result<(usize, Collected),
                 (None, ChartOrigin::Archive(a)) => a.clone(),
                 (None, _) => continue,
             };
-            let text = helm_template(&helm, &c.name, &target).map_err(|e| match (&staged, e) {
+            let text = helm
+                .template(&c.name, &target, &opts.helm, &[])
                 // helm names the staged copy; the user knows the chart.
-                (Some(s), LintError::Helm(m)) => LintError::Helm(m.replace(
-                    &s.chart_dir().display().to_string(),
-                    &c.root.display().to_string(),
-                )),
-                (_, e) => e,
-            })?;
+                .map_err(|e| match &staged {
+                    Some(s) => e.shown_as(s.chart_dir(), &c.root),
+                    None => e,
+                })?;
             let src = SourceFile::new(format!("helm template {}", c.root.display()), text);
             scan_rendered(&src, &refs, &mut out)?;
             out.rendered_sources.push(src);
@@ -471,44 +471,6 @@ fn scan_rendered(
     out.images.extend(scan.images);
     out.findings.extend(scan.findings);
     Ok(())
-}
-
-/// `helm` from `explicit`, else the first on `PATH`.
-pub fn find_helm(explicit: Option<&Path>) -> Result<PathBuf, LintError> {
-    if let Some(p) = explicit {
-        return Ok(p.to_path_buf());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("helm"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            LintError::Helm(
-                "--render needs `helm`, and it is not on PATH (install Helm, or run scripts/install-deps, which puts it in .tools/bin)".into(),
-            )
-        })
-}
-
-/// Run `helm template <name> <chart>` and return what it printed.
-fn helm_template(helm: &Path, name: &str, chart: &Path) -> Result<String, LintError> {
-    let release = if name.is_empty() { "release" } else { name };
-    let out = std::process::Command::new(helm)
-        .arg("template")
-        .arg(release)
-        .arg(chart)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| LintError::Helm(format!("could not run {}: {e}", helm.display())))?;
-    if !out.status.success() {
-        return Err(LintError::Helm(format!(
-            "`helm template {release} {}` failed ({}): {}",
-            chart.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    String::from_utf8(out.stdout)
-        .map_err(|_| LintError::Helm("helm template printed invalid UTF-8".into()))
 }
 
 /// Overrides a parent hands a subchart: its values under the subchart's key, and `global`.

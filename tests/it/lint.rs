@@ -191,7 +191,10 @@ fn corpus_charts_as_shipped() {
 fn fixtures_rendered_with_real_helm() {
     let opts = LintOptions {
         render: true,
-        helm: Some(helm::helm()),
+        helm: chartpin::helm::RenderSpec {
+            helm: Some(helm::helm()),
+            ..Default::default()
+        },
         ..LintOptions::default()
     };
     let findings = lint_dirs(&[fixture("hidden"), fixture("osm-tagwins")], &opts);
@@ -324,7 +327,10 @@ fn packaged_chart_from_helm_package() {
         &[tgz],
         &LintOptions {
             render: true,
-            helm: Some(helm::helm()),
+            helm: chartpin::helm::RenderSpec {
+                helm: Some(helm::helm()),
+                ..Default::default()
+            },
             ..LintOptions::default()
         },
     );
@@ -1003,4 +1009,79 @@ fn images_in_block_strings_of_manifest_text_sit_at_their_bytes() {
     // Pin leaves the strings alone: they are not image sites.
     let sites = chartpin::values::image_sites(Path::new("values.yaml"), &values).unwrap();
     assert_eq!(sites.len(), 1);
+}
+
+/// A chart that needs a value to render: helm's own refusal and the hint to
+/// pass values (exit 2); with `--set` or `--values-file` it renders, and
+/// the image those values name is linted; a `--helm` that is not there is
+/// named.
+#[test]
+fn render_takes_the_values_helm_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("needs");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: needs\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "replicas: 1\n").unwrap();
+    std::fs::write(
+        chart.join("templates/pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: app\n      image: {{ required \"set image\" .Values.image | quote }}\n",
+    )
+    .unwrap();
+    let c = chart.to_str().unwrap();
+    let helm = helm::helm();
+    let helm = helm.to_str().unwrap();
+
+    let refused = chartpin(&["lint", c, "--render", "--helm", helm]).run();
+    assert_eq!(refused.code, Exit::Usage as i32, "{}", refused.all());
+    assert!(refused.stderr.contains("set image"), "{}", refused.all());
+    assert!(
+        refused.stderr.contains("--values-file"),
+        "{}",
+        refused.all()
+    );
+
+    let set = chartpin(&[
+        "lint",
+        c,
+        "--render",
+        "--helm",
+        helm,
+        "--set",
+        "image=nginx:1.25",
+    ])
+    .run();
+    assert_eq!(set.code, Exit::Findings as i32, "{}", set.all());
+    assert!(set.stdout.contains("nginx:1.25"), "{}", set.all());
+
+    let file = dir.path().join("ci-values.yaml");
+    std::fs::write(&file, "image: busybox:1.36\n").unwrap();
+    let from_file = chartpin(&[
+        "lint",
+        c,
+        "--render",
+        "--helm",
+        helm,
+        "--values-file",
+        file.to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(from_file.code, Exit::Findings as i32, "{}", from_file.all());
+    assert!(
+        from_file.stdout.contains("busybox:1.36"),
+        "{}",
+        from_file.all()
+    );
+
+    let missing = chartpin(&["lint", c, "--render", "--helm", "/nonexistent/helm"]).run();
+    assert_eq!(missing.code, Exit::Usage as i32, "{}", missing.all());
+    assert!(
+        missing.stderr.contains("/nonexistent/helm")
+            && missing.stderr.contains("scripts/install-deps"),
+        "{}",
+        missing.all()
+    );
 }
