@@ -10,44 +10,20 @@ use std::process::{Command, Output};
 
 use crate::dist_action::{Server, release_assets_for};
 use crate::support::cli::text;
-use crate::support::helm::helm;
+use crate::support::helm::HelmHome;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A temporary helm home; `helm()` runs the real helm v4 in it.
-struct HelmHome {
-    dir: tempfile::TempDir,
-}
-
 impl HelmHome {
-    fn new() -> HelmHome {
-        HelmHome {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn plugins(&self) -> PathBuf {
-        self.dir.path().join("data/plugins")
-    }
-
-    /// `helm ARGS` in this home with `env` added; PATH without a chartpin.
-    fn helm(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let d = self.dir.path();
-        let mut cmd = Command::new(helm());
-        cmd.args(args)
-            .env("HELM_DATA_HOME", d.join("data"))
-            .env("HELM_CONFIG_HOME", d.join("config"))
-            .env("HELM_CACHE_HOME", d.join("cache"))
-            .env("HELM_PLUGINS", self.plugins())
-            .env("HOME", d)
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("NO_COLOR", "1")
-            .env("CI", "1")
+    /// `helm ARGS` (the real helm v4) in this home with `env` added; PATH
+    /// without a chartpin.
+    fn helm_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(args);
+        cmd.env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env_remove("CHARTPIN_BIN")
-            .env_remove("HELM_BIN")
-            .env_remove("GITHUB_ACTIONS");
+            .env_remove("HELM_BIN");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -56,7 +32,7 @@ impl HelmHome {
 
     /// The `helm plugin list` row of chartpin, split on whitespace.
     fn listed(&self) -> Vec<String> {
-        let list = self.helm(&["plugin", "list"], &[]);
+        let list = self.helm_env(&["plugin", "list"], &[]);
         let out = text(&list.stdout);
         assert!(out.starts_with("NAME"), "{out}");
         let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
@@ -88,7 +64,7 @@ fn helm_4_loads_the_plugin_as_v1_not_legacy_and_exit_codes_pass_through() {
     let before = std::fs::read(repo().join("plugin.yaml")).unwrap();
     let home = HelmHome::new();
     let bin = env!("CARGO_BIN_EXE_chartpin");
-    let install = home.helm(
+    let install = home.helm_env(
         &["plugin", "install", repo().to_str().unwrap()],
         &[("CHARTPIN_BIN", bin)],
     );
@@ -113,7 +89,7 @@ fn helm_4_loads_the_plugin_as_v1_not_legacy_and_exit_codes_pass_through() {
 
     // Exit codes pass through: 0 clean, 1 findings, 2 input error. Helm adds
     // one line of its own after any non-zero exit (documented in README).
-    let clean = home.helm(
+    let clean = home.helm_env(
         &[
             "chartpin",
             "lint",
@@ -121,7 +97,7 @@ fn helm_4_loads_the_plugin_as_v1_not_legacy_and_exit_codes_pass_through() {
         ],
         &[],
     );
-    let findings = home.helm(
+    let findings = home.helm_env(
         &[
             "chartpin",
             "lint",
@@ -129,7 +105,7 @@ fn helm_4_loads_the_plugin_as_v1_not_legacy_and_exit_codes_pass_through() {
         ],
         &[],
     );
-    let missing = home.helm(&["chartpin", "lint", "/nonexistent/chart"], &[]);
+    let missing = home.helm_env(&["chartpin", "lint", "/nonexistent/chart"], &[]);
     assert_eq!(
         findings.status.code(),
         Some(1),
@@ -158,7 +134,7 @@ fn helm_4_loads_the_plugin_as_v1_not_legacy_and_exit_codes_pass_through() {
         "helm passes chartpin's status as it is"
     );
 
-    let uninstall = home.helm(&["plugin", "uninstall", "chartpin"], &[]);
+    let uninstall = home.helm_env(&["plugin", "uninstall", "chartpin"], &[]);
     assert!(uninstall.status.success(), "{}", text(&uninstall.stderr));
     assert!(
         repo().join("scripts/helm-chartpin").is_file(),
@@ -200,12 +176,12 @@ fn the_install_hook_fetches_the_release_binary_and_refuses_a_bad_sum() {
     ];
 
     let home = HelmHome::new();
-    let install = home.helm(&["plugin", "install", src.to_str().unwrap()], &env);
+    let install = home.helm_env(&["plugin", "install", src.to_str().unwrap()], &env);
     let err = text(&install.stderr);
     assert!(install.status.success(), "{err}");
     assert!(err.contains("matches the published sum"), "{err}");
     assert_eq!(home.listed()[3], "v1");
-    let run = home.helm(&["chartpin", "lint", "--flag"], &[]);
+    let run = home.helm_env(&["chartpin", "lint", "--flag"], &[]);
     assert_eq!(text(&run.stdout).trim(), "fetched-chartpin lint --flag");
 
     // Another archive under the published sum: the install fails, no binary.
@@ -219,7 +195,7 @@ fn the_install_hook_fetches_the_release_binary_and_refuses_a_bad_sum() {
     .unwrap();
     let src2 = plugin_source(&tmp.path().join("second"));
     let home = HelmHome::new();
-    let install = home.helm(&["plugin", "install", src2.to_str().unwrap()], &env);
+    let install = home.helm_env(&["plugin", "install", src2.to_str().unwrap()], &env);
     let err = text(&install.stderr);
     assert!(!install.status.success(), "{err}");
     assert!(err.contains("checksum mismatch"), "{err}");

@@ -7,42 +7,18 @@
 //! `$HELM_DATA_HOME/plugins` even with HELM_PLUGINS set elsewhere, while
 //! loading honoured HELM_PLUGINS; so both point at the same directory here.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::support::cli::text;
-use crate::support::helm::helm;
-
-struct HelmHome {
-    dir: tempfile::TempDir,
-}
+use crate::support::helm::HelmHome;
 
 impl HelmHome {
-    fn new() -> HelmHome {
-        HelmHome {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn plugins(&self) -> PathBuf {
-        self.dir.path().join("data/plugins")
-    }
-
-    /// `helm ARGS` with every helm directory in this home, and CHARTPIN_BIN set
-    /// for the plugin's wrapper script.
+    /// `helm ARGS` in this home, with CHARTPIN_BIN set for the plugin's
+    /// wrapper script.
     fn helm(&self, args: &[&str]) -> Output {
-        let d = self.dir.path();
-        Command::new(helm())
-            .args(args)
-            .env("HELM_DATA_HOME", d.join("data"))
-            .env("HELM_CONFIG_HOME", d.join("config"))
-            .env("HELM_CACHE_HOME", d.join("cache"))
-            .env("HELM_PLUGINS", self.plugins())
+        self.command(args)
             .env("CHARTPIN_BIN", env!("CARGO_BIN_EXE_chartpin"))
-            .env("HOME", d)
-            .env("NO_COLOR", "1")
-            .env("CI", "1")
-            .env_remove("GITHUB_ACTIONS")
             .output()
             .expect("run helm")
     }

@@ -70,3 +70,38 @@ pub fn template(name: &str, chart: &Path) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// A temporary helm home: every helm directory (data, config, cache,
+/// plugins, HOME) inside one temporary directory, for the plugin tests.
+pub struct HelmHome {
+    dir: tempfile::TempDir,
+}
+
+impl HelmHome {
+    pub fn new() -> HelmHome {
+        HelmHome {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn plugins(&self) -> PathBuf {
+        self.dir.path().join("data/plugins")
+    }
+
+    /// `helm ARGS` with every helm directory in this home, plain output, CI
+    /// set and no GitHub Actions variables; callers add what they need.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let d = self.dir.path();
+        let mut cmd = Command::new(helm());
+        cmd.args(args)
+            .env("HELM_DATA_HOME", d.join("data"))
+            .env("HELM_CONFIG_HOME", d.join("config"))
+            .env("HELM_CACHE_HOME", d.join("cache"))
+            .env("HELM_PLUGINS", self.plugins())
+            .env("HOME", d)
+            .env("NO_COLOR", "1")
+            .env("CI", "1")
+            .env_remove("GITHUB_ACTIONS");
+        cmd
+    }
+}
