@@ -80,6 +80,8 @@ codes! {
     DigestNotFound = "digest-not-found", Error, "the registry does not have a manifest with this digest";
     TagDrift = "tag-drift", Error, "the tag now points to a different digest than the one pinned";
     PlatformMissing = "platform-missing", Error, "the pinned image does not provide an expected platform";
+    NotAnImage = "not-an-image", Error, "the pinned digest names an attestation, signature, SBOM or other artifact, not an image a kubelet can run";
+    PlatformManifest = "platform-manifest", Warning, "one platform's manifest is pinned where its tag points to a multi-platform index";
     ContentMismatch = "content-mismatch", Error, "the manifest bytes the registry served do not hash to the pinned digest";
     AuthFailed = "auth-failed", Error, "the registry refused the credentials (or anonymous access) for this image";
     RegistryUnreachable = "registry-unreachable", Error, "the registry gave no usable answer (network, TLS, timeouts or retries exhausted)";

@@ -41,6 +41,9 @@ pub struct ReleaseArgs {
     /// Check that each tag pinned beside a digest still points to that digest.
     #[arg(long = "check-tags")]
     pub check_tags: bool,
+    /// A single platform's manifest pinned where its tag points to a multi-platform index is an error (`platform-manifest`), not a warning.
+    #[arg(long = "require-index")]
+    pub require_index: bool,
     /// Do every check and print a unified diff of what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -71,6 +74,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
             content: args.content,
             check_tags: args.check_tags,
             platforms,
+            require_index: args.require_index,
         },
         lint: LintOptions {
             rendered: None,

@@ -41,6 +41,9 @@ pub struct VerifyArgs {
     /// Check that each tag pinned beside a digest still points to that digest.
     #[arg(long = "check-tags")]
     pub check_tags: bool,
+    /// A single platform's manifest pinned where its tag points to a multi-platform index is an error (`platform-manifest`), not a warning.
+    #[arg(long = "require-index")]
+    pub require_index: bool,
     #[command(flatten)]
     pub format: FormatArgs,
     #[command(flatten)]
@@ -94,6 +97,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
             content: args.content,
             check_tags: args.check_tags,
             platforms,
+            require_index: args.require_index,
         },
     };
     let bar = progress_bar();

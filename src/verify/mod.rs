@@ -20,6 +20,7 @@
 //! `OciImageManifest`, `Platform`); Docker's v2 manifest list and manifest
 //! have the same fields and are read by the same models.
 
+pub mod kind;
 pub mod run;
 pub mod targets;
 
@@ -33,9 +34,10 @@ use oci_client::manifest::{
     Versioned,
 };
 
-use crate::diag::{Code, Finding};
+use crate::diag::{Code, Finding, Severity};
 use crate::reference::{Algorithm, Digest, ImageRef};
 use crate::registry::{RegistryClient, RegistryError};
+pub use kind::Kind;
 
 /// Where a reference was found: the place in its file (line and column
 /// are worked out when reporting) and its YAML path.
@@ -137,6 +139,9 @@ pub struct VerifyOptions {
     pub check_tags: bool,
     /// Platforms every image must provide.
     pub platforms: Vec<Platform>,
+    /// `--require-index`: a single platform's manifest pinned where its tag
+    /// points to an index is an error, not a warning.
+    pub require_index: bool,
 }
 
 /// The result of a run: findings (empty when all verified) and counts.
@@ -214,11 +219,26 @@ pub async fn verify(
         done += 1;
         progress(done, total);
     }
-    let verified = results.iter().filter(|r| r.is_empty()).count();
+    let finding = |code: Code, message: &str| {
+        let f = Finding::new(code, message);
+        if code == Code::PlatformManifest && options.require_index {
+            f.with_severity(Severity::Error)
+        } else {
+            f
+        }
+    };
+    // A warning (a platform manifest pinned) leaves the digest proven.
+    let verified = results
+        .iter()
+        .filter(|r| {
+            r.iter()
+                .all(|(c, m)| finding(*c, m).severity != Severity::Error)
+        })
+        .count();
     let mut findings = Vec::new();
     for t in targets.iter().filter(|t| t.image.is_pinned()) {
         for (code, message) in &results[seen[&key(t)]] {
-            findings.push(place(Finding::new(*code, message.clone()), t));
+            findings.push(place(finding(*code, message), t));
         }
     }
     VerifyOutcome {
@@ -261,26 +281,8 @@ async fn check_inner(
     let digest = image.digest().expect("only pinned references are checked");
     let name = image.name();
     let mut problems = Vec::new();
-    let mut need_body = options.content || !options.platforms.is_empty();
-    if !need_body {
-        match client.head_manifest(image, &digest.to_string()).await? {
-            None => return Ok(vec![not_found(&name, digest)]),
-            Some(head) => match head.digest_header {
-                Some(h) if h == digest.to_string() => {}
-                Some(h) => {
-                    return Ok(vec![(
-                        Code::ContentMismatch,
-                        format!(
-                            "{name}: asked for {digest}, the registry answered Docker-Content-Digest {h}"
-                        ),
-                    )]);
-                }
-                // No header: the registry's word is not proof; fetch and hash.
-                None => need_body = true,
-            },
-        }
-    }
-    if need_body {
+    // Always the body: existence, the bytes' hash and the kind in one request.
+    {
         let Some(body) = client.get_manifest(image, &digest.to_string()).await? else {
             return Ok(vec![not_found(&name, digest)]);
         };
@@ -300,6 +302,31 @@ async fn check_inner(
                     "{name}: the manifest hashes to {digest} but the registry answered Docker-Content-Digest {h}"
                 ),
             )]);
+        }
+        let parsed = match parse_manifest(&body.bytes) {
+            Ok(p) => p,
+            Err(why) => {
+                return Ok(vec![(
+                    Code::NotAnImage,
+                    format!("{name}: {digest} is not an image: {why}"),
+                )]);
+            }
+        };
+        let kind = kind::classify(&parsed);
+        if !kind.is_runnable() {
+            return Ok(vec![(
+                Code::NotAnImage,
+                format!(
+                    "{name}: {digest} is {}, not an image a kubelet can run",
+                    kind.describe()
+                ),
+            )]);
+        }
+        if kind == Kind::Image
+            && let Some(tag) = image.tag()
+            && let Some(problem) = platform_manifest(client, image, tag, digest).await?
+        {
+            problems.push(problem);
         }
         if !options.platforms.is_empty() {
             problems.extend(check_platforms(client, image, &body.bytes, &options.platforms).await?);
@@ -321,6 +348,52 @@ async fn check_inner(
         }
     }
     Ok(problems)
+}
+
+/// `platform-manifest` when `tag` points to an index that lists `digest` as
+/// one platform's image: the index was meant.
+async fn platform_manifest(
+    client: &RegistryClient,
+    image: &ImageRef,
+    tag: &str,
+    digest: &Digest,
+) -> Result<Option<Problem>, RegistryError> {
+    let Some(head) = client.head_manifest(image, tag).await? else {
+        return Ok(None);
+    };
+    let index_type =
+        |t: &str| t == OCI_IMAGE_INDEX_MEDIA_TYPE || t == IMAGE_MANIFEST_LIST_MEDIA_TYPE;
+    if head.digest_header.as_deref() == Some(&digest.to_string())
+        || head.media_type.as_deref().is_some_and(|t| !index_type(t))
+    {
+        return Ok(None);
+    }
+    let Some(body) = client.get_manifest(image, tag).await? else {
+        return Ok(None);
+    };
+    let Ok(ParsedManifest::Index(index)) = parse_manifest(&body.bytes) else {
+        return Ok(None);
+    };
+    let pinned = digest.to_string();
+    let Some(entry) = index.manifests.iter().find(|e| e.digest == pinned) else {
+        return Ok(None);
+    };
+    let platform = entry
+        .platform
+        .as_ref()
+        .map(show_platform)
+        .unwrap_or_else(|| "one platform's".to_string());
+    let index_digest = head
+        .digest_header
+        .filter(|h| Digest::parse(h).is_ok())
+        .unwrap_or_else(|| digest_of(Algorithm::Sha256, &body.bytes));
+    Ok(Some((
+        Code::PlatformManifest,
+        format!(
+            "{name}: {digest} is the {platform} manifest of the index {name}:{tag} points to ({index_digest}); pin the index, or clusters on its other platforms cannot pull it",
+            name = image.name()
+        ),
+    )))
 }
 
 fn not_found(name: &str, digest: &Digest) -> Problem {
@@ -437,6 +510,7 @@ async fn provided(
                 index
                     .manifests
                     .into_iter()
+                    .filter(|e| !kind::is_attestation_entry(e))
                     .filter_map(|e| e.platform.map(|p| (p, e.digest)))
                     .collect(),
             )));

@@ -24,3 +24,4 @@ mod report;
 mod support;
 mod usecases;
 mod verify;
+mod verify_kinds;

@@ -309,6 +309,57 @@ impl Registry {
         })
     }
 
+    /// Upload `bytes` as a blob of `repo`; its `sha256:…` digest.
+    pub fn push_blob_bytes(&self, repo: &str, bytes: &[u8]) -> String {
+        self.runtime.block_on(self.push_blob(repo, bytes))
+    }
+
+    /// Put `bytes` as a manifest of `repo` under `reference` (a tag, or its
+    /// own digest when `None`); its `sha256:…` digest.
+    pub fn push_manifest(
+        &self,
+        repo: &str,
+        reference: Option<&str>,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> String {
+        let digest = sha256(bytes);
+        self.runtime.block_on(self.put_manifest(
+            repo,
+            reference.unwrap_or(&digest),
+            media_type,
+            bytes,
+        ));
+        digest
+    }
+
+    /// Push a non-image OCI manifest: config of `config_media_type` (`{}`),
+    /// one layer of `layer_media_type` holding `seed`, and `artifactType`
+    /// when given. Returns the manifest's digest and bytes.
+    pub fn push_artifact(
+        &self,
+        repo: &str,
+        artifact_type: Option<&str>,
+        config_media_type: &str,
+        layer_media_type: &str,
+        seed: &str,
+    ) -> (String, Vec<u8>) {
+        let config = self.push_blob_bytes(repo, b"{}");
+        let layer_bytes = format!("{{\"seed\": \"{seed}\"}}").into_bytes();
+        let layer = self.push_blob_bytes(repo, &layer_bytes);
+        let mut manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": config_media_type, "digest": config, "size": 2},
+            "layers": [{"mediaType": layer_media_type, "digest": layer, "size": layer_bytes.len()}],
+        });
+        if let Some(t) = artifact_type {
+            manifest["artifactType"] = t.into();
+        }
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        (self.push_manifest(repo, None, OCI_MANIFEST, &bytes), bytes)
+    }
+
     /// Move `tag` of `repo` to an existing manifest (`bytes` of media type `media_type`).
     pub fn retag(&self, repo: &str, tag: &str, media_type: &str, bytes: &[u8]) {
         self.runtime
