@@ -35,6 +35,11 @@ pub struct Config {
     pub sha_format: Option<ShaFormat>,
     /// Lint suppressions.
     pub ignore: Vec<IgnoreRule>,
+    /// `requirePlatforms:` platforms every pinned image of the chart must
+    /// provide (verify and release add them to `--platform`).
+    pub require_platforms: Vec<crate::reference::Platform>,
+    /// `requireIndex: true`: as `--require-index`.
+    pub require_index: bool,
     /// The file's text, which the rules' locations point into (`None` for
     /// an empty file).
     pub source: Option<SourceFile>,
@@ -189,6 +194,10 @@ struct RawConfig {
     sha_format: Option<ShaFormat>,
     #[serde(default)]
     ignore: Vec<Spanned<RawIgnore>>,
+    #[serde(default)]
+    require_platforms: Vec<Spanned<String>>,
+    #[serde(default)]
+    require_index: bool,
 }
 
 #[derive(Deserialize)]
@@ -293,11 +302,21 @@ impl Config {
             rule.location = Some(located(&loc));
             ignore.push(rule);
         }
+        let mut require_platforms = Vec::new();
+        for p in raw.require_platforms {
+            let platform = crate::reference::Platform::parse(&p.value)
+                .map_err(|e| at(&p.referenced, e.to_string()))?;
+            if !require_platforms.contains(&platform) {
+                require_platforms.push(platform);
+            }
+        }
         Ok(Config {
             path: path.to_path_buf(),
             images,
             sha_format: raw.sha_format,
             ignore,
+            require_platforms,
+            require_index: raw.require_index,
             source: Some(source),
         })
     }
@@ -371,6 +390,26 @@ mod tests {
         assert_eq!(bare_message("error: line 1 column 12: bad"), "bad");
         assert_eq!(bare_message("no position: here"), "no position: here");
         assert_eq!(bare_message("line one: two"), "line one: two");
+    }
+
+    #[test]
+    fn reads_required_platforms_and_index() {
+        let text =
+            "requirePlatforms: [linux/amd64, linux/arm64/v8, linux/amd64]\nrequireIndex: true\n";
+        let c = Config::parse(Path::new(".chartpin.yaml"), text).unwrap();
+        let shown: Vec<String> = c.require_platforms.iter().map(|p| p.to_string()).collect();
+        assert_eq!(shown, ["linux/amd64", "linux/arm64/v8"]);
+        assert!(c.require_index);
+        let e = Config::parse(
+            Path::new("c/.chartpin.yaml"),
+            "requirePlatforms:\n  - linux/amd64\n  - amd64\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("c/.chartpin.yaml:3:5: invalid platform `amd64`"),
+            "{e}"
+        );
     }
 
     #[test]

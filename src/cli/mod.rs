@@ -339,11 +339,16 @@ pub fn report_resolution(run: &crate::verify::run::ResolveRun) -> std::io::Resul
     Ok(run.resolution.exit())
 }
 
-/// `--platform` values, parsed.
+/// `--platform` (and `--require-platform`) values, parsed, each once.
 pub fn parse_platforms(raw: &[String]) -> anyhow::Result<Vec<crate::verify::Platform>> {
-    raw.iter()
-        .map(|p| crate::verify::Platform::parse(p).map_err(anyhow::Error::msg))
-        .collect()
+    let mut out: Vec<crate::verify::Platform> = Vec::new();
+    for p in raw {
+        let p = crate::verify::Platform::parse(p.trim()).map_err(anyhow::Error::msg)?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
 }
 
 /// The registry client the flags and environment describe.

@@ -41,6 +41,13 @@ pub struct ReleaseArgs {
     /// Check that each tag pinned beside a digest still points to that digest.
     #[arg(long = "check-tags")]
     pub check_tags: bool,
+    /// Platforms every pinned image must provide, comma-separated (linux/amd64,linux/arm64). Repeatable; the same check as --platform, and a chart's .chartpin.yaml `requirePlatforms` adds to it.
+    #[arg(
+        long = "require-platform",
+        value_name = "OS/ARCH[,…]",
+        value_delimiter = ','
+    )]
+    pub require_platforms: Vec<String>,
     /// A single platform's manifest pinned where its tag points to a multi-platform index is an error (`platform-manifest`), not a warning.
     #[arg(long = "require-index")]
     pub require_index: bool,
@@ -60,7 +67,9 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     if args.digests.is_empty() {
         anyhow::bail!("`chartpin release` needs at least one --digests FILE");
     }
-    let platforms = super::parse_platforms(&args.registry.platforms)?;
+    let platforms = super::parse_platforms(
+        &[&args.registry.platforms[..], &args.require_platforms[..]].concat(),
+    )?;
     let client = super::build_client(&args.registry)?;
     let format = args.format.resolve();
     let manifest = args.digests.read()?;

@@ -41,6 +41,16 @@ pub struct VerifyArgs {
     /// Check that each tag pinned beside a digest still points to that digest.
     #[arg(long = "check-tags")]
     pub check_tags: bool,
+    /// Configuration file for every chart (default: each chart's .chartpin.yaml, whose requirePlatforms and requireIndex add to the flags).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Platforms every pinned image must provide, comma-separated (linux/amd64,linux/arm64). Repeatable; the same check as --platform, and a chart's .chartpin.yaml `requirePlatforms` adds to it.
+    #[arg(
+        long = "require-platform",
+        value_name = "OS/ARCH[,…]",
+        value_delimiter = ','
+    )]
+    pub require_platforms: Vec<String>,
     /// A single platform's manifest pinned where its tag points to a multi-platform index is an error (`platform-manifest`), not a warning.
     #[arg(long = "require-index")]
     pub require_index: bool,
@@ -77,7 +87,9 @@ pub struct ResolveArgs {
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
-    let platforms = super::parse_platforms(&args.registry.platforms)?;
+    let platforms = super::parse_platforms(
+        &[&args.registry.platforms[..], &args.require_platforms[..]].concat(),
+    )?;
     let client = super::build_client(&args.registry)?;
     let (charts, images) = split_named(
         &args.charts.paths,
@@ -99,6 +111,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
             platforms,
             require_index: args.require_index,
         },
+        config: args.config.clone(),
     };
     let bar = progress_bar();
     let run = crate::verify::run::verify_request(&client, &request, &|done, total| {

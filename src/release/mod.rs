@@ -112,6 +112,9 @@ pub struct ChartPlan {
     pub chart_yaml: Option<(FileChange, ChartMetaPlan)>,
     /// The chart as read, before the plan's changes.
     pub chart: Chart,
+    /// Its configuration (`--config`, else its `.chartpin.yaml`), for what
+    /// verify must require of its images.
+    pub config: Option<Config>,
 }
 
 /// Everything the release would do, computed in memory.
@@ -181,7 +184,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let opts = PinOptions {
             sha_format: pin::sha_format_from_templates(&chart),
             subchart_sha_formats: pin::subchart_sha_formats(&chart),
-            config,
+            config: config.clone(),
         };
         let parsed = files.iter().map(|(_, _, v)| v);
         let outcome = pin::pin(parsed, manifest, &opts)?;
@@ -291,6 +294,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             values,
             chart_yaml,
             chart,
+            config,
         });
     }
     // A manifest none of whose entries matched is a mistake to stop on,
@@ -364,7 +368,11 @@ pub async fn verify_plan(
     options: &VerifyOptions,
 ) -> verify::VerifyOutcome {
     let targets: Vec<Target> = plan.targets.iter().flatten().cloned().collect();
-    let outcome = verify::verify(client, &targets, options, &|_, _| {}).await;
+    let mut options = options.clone();
+    for config in plan.charts.iter().filter_map(|c| c.config.as_ref()) {
+        options.require_from(config);
+    }
+    let outcome = verify::verify(client, &targets, &options, &|_, _| {}).await;
     for (row, target) in plan.rows.iter_mut().zip(&plan.targets) {
         let Some(t) = target else { continue };
         let mine: Vec<&Finding> = outcome

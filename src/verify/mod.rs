@@ -69,65 +69,19 @@ impl Target {
     }
 }
 
-/// Text that is not `os/arch[/variant]`.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid platform `{0}` (expected os/arch or os/arch/variant, e.g. linux/arm64)")]
-pub struct InvalidPlatform(pub String);
+pub use crate::reference::{InvalidPlatform, Platform};
 
-/// A platform an image must provide: `os/arch[/variant]`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Platform {
-    pub os: String,
-    pub architecture: String,
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    /// Parse `linux/amd64` or `linux/arm/v7`.
-    pub fn parse(s: &str) -> Result<Platform, InvalidPlatform> {
-        let parts: Vec<&str> = s.split('/').collect();
-        let ok = |p: &&str| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        };
-        match parts.as_slice() {
-            [os, arch] if ok(os) && ok(arch) => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: None,
-            }),
-            [os, arch, variant] if ok(os) && ok(arch) && ok(variant) => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: Some(variant.to_string()),
-            }),
-            _ => Err(InvalidPlatform(s.to_string())),
-        }
-    }
-
-    /// Whether a platform as a manifest or config states it satisfies this one
-    /// (no variant asked → any variant). Compared as oci-spec's enums, both
-    /// sides read through the same `From<&str>`, so its aliases (it reads
-    /// `armbe` as `arm64be`) cannot make a written platform miss itself.
-    fn matches(&self, p: &OciPlatform) -> bool {
-        Os::from(self.os.as_str()) == p.os
-            && Architecture::from(self.architecture.as_str()) == p.architecture
-            && self
-                .variant
-                .as_deref()
-                .is_none_or(|v| Some(v) == p.variant.as_deref())
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
+/// Whether `p`, as a manifest or config states it, satisfies `wanted`
+/// (no variant asked → any variant). Compared as oci-spec's enums, both
+/// sides read through the same `From<&str>`, so its aliases (it reads
+/// `armbe` as `arm64be`) cannot make a written platform miss itself.
+fn satisfies(wanted: &Platform, p: &OciPlatform) -> bool {
+    Os::from(wanted.os.as_str()) == p.os
+        && Architecture::from(wanted.architecture.as_str()) == p.architecture
+        && wanted
+            .variant
+            .as_deref()
+            .is_none_or(|v| Some(v) == p.variant.as_deref())
 }
 
 /// What to check beyond existence.
@@ -142,6 +96,20 @@ pub struct VerifyOptions {
     /// `--require-index`: a single platform's manifest pinned where its tag
     /// points to an index is an error, not a warning.
     pub require_index: bool,
+}
+
+impl VerifyOptions {
+    /// Add what a chart's `.chartpin.yaml` requires (`requirePlatforms`,
+    /// `requireIndex`) to these options. A run over several charts checks
+    /// the union of their requirements.
+    pub fn require_from(&mut self, config: &crate::config::Config) {
+        for p in &config.require_platforms {
+            if !self.platforms.contains(p) {
+                self.platforms.push(p.clone());
+            }
+        }
+        self.require_index |= config.require_index;
+    }
 }
 
 /// The result of a run: findings (empty when all verified) and counts.
@@ -562,7 +530,7 @@ async fn check_platforms(
     let list = provided.list();
     Ok(wanted
         .iter()
-        .filter(|w| !have.iter().any(|p| w.matches(p)))
+        .filter(|w| !have.iter().any(|p| satisfies(w, p)))
         .map(|w| {
             (
                 Code::PlatformMissing,
@@ -640,9 +608,9 @@ pub async fn resolve(
     let pick = match &provided {
         Provided::Index(entries) => entries
             .iter()
-            .find(|(p, _)| platform.matches(p))
+            .find(|(p, _)| satisfies(platform, p))
             .map(|(_, d)| d.clone()),
-        Provided::Image(p) => platform.matches(p).then(|| digest.to_string()),
+        Provided::Image(p) => satisfies(platform, p).then(|| digest.to_string()),
     };
     let pick = pick.ok_or_else(|| ResolveError::NoPlatform {
         image: shown.clone(),
@@ -671,19 +639,24 @@ mod tests {
         let arm64_v8 = stated(r#"{"os": "linux", "architecture": "arm64", "variant": "v8"}"#);
         let amd64 = stated(r#"{"os": "linux", "architecture": "amd64"}"#);
         let p = Platform::parse("linux/arm64").unwrap();
-        assert!(p.matches(&arm64_v8));
-        assert!(!p.matches(&amd64));
+        assert!(satisfies(&p, &arm64_v8));
+        assert!(!satisfies(&p, &amd64));
         let v7 = Platform::parse("linux/arm/v7").unwrap();
-        assert!(v7.matches(&stated(
-            r#"{"os": "linux", "architecture": "arm", "variant": "v7"}"#
-        )));
-        assert!(!v7.matches(&stated(
-            r#"{"os": "linux", "architecture": "arm", "variant": "v6"}"#
-        )));
-        assert!(!v7.matches(&stated(r#"{"os": "linux", "architecture": "arm"}"#)));
+        assert!(satisfies(
+            &v7,
+            &stated(r#"{"os": "linux", "architecture": "arm", "variant": "v7"}"#)
+        ));
+        assert!(!satisfies(
+            &v7,
+            &stated(r#"{"os": "linux", "architecture": "arm", "variant": "v6"}"#)
+        ));
+        assert!(!satisfies(
+            &v7,
+            &stated(r#"{"os": "linux", "architecture": "arm"}"#)
+        ));
         // Names oci-spec does not know, and one it aliases, still match themselves.
         let odd = stated(r#"{"os": "plan10", "architecture": "armbe"}"#);
-        assert!(Platform::parse("plan10/armbe").unwrap().matches(&odd));
+        assert!(satisfies(&Platform::parse("plan10/armbe").unwrap(), &odd));
         assert_eq!(
             show_platform(&odd),
             "plan10/arm64be",
@@ -827,7 +800,7 @@ mod tests {
             "rootfs": {"type": "layers", "diff_ids": []}, "history": []}"#;
         let p: OciPlatform = serde_json::from_str(config).unwrap();
         assert_eq!(show_platform(&p), "linux/arm64/v8");
-        assert!(Platform::parse("linux/arm64/v8").unwrap().matches(&p));
+        assert!(satisfies(&Platform::parse("linux/arm64/v8").unwrap(), &p));
     }
 
     #[test]

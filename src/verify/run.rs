@@ -20,6 +20,9 @@ pub struct VerifyRequest {
     pub charts: Vec<PathBuf>,
     pub manifest: Option<DigestManifest>,
     pub options: VerifyOptions,
+    /// `--config FILE`: one configuration for every chart; without it each
+    /// chart's own `.chartpin.yaml` adds its requirements to `options`.
+    pub config: Option<PathBuf>,
 }
 
 /// A verify run, ready to render.
@@ -72,15 +75,35 @@ pub fn verify_request(
         targets.extend(found.images.into_iter().map(|i| i.target));
         run.sources = found.sources;
     }
+    let mut options = req.options.clone();
+    let configs = match &req.config {
+        Some(p) => crate::config::Config::load(Path::new("."), Some(p))
+            .map_err(TargetError::from)?
+            .into_iter()
+            .collect(),
+        None => chart_configs(&run.sources)?,
+    };
+    for c in &configs {
+        options.require_from(c);
+    }
     run.files_checked = run.sources.len();
     if let Some(manifest) = &req.manifest {
         targets.extend(targets::manifest_targets(manifest, &req.charts)?);
         run.files_checked += manifest_files(manifest);
         run.sources.extend(manifest.sources.iter().cloned());
     }
-    run.outcome = block_on(super::verify(client, &targets, &req.options, progress))
-        .map_err(RunError::Runtime)?;
+    run.outcome =
+        block_on(super::verify(client, &targets, &options, progress)).map_err(RunError::Runtime)?;
     Ok(run)
+}
+
+/// The `.chartpin.yaml` files among the charts' files, parsed.
+fn chart_configs(sources: &[SourceFile]) -> Result<Vec<crate::config::Config>, TargetError> {
+    sources
+        .iter()
+        .filter(|s| s.path.file_name() == Some(std::ffi::OsStr::new(crate::config::FILE_NAME)))
+        .map(|s| crate::config::Config::parse(&s.path, &s.text).map_err(TargetError::from))
+        .collect()
 }
 
 /// Distinct files a manifest's entries came from.

@@ -4,7 +4,7 @@
 //! cosign signature and an SBOM artifact pinned by mistake, and an index
 //! missing arm64. Each is classified and reported with its own code.
 
-use crate::support::cli::{Run, chartpin};
+use crate::support::cli::{Run, chartpin, temp_chart};
 use crate::support::registry::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Registry};
 
 const IN_TOTO: &str = "application/vnd.in-toto+json";
@@ -195,5 +195,88 @@ fn each_kind_of_pinned_digest_is_classified() {
         ["error:platform-missing"],
         "{}",
         missing.all()
+    );
+}
+
+/// `--require-platform a,b` and a chart's `.chartpin.yaml` `requirePlatforms`
+/// / `requireIndex` ask the same of every pinned image; `--config FILE`
+/// stands for every chart's own.
+#[test]
+fn required_platforms_come_from_the_flag_and_the_chart_config() {
+    let reg = Registry::start();
+    let host = &reg.host;
+    let (index, platforms, _) = push_buildx_index(&reg);
+    let old = reg.push_index("old", Some("v1"), "old", &["linux/amd64"]);
+    let values = format!(
+        "app:\n  image: {host}/app:v1@{index}\nold:\n  image: {host}/old:v1@{}\n",
+        old.digest
+    );
+    let (dir, chart, _) = temp_chart(&values, "");
+    let c = chart.to_str().unwrap();
+    let plain = chartpin(&["verify", c]).run();
+    assert_eq!(plain.code, 0, "{}", plain.all());
+
+    let flag = chartpin(&["verify", c, "--require-platform", "linux/amd64,linux/arm64"]).run();
+    assert_eq!(flag.code, 1, "{}", flag.all());
+    assert!(
+        flag.stdout.contains(&format!(
+            "{host}/old: no linux/arm64 image (it provides linux/amd64)"
+        )) && !flag.stdout.contains(&format!("{host}/app:")),
+        "{}",
+        flag.all()
+    );
+    assert!(
+        chartpin(&["verify", c, "--require-platform", "amd64"])
+            .run()
+            .code
+            == 2,
+        "a platform without an os is a usage error"
+    );
+
+    std::fs::write(
+        chart.join(".chartpin.yaml"),
+        "requirePlatforms: [linux/arm64]\n",
+    )
+    .unwrap();
+    let config = chartpin(&["verify", c, "--format", "json"]).run();
+    assert_eq!(config.code, 1, "{}", config.all());
+    assert_eq!(
+        codes(&config),
+        ["error:platform-missing"],
+        "{}",
+        config.all()
+    );
+
+    // requireIndex: one platform's manifest, its tag on the index, is an error.
+    let other = dir.path().join("other.yaml");
+    std::fs::write(&other, "requireIndex: true\n").unwrap();
+    std::fs::write(
+        chart.join("values.yaml"),
+        format!("app:\n  image: {host}/app:v1@{}\n", platforms[1]),
+    )
+    .unwrap();
+    let warned = chartpin(&["verify", c, "--format", "json"]).run();
+    assert_eq!(warned.code, 0, "{}", warned.all());
+    assert_eq!(
+        codes(&warned),
+        ["warning:platform-manifest"],
+        "{}",
+        warned.all()
+    );
+    let strict = chartpin(&[
+        "verify",
+        c,
+        "--config",
+        other.to_str().unwrap(),
+        "--format",
+        "json",
+    ])
+    .run();
+    assert_eq!(strict.code, 1, "{}", strict.all());
+    assert_eq!(
+        codes(&strict),
+        ["error:platform-manifest"],
+        "{}",
+        strict.all()
     );
 }
