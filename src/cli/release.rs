@@ -38,6 +38,9 @@ pub struct ReleaseArgs {
     /// Fetch each manifest and check that its bytes hash to the pinned digest.
     #[arg(long)]
     pub content: bool,
+    /// Never ask a registry where a tag points: only the manifests' digests are looked up (existence, kind, platforms); no --check-tags, no platform-manifest check.
+    #[arg(long, conflicts_with = "check_tags")]
+    pub hermetic: bool,
     /// Check that each tag pinned beside a digest still points to that digest.
     #[arg(long = "check-tags")]
     pub check_tags: bool,
@@ -84,6 +87,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
             check_tags: args.check_tags,
             platforms,
             require_index: args.require_index,
+            hermetic: args.hermetic,
         },
         lint: LintOptions {
             rendered: None,

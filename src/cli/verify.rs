@@ -110,6 +110,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
             check_tags: args.check_tags,
             platforms,
             require_index: args.require_index,
+            hermetic: false,
         },
         config: args.config.clone(),
     };

@@ -96,6 +96,9 @@ pub struct VerifyOptions {
     /// `--require-index`: a single platform's manifest pinned where its tag
     /// points to an index is an error, not a warning.
     pub require_index: bool,
+    /// `release --hermetic`: never ask a registry where a tag points; only
+    /// the pinned digests are looked up (so no `platform-manifest` check).
+    pub hermetic: bool,
 }
 
 impl VerifyOptions {
@@ -291,6 +294,7 @@ async fn check_inner(
             )]);
         }
         if kind == Kind::Image
+            && !options.hermetic
             && let Some(tag) = image.tag()
             && let Some(problem) = platform_manifest(client, image, tag, digest).await?
         {

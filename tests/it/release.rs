@@ -643,3 +643,53 @@ fn check_tags_refuses_a_release_whose_tag_has_moved() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert_ne!(snapshot(&chart), before);
 }
+
+/// `--hermetic`: the registry is asked for the manifests' digests and
+/// nothing else (no tag, so no platform-manifest check), and it refuses
+/// `--check-tags`; without it, a tagged pin also has its tag looked up.
+#[test]
+fn a_hermetic_release_never_asks_where_a_tag_points() {
+    let reg = Registry::start();
+    let (web, tool) = push_both(&reg);
+    let proxy = Proxy::start(&reg.host);
+    let dir = tempfile::tempdir().unwrap();
+    let host = proxy.host.clone();
+    let tag_asked = |log: &[String]| {
+        log.iter()
+            .filter(|l| l.contains("/manifests/") && !l.contains("/manifests/sha256:"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+
+    let chart = chart_for(&host, &dir.path().join("plain"));
+    let digests = refs_manifest(dir.path(), &host, &web.digest, &tool.digest);
+    let run = release(&chart, &digests, &["--dry-run"], dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        !tag_asked(&proxy.request_log()).is_empty(),
+        "{:?}",
+        proxy.request_log()
+    );
+
+    let before = proxy.request_log().len();
+    let chart = chart_for(&host, &dir.path().join("hermetic"));
+    let run = release(&chart, &digests, &["--hermetic"], dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    let log = proxy.request_log()[before..].to_vec();
+    assert!(log.iter().any(|l| l.contains(&web.digest)), "{log:?}");
+    assert!(log.iter().any(|l| l.contains(&tool.digest)), "{log:?}");
+    assert!(tag_asked(&log).is_empty(), "{log:?}");
+    assert!(
+        std::fs::read_to_string(chart.join("values.yaml"))
+            .unwrap()
+            .contains(&web.digest)
+    );
+
+    let refused = release(
+        &chart,
+        &digests,
+        &["--hermetic", "--check-tags"],
+        dir.path(),
+    );
+    assert_eq!(refused.code, 2, "{}", refused.all());
+}
