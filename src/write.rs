@@ -394,3 +394,52 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
     }
 }
+
+/// Write `text` to `path`, a file chartpin produces (a lock file, a
+/// summary): an existing file is replaced as [`commit`] replaces a chart's
+/// file (its mode kept, a hard link or a non-regular file refused); a new
+/// one is written to a synced temporary in the same directory and renamed
+/// into place with mode 0644.
+pub fn write_output(path: &Path, text: &str) -> Result<Vec<WriteNote>, WriteError> {
+    if let Ok(old) = std::fs::symlink_metadata(path) {
+        let real = if old.file_type().is_symlink() {
+            std::fs::canonicalize(path).map_err(|e| WriteError::io(path, e))?
+        } else {
+            path.to_path_buf()
+        };
+        let change = FileChange {
+            shown: path.to_path_buf(),
+            real,
+            old: String::new(),
+            new: text.to_string(),
+        };
+        return commit(&[&change]);
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".chartpin-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| WriteError::io(path, e))?;
+    use std::io::Write as _;
+    tmp.write_all(text.as_bytes())
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| WriteError::io(path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // tempfile creates 0600; an output file is meant to be read.
+        let mode = 0o644;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
+            .map_err(|e| WriteError::io(path, e))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| WriteError::io(path, e.error))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(Vec::new())
+}

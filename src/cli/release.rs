@@ -38,6 +38,9 @@ pub struct ReleaseArgs {
     /// Fetch each manifest and check that its bytes hash to the pinned digest.
     #[arg(long)]
     pub content: bool,
+    /// Write a lock file here: every released image with its digest, kind, platforms (child digests) and signature result, as JSON (docs/release.md). Written only when the release succeeds.
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
     /// Never ask a registry where a tag points: only the manifests' digests are looked up (existence, kind, platforms); no --check-tags, no platform-manifest check.
     #[arg(long, conflicts_with = "check_tags")]
     pub hermetic: bool,
@@ -88,6 +91,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
             platforms,
             require_index: args.require_index,
             hermetic: args.hermetic,
+            describe: args.lock.is_some(),
         },
         lint: LintOptions {
             rendered: None,
@@ -96,6 +100,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
             config: args.config.clone(),
         },
         dry_run: args.dry_run,
+        lock: args.lock.clone(),
     };
     let run = release::run::run(
         &request,

@@ -111,6 +111,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
             platforms,
             require_index: args.require_index,
             hermetic: false,
+            describe: false,
         },
         config: args.config.clone(),
     };

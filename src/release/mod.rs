@@ -20,6 +20,7 @@
 //!
 //! Nothing here prints; the CLI renders the findings and the summary rows.
 
+pub mod imagelock;
 pub mod run;
 
 use std::path::{Path, PathBuf};

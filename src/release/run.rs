@@ -23,6 +23,8 @@ pub struct ReleaseOptions {
     pub lint: LintOptions,
     /// Do every check, write nothing.
     pub dry_run: bool,
+    /// `--lock FILE`: write [`super::imagelock`] there when the release succeeds.
+    pub lock: Option<std::path::PathBuf>,
 }
 
 /// A finished release, ready to render.
@@ -78,18 +80,27 @@ pub fn run(
     plan.sources.extend(lint.config_sources.iter().cloned());
 
     let mut findings = plan.findings.clone();
-    findings.extend(verified.findings);
+    findings.extend(verified.findings.iter().cloned());
     findings.extend(lint.findings);
     let exit = Exit::from_findings(&findings);
 
     // 4. Write only when everything passed.
     let changes = plan.changes();
     let written = exit == Exit::Clean && !opts.dry_run && !changes.is_empty();
-    let write_notes = if written {
+    let mut write_notes = if written {
         write::commit(&changes)?
     } else {
         Vec::new()
     };
+    if let Some(path) = &opts.lock
+        && exit == Exit::Clean
+        && !opts.dry_run
+    {
+        let lock = super::imagelock::build(&plan, &verified);
+        let mut text = serde_json::to_string_pretty(&lock).expect("a lock serialises");
+        text.push('\n');
+        write_notes.extend(write::write_output(path, &text)?);
+    }
     Ok(ReleaseRun {
         plan,
         findings,

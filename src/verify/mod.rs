@@ -99,6 +99,9 @@ pub struct VerifyOptions {
     /// `release --hermetic`: never ask a registry where a tag points; only
     /// the pinned digests are looked up (so no `platform-manifest` check).
     pub hermetic: bool,
+    /// `release --lock`: read each single image's config too, so that its
+    /// [`Proof`] names its platform.
+    pub describe: bool,
 }
 
 impl VerifyOptions {
@@ -115,6 +118,26 @@ impl VerifyOptions {
     }
 }
 
+/// What the registry showed of one pinned digest: its kind and, for an
+/// index, each platform's image digest (attestation entries left out); for
+/// a single image, its platform when its config was read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Proof {
+    /// `index`, `image`, `attestation`, `signature`, `sbom`, `artifact`.
+    pub kind: String,
+    /// The manifest's media type as served.
+    pub media_type: Option<String>,
+    pub platforms: Vec<PlatformDigest>,
+}
+
+/// One platform an image provides and the digest of its manifest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PlatformDigest {
+    /// `os/arch[/variant]`.
+    pub platform: String,
+    pub digest: String,
+}
+
 /// The result of a run: findings (empty when all verified) and counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyOutcome {
@@ -125,6 +148,17 @@ pub struct VerifyOutcome {
     pub verified: usize,
     /// Targets skipped because they carry no digest.
     pub unpinned: usize,
+    /// What each distinct pinned reference the registry answered for is
+    /// (`name@digest` → proof).
+    pub proofs: HashMap<String, Proof>,
+}
+
+impl VerifyOutcome {
+    /// The proof of `image`'s digest, when the registry answered for it.
+    pub fn proof_of(&self, image: &ImageRef) -> Option<&Proof> {
+        let digest = image.digest()?;
+        self.proofs.get(&format!("{}@{digest}", image.name()))
+    }
 }
 
 /// A problem found with one distinct reference.
@@ -173,15 +207,24 @@ pub async fn verify(
         tasks.spawn(async move { (i, check(&client, &image, &options).await) });
     }
     let mut results: Vec<Vec<Problem>> = vec![Vec::new(); total];
+    let mut proofs = HashMap::new();
     let mut done = 0;
     while let Some(joined) = tasks.join_next().await {
-        let (i, problems) = joined.unwrap_or_else(|e| {
+        let (i, (problems, proof)) = joined.unwrap_or_else(|e| {
             // A panicking check must not read as verified.
             (
                 usize::MAX,
-                vec![(Code::RegistryUnreachable, format!("internal error: {e}"))],
+                (
+                    vec![(Code::RegistryUnreachable, format!("internal error: {e}"))],
+                    None,
+                ),
             )
         });
+        if let (Some(proof), Some((_, image))) = (proof, unique.get(i))
+            && let Some(d) = image.digest()
+        {
+            proofs.insert(format!("{}@{d}", image.name()), proof);
+        }
         if i == usize::MAX {
             results.iter_mut().for_each(|r| r.extend(problems.clone()));
         } else {
@@ -217,6 +260,7 @@ pub async fn verify(
         checked: total,
         verified,
         unpinned,
+        proofs,
     }
 }
 
@@ -236,11 +280,17 @@ fn registry_problem(e: RegistryError) -> Problem {
     }
 }
 
-/// All checks for one distinct pinned reference; empty means proven.
-async fn check(client: &RegistryClient, image: &ImageRef, options: &VerifyOptions) -> Vec<Problem> {
-    match check_inner(client, image, options).await {
-        Ok(problems) => problems,
-        Err(e) => vec![registry_problem(e)],
+/// All checks for one distinct pinned reference (no problems means proven),
+/// and what the registry showed of it.
+async fn check(
+    client: &RegistryClient,
+    image: &ImageRef,
+    options: &VerifyOptions,
+) -> (Vec<Problem>, Option<Proof>) {
+    let mut proof = None;
+    match check_inner(client, image, options, &mut proof).await {
+        Ok(problems) => (problems, proof),
+        Err(e) => (vec![registry_problem(e)], proof),
     }
 }
 
@@ -248,6 +298,7 @@ async fn check_inner(
     client: &RegistryClient,
     image: &ImageRef,
     options: &VerifyOptions,
+    proof: &mut Option<Proof>,
 ) -> Result<Vec<Problem>, RegistryError> {
     let digest = image.digest().expect("only pinned references are checked");
     let name = image.name();
@@ -284,6 +335,24 @@ async fn check_inner(
             }
         };
         let kind = kind::classify(&parsed);
+        *proof = Some(Proof {
+            kind: kind.as_str().to_string(),
+            media_type: body.media_type.clone(),
+            platforms: match &parsed {
+                ParsedManifest::Index(index) => index
+                    .manifests
+                    .iter()
+                    .filter(|e| !kind::is_attestation_entry(e))
+                    .filter_map(|e| {
+                        Some(PlatformDigest {
+                            platform: show_platform(e.platform.as_ref()?),
+                            digest: e.digest.clone(),
+                        })
+                    })
+                    .collect(),
+                ParsedManifest::Image(_) => Vec::new(),
+            },
+        });
         if !kind.is_runnable() {
             return Ok(vec![(
                 Code::NotAnImage,
@@ -299,6 +368,16 @@ async fn check_inner(
             && let Some(problem) = platform_manifest(client, image, tag, digest).await?
         {
             problems.push(problem);
+        }
+        if options.describe
+            && kind == Kind::Image
+            && let Ok(Provided::Image(p)) = provided(client, image, &body.bytes).await?
+            && let Some(proof) = proof.as_mut()
+        {
+            proof.platforms.push(PlatformDigest {
+                platform: show_platform(&p),
+                digest: digest.to_string(),
+            });
         }
         if !options.platforms.is_empty() {
             problems.extend(check_platforms(client, image, &body.bytes, &options.platforms).await?);

@@ -693,3 +693,93 @@ fn a_hermetic_release_never_asks_where_a_tag_points() {
     );
     assert_eq!(refused.code, 2, "{}", refused.all());
 }
+
+/// `--lock FILE`: every released image with its digest, kind and each
+/// platform's digest, written only by a release that succeeded.
+#[test]
+fn a_release_writes_its_lock_only_when_it_succeeds() {
+    let reg = Registry::start();
+    let web = reg.push_index(
+        "shop/web",
+        Some("1.0"),
+        "web 1.0",
+        &["linux/amd64", "linux/arm64"],
+    );
+    let tool = reg.push_image("shop/tool", Some("2.1"), "tool 2.1");
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("images.lock.json");
+    let lock_arg = lock.to_str().unwrap();
+
+    let chart = chart_for(&reg.host, &dir.path().join("dry"));
+    let digests = refs_manifest(dir.path(), &reg.host, &web.digest, &tool.digest);
+    let dry = release(
+        &chart,
+        &digests,
+        &["--dry-run", "--lock", lock_arg],
+        dir.path(),
+    );
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert!(!lock.exists(), "a dry run wrote the lock");
+
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(
+        &bad,
+        format!(
+            "{}/shop/web:1.0@{NEVER_PUSHED}\n{}/shop/tool:2.1@{}\n",
+            reg.host, reg.host, tool.digest
+        ),
+    )
+    .unwrap();
+    let failed = release(&chart, &bad, &["--lock", lock_arg], dir.path());
+    assert_eq!(failed.code, 1, "{}", failed.all());
+    assert!(!lock.exists(), "a failed release wrote the lock");
+
+    let chart = chart_for(&reg.host, &dir.path().join("real"));
+    let run = release(&chart, &digests, &["--lock", lock_arg], dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&lock).unwrap()).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    let images = doc["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "{doc:#}");
+    let by_name = |n: &str| {
+        images
+            .iter()
+            .find(|i| i["image"].as_str().unwrap().ends_with(n))
+            .unwrap_or_else(|| panic!("{n} not in {doc:#}"))
+    };
+    let w = by_name("shop/web");
+    assert_eq!(w["digest"], web.digest.as_str());
+    assert_eq!(w["kind"], "index");
+    assert_eq!(w["path"], "web.image");
+    assert_eq!(w["signature"], "not-checked");
+    let platforms: Vec<(String, String)> = w["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["platform"].as_str().unwrap().into(),
+                p["digest"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = web
+        .manifests
+        .iter()
+        .map(|m| (m.platform.clone(), m.digest.clone()))
+        .collect();
+    assert_eq!(platforms, expected);
+    let t = by_name("shop/tool");
+    assert_eq!(t["kind"], "image");
+    assert_eq!(t["platforms"][0]["platform"], "linux/amd64");
+    assert_eq!(t["platforms"][0]["digest"], tool.digest.as_str());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&lock).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+    }
+}
