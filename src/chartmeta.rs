@@ -23,16 +23,20 @@ use crate::values::{Edit, Node, QuoteStyle, ValuesFile, YamlPath, apply_edits, s
 /// The annotation key Artifact Hub reads images from.
 pub const IMAGES_ANNOTATION: &str = "artifacthub.io/images";
 
-/// The YAML path of the annotation, as findings show it.
-pub fn images_annotation_path() -> YamlPath {
-    YamlPath::default()
-        .key("annotations")
-        .key(IMAGES_ANNOTATION)
+/// Every annotation that lists a chart's images in this form, kept in step
+/// alike: Artifact Hub's, and `helm.sh/images`.
+pub const IMAGE_ANNOTATIONS: &[&str] = &[IMAGES_ANNOTATION, "helm.sh/images"];
+
+/// The YAML path of annotation `key`, as findings show it.
+pub fn images_annotation_path(key: &str) -> YamlPath {
+    YamlPath::default().key("annotations").key(key)
 }
 
 /// One `- name: …` / `image: …` entry of the annotation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AnnotationImage {
+    /// The annotation it is listed in (one of [`IMAGE_ANNOTATIONS`]).
+    pub annotation: &'static str,
     /// Position in the list, from 0.
     pub index: usize,
     /// The entry's `name`, when it has one.
@@ -165,7 +169,21 @@ fn images_in(
     chart: &ValuesFile,
     any_style: bool,
 ) -> Result<Option<Vec<AnnotationImage>>, InputError> {
-    let Some(node) = chart.node_at(&images_annotation_path()) else {
+    let mut all: Option<Vec<AnnotationImage>> = None;
+    for key in IMAGE_ANNOTATIONS {
+        if let Some(images) = images_of(chart, key, any_style)? {
+            all.get_or_insert_with(Vec::new).extend(images);
+        }
+    }
+    Ok(all)
+}
+
+fn images_of(
+    chart: &ValuesFile,
+    key: &'static str,
+    any_style: bool,
+) -> Result<Option<Vec<AnnotationImage>>, InputError> {
+    let Some(node) = chart.node_at(&images_annotation_path(key)) else {
         return Ok(None);
     };
     let path = &chart.source().path;
@@ -173,7 +191,7 @@ fn images_in(
         InputError::at(
             chart.source(),
             offset,
-            format!("the `{IMAGES_ANNOTATION}` annotation {why}"),
+            format!("the `{key}` annotation {why}"),
         )
     };
     let Some(scalar) = node.as_scalar() else {
@@ -232,6 +250,7 @@ fn images_in(
         let span = block.outer(image.span);
         debug_assert_eq!(&text[span.range()], &list.text()[image.span.range()]);
         out.push(AnnotationImage {
+            annotation: key,
             index,
             name: map
                 .get("name")
@@ -339,6 +358,43 @@ mod tests {
             image: ImageRef::parse(image).unwrap(),
             digest: Digest::parse(digest).unwrap(),
         }
+    }
+
+    /// `helm.sh/images` is kept in step as `artifacthub.io/images` is, in
+    /// the same file, and a malformed one is named by its own key.
+    #[test]
+    fn helm_sh_images_is_pinned_beside_artifacthub_images() {
+        let text = "annotations:\n  artifacthub.io/images: |\n    - name: a\n      image: ghcr.io/org/a:v1\n  helm.sh/images: |\n    - name: a\n      image: ghcr.io/org/a:v1\n    - name: b\n      image: ghcr.io/org/b:v2\n";
+        let p = plan(
+            text,
+            &[pin("ghcr.io/org/a:v1", D1), pin("ghcr.io/org/b:v2", D2)],
+        );
+        assert_only_spans_changed(text, &p);
+        assert_eq!(
+            p.new_text,
+            text.replace("ghcr.io/org/a:v1", &format!("ghcr.io/org/a:v1@{D1}"))
+                .replace("ghcr.io/org/b:v2", &format!("ghcr.io/org/b:v2@{D2}"))
+        );
+        let read = annotation_images(&ValuesFile::parse("Chart.yaml", text).unwrap())
+            .unwrap()
+            .unwrap();
+        let keys: Vec<(&str, usize)> = read.iter().map(|i| (i.annotation, i.index)).collect();
+        assert_eq!(
+            keys,
+            [
+                ("artifacthub.io/images", 0),
+                ("helm.sh/images", 0),
+                ("helm.sh/images", 1)
+            ]
+        );
+        let bad = "annotations:\n  helm.sh/images: >\n    - image: a:1\n";
+        let e = plan_annotation_text(Path::new("Chart.yaml"), bad, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("the `helm.sh/images` annotation is not a `|` block"),
+            "{e}"
+        );
     }
 
     fn plan(text: &str, pins: &[ImagePin]) -> ChartMetaPlan {

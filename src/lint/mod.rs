@@ -650,8 +650,8 @@ fn annotation_images(chart_yaml: &yaml::Node, src: &SourceFile, root: &Path, out
             src,
             span,
             Some(format!(
-                "annotations.\"artifacthub.io/images\"[{}].image",
-                img.index
+                "annotations.\"{}\"[{}].image",
+                img.annotation, img.index
             )),
             root,
         ));
