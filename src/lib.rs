@@ -3,8 +3,9 @@
 //! Layers, lowest first; a module imports only from its own layer or below
 //! (docs/architecture.md says, module by module, where any behaviour lives):
 //!
-//! - [`source`], [`reference`](mod@reference), [`limits`]: spans, locations, the source
-//!   table and line index; image references and digests (no I/O); how much of any input is read
+//! - [`source`], [`reference`](mod@reference), [`limits`], [`terminal`]: spans, locations,
+//!   the source table and line index; image references and digests (no I/O); how much of
+//!   any input is read; control characters escaped before text reaches a terminal
 //! - [`write`](mod@write), [`lock`]: the one atomic writer of chart files; the per-chart advisory lock
 //! - [`diag`]: findings, input errors, exit codes
 //! - [`yaml`]: the one span-keeping YAML tree, its parser, paths and byte-splice edits
@@ -34,6 +35,7 @@ pub mod registry;
 pub mod release;
 pub mod report;
 pub mod source;
+pub mod terminal;
 pub mod values;
 pub mod verify;
 pub mod write;

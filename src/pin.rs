@@ -137,7 +137,6 @@ fn plan_file(
     let mut edits = Vec::new();
     let mut pinned = Vec::new();
     let mut skipped = Vec::new();
-    let mut unmatched_images = Vec::new();
     let mut mapped: HashSet<YamlPath> = HashSet::new();
 
     if let Some(cfg) = &opts.config {
@@ -230,15 +229,17 @@ fn plan_file(
         }
     }
 
-    for site in &sites {
+    // Unmatched sites stay where they are (the vector is kept, the others
+    // dropped from it), so a file dense in image sites never holds its
+    // sites twice.
+    let mut unmatched = vec![false; sites.len()];
+    for (i, site) in sites.iter().enumerate() {
         if mapped.contains(&site.path) {
             continue;
         }
         let Some(ei) = match_entry(site, manifest, idx) else {
             // A site the chart does not render (ingress-nginx's unused chroot digest) is no gap.
-            if !site.unused {
-                unmatched_images.push(site.clone());
-            }
+            unmatched[i] = !site.unused;
             continue;
         };
         used.insert(ei);
@@ -255,6 +256,9 @@ fn plan_file(
             }),
         }
     }
+    let mut keep = unmatched.into_iter();
+    let mut unmatched_images = sites;
+    unmatched_images.retain(|_| keep.next().unwrap_or(false));
 
     edits.sort();
     edits.dedup();

@@ -26,6 +26,7 @@ use serde::Serialize;
 use crate::diag::{Code, Finding, Severity};
 pub use crate::source::Sources;
 use crate::source::{LineCol, Position, SourceFile};
+use crate::terminal::{Escaped, EscapingWriter, escape};
 
 /// Output format for findings and summaries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -107,7 +108,7 @@ pub fn render(
         Format::Human => render_human(findings, opts, out),
         Format::Json => render_json(findings, opts, out),
         Format::Sarif => render_sarif(findings, opts, out),
-        Format::Github => render_github(findings, opts, out),
+        Format::Github => render_github(findings, opts, &mut EscapingWriter::new(out)),
     }
 }
 
@@ -282,11 +283,13 @@ struct Palette {
 }
 
 impl Palette {
+    /// `text` shown escaped ([`crate::terminal`]), in `style` when colour is on.
     fn paint(&self, style: Style, text: &str) -> String {
+        let text = escape(text);
         if self.on {
             format!("{style}{text}{style:#}")
         } else {
-            text.to_string()
+            text.into_owned()
         }
     }
     fn severity(&self, s: Severity) -> Style {
@@ -350,7 +353,7 @@ pub fn render_human(
             notes.push(format!("image {i}"));
         }
         if !notes.is_empty() {
-            writeln!(out, "  = {}", notes.join(", "))?;
+            writeln!(out, "  = {}", Escaped(&notes.join(", ")))?;
         }
     }
     let summary = Summary::of(findings, opts.files_checked);
@@ -377,9 +380,10 @@ fn write_snippet(
         return Ok(());
     }
     let gutter = at.line.to_string().len();
-    let pad: String = line
+    // The marker lines up with the line as shown, control characters escaped.
+    let before: String = line.chars().take(at.column.saturating_sub(1)).collect();
+    let pad: String = escape(&before)
         .chars()
-        .take(at.column.saturating_sub(1))
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
     // Underline the span's characters on this line; with only a start
@@ -389,7 +393,7 @@ fn write_snippet(
         Some(Position::Span(s)) => src
             .text
             .get(s.range())
-            .map(|t| t.lines().next().unwrap_or("").chars().count())
+            .map(|t| escape(t.lines().next().unwrap_or("")).chars().count())
             .unwrap_or(1),
         _ => scalar_width(line, at.column),
     }
@@ -398,8 +402,9 @@ fn write_snippet(
     writeln!(out, "{:gutter$} {bar}", "")?;
     writeln!(
         out,
-        "{} {bar} {line}",
-        pal.paint(GUTTER, &at.line.to_string())
+        "{} {bar} {}",
+        pal.paint(GUTTER, &at.line.to_string()),
+        Escaped(line)
     )?;
     writeln!(
         out,

@@ -53,7 +53,7 @@ pub fn notes() -> Box<dyn std::io::Write> {
     if quiet() {
         Box::new(std::io::sink())
     } else {
-        Box::new(std::io::stderr())
+        Box::new(crate::terminal::EscapingWriter::new(std::io::stderr()))
     }
 }
 

@@ -229,7 +229,8 @@ pub fn exit_for_error(err: &anyhow::Error) -> Exit {
     }
 }
 
-/// An error with its causes, each once, for stderr.
+/// An error with its causes, each once, for stderr: control characters
+/// (from file names, YAML, registries, helm) shown escaped.
 pub fn render_error(err: &anyhow::Error) -> String {
     let mut out = err.to_string();
     for cause in err.chain().skip(1) {
@@ -239,7 +240,7 @@ pub fn render_error(err: &anyhow::Error) -> String {
             out.push_str(&c);
         }
     }
-    out
+    crate::terminal::escape(&out).into_owned()
 }
 
 /// Whether the error is a closed stdout (`chartpin resolve | head`). The
@@ -327,7 +328,7 @@ pub fn report_resolution(run: &crate::verify::run::ResolveRun) -> std::io::Resul
     for note in &run.notes {
         writeln!(notes, "note: {note}")?;
     }
-    let mut stderr = std::io::stderr().lock();
+    let mut stderr = crate::terminal::EscapingWriter::new(std::io::stderr().lock());
     for (image, e) in &run.resolution.failures {
         match e {
             crate::verify::ResolveError::Registry(e) => {

@@ -183,6 +183,13 @@ pub fn run(
         run.outcomes.push(super::pin(parsed, &manifest, &opts)?);
     }
     run.charts = prepared.into_iter().map(|(v, _)| v).collect();
+    // The plans hold what was read from the trees; what is left to do needs
+    // the texts only.
+    for values in &mut run.charts {
+        for (_, _, vf) in &mut values.files {
+            vf.forget_trees();
+        }
+    }
     run.unmatched_entries = manifest
         .entries
         .iter()

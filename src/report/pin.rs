@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::pin::FilePlan;
 use crate::pin::run::PinRun;
 use crate::source::SourceFile;
+use crate::terminal::EscapingWriter;
 use crate::values::DigestState;
 
 use super::{Counts, Format, RenderOptions, Sources};
@@ -38,7 +39,8 @@ pub fn render(
 ) -> io::Result<()> {
     if show_diff && matches!(format, Format::Human | Format::Github) {
         for c in &run.changes {
-            write!(out, "{}", unified_diff(&c.shown, &c.old, &c.new))?;
+            let diff = unified_diff(&c.shown, &c.old, &c.new);
+            write!(EscapingWriter::new(&mut *out), "{diff}")?;
         }
     }
     // The values files as read (the renderer's source lines must match the
@@ -77,12 +79,12 @@ pub fn render(
         }
         Format::Sarif => super::render(Format::Sarif, &run.findings, &render_opts, out)?,
         Format::Github => {
-            site_lines(out, run)?;
+            site_lines(&mut EscapingWriter::new(&mut *out), run)?;
             super::render(Format::Github, &run.findings, &render_opts, out)?;
             writeln!(out, "chartpin pin: {sentence}")?;
         }
         Format::Human => {
-            site_lines(out, run)?;
+            site_lines(&mut EscapingWriter::new(&mut *out), run)?;
             // Unmatched images and entries read as lint's findings do.
             if !run.findings.is_empty() {
                 super::render(Format::Human, &run.findings, &render_opts, out)?;

@@ -10,6 +10,7 @@ use crate::release::run::ReleaseRun;
 use crate::release::{self, Plan, SummaryRow};
 
 use super::{Counts, Format, RenderOptions, Sources};
+use crate::terminal::{EscapingWriter, escape};
 
 /// The renderers' options for a release: its lint sources, colour for a terminal.
 fn options<'a>(format: Format, sources: &'a Sources<'a>) -> RenderOptions<'a> {
@@ -47,7 +48,8 @@ pub fn render(
     let status = status_line(plan, exit, written, dry_run);
     if show_diff && matches!(format, Format::Human | Format::Github) {
         for c in &changes {
-            write!(out, "{}", super::unified_diff(&c.shown, &c.old, &c.new))?;
+            let diff = super::unified_diff(&c.shown, &c.old, &c.new);
+            write!(EscapingWriter::new(&mut *out), "{diff}")?;
         }
     }
     match format {
@@ -87,8 +89,9 @@ pub fn render(
         Format::Sarif => super::render(format, findings, &render_opts, out)?,
         Format::Human | Format::Github => {
             super::render(format, findings, &render_opts, out)?;
+            let mut out = EscapingWriter::new(&mut *out);
             writeln!(out)?;
-            human_table(out, plan, render_opts.base.as_deref())?;
+            human_table(&mut out, plan, render_opts.base.as_deref())?;
             writeln!(out, "{status}")?;
         }
     }
@@ -180,7 +183,7 @@ fn human_table(out: &mut dyn Write, plan: &Plan, base: Option<&Path>) -> std::io
     let body: Vec<[String; 5]> = plan
         .rows
         .iter()
-        .map(|r| cells(r, base, &plan.sources))
+        .map(|r| cells(r, base, &plan.sources).map(|c| escape(&c).into_owned()))
         .collect();
     let mut widths = HEADERS.map(str::len);
     for row in &body {

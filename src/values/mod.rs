@@ -37,7 +37,7 @@ pub use crate::yaml::{
 };
 
 /// The trees of a values file, borrowing their scalars from its text.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Trees<'a> {
     documents: Vec<Node<'a>>,
     /// What each alias stands for, for reading sites through aliases.
@@ -100,6 +100,17 @@ impl ValuesFile {
     /// The text as read, without the tree (positions taken in it stay valid).
     pub fn into_source(self) -> SourceFile {
         self.parsed.into_owner()
+    }
+
+    /// Give the trees back and keep the source: for a file whose sites have
+    /// been read and of which only the text and positions are still needed
+    /// (pin's report). Afterwards the file reads as having no document, so
+    /// it has no node and no site (issue 10: a file dense in image sites
+    /// must not hold its tree beside the plan made from it).
+    pub fn forget_trees(&mut self) {
+        let empty = || Parsed::new(SourceFile::new("", String::new()), |_| Trees::default());
+        let source = std::mem::replace(&mut self.parsed, empty()).into_owner();
+        self.parsed = Parsed::new(source, |_| Trees::default());
     }
 
     /// One tree per YAML document, in order.
@@ -201,7 +212,12 @@ impl<'a> ValuesView<'a> {
             };
             w.walk(root, &mut YamlPath::default(), false)?;
         }
-        out.sort_by_key(|s| s.span.start);
+        // The walk goes in file order, so the sites nearly always are; a
+        // stable sort would borrow a scratch buffer of up to half of them
+        // (a site is about a kilobyte), so sort only when they are not.
+        if !out.is_sorted_by_key(|s| s.span.start) {
+            out.sort_by_key(|s| s.span.start);
+        }
         // A site is about a kilobyte: a file of many gives back the vector's slack.
         out.shrink_to_fit();
         Ok(out)

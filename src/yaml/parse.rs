@@ -401,10 +401,13 @@ fn borrowed<'a>(value: Cow<'_, str>, raw: &'a str, style: QuoteStyle) -> Cow<'a,
     }
 }
 
-/// Give back what a large collection's vector grew past its length: a flow
-/// sequence of a million items must not hold half as much again in slack.
+/// Give back what a collection's vector grew past its length: a flow
+/// sequence of a million items must not hold half as much again in slack,
+/// and the many small mappings of a values file (a vector grows to 4
+/// entries at once, 96 bytes each) must not hold one or two entries' worth
+/// each: on a file dense in small blocks that is a third of the tree.
 fn trim<T>(items: &mut Vec<T>) {
-    if items.capacity() - items.len() > 256 {
+    if items.capacity() > items.len() {
         items.shrink_to_fit();
     }
 }

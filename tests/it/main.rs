@@ -11,6 +11,7 @@ mod docker_manifests;
 mod help;
 mod hostile_chart;
 mod hostile_registry;
+mod hostile_terminal;
 mod hostile_yaml;
 mod lint;
 mod location;
