@@ -85,6 +85,7 @@ codes! {
     RegistryUnreachable = "registry-unreachable", Error, "the registry gave no usable answer (network, TLS, timeouts or retries exhausted)";
     DigestNotRendered = "digest-not-rendered", Error, "rendering the pinned chart does not give this image the digest the manifest holds for it";
     RenderChanged = "render-changed", Error, "pinning changed something in the render other than image references";
+    UnstablePin = "unstable-pin", Error, "pinning the pinned values again would change them: the pin is not settled";
 }
 
 impl Code {
