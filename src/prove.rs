@@ -276,6 +276,9 @@ pub fn prove(original: &str, pinned: &str, expected: &[Expected]) -> Result<Proo
             {
                 continue;
             }
+            if vb.is_some_and(|vb| digest_field(path, va, vb, expected)) {
+                continue;
+            }
             let gains_digest = vb.is_some_and(|vb| {
                 expected.iter().any(|e| {
                     vb.contains(e.digest.hex()) && !va.is_some_and(|va| va.contains(e.digest.hex()))
@@ -295,6 +298,23 @@ pub fn prove(original: &str, pinned: &str, expected: &[Expected]) -> Result<Proo
         }
     }
     Ok(proof)
+}
+
+/// A digest field of an object that renders an image beside it
+/// (prometheus-operator's `spec: {image, sha}`): a key naming a digest,
+/// empty or absent before, now exactly a digest the pin applied (bare hex
+/// or `sha256:…`).
+fn digest_field(path: &str, va: Option<&String>, vb: &str, expected: &[Expected]) -> bool {
+    let key = path
+        .rsplit(['.', '['])
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    (key.contains("sha") || key.contains("digest"))
+        && va.is_none_or(|v| v.is_empty())
+        && expected
+            .iter()
+            .any(|e| vb == e.digest.hex() || vb == e.digest.to_string())
 }
 
 /// Whether leaf `path` of document `key` changed from `va` to `vb` only in

@@ -196,3 +196,30 @@ fn images_the_pin_does_not_cover_need_no_digest_and_regenerated_certificates_are
     assert_eq!(codes(&p), []);
     assert_eq!(p.proven, 0);
 }
+
+#[test]
+fn a_digest_field_beside_an_image_may_gain_the_digest_applied() {
+    // prometheus-operator's Alertmanager: `spec.image` and `spec.sha`.
+    let cr = |sha: &str| {
+        format!(
+            "apiVersion: monitoring.coreos.com/v1\nkind: Alertmanager\nmetadata: {{name: am}}\nspec:\n  image: quay.io/prometheus/alertmanager:v0.28.0{}\n{sha}",
+            if sha.is_empty() {
+                String::new()
+            } else {
+                format!("@sha256:{A}")
+            }
+        )
+    };
+    let before = cr("");
+    let after = cr(&format!("  sha: {A}\n"));
+    let exp = [expected(
+        "quay.io/prometheus/alertmanager",
+        A,
+        "alertmanager.image",
+    )];
+    let p = prove(&before, &after, &exp).unwrap();
+    assert_eq!(codes(&p), []);
+    // Any other digest there is a change.
+    let p = prove(&before, &cr(&format!("  sha: {B}\n")), &exp).unwrap();
+    assert_eq!(codes(&p), [Code::RenderChanged]);
+}
