@@ -85,6 +85,9 @@ codes! {
     ContentMismatch = "content-mismatch", Error, "the manifest bytes the registry served do not hash to the pinned digest";
     AuthFailed = "auth-failed", Error, "the registry refused the credentials (or anonymous access) for this image";
     RegistryUnreachable = "registry-unreachable", Error, "the registry gave no usable answer (network, TLS, timeouts or retries exhausted)";
+    DigestNotRendered = "digest-not-rendered", Error, "rendering the pinned chart does not give this image the digest the manifest holds for it";
+    RenderChanged = "render-changed", Error, "pinning changed something in the render other than image references";
+    UnstablePin = "unstable-pin", Error, "pinning the pinned values again would change them: the pin is not settled";
 }
 
 impl Code {
@@ -104,6 +107,68 @@ impl Serialize for Code {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
+}
+
+/// `digest-not-rendered`: the pinned chart renders `rendered` at `what`
+/// (`Deployment/web container \`app\``) without `expected`.
+pub fn digest_not_rendered(
+    what: &str,
+    rendered: &str,
+    expected: &str,
+    values_path: Option<&str>,
+) -> Finding {
+    let from = values_path.map_or_else(String::new, |p| format!(" (pinned at `{p}`)"));
+    let f = Finding::new(
+        Code::DigestNotRendered,
+        format!(
+            "{what} renders `{rendered}` after the pin, not the digest {expected}{from}; the pin does not reach what the chart renders"
+        ),
+    )
+    .with_image(rendered);
+    match values_path {
+        Some(p) => f.with_path(p),
+        None => f,
+    }
+}
+
+/// `render-changed`: rendering the pinned chart changed `field` of `object`
+/// from `before` to `after` (either `None` when the field or object renders
+/// on one side only).
+pub fn render_changed(
+    object: &str,
+    field: Option<&str>,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Finding {
+    let short = |s: &str| {
+        let s = s.trim();
+        match s.char_indices().nth(80) {
+            Some((i, _)) => format!("`{}…`", &s[..i]),
+            None => format!("`{s}`"),
+        }
+    };
+    let what = match field {
+        Some(f) => format!("{object} field `{f}`"),
+        None => object.to_string(),
+    };
+    let change = match (before, after) {
+        (Some(b), Some(a)) => format!("changed from {} to {}", short(b), short(a)),
+        (Some(_), None) => "no longer renders".to_string(),
+        (None, Some(_)) => "renders only after the pin".to_string(),
+        (None, None) => "changed".to_string(),
+    };
+    let digest = after.is_some_and(|a| {
+        a.matches("sha256:").count() > before.map_or(0, |b| b.matches("sha256:").count())
+    });
+    let why = if digest {
+        "the pin reached a field that is not an image (a label or annotation cannot hold a digest); this chart would break"
+    } else {
+        "only image references may change when a chart is pinned"
+    };
+    Finding::new(
+        Code::RenderChanged,
+        format!("{what} {change} when pinned: {why}"),
+    )
 }
 
 /// One rule firing at one place.

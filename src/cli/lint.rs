@@ -61,6 +61,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
         render: args.render.mode(RenderMode::Off) != RenderMode::Off,
         helm: args.render.spec(),
         config: args.config.clone(),
+        prerendered: Vec::new(),
     };
     let outcome = lint::lint(&paths, &opts)?;
     let files_checked = outcome.sources.len();

@@ -95,12 +95,16 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
         },
         lint: LintOptions {
             rendered: None,
-            render: args.render.mode(RenderMode::Off) != RenderMode::Off,
+            render: false,
             helm: args.render.spec(),
             config: args.config.clone(),
+            prerendered: Vec::new(),
         },
         dry_run: args.dry_run,
         lock: args.lock.clone(),
+        // The release proves its pin by rendering whenever helm is there.
+        render: args.render.mode(RenderMode::Auto),
+        helm: args.render.spec(),
     };
     let run = release::run::run(
         &request,
@@ -110,6 +114,12 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
         &mut super::note_waiting,
     )?;
     super::print_write_notes(&run.write_notes);
+    if let release::run::Rendering::Skipped(why) = &run.rendering {
+        // Once per run, however many charts.
+        eprintln!(
+            "rendering skipped: {why}; the pin was checked by the values conventions only (install Helm, or run scripts/install-deps; --no-render says this is meant)"
+        );
+    }
 
     let mut out = Stdout::lock();
     report::release::render(

@@ -166,6 +166,10 @@ pub struct LintOptions {
     /// `--config FILE`: one configuration for every chart. Without it, each
     /// chart's own `.chartpin.yaml` (beside `Chart.yaml`) is read.
     pub config: Option<PathBuf>,
+    /// Renders already made, by chart root: a chart listed here is linted
+    /// from this text as `--render` would lint it, and helm is not run for
+    /// it again (release renders once for its proof and its lint).
+    pub prerendered: Vec<(PathBuf, String)>,
 }
 
 /// The result of a lint run: findings in file order, and every file read
@@ -417,33 +421,26 @@ fn collect(charts: Vec<Chart>, opts: &LintOptions) -> Result<(usize, Collected),
         scan_rendered(&src, &refs, &mut out)?;
         out.rendered_sources.push(src);
     }
-    if opts.render {
-        let helm = crate::helm::Helm::find(opts.helm.helm.as_deref())?;
-        for c in &charts {
-            // helm renders a staged copy of a directory chart: the chart as
-            // in memory (release's planned files), and never a FIFO or a
-            // symlink out of the chart that helm would follow.
-            let staged = match &c.origin {
-                ChartOrigin::Dir(_) => Some(chart::stage::stage(c)?),
-                _ => None,
-            };
-            let target = match (&staged, &c.origin) {
-                (Some(s), _) => s.chart_dir().to_path_buf(),
-                (None, ChartOrigin::Archive(a)) => a.clone(),
-                (None, _) => continue,
-            };
-            let text = helm
-                .template(&c.name, &target, &opts.helm, &[])
-                // helm names the staged copy; the user knows the chart.
-                .map_err(|e| match &staged {
-                    Some(s) => e.shown_as(s.chart_dir(), &c.root),
-                    None => e,
-                })?;
-            let src = SourceFile::new(format!("helm template {}", c.root.display()), text);
-            scan_rendered(&src, &refs, &mut out)?;
-            out.rendered_sources.push(src);
-            out.rendered_roots.push(c.root.clone());
-        }
+    let mut helm = None;
+    for c in &charts {
+        let text = match opts.prerendered.iter().find(|(root, _)| root == &c.root) {
+            Some((_, text)) => text.clone(),
+            None if opts.render => {
+                let helm = match &helm {
+                    Some(h) => h,
+                    None => helm.insert(crate::helm::Helm::find(opts.helm.helm.as_deref())?),
+                };
+                match render_chart(helm, c, &opts.helm)? {
+                    Some(text) => text,
+                    None => continue,
+                }
+            }
+            None => continue,
+        };
+        let src = SourceFile::new(format!("helm template {}", c.root.display()), text);
+        scan_rendered(&src, &refs, &mut out)?;
+        out.rendered_sources.push(src);
+        out.rendered_roots.push(c.root.clone());
     }
     // The charts' files move into the outcome (renderers show their lines).
     fn take_files(c: Chart, into: &mut Vec<SourceFile>) {
@@ -460,6 +457,34 @@ fn collect(charts: Vec<Chart>, opts: &LintOptions) -> Result<(usize, Collected),
     files.append(&mut out.sources);
     out.sources = files;
     Ok((count, out))
+}
+
+/// `helm template` on `c` as it is in memory: a directory chart through a
+/// staged copy (the chart as in memory, release's planned files, and never
+/// a FIFO or a symlink out of the chart that helm would follow), a packaged
+/// one as it is. `None` for a chart that is neither. helm's message names
+/// the chart, not the staged copy.
+pub fn render_chart(
+    helm: &crate::helm::Helm,
+    c: &Chart,
+    spec: &crate::helm::RenderSpec,
+) -> Result<Option<String>, LintError> {
+    let staged = match &c.origin {
+        ChartOrigin::Dir(_) => Some(chart::stage::stage(c)?),
+        _ => None,
+    };
+    let target = match (&staged, &c.origin) {
+        (Some(s), _) => s.chart_dir().to_path_buf(),
+        (None, ChartOrigin::Archive(a)) => a.clone(),
+        (None, _) => return Ok(None),
+    };
+    let text = helm
+        .template(&c.name, &target, spec, &[])
+        .map_err(|e| match &staged {
+            Some(s) => e.shown_as(s.chart_dir(), &c.root),
+            None => e,
+        })?;
+    Ok(Some(text))
 }
 
 fn scan_rendered(

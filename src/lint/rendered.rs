@@ -353,14 +353,20 @@ impl Walker<'_, '_> {
     /// The pieces of a string that may hold a list, each judged as an image.
     fn pieces(&mut self, s: &str, span: Span, at: &At, source: FieldKind, key: Option<&str>) {
         let mut flag = key.map(str::to_string);
-        for piece in s.split(|c: char| c == ',' || c == ';' || c.is_whitespace()) {
-            let piece = piece.trim_matches(|c| c == '"' || c == '\'');
+        // Quotes and braces split too: a value may hold JSON (`{"image":"ref"}`).
+        let separator = |c: char| {
+            matches!(c, ',' | ';' | '"' | '\'' | '{' | '}' | '(' | ')') || c.is_whitespace()
+        };
+        for piece in s.split(separator) {
             if piece.is_empty() {
                 continue;
             }
-            // `--flag=ref`, `KEY=ref`; a lone `--flag` names the next piece.
+            // `--flag=ref`, `KEY=ref`, `--flag=KEY=ref`; a lone `--flag` names the next piece.
             let (k, value) = match piece.split_once('=') {
-                Some((k, v)) if is_key(k) => (Some(k.to_string()), v),
+                Some((k, v)) if is_key(k) => match v.split_once('=') {
+                    Some((k2, v2)) if is_key(k2) => (Some(k2.to_string()), v2),
+                    _ => (Some(k.to_string()), v),
+                },
                 Some(_) => continue,
                 None if piece.starts_with('-') => {
                     flag = Some(piece.to_string());
@@ -781,6 +787,53 @@ spec:
         );
         let trivy = imgs.iter().find(|i| i.reference.contains("trivy")).unwrap();
         assert_eq!((trivy.kind.as_str(), trivy.document), ("ConfigMap", 1));
+    }
+
+    #[test]
+    fn lists_inside_flags_json_and_multi_line_values() {
+        let stream = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: op}
+spec:
+  template:
+    spec:
+      containers:
+        - name: op
+          image: quay.io/op/op:v1
+          args:
+            - --related-images=agent=quay.io/op/agent:1.0,probe=quay.io/op/probe:2.0
+            - --cluster-networks=10.0.0.0/8,fd00::/8
+            - --endpoint=http://quay.io/op/notanimage:80/path
+          env:
+            - name: IMAGES_JSON
+              value: '{"agent":"quay.io/op/j:1","sidecars":["quay.io/op/s:2"]}'
+            - name: IMAGES
+              value: |
+                quay.io/op/m1:1
+                quay.io/op/m2:2
+            - name: CONFIG
+              value: "mode=fast timeout=30s url=https://svc.ns:8443/x"
+"#;
+        let imgs = rendered_images(stream).unwrap();
+        let got: Vec<(&str, Option<&str>)> = imgs
+            .iter()
+            .map(|i| (i.reference.as_str(), i.key.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("quay.io/op/op:v1", None),
+                ("quay.io/op/agent:1.0", Some("agent")),
+                ("quay.io/op/probe:2.0", Some("probe")),
+                ("quay.io/op/j:1", Some("IMAGES_JSON")),
+                ("quay.io/op/s:2", Some("IMAGES_JSON")),
+                ("quay.io/op/m1:1", Some("IMAGES")),
+                ("quay.io/op/m2:2", Some("IMAGES")),
+            ]
+        );
+        for i in imgs.iter().filter(|i| i.source != FieldKind::Image) {
+            assert_eq!(&stream[i.span.range()], i.reference, "{i:?}");
+        }
     }
 
     #[test]

@@ -196,6 +196,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         }
         let mut values = Vec::new();
         let mut image_pins = Vec::new();
+        let mut pinned_files = Vec::new();
         for ((shown, real, vf), plan) in files.into_iter().zip(outcome.files) {
             let old_sites = vf.image_sites()?;
             let new_vf = ValuesFile::parse(&shown, plan.new_text.clone())?;
@@ -284,6 +285,14 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 plan,
             ));
             sources.insert(vf.into_source());
+            pinned_files.push(new_vf);
+        }
+        // A second pin over the planned texts must find nothing left to do.
+        let again = pin::pin(&pinned_files, manifest, &opts)?;
+        for (vf, plan) in pinned_files.iter().zip(&again.files) {
+            if plan.new_text != vf.text() {
+                findings.push(unstable_pin(vf, &plan.new_text));
+            }
         }
         let chart_yaml = match chart.file("Chart.yaml") {
             Some(src) if has_chart_yaml => plan_chart_yaml(src, &real_dir, &image_pins)?,
@@ -320,6 +329,73 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         nothing_matched,
         sources,
     })
+}
+
+/// `unstable-pin`: pinning `vf` (already pinned) again gives `again`.
+fn unstable_pin(vf: &ValuesFile, again: &str) -> Finding {
+    let old = vf.text();
+    let at = old
+        .bytes()
+        .zip(again.bytes())
+        .position(|(a, b)| a != b)
+        .unwrap_or(old.len().min(again.len()));
+    Finding::new(
+        Code::UnstablePin,
+        "pinning the planned values again would change them here: the pin did not settle, so it is not released",
+    )
+    .at(vf.source(), crate::source::Span::new(at, at))
+}
+
+/// The chart as it would be after the plan: the chart as read, with the
+/// planned texts in place of its files, in memory.
+pub fn planned_chart(c: &ChartPlan) -> Chart {
+    let mut chart = c.chart.clone();
+    let changes = c
+        .values
+        .iter()
+        .map(|v| &v.0)
+        .chain(c.chart_yaml.as_ref().map(|m| &m.0))
+        .filter(|change| change.old != change.new);
+    for change in changes {
+        // The file as named and, when a symlink inside the chart leads
+        // elsewhere, as it really is: both read the new text.
+        let mut rels: Vec<String> = [
+            change.shown.strip_prefix(&c.dir).ok(),
+            change.real.strip_prefix(&c.real_dir).ok(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|r| r.to_string_lossy().into_owned())
+        .collect();
+        rels.dedup();
+        for rel in rels {
+            chart.replace_file(&rel, change.new.clone());
+        }
+    }
+    chart
+}
+
+/// The digests the plan applies, as [`crate::prove`] checks them: one per
+/// row whose new reference is known.
+pub fn expected_digests(plan: &Plan) -> Vec<crate::prove::Expected> {
+    let mut out: Vec<crate::prove::Expected> = Vec::new();
+    for r in &plan.rows {
+        let (Ok(reference), Ok(digest)) =
+            (ImageRef::parse(&r.new_reference), Digest::parse(&r.digest))
+        else {
+            continue;
+        };
+        let e = crate::prove::Expected {
+            name: reference.name(),
+            digest,
+            path: Some(r.path.clone()),
+            location: Some(r.location.clone()),
+        };
+        if !out.iter().any(|o| o.name == e.name && o.digest == e.digest) {
+            out.push(e);
+        }
+    }
+    out
 }
 
 /// The site at `path`, or the one whose digest field is at `path`.
@@ -398,35 +474,6 @@ pub async fn verify_plan(
 /// helm renders a staged copy, [`crate::chart::stage`]) and nothing in the
 /// chart is touched.
 pub fn lint_plan(plan: &Plan, opts: &LintOptions) -> Result<LintOutcome, lint::LintError> {
-    let charts = plan
-        .charts
-        .iter()
-        .map(|c| {
-            let mut chart = c.chart.clone();
-            let changes = c
-                .values
-                .iter()
-                .map(|v| &v.0)
-                .chain(c.chart_yaml.as_ref().map(|m| &m.0))
-                .filter(|change| change.old != change.new);
-            for change in changes {
-                // The file as named and, when a symlink inside the chart leads
-                // elsewhere, as it really is: both read the new text.
-                let mut rels: Vec<String> = [
-                    change.shown.strip_prefix(&c.dir).ok(),
-                    change.real.strip_prefix(&c.real_dir).ok(),
-                ]
-                .into_iter()
-                .flatten()
-                .map(|r| r.to_string_lossy().into_owned())
-                .collect();
-                rels.dedup();
-                for rel in rels {
-                    chart.replace_file(&rel, change.new.clone());
-                }
-            }
-            chart
-        })
-        .collect();
+    let charts = plan.charts.iter().map(planned_chart).collect();
     lint::lint_charts(charts, opts)
 }

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use crate::diag::{Exit, Finding, InputError};
-use crate::lint::{LintError, LintOptions};
+use crate::helm::{Helm, HelmError, RenderMode, RenderSpec};
+use crate::lint::{self, LintError, LintOptions};
 use crate::lock::{self, LockError};
 use crate::manifest::DigestManifest;
 use crate::registry::RegistryClient;
@@ -25,6 +26,35 @@ pub struct ReleaseOptions {
     pub dry_run: bool,
     /// `--lock FILE`: write [`super::imagelock`] there when the release succeeds.
     pub lock: Option<std::path::PathBuf>,
+    /// Whether to prove the pin by rendering (default: when helm is found).
+    pub render: RenderMode,
+    /// helm and the values it renders with.
+    pub helm: RenderSpec,
+}
+
+/// Whether the pin was proven by rendering ([`crate::prove`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rendering {
+    /// Each chart was rendered as it is and as pinned; `images` rendered
+    /// images carry the digests applied (unless the findings say otherwise).
+    Rendered { charts: usize, images: usize },
+    /// `--no-render`.
+    Off,
+    /// Not rendered, and why (helm not found; a chart without `Chart.yaml`).
+    Skipped(String),
+}
+
+impl Rendering {
+    /// Whether the render proved the pin: rendered, and no finding of the proof.
+    pub fn proven(&self, findings: &[Finding]) -> bool {
+        matches!(self, Rendering::Rendered { .. })
+            && !findings.iter().any(|f| {
+                matches!(
+                    f.code,
+                    crate::diag::Code::DigestNotRendered | crate::diag::Code::RenderChanged
+                )
+            })
+    }
 }
 
 /// A finished release, ready to render.
@@ -42,6 +72,8 @@ pub struct ReleaseRun {
     pub verified: usize,
     /// What the writer wants the user told.
     pub write_notes: Vec<WriteNote>,
+    /// Whether the pin was proven by rendering.
+    pub rendering: Rendering,
 }
 
 /// Why a release could not run (nothing was written).
@@ -53,6 +85,8 @@ pub enum ReleaseError {
     Lint(#[from] LintError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Helm(#[from] HelmError),
     #[error("writing the pinned files: {0}")]
     Write(#[from] WriteError),
     #[error("cannot start the async runtime: {0}")]
@@ -75,16 +109,22 @@ pub fn run(
     // 2. Prove every digest about to be written exists.
     let verified = block_on(super::verify_plan(client, &mut plan, &opts.verify))
         .map_err(ReleaseError::Runtime)?;
-    // 3. Lint the chart as it would be written.
-    let lint = super::lint_plan(&plan, &opts.lint)?;
+    // 3. Prove the pin by rendering the chart as it is and as planned; lint
+    //    reads the planned render rather than rendering again.
+    let mut lint_opts = opts.lint.clone();
+    lint_opts.render = false;
+    let (rendering, proof) = prove(&plan, opts, &mut lint_opts)?;
+    // 4. Lint the chart as it would be written.
+    let lint = super::lint_plan(&plan, &lint_opts)?;
     plan.sources.extend(lint.config_sources.iter().cloned());
 
     let mut findings = plan.findings.clone();
     findings.extend(verified.findings.iter().cloned());
+    findings.extend(proof);
     findings.extend(lint.findings);
     let exit = Exit::from_findings(&findings);
 
-    // 4. Write only when everything passed.
+    // 5. Write only when everything passed.
     let changes = plan.changes();
     let written = exit == Exit::Clean && !opts.dry_run && !changes.is_empty();
     let mut write_notes = if written {
@@ -110,5 +150,61 @@ pub fn run(
         checked: verified.checked,
         verified: verified.verified,
         write_notes,
+        rendering,
     })
+}
+
+/// Render each chart of `plan` as it is and as planned and prove the pin;
+/// each planned render goes into `lint_opts` for lint to read.
+fn prove(
+    plan: &Plan,
+    opts: &ReleaseOptions,
+    lint_opts: &mut LintOptions,
+) -> Result<(Rendering, Vec<Finding>), ReleaseError> {
+    let Some(helm) = Helm::for_mode(opts.render, &opts.helm)? else {
+        return Ok((
+            match opts.render {
+                RenderMode::Off => Rendering::Off,
+                _ => Rendering::Skipped("helm is not on PATH".to_string()),
+            },
+            Vec::new(),
+        ));
+    };
+    let expected = super::expected_digests(plan);
+    let mut findings = Vec::new();
+    let (mut charts, mut images) = (0, 0);
+    let mut unrenderable = Vec::new();
+    for c in &plan.charts {
+        // helm renders only a chart with `Chart.yaml`; a values-only
+        // directory is released by convention unless `--render` insists
+        // (then helm's own refusal says why).
+        if opts.render == RenderMode::Auto && c.chart.file("Chart.yaml").is_none() {
+            unrenderable.push(c.dir.display().to_string());
+            continue;
+        }
+        let Some(before) = lint::render_chart(&helm, &c.chart, &opts.helm)? else {
+            continue;
+        };
+        let planned = super::planned_chart(c);
+        let Some(after) = lint::render_chart(&helm, &planned, &opts.helm)? else {
+            continue;
+        };
+        let proof = crate::prove::prove(&before, &after, &expected)?;
+        findings.extend(proof.findings.into_iter().map(|f| match f.location {
+            Some(_) => f,
+            None => f.in_file(&c.dir),
+        }));
+        images += proof.proven;
+        charts += 1;
+        lint_opts.prerendered.push((c.chart.root.clone(), after));
+    }
+    let rendering = if charts == 0 && !unrenderable.is_empty() {
+        Rendering::Skipped(format!(
+            "no Chart.yaml in {}, so helm cannot render it",
+            unrenderable.join(", ")
+        ))
+    } else {
+        Rendering::Rendered { charts, images }
+    };
+    Ok((rendering, findings))
 }

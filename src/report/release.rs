@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::diag::{Exit, Finding};
-use crate::release::run::ReleaseRun;
+use crate::release::run::{ReleaseRun, Rendering};
 use crate::release::{self, Plan, SummaryRow};
 
 use super::{Counts, Format, RenderOptions, Sources};
@@ -79,6 +79,7 @@ pub fn render(
                     .collect(),
                 written,
                 status: status.clone(),
+                rendering: json::Rendering::of(run),
             };
             let json_opts = RenderOptions {
                 files_checked: Some(run.sources.len()),
@@ -93,6 +94,7 @@ pub fn render(
             writeln!(out)?;
             human_table(&mut out, plan, render_opts.base.as_deref())?;
             writeln!(out, "{status}")?;
+            writeln!(out, "{}", rendering_line(run))?;
         }
     }
 
@@ -106,8 +108,27 @@ pub fn markdown_summary(run: &ReleaseRun, dry_run: bool, out: &mut dyn Write) ->
         sources: Some(&sources),
         ..RenderOptions::default()
     };
-    let status = status_line(&run.plan, run.exit, run.written, dry_run);
+    let status = format!(
+        "{}\n\n{}",
+        status_line(&run.plan, run.exit, run.written, dry_run),
+        rendering_line(run)
+    );
     markdown(out, &run.plan, &run.findings, &status, &opts)
+}
+
+/// One sentence saying whether the pin was proven by rendering.
+fn rendering_line(run: &ReleaseRun) -> String {
+    match &run.rendering {
+        Rendering::Rendered { charts, images } if run.rendering.proven(&run.findings) => format!(
+            "proven by rendering: {} {} with the digests pinned and nothing else in the render changed ({} rendered before and after)",
+            plural(*images, "rendered image"),
+            if *images == 1 { "renders" } else { "render" },
+            plural(*charts, "chart")
+        ),
+        Rendering::Rendered { .. } => "not proven by rendering: the pinned chart does not render what the pin promised (see the findings)".to_string(),
+        Rendering::Off => "not proven by rendering: --no-render".to_string(),
+        Rendering::Skipped(why) => format!("not proven by rendering: rendering skipped: {why}"),
+    }
 }
 
 /// One sentence saying what happened.
@@ -256,6 +277,43 @@ mod json {
         pub files: Vec<File>,
         pub written: bool,
         pub status: String,
+        pub rendering: Rendering,
+    }
+
+    /// Whether the pin was proven by rendering.
+    #[derive(Serialize)]
+    pub struct Rendering {
+        rendered: bool,
+        proven: bool,
+        images: usize,
+        reason: Option<String>,
+    }
+
+    impl Rendering {
+        pub fn of(run: &crate::release::run::ReleaseRun) -> Rendering {
+            use crate::release::run::Rendering as R;
+            let proven = run.rendering.proven(&run.findings);
+            match &run.rendering {
+                R::Rendered { images, .. } => Rendering {
+                    rendered: true,
+                    proven,
+                    images: *images,
+                    reason: None,
+                },
+                R::Off => Rendering {
+                    rendered: false,
+                    proven,
+                    images: 0,
+                    reason: Some("--no-render".to_string()),
+                },
+                R::Skipped(why) => Rendering {
+                    rendered: false,
+                    proven,
+                    images: 0,
+                    reason: Some(why.clone()),
+                },
+            }
+        }
     }
 
     #[derive(Serialize)]

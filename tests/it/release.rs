@@ -783,3 +783,206 @@ fn a_release_writes_its_lock_only_when_it_succeeds() {
         );
     }
 }
+/// The fixture chart in `dir`, its manifest and the two pushed images, with
+/// `edit` applied to the chart first.
+fn proving_setup(reg: &Registry, dir: &Path, edit: impl FnOnce(&Path)) -> (PathBuf, PathBuf) {
+    let (web, tool) = push_both(reg);
+    let chart = chart_for(&reg.host, dir);
+    edit(&chart);
+    let digests = refs_manifest(dir, &reg.host, &web.digest, &tool.digest);
+    (chart, digests)
+}
+
+#[test]
+fn a_release_is_proven_by_rendering_by_default_and_says_so() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (chart, digests) = proving_setup(&reg, dir.path(), |_| {});
+    let summary = dir.path().join("summary.md");
+    let run = release(
+        &chart,
+        &digests,
+        &["--dry-run", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_eq!(
+        doc["rendering"],
+        serde_json::json!({"rendered": true, "proven": true, "images": 2, "reason": null}),
+        "{}",
+        run.stdout
+    );
+    let run = release(
+        &chart,
+        &digests,
+        &["--summary", summary.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    let line = "proven by rendering: 2 rendered images render with the digests pinned and nothing else in the render changed (1 chart rendered before and after)";
+    assert!(run.stdout.contains(line), "{}", run.all());
+    assert!(
+        std::fs::read_to_string(&summary).unwrap().contains(line),
+        "{}",
+        run.all()
+    );
+    assert!(!run.stderr.contains("rendering skipped"), "{}", run.all());
+
+    // `--no-render` says the pin was not proven.
+    let run = release(&chart, &digests, &["--no-render", "--dry-run"], dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout.contains("not proven by rendering: --no-render"),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn a_pin_that_reaches_a_label_is_refused_and_writes_nothing() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (chart, digests) = proving_setup(&reg, dir.path(), |chart| {
+        let p = chart.join("templates/migrate.yaml");
+        let text = std::fs::read_to_string(&p).unwrap().replace(
+            "  name: {{ .Release.Name }}-migrate\n",
+            "  name: {{ .Release.Name }}-migrate\n  labels:\n    tool: {{ .Values.migrate.image | quote }}\n",
+        );
+        std::fs::write(p, text).unwrap();
+    });
+    let before = snapshot(&chart);
+    let run = release(&chart, &digests, &["--format", "json"], dir.path());
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(snapshot(&chart), before);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    let changed: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "render-changed")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed.len(), 1, "{}", run.stdout);
+    assert!(
+        changed[0].starts_with("Job/shop-migrate field `metadata.labels.tool` changed from `")
+            && changed[0].contains("cannot hold a digest"),
+        "{}",
+        changed[0]
+    );
+    assert_eq!(doc["rendering"]["proven"], false, "{}", run.stdout);
+    assert_eq!(doc["written"], false);
+}
+
+#[test]
+fn a_digest_the_template_does_not_render_is_named_with_object_container_and_path() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (chart, digests) = proving_setup(&reg, dir.path(), |chart| {
+        // A helper that never renders the digest key.
+        std::fs::write(
+            chart.join("templates/_helpers.tpl"),
+            "{{- define \"shop.webImage\" -}}\n{{- $img := .Values.web.image -}}\n{{- printf \"%s/%s:%s\" $img.registry $img.repository $img.tag -}}\n{{- end -}}\n",
+        )
+        .unwrap();
+    });
+    let before = snapshot(&chart);
+    let run = release(&chart, &digests, &["--format", "json"], dir.path());
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(snapshot(&chart), before);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    let f = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "digest-not-rendered")
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    let m = f["message"].as_str().unwrap();
+    assert!(
+        m.starts_with(&format!(
+            "Deployment/shop-web container `web` renders `{}/shop/web:1.0` after the pin, not the digest sha256:",
+            reg.host
+        )) && m.contains("(pinned at `web.image`)"),
+        "{m}"
+    );
+    assert_eq!(f["path"], "web.image");
+    assert!(f["file"].as_str().unwrap().ends_with("values.yaml"), "{f}");
+}
+
+#[test]
+fn a_chart_that_does_not_render_exits_2_with_helms_message_and_values_pass_through() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (chart, digests) = proving_setup(&reg, dir.path(), |chart| {
+        std::fs::write(
+            chart.join("templates/host.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: host\ndata:\n  host: {{ required \"set web.host to the public host name\" .Values.web.host | quote }}\n",
+        )
+        .unwrap();
+    });
+    let before = snapshot(&chart);
+    let run = release(&chart, &digests, &[], dir.path());
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("set web.host to the public host name")
+            && run.stderr.contains("--values-file FILE or --set KEY=VALUE"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(snapshot(&chart), before);
+
+    let values = dir.path().join("ci.yaml");
+    std::fs::write(&values, "web:\n  host: shop.example\n").unwrap();
+    for extra in [
+        &["--set", "web.host=shop.example", "--dry-run"][..],
+        &["--values-file", values.to_str().unwrap(), "--dry-run"][..],
+    ] {
+        let run = release(&chart, &digests, extra, dir.path());
+        assert_eq!(run.code, 0, "{extra:?}: {}", run.all());
+        assert!(run.stdout.contains("proven by rendering"), "{}", run.all());
+    }
+}
+
+#[test]
+fn without_helm_release_says_once_that_rendering_was_skipped() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (chart, digests) = proving_setup(&reg, dir.path(), |_| {});
+    let second = dir.path().join("second");
+    copy_dir(&chart, &second);
+    let (c, c2, d) = (
+        chart.to_str().unwrap(),
+        second.to_str().unwrap(),
+        digests.to_str().unwrap(),
+    );
+    let no_helm = "/usr/sbin:/usr/bin:/sbin:/bin";
+    let run = in_home(
+        &["release", c, "--chart", c2, "--digests", d, "--dry-run"],
+        dir.path(),
+    )
+    .env("PATH", no_helm)
+    .run();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.stderr
+            .matches("rendering skipped: helm is not on PATH")
+            .count(),
+        1,
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout
+            .contains("not proven by rendering: rendering skipped: helm is not on PATH"),
+        "{}",
+        run.all()
+    );
+
+    let before = snapshot(&chart);
+    let run = in_home(&["release", c, "--digests", d, "--render"], dir.path())
+        .env("PATH", no_helm)
+        .run();
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("scripts/install-deps"), "{}", run.all());
+    assert_eq!(snapshot(&chart), before);
+}
