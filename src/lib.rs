@@ -29,6 +29,7 @@ pub mod lint;
 pub mod lock;
 pub mod manifest;
 pub mod pin;
+pub mod probe;
 pub mod reference;
 pub mod registry;
 pub mod release;
