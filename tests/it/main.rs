@@ -19,6 +19,7 @@ mod pin;
 mod plugin;
 mod qa;
 mod release;
+mod render_truth;
 mod renderlint;
 mod report;
 mod support;
