@@ -74,6 +74,7 @@ codes! {
     DigestFieldIgnored = "digest-field-ignored", Error, "a digest is set where the chart's template will not render it";
     UnresolvableImage = "unresolvable-image", Warning, "the image's name cannot be worked out from values and templates";
     UnmatchedImage = "unmatched-image", Warning, "an image in the chart has no entry in the digest manifest";
+    UnpinnableImage = "unpinnable-image", Warning, "a rendered image cannot be pinned where its templates read it (one value renders several images, or its parts hold no digest)";
     UnmatchedEntry = "unmatched-entry", Warning, "a digest manifest entry matches no image in the chart";
     UnusedSuppression = "unused-suppression", Warning, "a suppression comment or ignore rule matches no finding";
     SkippedDocument = "skipped-document", Warning, "a rendered document is not a Kubernetes object and was skipped";

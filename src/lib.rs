@@ -30,6 +30,7 @@ pub mod lint;
 pub mod lock;
 pub mod manifest;
 pub mod pin;
+pub mod probe;
 pub mod prove;
 pub mod reference;
 pub mod registry;

@@ -28,6 +28,7 @@ use crate::chart::Chart;
 use crate::config::{Config, ShaFormat, WriteForm};
 use crate::diag::InputError;
 use crate::manifest::{DigestManifest, EntryName, ManifestEntry};
+use crate::probe::plan::{ProbePin, ProbePlan, Unpinnable, Written};
 use crate::reference::{Digest, ImageRef};
 use crate::source::Span;
 use crate::values::{
@@ -46,6 +47,30 @@ pub struct PinOptions {
     pub subchart_sha_formats: std::collections::BTreeMap<String, ShaFormat>,
     /// The chart's `.chartpin.yaml`, if any.
     pub config: Option<Config>,
+    /// What probing the render planned ([`crate::probe::plan`]): its edits
+    /// go to the file it names, and the conventions leave the values it
+    /// claimed alone.
+    pub probe: Option<ProbePlan>,
+}
+
+/// How a pinned site was found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Found {
+    /// By the values key-name conventions (no render, or an image the render does not show).
+    #[default]
+    Conventions,
+    /// By probing `helm template`.
+    Render,
+}
+
+impl Found {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Found::Conventions => "conventions",
+            Found::Render => "render",
+        }
+    }
 }
 
 /// One image site that a manifest entry was matched to.
@@ -63,6 +88,8 @@ pub struct Pinned {
     pub changed: bool,
     /// Index of the entry in the manifest.
     pub entry: usize,
+    /// Whether the render or the conventions found it.
+    pub found: Found,
 }
 
 /// A site an entry matched but that cannot be pinned, and why.
@@ -98,6 +125,21 @@ pub struct PinOutcome {
     pub files: Vec<FilePlan>,
     /// Entries that matched no site in any file.
     pub unmatched_entries: Vec<ManifestEntry>,
+    /// Templates the probe splices digests into.
+    pub templates: Vec<TemplatePlan>,
+    /// Rendered images the probe found it cannot pin.
+    pub unpinnable: Vec<Unpinnable>,
+    /// Whether the render was probed, and how many times helm ran.
+    pub renders: Option<usize>,
+}
+
+/// A template file the probe pins literal references in.
+#[derive(Clone, Debug)]
+pub struct TemplatePlan {
+    /// Relative to the chart.
+    pub rel: String,
+    pub edits: Vec<Edit>,
+    pub pins: Vec<ProbePin>,
 }
 
 /// Match `manifest` against `files` and compute every edit.
@@ -107,6 +149,9 @@ pub fn pin<'f>(
     opts: &PinOptions,
 ) -> Result<PinOutcome, InputError> {
     let mut used: HashSet<usize> = HashSet::new();
+    if let Some(p) = &opts.probe {
+        used.extend(p.used_entries.iter().copied());
+    }
     let mut plans = Vec::new();
     let idx = EntryIndex::new(manifest);
     for vf in files {
@@ -119,9 +164,43 @@ pub fn pin<'f>(
         .filter(|(i, _)| !used.contains(i))
         .map(|(_, e)| e.clone())
         .collect();
+    // An image the probe could not place but the conventions pinned is pinned.
+    let conventions_pinned: HashSet<usize> = plans
+        .iter()
+        .flat_map(|p| p.pinned.iter())
+        .filter(|p| p.found == Found::Conventions)
+        .map(|p| p.entry)
+        .collect();
+    let (templates, unpinnable, renders) = match &opts.probe {
+        Some(p) => (
+            p.templates
+                .iter()
+                .map(|t| TemplatePlan {
+                    rel: t.rel.clone(),
+                    edits: t.edits.clone(),
+                    pins: p
+                        .pins
+                        .iter()
+                        .filter(|x| x.written == Written::Template(t.rel.clone()))
+                        .cloned()
+                        .collect(),
+                })
+                .collect(),
+            p.unpinnable
+                .iter()
+                .filter(|u| !conventions_pinned.contains(&u.entry))
+                .cloned()
+                .collect(),
+            Some(p.renders),
+        ),
+        None => (Vec::new(), Vec::new(), None),
+    };
     Ok(PinOutcome {
         files: plans,
         unmatched_entries,
+        templates,
+        unpinnable,
+        renders,
     })
 }
 
@@ -138,6 +217,30 @@ fn plan_file(
     let mut pinned = Vec::new();
     let mut skipped = Vec::new();
     let mut mapped: HashSet<YamlPath> = HashSet::new();
+    let probe = opts
+        .probe
+        .as_ref()
+        .filter(|p| p.values_path == vf.source().path);
+    if let Some(p) = probe {
+        edits.extend(p.values_edits.iter().cloned());
+        for x in &p.pins {
+            let Written::Values(path) = &x.written else {
+                continue;
+            };
+            // Shown at the image site the conventions know, when one holds the path.
+            let site = sites.iter().find(|s| path.0.starts_with(&s.path.0));
+            pinned.push(Pinned {
+                path: site.map_or_else(|| path.clone(), |s| s.path.clone()),
+                span: x.span,
+                image: x.image.clone(),
+                digest: x.digest.clone(),
+                previous: site.map_or(DigestState::Absent, |s| s.digest_state.clone()),
+                changed: x.changed,
+                entry: x.entry,
+                found: Found::Render,
+            });
+        }
+    }
 
     if let Some(cfg) = &opts.config {
         for m in &cfg.images {
@@ -212,6 +315,7 @@ fn plan_file(
                     previous: DigestState::Absent,
                     changed: edits.len() > before,
                     entry: ei,
+                    found: Found::Conventions,
                 });
                 mapped.insert(m.path.clone());
             }
@@ -234,7 +338,7 @@ fn plan_file(
     // sites twice.
     let mut unmatched = vec![false; sites.len()];
     for (i, site) in sites.iter().enumerate() {
-        if mapped.contains(&site.path) {
+        if mapped.contains(&site.path) || probe.is_some_and(|p| p.claims(&site.path)) {
             continue;
         }
         let Some(ei) = match_entry(site, manifest, idx) else {
@@ -296,6 +400,7 @@ fn pinned_record(site: &ImageSite, entry: &ManifestEntry, ei: usize, changed: bo
         previous: site.digest_state.clone(),
         changed,
         entry: ei,
+        found: Found::Conventions,
     }
 }
 
@@ -623,6 +728,47 @@ pub fn site_edits(
     }
     edits.extend(extra);
     Ok(edits)
+}
+
+/// Probe `chart`'s render and plan the pins it shows, against the chart's
+/// own `values.yaml` among `files` (the parent's overrides go there). `None`
+/// when that file is not being pinned (`--values other.yaml`).
+pub fn probe_plan(
+    chart: &Chart,
+    files: &[(PathBuf, PathBuf, ValuesFile)],
+    manifest: &DigestManifest,
+    helm: &crate::helm::Helm,
+    spec: &crate::helm::RenderSpec,
+) -> Result<Option<ProbePlan>, crate::probe::ProbeError> {
+    let Some((_, _, vf)) = files
+        .iter()
+        .find(|(shown, _, _)| *shown == chart.root.join("values.yaml"))
+    else {
+        return Ok(None);
+    };
+    // A chart with no templates renders nothing to probe.
+    let renders_anything = chart.templates().next().is_some()
+        || chart
+            .subcharts
+            .iter()
+            .any(|s| s.templates().next().is_some());
+    if !renders_anything {
+        return Ok(None);
+    }
+    let probe = crate::probe::probe(chart, Some(vf.source()), helm, spec)?;
+    Ok(Some(crate::probe::plan::plan(&probe, chart, vf, manifest)))
+}
+
+/// The file at `rel` (`charts/x/templates/y.yaml`) in a subchart of `chart`.
+pub fn subchart_file<'c>(chart: &'c Chart, rel: &str) -> Option<&'c crate::source::SourceFile> {
+    let rest = rel.strip_prefix("charts/")?;
+    let (dir, inner) = rest.split_once('/')?;
+    let sub = chart.subcharts.iter().find(|s| {
+        s.root
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy() == dir)
+    })?;
+    sub.file(inner).or_else(|| subchart_file(sub, inner))
 }
 
 /// The values files `values` (default `values.yaml`) of `chart`, parsed,

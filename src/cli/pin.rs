@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, Stdout};
+use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, RenderArgs, Stdout};
 use crate::diag::Exit;
+use crate::helm::{Helm, RenderMode};
 use crate::manifest::DigestManifest;
 use crate::pin::run::{PinRequest, ResolveWith};
 use crate::report;
@@ -47,6 +48,8 @@ pub struct PinArgs {
     #[arg(long)]
     pub strict: bool,
     #[command(flatten)]
+    pub render: RenderArgs,
+    #[command(flatten)]
     pub format: FormatArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -75,7 +78,19 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     } else {
         None
     };
+    // pin probes the render when helm is there: the templates, not key
+    // names, say where each image is read.
+    let spec = args.render.spec();
+    let helm = Helm::for_mode(args.render.mode(RenderMode::Auto), &spec)?;
+    if helm.is_none() && args.render.mode(RenderMode::Auto) == RenderMode::Auto {
+        eprintln!(
+            "chartpin: helm not found, so rendering was skipped: images are found by the values conventions alone (--helm PATH, or --no-render to say so)"
+        );
+    }
     let request = PinRequest {
+        render_required: args.render.mode(RenderMode::Auto) == RenderMode::Required,
+        helm,
+        render: spec,
         charts: args.charts.all(),
         values: args.values.clone(),
         config: args.config.clone(),
@@ -88,6 +103,9 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
         if exit != Exit::Clean {
             return Ok(exit);
         }
+    }
+    for n in &run.render_notes {
+        eprintln!("chartpin: {n}");
     }
     super::print_write_notes(&run.write_notes);
     let mut out = Stdout::lock();

@@ -79,10 +79,17 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     let client = super::build_client(&args.registry)?;
     let format = args.format.resolve();
     let manifest = args.digests.read()?;
+    // With --render, plan the pins from the probed render too, as pin does.
+    let spec = args.render.spec();
+    let probe = match args.render.mode(RenderMode::Off) {
+        RenderMode::Off => None,
+        mode => crate::helm::Helm::for_mode(mode, &spec)?.map(|h| (h, spec.clone())),
+    };
     let request = ReleaseRequest {
         charts: args.charts.all(),
         values: args.values.clone(),
         config: args.config.clone(),
+        probe,
     };
     let options = ReleaseOptions {
         verify: VerifyOptions {

@@ -47,3 +47,40 @@ pub fn not_pinned(source: &SourceFile, s: &Skipped) -> Finding {
         .with_path(s.site.path.to_string())
         .with_image(site_display(&s.site))
 }
+
+/// `unpinnable-image`: a rendered image the manifest covers that cannot be
+/// pinned where its templates read it, with the reason. It points at the
+/// values path the reason names, else at the chart's `values.yaml`.
+pub fn unpinnable(
+    values: Option<&SourceFile>,
+    u: &crate::probe::plan::Unpinnable,
+    severity: Severity,
+) -> Finding {
+    let mut f = Finding::new(
+        Code::UnpinnableImage,
+        format!(
+            "`{}` ({}) is not pinned: {}",
+            u.image.reference,
+            u.image.describe(),
+            u.reason
+        ),
+    )
+    .with_image(u.image.reference.clone())
+    .with_severity(severity);
+    if let Some(src) = values {
+        let at = u
+            .path
+            .as_ref()
+            .and_then(|p| {
+                crate::values::ValuesFile::parse(&src.path, src.text.clone())
+                    .ok()
+                    .and_then(|vf| vf.node_at(p).map(|n| n.offset()))
+            })
+            .unwrap_or(0);
+        f = f.at(src, crate::source::Span::new(at, at));
+    }
+    if let Some(p) = &u.path {
+        f = f.with_path(p.to_string());
+    }
+    f
+}

@@ -34,6 +34,14 @@ pub struct PinRequest {
     pub write: bool,
     /// Unmatched images and entries are errors, not warnings.
     pub strict: bool,
+    /// helm to probe each chart's render with ([`crate::probe`]); `None`
+    /// pins by the values conventions alone.
+    pub helm: Option<crate::helm::Helm>,
+    /// What helm renders with besides the chart (`--values-file`, `--set`).
+    pub render: crate::helm::RenderSpec,
+    /// `--render`: a chart helm cannot render is an error (else it is
+    /// pinned by the conventions, with a note).
+    pub render_required: bool,
 }
 
 /// `--resolve`: where to look tags up.
@@ -72,6 +80,8 @@ pub struct PinRun {
     pub resolution: Option<ResolveRun>,
     /// What the writer wants the user told.
     pub write_notes: Vec<WriteNote>,
+    /// Charts that could not be rendered and were pinned by the conventions.
+    pub render_notes: Vec<String>,
     /// The manifest files' texts, which `unmatched-entry` findings point into.
     pub manifest_sources: Sources<'static>,
 }
@@ -95,6 +105,8 @@ pub enum PinError {
     Write(#[from] WriteError),
     #[error(transparent)]
     Resolve(#[from] RunError),
+    #[error(transparent)]
+    Probe(#[from] crate::probe::ProbeError),
 }
 
 fn read_chart(chart: &Path, values: &[PathBuf]) -> Result<ChartValues, InputError> {
@@ -174,10 +186,30 @@ pub fn run(
         }
     }
     for (values, config) in &prepared {
+        let probe = match &req.helm {
+            Some(helm) => {
+                match super::probe_plan(&values.chart, &values.files, &manifest, helm, &req.render)
+                {
+                    Ok(p) => p,
+                    // Rendering was not asked for: a chart helm cannot render
+                    // is pinned by the conventions, and the user is told why.
+                    Err(e) if !req.render_required => {
+                        run.render_notes.push(format!(
+                            "{}: rendering failed, so its images are found by the values conventions alone: {e}",
+                            values.chart.root.display()
+                        ));
+                        None
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None => None,
+        };
         let opts = PinOptions {
             sha_format: super::sha_format_from_templates(&values.chart),
             subchart_sha_formats: super::subchart_sha_formats(&values.chart),
             config: config.clone(),
+            probe,
         };
         let parsed = values.files.iter().map(|(_, _, v)| v);
         run.outcomes.push(super::pin(parsed, &manifest, &opts)?);
@@ -216,6 +248,40 @@ pub fn run(
                     real: real.clone(),
                     old: vf.text().to_string(),
                     new: plan.new_text.clone(),
+                });
+            }
+        }
+    }
+    for (values, outcome) in run.charts.iter().zip(&run.outcomes) {
+        let vf = values
+            .files
+            .iter()
+            .find(|(shown, _, _)| *shown == values.chart.root.join("values.yaml"))
+            .or(values.files.first())
+            .map(|(_, _, v)| v);
+        for u in &outcome.unpinnable {
+            run.findings
+                .push(findings::unpinnable(vf.map(|v| v.source()), u, severity));
+        }
+        for t in &outcome.templates {
+            let Some(src) = values
+                .chart
+                .file(&t.rel)
+                .or_else(|| super::subchart_file(&values.chart, &t.rel))
+            else {
+                continue;
+            };
+            let new = crate::yaml::apply_edits(&src.text, &t.edits)
+                .map_err(|e| InputError::file(&src.path, format!("conflicting edits: {e}")))?;
+            run.pinned += t.pins.iter().filter(|p| p.changed).count();
+            if new != src.text {
+                run.changed_files += 1;
+                let real = src.path.canonicalize().unwrap_or_else(|_| src.path.clone());
+                run.changes.push(FileChange {
+                    shown: src.path.clone(),
+                    real,
+                    old: src.text.clone(),
+                    new,
                 });
             }
         }

@@ -48,6 +48,10 @@ pub struct ReleaseRequest {
     pub values: Vec<PathBuf>,
     /// `--config FILE` for every chart; else each chart's `.chartpin.yaml`.
     pub config: Option<PathBuf>,
+    /// helm and its values, to probe each chart's render for where its
+    /// images are read ([`crate::probe`]), as pin does; `None` plans by the
+    /// values conventions alone.
+    pub probe: Option<(crate::helm::Helm, crate::helm::RenderSpec)>,
 }
 
 /// Whether a pinned digest was proven to exist.
@@ -182,16 +186,32 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let chart = crate::chart::load_dir(dir)?;
         let config = Config::of_chart(&chart, req.config.as_deref())?;
         let files = pin::read_values(&chart, &req.values)?;
+        let probe = match &req.probe {
+            Some((helm, spec)) => pin::probe_plan(&chart, &files, manifest, helm, spec)
+                .map_err(|e| InputError::file(dir, e.to_string()))?,
+            None => None,
+        };
         let opts = PinOptions {
             sha_format: pin::sha_format_from_templates(&chart),
             subchart_sha_formats: pin::subchart_sha_formats(&chart),
             config: config.clone(),
+            probe,
         };
         let parsed = files.iter().map(|(_, _, v)| v);
         let outcome = pin::pin(parsed, manifest, &opts)?;
         for (i, e) in manifest.entries.iter().enumerate() {
             if !outcome.unmatched_entries.contains(e) {
                 used_entries[i] = true;
+            }
+        }
+        // A rendered image the manifest covers that cannot be pinned fails the release.
+        if let Some((_, _, vf)) = files.first() {
+            for u in &outcome.unpinnable {
+                findings.push(pin::findings::unpinnable(
+                    Some(vf.source()),
+                    u,
+                    Severity::Error,
+                ));
             }
         }
         let mut values = Vec::new();
@@ -288,7 +308,18 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             pinned_files.push(new_vf);
         }
         // A second pin over the planned texts must find nothing left to do.
-        let again = pin::pin(&pinned_files, manifest, &opts)?;
+        // The probe's edits are for the texts as read: the second pin keeps
+        // only what the probe claimed, so the conventions still leave it.
+        let again_opts = PinOptions {
+            probe: opts.probe.as_ref().map(|p| crate::probe::plan::ProbePlan {
+                values_edits: Vec::new(),
+                templates: Vec::new(),
+                pins: Vec::new(),
+                ..p.clone()
+            }),
+            ..opts.clone()
+        };
+        let again = pin::pin(&pinned_files, manifest, &again_opts)?;
         for (vf, plan) in pinned_files.iter().zip(&again.files) {
             if plan.new_text != vf.text() {
                 findings.push(unstable_pin(vf, &plan.new_text));

@@ -114,6 +114,23 @@ fn site_lines(out: &mut dyn Write, run: &PinRun) -> std::io::Result<()> {
         for ((shown, _, vf), plan) in values.files.iter().zip(&outcome.files) {
             report_file(out, shown, vf.source(), plan)?;
         }
+        for t in &outcome.templates {
+            for p in &t.pins {
+                let name = p.image.split('@').next().unwrap_or(&p.image);
+                let verb = if p.changed {
+                    "pinned"
+                } else {
+                    "already pinned"
+                };
+                writeln!(
+                    out,
+                    "{}: template pin: {verb} {name}: {} ({}, found by rendering)",
+                    values.chart.root.join(&t.rel).display(),
+                    p.digest,
+                    p.object
+                )?;
+            }
+        }
     }
     Ok(())
 }
@@ -139,7 +156,16 @@ fn report_file(
         } else {
             format!("already pinned {name}: {}", p.digest)
         };
-        writeln!(out, "{}:{lc}: {change} (at {})", shown.display(), p.path)?;
+        let found = match p.found {
+            crate::pin::Found::Render => ", found by rendering",
+            crate::pin::Found::Conventions => "",
+        };
+        writeln!(
+            out,
+            "{}:{lc}: {change} (at {}{found})",
+            shown.display(),
+            p.path
+        )?;
     }
     for s in &plan.skipped {
         let lc = source.line_col(s.site.span.start);
@@ -165,6 +191,7 @@ mod json {
     #[derive(Serialize)]
     pub struct Data {
         files: Vec<File>,
+        template_pins: Vec<TemplatePin>,
         unmatched_entries: Vec<Entry>,
     }
 
@@ -187,6 +214,16 @@ mod json {
         image: String,
         digest: String,
         changed: bool,
+        found: pin::Found,
+    }
+
+    #[derive(Serialize)]
+    struct TemplatePin {
+        file: String,
+        image: String,
+        digest: String,
+        changed: bool,
+        object: String,
     }
 
     #[derive(Serialize)]
@@ -241,6 +278,7 @@ mod json {
                                 image: p.image.clone(),
                                 digest: p.digest.to_string(),
                                 changed: p.changed,
+                                found: p.found,
                             }
                         })
                         .collect(),
@@ -275,8 +313,25 @@ mod json {
                 });
             }
         }
+        let template_pins = run
+            .charts
+            .iter()
+            .zip(&run.outcomes)
+            .flat_map(|(values, outcome)| {
+                outcome.templates.iter().flat_map(move |t| {
+                    t.pins.iter().map(move |p| TemplatePin {
+                        file: values.chart.root.join(&t.rel).display().to_string(),
+                        image: p.image.clone(),
+                        digest: p.digest.to_string(),
+                        changed: p.changed,
+                        object: p.object.clone(),
+                    })
+                })
+            })
+            .collect();
         Data {
             files,
+            template_pins,
             unmatched_entries: run
                 .unmatched_entries
                 .iter()

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{QuoteStyle, Scalar, YamlPath};
+use super::{Node, QuoteStyle, Scalar, YamlPath};
 use crate::source::Span;
 
 /// A replacement of the bytes at `span`. An empty span inserts.
@@ -204,4 +204,229 @@ pub fn insert_key_after(
             render_scalar(QuoteStyle::Plain, value)
         ),
     })
+}
+
+/// The last byte of `node` and everything under it (keys included).
+fn subtree_end(node: &Node<'_>) -> usize {
+    match node {
+        Node::Scalar(s) => s.span.end,
+        Node::Alias(s) => s.end,
+        Node::Map(m) => m
+            .entries
+            .iter()
+            .map(|(k, v)| subtree_end(k).max(subtree_end(v)))
+            .max()
+            .unwrap_or(m.span.end),
+        Node::Seq(s) => s.items.iter().map(subtree_end).max().unwrap_or(s.span.end),
+    }
+}
+
+/// The column of the line `offset` is on where its first key starts.
+fn column(text: &str, offset: usize) -> usize {
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    text[start..offset].chars().count()
+}
+
+/// The indentation step the file uses for nested mappings (2 when it has none).
+fn indent_step(text: &str, root: &Node<'_>) -> usize {
+    fn find(text: &str, node: &Node<'_>, depth: usize) -> Option<usize> {
+        let m = node.as_map().filter(|m| !m.flow)?;
+        let col = column(text, m.entries.first()?.0.span().start);
+        for (_, v) in &m.entries {
+            if let Some(inner) = v.as_map().filter(|m| !m.flow)
+                && let Some((k, _)) = inner.entries.first()
+            {
+                let c = column(text, k.span().start);
+                if c > col {
+                    return Some(c - col);
+                }
+            }
+            if depth < 8
+                && let Some(s) = find(text, v, depth + 1)
+            {
+                return Some(s);
+            }
+        }
+        None
+    }
+    find(text, root, 0).unwrap_or(2)
+}
+
+/// A block of keys to insert after the last entry of a mapping.
+struct Insertion {
+    at: usize,
+    eol: &'static str,
+    indent: usize,
+    step: usize,
+    keys: Vec<String>,
+    value: String,
+}
+
+/// What setting one path takes: an edit of a scalar, or an insertion.
+enum Setting {
+    Edit(Edit),
+    Insert(Insertion),
+}
+
+fn plan_set(
+    text: &str,
+    root: &Node<'_>,
+    path: &YamlPath,
+    value: &str,
+) -> Result<Setting, InsertError> {
+    use crate::yaml::PathSeg;
+    let refuse = || InsertError::FlowMapping {
+        path: path.clone(),
+        key: path.last_key().unwrap_or("").to_string(),
+    };
+    let keys: Vec<&str> = path
+        .0
+        .iter()
+        .map(|s| match s {
+            PathSeg::Key(k) => Some(k.as_str()),
+            PathSeg::Index(_) => None,
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(refuse)?;
+    let mut node = root;
+    let mut depth = 0;
+    while depth < keys.len() {
+        match node {
+            Node::Map(m) => match m.get(keys[depth]) {
+                Some(next) => {
+                    node = next;
+                    depth += 1;
+                }
+                None => break,
+            },
+            _ => return Err(refuse()),
+        }
+    }
+    if depth == keys.len() {
+        return match node {
+            Node::Scalar(s) => Ok(Setting::Edit(set_scalar(text, s, value))),
+            _ => Err(refuse()),
+        };
+    }
+    let Node::Map(m) = node else {
+        return Err(refuse());
+    };
+    if m.flow || m.entries.is_empty() {
+        return Err(refuse());
+    }
+    let indent = column(text, m.entries[0].0.span().start);
+    let step = indent_step(text, root);
+    let end = m
+        .entries
+        .iter()
+        .map(|(k, v)| subtree_end(k).max(subtree_end(v)))
+        .max()
+        .unwrap_or(0);
+    let (at, eol) = match text[end..].find('\n') {
+        Some(i) if i > 0 && text.as_bytes()[end + i - 1] == b'\r' => (end + i - 1, "\r\n"),
+        Some(i) => (end + i, "\n"),
+        None => (text.len(), "\n"),
+    };
+    Ok(Setting::Insert(Insertion {
+        at,
+        eol,
+        indent,
+        step,
+        keys: keys[depth..].iter().map(|k| k.to_string()).collect(),
+        value: value.to_string(),
+    }))
+}
+
+/// The edit that makes `path` (keys only) hold `value` in the document
+/// `root` of `text`: see [`set_paths`].
+pub fn set_path(
+    text: &str,
+    root: &Node<'_>,
+    path: &YamlPath,
+    value: &str,
+) -> Result<Edit, InsertError> {
+    set_paths(text, root, &[(path.clone(), value.to_string())])
+        .map(|mut e| e.pop().expect("one setting makes one edit"))
+        .map_err(|(_, e)| e)
+}
+
+/// The edits that make each path (keys only) hold its value in the
+/// document `root` of `text`: a scalar there is set in its own quoting;
+/// else the missing keys are added as a block after the last entry of the
+/// deepest mapping on the path that exists, in the file's indentation and
+/// line ending, one block per place (keys shared by several paths written
+/// once). A path through a flow mapping, a sequence or a scalar cannot be
+/// extended without rewriting what is there: the error names its index.
+pub fn set_paths(
+    text: &str,
+    root: &Node<'_>,
+    settings: &[(YamlPath, String)],
+) -> Result<Vec<Edit>, (usize, InsertError)> {
+    let mut edits = Vec::new();
+    // (offset, -indent) -> insertions, so a deeper mapping's keys come
+    // before its parent's at the same offset.
+    let mut inserts: std::collections::BTreeMap<(usize, std::cmp::Reverse<usize>), Vec<Insertion>> =
+        std::collections::BTreeMap::new();
+    for (i, (path, value)) in settings.iter().enumerate() {
+        match plan_set(text, root, path, value).map_err(|e| (i, e))? {
+            Setting::Edit(e) => edits.push(e),
+            Setting::Insert(ins) => inserts
+                .entry((ins.at, std::cmp::Reverse(ins.indent)))
+                .or_default()
+                .push(ins),
+        }
+    }
+    let mut by_offset: std::collections::BTreeMap<usize, String> =
+        std::collections::BTreeMap::new();
+    for ((at, _), group) in inserts {
+        let out = by_offset.entry(at).or_default();
+        render_inserts(&group, 0, out);
+    }
+    for (at, replacement) in by_offset {
+        edits.push(Edit {
+            span: Span::new(at, at),
+            replacement,
+        });
+    }
+    Ok(edits)
+}
+
+/// The nested block for insertions sharing a place, keys at `level` on.
+fn render_inserts(group: &[Insertion], level: usize, out: &mut String) {
+    let mut order: Vec<&str> = Vec::new();
+    for g in group {
+        if let Some(k) = g.keys.get(level)
+            && !order.contains(&k.as_str())
+        {
+            order.push(k);
+        }
+    }
+    for k in order {
+        let under: Vec<&Insertion> = group
+            .iter()
+            .filter(|g| g.keys.get(level).map(String::as_str) == Some(k))
+            .collect();
+        let g0 = under[0];
+        out.push_str(g0.eol);
+        out.push_str(&" ".repeat(g0.indent + level * g0.step));
+        out.push_str(&render_scalar(QuoteStyle::Plain, k));
+        out.push(':');
+        if let Some(leaf) = under.iter().find(|g| g.keys.len() == level + 1) {
+            out.push(' ');
+            out.push_str(&render_scalar(QuoteStyle::Plain, &leaf.value));
+        } else {
+            let deeper: Vec<Insertion> = under
+                .iter()
+                .map(|g| Insertion {
+                    at: g.at,
+                    eol: g.eol,
+                    indent: g.indent,
+                    step: g.step,
+                    keys: g.keys.clone(),
+                    value: g.value.clone(),
+                })
+                .collect();
+            render_inserts(&deeper, level + 1, out);
+        }
+    }
 }

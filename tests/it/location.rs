@@ -37,6 +37,7 @@ fn release_positions_resolve_in_the_text_they_were_taken_in() {
         charts: vec![chart.clone()],
         values: vec![],
         config: None,
+        probe: None,
     };
     let plan = release::plan(&request, &manifest).unwrap();
     let lint = release::lint_plan(&plan, &LintOptions::default()).unwrap();

@@ -20,6 +20,7 @@ mod pin;
 mod plugin;
 mod qa;
 mod release;
+mod render_truth;
 mod renderlint;
 mod report;
 mod support;

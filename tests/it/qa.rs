@@ -186,6 +186,7 @@ fn pin_and_release_point_at_the_field_they_write() {
         charts: vec![dir.clone()],
         values: vec![],
         config: None,
+        probe: None,
     };
     let plan = chartpin::release::plan(&request, &manifest).unwrap();
     let release_sites: Vec<String> = plan.rows.iter().map(|r| r.site(&plan.sources)).collect();

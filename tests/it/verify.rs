@@ -705,7 +705,16 @@ fn resolve_pin_verify_round_trip_on_a_chart() {
         ]
     );
 
-    let pin = chartpin(&["pin", c, "--digests", resolved.to_str().unwrap()]).run();
+    // The conventions' round trip (a render would put the digest in the
+    // tag, since this template does not read `digest`).
+    let pin = chartpin(&[
+        "pin",
+        c,
+        "--digests",
+        resolved.to_str().unwrap(),
+        "--no-render",
+    ])
+    .run();
     assert_eq!(pin.code, 0, "{}", pin.all());
     let values = std::fs::read_to_string(&values_path).unwrap();
     assert!(

@@ -1,0 +1,981 @@
+//! Probing a chart's render: which values compose each rendered image.
+//!
+//! Key names in `values.yaml` (the conventions, `crate::values`) guess where
+//! an image lives; the templates decide. A probe asks helm: it renders the
+//! chart once as the user would, then once with a unique marker in place of
+//! every string scalar that could feed an image (the parent's `values.yaml`
+//! and each subchart's own, laid over through the parent under the
+//! dependency's name or alias, and `global`), and reads where each marker
+//! lands in every rendered image field ([`crate::lint::rendered`]). A
+//! second render sets candidate digest keys (`digest`, `sha`) beside the
+//! values that compose each image, declared or not, and marks empty
+//! `tag`/`version` keys, to learn which digest form the templates render.
+//!
+//! Markers go into string scalars only, and only into those whose text
+//! appears in a rendered image (never booleans, numbers, maps, empty strings
+//! or strings like `"true"`): templates compare and branch on values, and a
+//! marker there would change what renders. They are laid as nested maps
+//! that merge with the chart's own (a list is laid whole). They are short,
+//! lowercase and alphanumeric, so they survive `lower`, `trimPrefix "v"`,
+//! `printf` and `default`, and are valid both as a repository path component
+//! and as a tag. When a probe render fails, its markers are split in halves
+//! and rendered again, within a fixed budget; the markers of a half that
+//! fails alone are dropped, so one picky template costs its own images, not
+//! the chart's.
+//!
+//! Nothing here writes: [`plan`] turns a probe into edits.
+
+pub mod plan;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use serde_json::{Map as JsonMap, Value};
+
+use crate::chart::{Chart, ChartOrigin};
+use crate::diag::InputError;
+use crate::helm::{Helm, HelmError, RenderSpec};
+use crate::lint::rendered::{RenderedImage, rendered_images};
+use crate::yaml::{Node, PathSeg, QuoteStyle, YamlPath};
+
+/// Most probe renders for one chart, bisection retries included.
+const MAX_PROBE_RENDERS: usize = 12;
+/// Most markers laid in one chart (the largest corpus chart uses ~200).
+const MAX_MARKERS: usize = 4_000;
+
+/// Why a chart could not be probed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Helm(#[from] HelmError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+}
+
+/// Where a value sits: the chart's own values file or a subchart's, and the
+/// path the parent sets it at (its override).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValuesAt {
+    /// The values file, relative to the chart (`charts/grafana/values.yaml`).
+    pub file: String,
+    /// The path in that file.
+    pub path: YamlPath,
+    /// The path in the parent's values that sets it (`grafana.image.tag`,
+    /// `global.tag`); the same as `path` for the parent's own file.
+    pub coord: YamlPath,
+    /// The file declares the key (false for a digest key the probe added).
+    pub declared: bool,
+}
+
+impl ValuesAt {
+    /// Whether the value is in the parent's own `values.yaml`.
+    pub fn in_parent(&self) -> bool {
+        self.file == "values.yaml"
+    }
+}
+
+/// A value that composes a rendered image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub at: ValuesAt,
+    /// The value as the file holds it.
+    pub value: String,
+    /// Bytes of the rendered reference this value produced (as far as the
+    /// probe can tell: it assumes the value renders as written).
+    pub start: usize,
+    pub end: usize,
+}
+
+/// How a template renders a digest key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigestForm {
+    /// The key holds `sha256:<hex>`.
+    Prefixed,
+    /// The key holds bare hex; the template writes `sha256:`.
+    Bare,
+}
+
+/// A digest key the templates render for an image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestKey {
+    pub at: ValuesAt,
+    pub form: DigestForm,
+    /// The image as rendered with the probe's digest in the key, the digest
+    /// taken out again (`repo:tag@`, `repo@`): what a pin renders before its digest.
+    pub rendered_base: String,
+}
+
+/// One rendered image and where its parts come from.
+#[derive(Clone, Debug)]
+pub struct ProbedImage {
+    /// The image as the chart renders it with the user's values.
+    pub image: RenderedImage,
+    /// The values that compose it, in rendered order.
+    pub parts: Vec<Part>,
+    /// Digest keys the templates honour for it, best first.
+    pub digest_keys: Vec<DigestKey>,
+    /// Empty keys that, once set, render at the end of the reference in
+    /// place of what they default to (`controllerImageVersion: ""`
+    /// defaulting to `linkerdVersion`).
+    pub tail_keys: Vec<ValuesAt>,
+}
+
+/// What a probe learned about a chart.
+#[derive(Clone, Debug, Default)]
+pub struct Probe {
+    /// The render with the user's values, as helm printed it.
+    pub baseline: String,
+    /// Every rendered image, in stream order.
+    pub images: Vec<ProbedImage>,
+    /// How many times helm ran for the probe (the baseline included).
+    pub renders: usize,
+    /// For each values path (by its override path), the distinct rendered
+    /// references it composes; and whether it also renders outside any
+    /// image field (a label, an annotation), where a digest would break the chart.
+    pub uses: BTreeMap<YamlPath, Uses>,
+    /// Markers that could not be laid because their renders failed.
+    pub dropped: usize,
+}
+
+/// Where a value renders.
+#[derive(Clone, Debug, Default)]
+pub struct Uses {
+    pub references: std::collections::BTreeSet<String>,
+    pub outside_images: bool,
+}
+
+/// A values file that feeds the render, as an owned tree.
+struct Feed {
+    file: String,
+    /// The override path prefix (`[]` for the parent, `[grafana]`, …).
+    prefix: Vec<String>,
+    tree: Value,
+}
+
+impl Feed {
+    fn coord(&self, path: &[PathSeg]) -> YamlPath {
+        if matches!(path.first(), Some(PathSeg::Key(k)) if k == "global") {
+            return YamlPath(path.to_vec());
+        }
+        let mut v: Vec<PathSeg> = self.prefix.iter().cloned().map(PathSeg::Key).collect();
+        v.extend(path.iter().cloned());
+        YamlPath(v)
+    }
+}
+
+/// One value the probe lays.
+#[derive(Clone, Debug)]
+struct Assign {
+    feed: usize,
+    path: Vec<PathSeg>,
+    /// What is laid (a marker, or a digest).
+    laid: String,
+    /// The marker inside `laid` that is searched for.
+    token: String,
+    /// The value the file holds ("" for an undeclared key).
+    value: String,
+    declared: bool,
+}
+
+/// The marker for assignment `n`: short, lowercase, alphanumeric, not
+/// starting with `v`, and not a prefix of another marker.
+fn marker(n: usize) -> String {
+    format!("zq{n}k")
+}
+
+/// The marker for assignment `n` in a value that reads as a version
+/// (`v1.2.3`, `1.14.0`): still a version (`semverCompare` takes it, and it
+/// is newer than any real one), keeping the value's `v`.
+fn version_marker(n: usize, like: &str) -> String {
+    let v = if like.starts_with('v') { "v" } else { "" };
+    format!("{v}99.{n}.77")
+}
+
+/// Whether `s` is a whole image reference with a path and a tag.
+fn looks_like_full_reference(s: &str) -> bool {
+    s.contains('/')
+        && crate::reference::ImageRef::parse(s)
+            .is_ok_and(|r| r.tag().is_some() || r.digest().is_some())
+}
+
+/// Whether `s` reads as a version: `v1.2`, `1.14.0`, `0.45.0-kafka-3.9.0`.
+fn is_version(s: &str) -> bool {
+    let t = s.strip_prefix('v').unwrap_or(s);
+    let mut it = t.split('.');
+    let (Some(a), Some(b)) = (it.next(), it.next()) else {
+        return false;
+    };
+    !a.is_empty()
+        && a.bytes().all(|c| c.is_ascii_digit())
+        && b.bytes().next().is_some_and(|c| c.is_ascii_digit())
+}
+
+/// The made-up digest hex for assignment `n`.
+fn fake_hex(n: usize) -> String {
+    format!("{}{:08x}", "c0ffee0d".repeat(7), n)
+}
+
+/// Plain YAML scalars as their JSON type; every other scalar is a string.
+fn scalar_json(s: &crate::yaml::Scalar<'_>) -> Value {
+    if s.is_null {
+        return Value::Null;
+    }
+    if s.style != QuoteStyle::Plain {
+        return Value::String(s.value.to_string());
+    }
+    let v = &*s.value;
+    match v {
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Ok(i) = v.parse::<i64>() {
+        return Value::from(i);
+    }
+    if let Ok(f) = v.parse::<f64>()
+        && f.is_finite()
+        && v.bytes().any(|b| b.is_ascii_digit())
+    {
+        return serde_json::Number::from_f64(f).map_or(Value::String(v.to_string()), Value::Number);
+    }
+    Value::String(v.to_string())
+}
+
+fn node_json(n: &Node<'_>, depth: usize) -> Value {
+    if depth > 64 {
+        return Value::Null;
+    }
+    match n {
+        Node::Scalar(s) => scalar_json(s),
+        Node::Map(m) => {
+            let mut o = JsonMap::new();
+            for (k, v) in &m.entries {
+                if let Some(k) = k.as_scalar() {
+                    o.insert(k.value.to_string(), node_json(v, depth + 1));
+                }
+            }
+            Value::Object(o)
+        }
+        Node::Seq(s) => Value::Array(s.items.iter().map(|i| node_json(i, depth + 1)).collect()),
+        // An alias stands for something the probe does not mark.
+        Node::Alias(_) => Value::Null,
+    }
+}
+
+/// The values files that feed a render of `chart`: its own, then each
+/// subchart's (recursively), with the override prefix each is reached by.
+fn feeds(
+    chart: &Chart,
+    values: Option<&crate::source::SourceFile>,
+) -> Result<Vec<Feed>, InputError> {
+    let mut out = Vec::new();
+    if chart.file("values.yaml").is_none()
+        && let Some(src) = values
+    {
+        out.push(Feed {
+            file: "values.yaml".to_string(),
+            prefix: Vec::new(),
+            tree: tree_of(src)?,
+        });
+    }
+    collect_feeds(chart, "", &[], &mut out, 0)?;
+    Ok(out)
+}
+
+fn tree_of(src: &crate::source::SourceFile) -> Result<Value, InputError> {
+    let yaml = crate::yaml::parse(src, crate::yaml::Options::default())?;
+    Ok(yaml.roots().next().map_or(Value::Null, |r| node_json(r, 0)))
+}
+
+fn collect_feeds(
+    chart: &Chart,
+    rel: &str,
+    prefix: &[String],
+    out: &mut Vec<Feed>,
+    depth: usize,
+) -> Result<(), InputError> {
+    if depth > 8 {
+        return Ok(());
+    }
+    if let Some(src) = chart.file("values.yaml") {
+        out.push(Feed {
+            file: format!("{rel}values.yaml"),
+            prefix: prefix.to_vec(),
+            tree: tree_of(src)?,
+        });
+    }
+    for sub in &chart.subcharts {
+        let dir = sub
+            .root
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| sub.name.clone());
+        let mut p = prefix.to_vec();
+        p.push(sub.values_key().to_string());
+        collect_feeds(sub, &format!("{rel}charts/{dir}/"), &p, out, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// Whether a string value could feed an image: non-empty, one word, not a
+/// word templates branch on, and its text shows in some rendered reference.
+fn is_candidate(v: &str, rendered: &[String]) -> bool {
+    if v.is_empty() || v.len() > 512 || v.contains(char::is_whitespace) {
+        return false;
+    }
+    let lower = v.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "enabled" | "disabled"
+    ) {
+        return false;
+    }
+    let trimmed = lower.strip_prefix('v').filter(|t| !t.is_empty());
+    rendered
+        .iter()
+        .any(|r| r.contains(&lower) || trimmed.is_some_and(|t| r.contains(t)))
+}
+
+/// Every string leaf of `tree` with its path.
+fn string_leaves(tree: &Value, path: &mut Vec<PathSeg>, out: &mut Vec<(Vec<PathSeg>, String)>) {
+    match tree {
+        Value::String(s) => out.push((path.clone(), s.clone())),
+        Value::Object(o) => {
+            for (k, v) in o {
+                path.push(PathSeg::Key(k.clone()));
+                string_leaves(v, path, out);
+                path.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                path.push(PathSeg::Index(i));
+                string_leaves(v, path, out);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn get<'v>(tree: &'v Value, path: &[PathSeg]) -> Option<&'v Value> {
+    let mut v = tree;
+    for s in path {
+        v = match (s, v) {
+            (PathSeg::Key(k), Value::Object(o)) => o.get(k)?,
+            (PathSeg::Index(i), Value::Array(a)) => a.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// Set `path` in `tree` to `value`, creating maps on the way (never
+/// replacing a non-map with one).
+fn set(tree: &mut Value, path: &[PathSeg], value: Value) -> bool {
+    let Some((last, init)) = path.split_last() else {
+        return false;
+    };
+    let mut v = tree;
+    for s in init {
+        v = match (s, v) {
+            (PathSeg::Key(k), Value::Object(o)) => o
+                .entry(k.clone())
+                .or_insert_with(|| Value::Object(JsonMap::new())),
+            (PathSeg::Index(i), Value::Array(a)) => match a.get_mut(*i) {
+                Some(x) => x,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (last, v) {
+        (PathSeg::Key(k), Value::Object(o)) => {
+            o.insert(k.clone(), value);
+            true
+        }
+        (PathSeg::Index(i), Value::Array(a)) if *i < a.len() => {
+            a[*i] = value;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The part of `marked` that leads to `paths`: maps keep only the keys on
+/// the way (so the overlay merges with the chart's maps), lists are laid
+/// whole (helm replaces lists).
+fn prune(marked: &Value, paths: &[&[PathSeg]]) -> Option<Value> {
+    if paths.iter().any(|p| p.is_empty()) {
+        return Some(marked.clone());
+    }
+    match marked {
+        Value::Object(o) => {
+            let mut by_key: BTreeMap<&str, Vec<&[PathSeg]>> = BTreeMap::new();
+            for p in paths {
+                if let PathSeg::Key(k) = &p[0] {
+                    by_key.entry(k.as_str()).or_default().push(&p[1..]);
+                }
+            }
+            let mut out = JsonMap::new();
+            for (k, rest) in by_key {
+                if let Some(v) = o.get(k).and_then(|v| prune(v, &rest)) {
+                    out.insert(k.to_string(), v);
+                }
+            }
+            Some(Value::Object(out))
+        }
+        Value::Array(_) => Some(marked.clone()),
+        _ => None,
+    }
+}
+
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(x) if x.is_object() && v.is_object() => merge(x, v),
+                    _ => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (into, from) => *into = from,
+    }
+}
+
+/// The overlay (a YAML text; JSON is YAML) laying `assigns` over `feeds`.
+fn overlay(feeds: &[Feed], assigns: &[&Assign]) -> String {
+    let mut root = Value::Object(JsonMap::new());
+    // Subcharts first, then the parent: the parent's overrides win.
+    for (fi, feed) in feeds.iter().enumerate().rev() {
+        let mine: Vec<&&Assign> = assigns.iter().filter(|a| a.feed == fi).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let mut marked = if feed.tree.is_object() {
+            feed.tree.clone()
+        } else {
+            Value::Object(JsonMap::new())
+        };
+        let mut paths: Vec<&[PathSeg]> = Vec::new();
+        for a in &mine {
+            if set(&mut marked, &a.path, Value::String(a.laid.clone())) {
+                paths.push(&a.path);
+            }
+        }
+        let Some(Value::Object(mut pruned)) = prune(&marked, &paths) else {
+            continue;
+        };
+        if !feed.prefix.is_empty() {
+            if let Some(g) = pruned.remove("global") {
+                let mut wrapped = JsonMap::new();
+                wrapped.insert("global".to_string(), g);
+                merge(&mut root, Value::Object(wrapped));
+            }
+            let mut v = Value::Object(pruned);
+            for k in feed.prefix.iter().rev() {
+                let mut m = JsonMap::new();
+                m.insert(k.clone(), v);
+                v = Value::Object(m);
+            }
+            merge(&mut root, v);
+        } else {
+            merge(&mut root, Value::Object(pruned));
+        }
+    }
+    root.to_string()
+}
+
+/// How a rendered image is found again in another render of the chart:
+/// its template, kind, the ordinal of its document among that template's
+/// documents of that kind, the field, and its ordinal there.
+type ImageKey = (Option<String>, String, usize, String, usize);
+
+fn keyed(images: &[RenderedImage]) -> Vec<ImageKey> {
+    let mut docs: HashMap<(Option<String>, String), Vec<usize>> = HashMap::new();
+    let mut in_field: HashMap<(usize, String), usize> = HashMap::new();
+    images
+        .iter()
+        .map(|i| {
+            let d = docs
+                .entry((i.template.clone(), i.kind.clone()))
+                .or_default();
+            if !d.contains(&i.document) {
+                d.push(i.document);
+            }
+            let ord = d.iter().position(|x| *x == i.document).unwrap_or(0);
+            let n = in_field.entry((i.document, i.field.clone())).or_default();
+            let k = *n;
+            *n += 1;
+            (i.template.clone(), i.kind.clone(), ord, i.field.clone(), k)
+        })
+        .collect()
+}
+
+/// A renderer that retries a failing set of values in halves, within a budget.
+struct Renderer<'a> {
+    helm: &'a Helm,
+    release: &'a str,
+    chart: &'a Path,
+    spec: &'a RenderSpec,
+    feeds: &'a [Feed],
+    renders: usize,
+    dropped: usize,
+}
+
+impl Renderer<'_> {
+    /// Split a failing set: the values of the subchart helm's message
+    /// names (`…/charts/<dir>/templates/…`) from the rest, else by
+    /// top-level subtree, else in halves.
+    fn split<'x>(&self, set: Vec<&'x Assign>, message: &str) -> (Vec<&'x Assign>, Vec<&'x Assign>) {
+        let named = message
+            .split("/charts/")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .map(|dir| format!("charts/{dir}/"));
+        if let Some(dir) = named {
+            let key = self
+                .feeds
+                .iter()
+                .find(|f| f.file.starts_with(&dir))
+                .and_then(|f| f.prefix.first().cloned());
+            if let Some(key) = key {
+                let (a, b): (Vec<_>, Vec<_>) = set.iter().partition(|x| {
+                    matches!(self.feeds[x.feed].coord(&x.path).0.first(), Some(PathSeg::Key(k)) if *k == key)
+                });
+                if !a.is_empty() && !b.is_empty() {
+                    return (a, b);
+                }
+            }
+        }
+        let top = |x: &Assign| format!("{:?}", self.feeds[x.feed].coord(&x.path).0.first());
+        let first = top(set[0]);
+        if set.iter().any(|x| top(x) != first) {
+            let mid = set.len() / 2;
+            // The subtree boundary nearest the middle.
+            let cut = (1..set.len())
+                .filter(|&i| top(set[i]) != top(set[i - 1]))
+                .min_by_key(|&i| i.abs_diff(mid))
+                .unwrap_or(mid);
+            let mut a = set;
+            let b = a.split_off(cut);
+            return (a, b);
+        }
+        let mut a = set;
+        let b = a.split_off(a.len() / 2);
+        (a, b)
+    }
+
+    /// Renders covering `assigns` (each with the assignments it laid).
+    fn render<'x>(&mut self, assigns: Vec<&'x Assign>) -> Vec<(Vec<&'x Assign>, String)> {
+        let mut out = Vec::new();
+        let mut queue = vec![assigns];
+        // Bounded: every round either renders or drops, within the budget.
+        while let Some(set) = queue.pop() {
+            if set.is_empty() {
+                continue;
+            }
+            if self.renders >= MAX_PROBE_RENDERS {
+                self.dropped += set.len();
+                continue;
+            }
+            self.renders += 1;
+            let text = overlay(self.feeds, &set);
+            tracing::trace!(overlay = %text, "probe render");
+            match self
+                .helm
+                .template(self.release, self.chart, self.spec, &[text])
+            {
+                Ok(r) => out.push((set, r)),
+                Err(e) if set.len() > 1 => {
+                    tracing::debug!(markers = set.len(), error = %e, "probe render failed; splitting");
+                    let (a, b) = self.split(set, &e.to_string());
+                    queue.push(b);
+                    queue.push(a);
+                }
+                Err(_) => self.dropped += 1,
+            }
+        }
+        out
+    }
+}
+
+/// Probe `chart` (a directory chart) with helm: see the module docs.
+/// `values` is the chart's own `values.yaml` when the caller holds it
+/// apart from the chart (pin moves it out of the chart's files).
+pub fn probe(
+    chart: &Chart,
+    values: Option<&crate::source::SourceFile>,
+    helm: &Helm,
+    spec: &RenderSpec,
+) -> Result<Probe, ProbeError> {
+    let staged = match &chart.origin {
+        ChartOrigin::Dir(_) => Some(crate::chart::stage::stage(chart)?),
+        _ => None,
+    };
+    let target = match (&staged, &chart.origin) {
+        (Some(s), _) => s.chart_dir().to_path_buf(),
+        (None, ChartOrigin::Archive(p)) => p.clone(),
+        (None, _) => {
+            return Err(
+                InputError::file(&chart.root, "only a chart on disk can be rendered").into(),
+            );
+        }
+    };
+    let shown = |e: HelmError| match &staged {
+        Some(s) => e.shown_as(s.chart_dir(), &chart.root),
+        None => e,
+    };
+    let baseline = helm
+        .template(&chart.name, &target, spec, &[])
+        .map_err(shown)?;
+    let base_images = rendered_images(&baseline)?;
+    let base_keys = keyed(&base_images);
+    let refs: Vec<String> = base_images
+        .iter()
+        .map(|i| i.reference.to_ascii_lowercase())
+        .collect();
+    let feeds = feeds(chart, values)?;
+
+    // Render 1: markers in every candidate string.
+    let mut assigns = Vec::new();
+    let mut seen_coords = HashSet::new();
+    // The parent first: where it overrides a subchart's value, that is what renders.
+    for (fi, feed) in feeds.iter().enumerate() {
+        let mut leaves = Vec::new();
+        string_leaves(&feed.tree, &mut Vec::new(), &mut leaves);
+        for (path, value) in leaves {
+            if !is_candidate(&value, &refs) || assigns.len() >= MAX_MARKERS {
+                continue;
+            }
+            if !seen_coords.insert(feed.coord(&path)) {
+                continue;
+            }
+            let n = assigns.len();
+            let (token, laid) = if is_version(&value) {
+                let m = version_marker(n, &value);
+                (m.clone(), m)
+            } else if looks_like_full_reference(&value) {
+                // Shaped like a reference (a domain, a path, a tag), so a
+                // reader that takes only such strings as images (env values,
+                // args) still sees it.
+                let m = marker(n);
+                let laid = format!("{m}.io/m:t");
+                (m, laid)
+            } else {
+                let m = marker(n);
+                (m.clone(), m)
+            };
+            assigns.push(Assign {
+                feed: fi,
+                path,
+                token,
+                laid,
+                value,
+                declared: true,
+            });
+        }
+    }
+    let mut r = Renderer {
+        helm,
+        release: &chart.name,
+        chart: &target,
+        spec,
+        feeds: &feeds,
+        renders: 1,
+        dropped: 0,
+    };
+    let at_of = |a: &Assign| ValuesAt {
+        file: feeds[a.feed].file.clone(),
+        path: YamlPath(a.path.clone()),
+        coord: feeds[a.feed].coord(&a.path),
+        declared: a.declared,
+    };
+    let mut images: Vec<ProbedImage> = base_images
+        .iter()
+        .map(|i| ProbedImage {
+            image: i.clone(),
+            parts: Vec::new(),
+            digest_keys: Vec::new(),
+            tail_keys: Vec::new(),
+        })
+        .collect();
+    let mut uses: BTreeMap<YamlPath, Uses> = BTreeMap::new();
+    let by_marker: HashMap<&str, &Assign> = assigns.iter().map(|a| (a.token.as_str(), a)).collect();
+    for (_, text) in r.render(assigns.iter().collect()) {
+        let Ok(probed) = rendered_images(&text) else {
+            continue;
+        };
+        let keys = keyed(&probed);
+        let index: HashMap<&ImageKey, &RenderedImage> = keys.iter().zip(&probed).collect();
+        let mut inside: HashMap<&str, usize> = HashMap::new();
+        for (bi, key) in base_keys.iter().enumerate() {
+            let Some(p) = index.get(key) else { continue };
+            let found = markers_in(&p.reference, &by_marker);
+            // Positions in the baseline reference: each marker stands for its value.
+            let mut shift: isize = 0;
+            for (m, at) in found {
+                let Some(a) = by_marker.get(m) else { continue };
+                *inside.entry(a.token.as_str()).or_default() += 1;
+                let start = (at as isize + shift).max(0) as usize;
+                let end = start + a.value.len();
+                let laid_len = if p.reference[at..].starts_with(&a.laid) {
+                    a.laid.len()
+                } else {
+                    m.len()
+                };
+                shift += a.value.len() as isize - laid_len as isize;
+                let at = at_of(a);
+                uses.entry(at.coord.clone())
+                    .or_default()
+                    .references
+                    .insert(base_images[bi].reference.clone());
+                if !images[bi].parts.iter().any(|x| x.at == at) {
+                    images[bi].parts.push(Part {
+                        at,
+                        value: a.value.clone(),
+                        start,
+                        end,
+                    });
+                }
+            }
+        }
+        // A marker that shows up more often in the stream than in image
+        // fields renders somewhere else too.
+        for (m, n) in inside {
+            if count_bounded(&text, m) > n
+                && let Some(a) = by_marker.get(m)
+            {
+                uses.entry(at_of(a).coord).or_default().outside_images = true;
+            }
+        }
+    }
+    for img in &mut images {
+        img.parts.sort_by_key(|p| p.start);
+    }
+
+    // Render 2: digest keys beside each image's parts, and empty tag keys.
+    let mut second: Vec<Assign> = Vec::new();
+    let mut laid: HashSet<(usize, Vec<PathSeg>)> = HashSet::new();
+    let mut n = assigns.len();
+    for img in &images {
+        for part in &img.parts {
+            let Some(fi) = feeds.iter().position(|f| f.file == part.at.file) else {
+                continue;
+            };
+            let feed = &feeds[fi];
+            let Some((_, parent)) = part.at.path.0.split_last() else {
+                continue;
+            };
+            let Some(Value::Object(map)) = get(&feed.tree, parent) else {
+                continue;
+            };
+            let mut add = |path: Vec<PathSeg>, laid_value: String, value: String, declared| {
+                if laid.insert((fi, path.clone())) {
+                    second.push(Assign {
+                        feed: fi,
+                        path,
+                        token: laid_value.clone(),
+                        laid: laid_value,
+                        value,
+                        declared,
+                    });
+                }
+            };
+            for key in ["digest", "sha"] {
+                let current = map.get(key);
+                let open = match current {
+                    None | Some(Value::Null) => true,
+                    Some(Value::String(s)) => s.is_empty(),
+                    _ => false,
+                };
+                if open {
+                    let mut p = parent.to_vec();
+                    p.push(PathSeg::Key(key.to_string()));
+                    let hex = fake_hex(n);
+                    n += 1;
+                    let v = if key == "digest" {
+                        format!("sha256:{hex}")
+                    } else {
+                        hex
+                    };
+                    add(p, v, String::new(), current.is_some());
+                }
+            }
+            for (k, v) in map {
+                let lk = k.to_ascii_lowercase();
+                if matches!(v, Value::String(s) if s.is_empty())
+                    && (lk.contains("tag") || lk.contains("version"))
+                {
+                    let mut p = parent.to_vec();
+                    p.push(PathSeg::Key(k.clone()));
+                    let m = marker(n);
+                    n += 1;
+                    add(p, m, String::new(), true);
+                }
+            }
+        }
+    }
+    if !second.is_empty() {
+        // Digest keys first, `sha` keys last: a chart that forbids one of
+        // them (`image.sha forbidden. Use image.digest instead`) fails the
+        // render, and the first halving then parts the two.
+        let rank = |a: &&Assign| match a.path.last() {
+            Some(PathSeg::Key(k)) if k == "digest" => 0,
+            Some(PathSeg::Key(k)) if k == "sha" => 2,
+            _ => 1,
+        };
+        let mut ordered: Vec<&Assign> = second.iter().collect();
+        ordered.sort_by_key(rank);
+        for (set, text) in r.render(ordered) {
+            let Ok(probed) = rendered_images(&text) else {
+                continue;
+            };
+            let keys = keyed(&probed);
+            let index: HashMap<&ImageKey, &RenderedImage> = keys.iter().zip(&probed).collect();
+            for (bi, key) in base_keys.iter().enumerate() {
+                let Some(p) = index.get(key) else { continue };
+                for a in &set {
+                    let at = at_of(a);
+                    if a.laid.starts_with("zq") {
+                        if p.reference.ends_with(&a.laid) && !a.laid.is_empty() {
+                            let elsewhere = count_bounded(&text, &a.laid) > 1;
+                            let u = uses.entry(at.coord.clone()).or_default();
+                            u.references.insert(base_images[bi].reference.clone());
+                            u.outside_images |= elsewhere;
+                            images[bi].tail_keys.push(at);
+                        }
+                        continue;
+                    }
+                    let hex = a.laid.trim_start_matches("sha256:");
+                    let Some(pos) = p.reference.find(hex) else {
+                        continue;
+                    };
+                    let before = &p.reference[..pos];
+                    let (form, base) = if let Some(b) = before.strip_suffix("sha256:sha256:") {
+                        (DigestForm::Bare, b)
+                    } else if let Some(b) = before.strip_suffix("sha256:") {
+                        // Laid with its prefix it rendered as laid; laid bare, the template adds it.
+                        if a.laid.starts_with("sha256:") {
+                            (DigestForm::Prefixed, b)
+                        } else {
+                            (DigestForm::Bare, b)
+                        }
+                    } else if !a.laid.starts_with("sha256:") {
+                        (DigestForm::Prefixed, before)
+                    } else {
+                        continue;
+                    };
+                    let u = uses.entry(at.coord.clone()).or_default();
+                    u.references.insert(base_images[bi].reference.clone());
+                    // A digest may render in a field of its own (a custom
+                    // resource's `sha:`), not in labels or annotations.
+                    u.outside_images |= in_metadata(&text, hex);
+                    images[bi].digest_keys.push(DigestKey {
+                        at,
+                        form,
+                        rendered_base: format!("{base}{}", &p.reference[pos + hex.len()..]),
+                    });
+                }
+            }
+        }
+    }
+    tracing::debug!(
+        chart = %chart.root.display(),
+        markers = assigns.len(),
+        digest_keys = second.len(),
+        renders = r.renders,
+        dropped = r.dropped,
+        "probed the render"
+    );
+    Ok(Probe {
+        baseline,
+        images,
+        renders: r.renders,
+        uses,
+        dropped: r.dropped,
+    })
+}
+
+/// How often `m` occurs in `text` as a whole marker (not as the start of a longer one).
+fn count_bounded(text: &str, m: &str) -> usize {
+    let b = text.as_bytes();
+    text.match_indices(m)
+        .filter(|(i, _)| {
+            let e = i + m.len();
+            e >= b.len() || !b[e].is_ascii_digit()
+        })
+        .count()
+}
+
+/// Whether `needle` occurs in a `labels:`, `matchLabels:` or
+/// `annotations:` block of the stream.
+fn in_metadata(text: &str, needle: &str) -> bool {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    lines.iter().enumerate().any(|(n, l)| {
+        if !l.contains(needle) {
+            return false;
+        }
+        let me = indent(l);
+        // The nearest line above with less indentation is the parent key.
+        lines[..n]
+            .iter()
+            .rev()
+            .take(200)
+            .find(|p| !p.trim().is_empty() && indent(p) < me)
+            .is_some_and(|p| {
+                let k = p.trim().trim_start_matches("- ");
+                matches!(k, "labels:" | "matchLabels:" | "annotations:")
+            })
+    })
+}
+
+/// The markers in `s` with their byte offsets, in order.
+fn markers_in<'s>(s: &'s str, known: &HashMap<&str, &Assign>) -> Vec<(&'s str, usize)> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 3 < b.len() {
+        // A version marker: `99.<n>.77`, `v` kept, digits not running on.
+        if b[i..].starts_with(b"99.") && (i == 0 || !b[i - 1].is_ascii_digit()) {
+            let mut j = i + 3;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if b[j..].starts_with(b".77") && (j + 3 >= b.len() || !b[j + 3].is_ascii_digit()) {
+                let start = if i > 0 && b[i - 1] == b'v' { i - 1 } else { i };
+                let m = &s[start..j + 3];
+                let m = if known.contains_key(m) {
+                    m
+                } else {
+                    &s[i..j + 3]
+                };
+                if known.contains_key(m) {
+                    out.push((m, if m.starts_with('v') { start } else { i }));
+                    i = j + 3;
+                    continue;
+                }
+            }
+        }
+        if &b[i..i + 2] == b"zq" && b[i + 2].is_ascii_digit() {
+            let mut j = i + 2;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j < b.len() && b[j] == b'k' {
+                out.push((&s[i..=j], i));
+                i = j + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,385 @@
+//! Probe tests on small synthetic charts, one per way real charts build an
+//! image (issue 9), rendered by the real helm: probe, plan with a manifest
+//! holding a made-up digest per rendered image, write the plan, render
+//! again, and look at what renders.
+
+use std::path::{Path, PathBuf};
+
+use sha2::Digest as _;
+
+use super::plan::{ProbePlan, Written, WrittenForm};
+use crate::helm::{Helm, RenderSpec};
+use crate::lint::rendered::rendered_images;
+use crate::reference::ImageRef;
+use crate::values::ValuesFile;
+use crate::yaml::YamlPath;
+
+fn helm() -> Helm {
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/helm");
+    Helm::find(None)
+        .or_else(|_| Helm::find(Some(&local)))
+        .unwrap_or_else(|_| {
+            panic!(
+                "helm is not on PATH nor at {}: run scripts/install-deps",
+                local.display()
+            )
+        })
+}
+
+fn made_up(core: &str) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(core.as_bytes()))
+    )
+}
+
+struct Outcome {
+    plan: ProbePlan,
+    /// (rendered before, rendered after) per image.
+    images: Vec<(String, String)>,
+    values_after: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Outcome {
+    /// The image rendered before as `before`, after the pin.
+    fn after(&self, before: &str) -> &str {
+        &self
+            .images
+            .iter()
+            .find(|(b, _)| b == before)
+            .unwrap_or_else(|| panic!("{before} is not rendered: {:?}", self.images))
+            .1
+    }
+
+    fn assert_pinned(&self, before: &str) {
+        let core = before.split('@').next().unwrap();
+        let after = self.after(before);
+        let r = ImageRef::parse(after).unwrap_or_else(|e| panic!("{after}: {e}"));
+        assert_eq!(
+            r.digest().map(|d| d.to_string()),
+            Some(made_up(core)),
+            "{before} rendered as {after}; plan: {:?}",
+            self.plan
+        );
+        assert_eq!(r.name(), ImageRef::parse(before).unwrap().name());
+    }
+
+    fn assert_unpinnable(&self, before: &str, reason: &str) {
+        assert_eq!(self.after(before), before, "{before} was written");
+        let u = self
+            .plan
+            .unpinnable
+            .iter()
+            .find(|u| u.image.reference == before)
+            .unwrap_or_else(|| panic!("{before} not reported: {:?}", self.plan));
+        assert!(u.reason.contains(reason), "{}", u.reason);
+    }
+
+    fn written(&self, before: &str) -> (&Written, WrittenForm) {
+        let p = self
+            .plan
+            .pins
+            .iter()
+            .find(|p| p.image == before)
+            .unwrap_or_else(|| panic!("no pin for {before}: {:?}", self.plan));
+        (&p.written, p.form)
+    }
+}
+
+fn at(path: &str) -> Written {
+    Written::Values(YamlPath::parse(path).unwrap())
+}
+
+/// Write `files` as a chart, probe it, pin every rendered image, render again.
+fn run(files: &[(&str, &str)]) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("demo");
+    for (rel, text) in files {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let helm = helm();
+    let spec = RenderSpec::default();
+    let chart = crate::chart::load_dir(&root).unwrap();
+    let values_path: PathBuf = root.join("values.yaml");
+    let values_text = std::fs::read_to_string(&values_path).unwrap();
+    let vf = ValuesFile::parse(&values_path, values_text.clone()).unwrap();
+    let probe = super::probe(&chart, None, &helm, &spec).unwrap();
+    assert!(probe.renders <= 3, "{} renders", probe.renders);
+    let mut lines = String::new();
+    for img in &probe.images {
+        if let Ok(r) = ImageRef::parse(&img.image.reference) {
+            let core = img.image.reference.split('@').next().unwrap();
+            let name = match r.tag() {
+                Some(t) => format!("{}:{}", r.written_name(), t.split('@').next().unwrap()),
+                None => r.written_name(),
+            };
+            lines.push_str(&format!("{name}@{}\n", made_up(core)));
+        }
+    }
+    let manifest = crate::manifest::parse_manifest(Path::new("digests.txt"), &lines, None).unwrap();
+    let plan = super::plan::plan(&probe, &chart, &vf, &manifest);
+    let values_after = crate::yaml::apply_edits(&values_text, &plan.values_edits).unwrap();
+    std::fs::write(&values_path, &values_after).unwrap();
+    for t in &plan.templates {
+        let p = root.join(&t.rel);
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, crate::yaml::apply_edits(&text, &t.edits).unwrap()).unwrap();
+    }
+    let after = helm
+        .template("demo", &root, &spec, &[])
+        .expect("the pinned chart renders");
+    let after = rendered_images(&after).unwrap();
+    let images = probe
+        .images
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (b.image.reference.clone(), a.reference.clone()))
+        .collect();
+    Outcome {
+        plan,
+        images,
+        values_after,
+        _dir: dir,
+    }
+}
+
+const CHART: &str = "apiVersion: v2\nname: demo\nversion: 1.0.0\nappVersion: \"2.0.0\"\n";
+
+fn pod(containers: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: demo\nspec:\n  containers:\n{containers}"
+    )
+}
+
+#[test]
+fn a_subchart_default_is_pinned_by_an_override_in_the_parent() {
+    let o = run(&[
+        (
+            "Chart.yaml",
+            "apiVersion: v2\nname: demo\nversion: 1.0.0\ndependencies:\n  - name: sub\n    version: 0.1.0\n",
+        ),
+        ("values.yaml", "replicas: 1\n"),
+        (
+            "charts/sub/Chart.yaml",
+            "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+        ),
+        (
+            "charts/sub/values.yaml",
+            "image:\n  repository: quay.io/acme/agent\n  tag: \"1.25\"\n",
+        ),
+        (
+            "charts/sub/templates/pod.yaml",
+            &pod(
+                "    - name: a\n      image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n",
+            ),
+        ),
+    ]);
+    o.assert_pinned("quay.io/acme/agent:1.25");
+    assert_eq!(o.written("quay.io/acme/agent:1.25").0, &at("sub.image.tag"));
+    assert!(
+        o.values_after
+            .starts_with("replicas: 1\nsub:\n  image:\n    tag: 1.25@sha256:")
+    );
+}
+
+#[test]
+fn a_name_version_split_with_default_is_pinned_in_the_empty_version() {
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            "linkerdVersion: stable-2.14.1\ncontrollerImage: cr.l5d.io/linkerd/controller\ncontrollerImageVersion: \"\"\nproxyImage: cr.l5d.io/linkerd/proxy\n",
+        ),
+        (
+            "templates/pod.yaml",
+            &format!(
+                "{}    - name: c\n      image: {{{{ .Values.controllerImage }}}}:{{{{ .Values.controllerImageVersion | default .Values.linkerdVersion }}}}\n    - name: p\n      image: {{{{ .Values.proxyImage }}}}:{{{{ .Values.linkerdVersion }}}}\n",
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: demo\n  labels:\n    version: {{ .Values.linkerdVersion }}\nspec:\n  containers:\n"
+            ),
+        ),
+    ]);
+    o.assert_pinned("cr.l5d.io/linkerd/controller:stable-2.14.1");
+    assert_eq!(
+        o.written("cr.l5d.io/linkerd/controller:stable-2.14.1"),
+        (&at("controllerImageVersion"), WrittenForm::TagAt)
+    );
+    // linkerdVersion renders two images and a label: no digest goes there.
+    o.assert_unpinnable("cr.l5d.io/linkerd/proxy:stable-2.14.1", "linkerdVersion");
+}
+
+#[test]
+fn layered_defaults_are_pinned_in_a_digest_key_the_file_does_not_declare() {
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            "defaultImageRegistry: quay.io\ndefaultImageRepository: strimzi\ndefaultImageTag: 0.45.0\nimage:\n  registry: \"\"\n  repository: \"\"\n  name: operator\n  tag: \"\"\n",
+        ),
+        (
+            "templates/_helpers.tpl",
+            "{{- define \"demo.image\" -}}\n{{- $reg := .Values.image.registry | default .Values.defaultImageRegistry -}}\n{{- $repo := .Values.image.repository | default .Values.defaultImageRepository -}}\n{{- $tag := .Values.image.tag | default .Values.defaultImageTag -}}\n{{- if .Values.image.digest -}}\n{{ printf \"%s/%s/%s@%s\" $reg $repo .Values.image.name .Values.image.digest }}\n{{- else -}}\n{{ printf \"%s/%s/%s:%s\" $reg $repo .Values.image.name $tag }}\n{{- end -}}\n{{- end -}}\n",
+        ),
+        (
+            "templates/pod.yaml",
+            &pod("    - name: o\n      image: {{ include \"demo.image\" . }}\n"),
+        ),
+    ]);
+    o.assert_pinned("quay.io/strimzi/operator:0.45.0");
+    assert_eq!(
+        o.written("quay.io/strimzi/operator:0.45.0"),
+        (&at("image.digest"), WrittenForm::DigestKey)
+    );
+    assert!(
+        o.values_after.contains("  tag: \"\"\n  digest: sha256:"),
+        "{}",
+        o.values_after
+    );
+}
+
+#[test]
+fn an_internal_defaults_merge_is_pinned_where_the_merged_value_comes_from() {
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            "_internal_defaults_do_not_set:\n  hub: docker.io/istio\n  tag: 1.22.0\n  pilot:\n    image: pilot\n",
+        ),
+        (
+            "templates/pod.yaml",
+            &format!(
+                "{{{{- $v := mergeOverwrite (deepCopy .Values._internal_defaults_do_not_set) (omit .Values \"_internal_defaults_do_not_set\") }}}}\n{}",
+                pod("    - name: d\n      image: {{ $v.hub }}/{{ $v.pilot.image }}:{{ $v.tag }}\n")
+            ),
+        ),
+    ]);
+    o.assert_pinned("docker.io/istio/pilot:1.22.0");
+    assert_eq!(
+        o.written("docker.io/istio/pilot:1.22.0").0,
+        &at("_internal_defaults_do_not_set.tag")
+    );
+}
+
+#[test]
+fn one_site_rendering_several_images_is_unpinnable_and_not_written() {
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            "kafka:\n  image:\n    repository: quay.io/strimzi/kafka\n    tag: 0.45.0\n",
+        ),
+        (
+            "templates/pod.yaml",
+            &pod(
+                "{{- range list \"3.8.0\" \"3.9.0\" }}\n    - name: k{{ . | replace \".\" \"\" }}\n      image: {{ $.Values.kafka.image.repository }}:{{ $.Values.kafka.image.tag }}-kafka-{{ . }}\n{{- end }}\n",
+            ),
+        ),
+    ]);
+    for img in [
+        "quay.io/strimzi/kafka:0.45.0-kafka-3.8.0",
+        "quay.io/strimzi/kafka:0.45.0-kafka-3.9.0",
+    ] {
+        o.assert_unpinnable(img, "different images");
+    }
+    assert!(o.plan.values_edits.is_empty());
+}
+
+#[test]
+fn a_key_equals_ref_list_in_one_env_value_pins_each_reference() {
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            "operator: quay.io/acme/operator:1.0.0\nkafkaImages:\n  a: quay.io/acme/kafka-a:3.8.0\n  b: quay.io/acme/kafka-b:3.9.0\n",
+        ),
+        (
+            "templates/pod.yaml",
+            &pod(
+                "    - name: o\n      image: {{ .Values.operator }}\n      env:\n        - name: KAFKA_IMAGES\n          value: \"3.8.0={{ .Values.kafkaImages.a }} 3.9.0={{ .Values.kafkaImages.b }}\"\n",
+            ),
+        ),
+    ]);
+    for img in [
+        "quay.io/acme/operator:1.0.0",
+        "quay.io/acme/kafka-a:3.8.0",
+        "quay.io/acme/kafka-b:3.9.0",
+    ] {
+        o.assert_pinned(img);
+        assert_eq!(o.written(img).1, WrittenForm::FullString);
+    }
+}
+
+#[test]
+fn args_that_are_not_images_are_neither_probed_nor_written() {
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            "image: quay.io/acme/app:1.0.0\ncidrs: 10.0.0.0/8,172.16.0.0/12\nsubmitter: http://svc:8080/submit\n",
+        ),
+        (
+            "templates/pod.yaml",
+            &pod(
+                "    - name: a\n      image: {{ .Values.image }}\n      args:\n        - --cluster-networks={{ .Values.cidrs }}\n        - --submitter-service-url={{ .Values.submitter }}\n",
+            ),
+        ),
+    ]);
+    assert_eq!(o.images.len(), 1, "{:?}", o.images);
+    o.assert_pinned("quay.io/acme/app:1.0.0");
+    assert!(o.plan.unpinnable.is_empty(), "{:?}", o.plan.unpinnable);
+    assert!(
+        o.values_after
+            .contains("cidrs: 10.0.0.0/8,172.16.0.0/12\nsubmitter: http://svc:8080/submit\n")
+    );
+}
+
+#[test]
+fn a_literal_reference_in_a_template_gets_its_digest_spliced_in() {
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        ("values.yaml", "replicas: 1\n"),
+        (
+            "templates/tests/test.yaml",
+            &pod(
+                "    - name: curl\n      image: curlimages/curl:7.69.0\n      command: [\"curl\", \"http://demo\"]\n",
+            ),
+        ),
+    ]);
+    o.assert_pinned("curlimages/curl:7.69.0");
+    assert_eq!(
+        o.written("curlimages/curl:7.69.0"),
+        (
+            &Written::Template("templates/tests/test.yaml".to_string()),
+            WrittenForm::Template
+        )
+    );
+}
+
+#[test]
+fn an_inline_digest_conditional_is_pinned_in_its_digest_key() {
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            "image:\n  repository: docker.io/library/nginx\n  tag: \"1.25\"\n  digest: \"\"\n",
+        ),
+        (
+            "templates/pod.yaml",
+            &pod(
+                "    - name: n\n      image: \"{{ .Values.image.repository }}{{ if .Values.image.digest }}@{{ .Values.image.digest }}{{ else }}:{{ .Values.image.tag }}{{ end }}\"\n",
+            ),
+        ),
+    ]);
+    o.assert_pinned("docker.io/library/nginx:1.25");
+    assert_eq!(
+        o.written("docker.io/library/nginx:1.25"),
+        (&at("image.digest"), WrittenForm::DigestKey)
+    );
+    assert!(
+        o.values_after.contains("  digest: \"sha256:"),
+        "{}",
+        o.values_after
+    );
+}

@@ -1,0 +1,319 @@
+//! The rendered truth: for every complete chart in `../shared/corpus/full/`,
+//! render it with the real helm, give `chartpin pin` a manifest holding a
+//! made-up digest for every rendered image, render the pinned copy again,
+//! and check per image that it carries exactly its digest or was reported
+//! `unpinnable-image` with a reason; that nothing else in the render changed;
+//! and that pinning again changes nothing. Prints a per-chart table.
+//!
+//! `CHARTPIN_TRUTH_FLAGS="--no-render"` runs the same check against the
+//! conventions alone (what chartpin did before it probed the render).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chartpin::lint::rendered::{RenderedImage, rendered_images};
+use chartpin::reference::ImageRef;
+use sha2::Digest as _;
+
+use crate::support::cli::{chartpin, copy_dir};
+use crate::support::helm;
+
+fn full_corpus() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/full");
+    assert!(
+        p.join("SOURCES.md").is_file(),
+        "the full-chart corpus is missing at {} (it is shared test input, see ../shared/corpus/full/SOURCES.md)",
+        p.display()
+    );
+    p
+}
+
+fn render(chart: &Path) -> String {
+    let out = Command::new(helm::helm())
+        .args(["template", "truth"])
+        .arg(chart)
+        .output()
+        .expect("run helm template");
+    assert!(
+        out.status.success(),
+        "helm template {} failed: {}",
+        chart.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The made-up digest of an image: sha256 of its name and tag.
+fn made_up(r: &ImageRef) -> String {
+    let key = match r.tag() {
+        Some(t) => format!("{}:{t}", r.name()),
+        None => r.name(),
+    };
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(key.as_bytes()))
+    )
+}
+
+/// The render with every image reference replaced by `IMAGE`, checksum
+/// annotations (they hash ConfigMaps that hold images) dropped, and lines
+/// that differ between two renders of the same chart (generated secrets)
+/// left out.
+fn normalised(
+    text: &str,
+    images: &[RenderedImage],
+    volatile: &BTreeSet<usize>,
+    digests: &BTreeSet<String>,
+) -> Vec<String> {
+    let mut spans: Vec<_> = images.iter().map(|i| i.span).collect();
+    spans.sort_by_key(|s| std::cmp::Reverse(s.start));
+    spans.dedup();
+    let mut t = text.to_string();
+    let mut last = usize::MAX;
+    for s in spans {
+        if s.end > last {
+            continue;
+        }
+        t.replace_range(s.start..s.end, "IMAGE");
+        last = s.start;
+    }
+    t.lines()
+        .enumerate()
+        .filter(|(n, l)| !volatile.contains(n) && !l.trim_start().starts_with("checksum/"))
+        // A field that holds only the image's digest (a custom resource's
+        // `sha:`) is the image's pin, not a change to anything else.
+        .filter(|(_, l)| {
+            !l.split_once(": ").is_some_and(|(_, v)| {
+                let v = v.trim().trim_matches('"');
+                digests.contains(v) || digests.contains(&format!("sha256:{v}"))
+            })
+        })
+        .map(|(_, l)| l.to_string())
+        .collect()
+}
+
+/// Every file under `dir` with its bytes.
+fn tree(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            tree(&e.path(), out);
+        } else {
+            out.insert(e.path(), std::fs::read(e.path()).unwrap());
+        }
+    }
+}
+
+#[derive(Default)]
+struct Row {
+    images: usize,
+    pinned: usize,
+    unpinnable: usize,
+    wrong: Vec<String>,
+    missed: Vec<String>,
+    changed_lines: usize,
+    idempotent: bool,
+}
+
+fn check_chart(src: &Path, flags: &[String]) -> Row {
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = tmp.path().join(src.file_name().unwrap());
+    copy_dir(src, &chart);
+    let before = render(&chart);
+    let again = render(&chart);
+    let volatile: BTreeSet<usize> = before
+        .lines()
+        .zip(again.lines())
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(n, _)| n)
+        .collect();
+    let images_before = rendered_images(&before).unwrap();
+    let mut manifest = String::new();
+    let mut expected: BTreeMap<String, String> = BTreeMap::new();
+    for img in &images_before {
+        let Ok(r) = ImageRef::parse(&img.reference) else {
+            continue;
+        };
+        let d = made_up(&r);
+        let name = match r.tag() {
+            Some(t) => format!("{}:{t}", r.written_name()),
+            None => r.written_name(),
+        };
+        if expected.insert(img.reference.clone(), d.clone()).is_none() {
+            manifest.push_str(&format!("{name}@{d}\n"));
+        }
+    }
+    let digests = tmp.path().join("digests.txt");
+    std::fs::write(&digests, &manifest).unwrap();
+    let chart_s = chart.to_str().unwrap();
+    let digests_s = digests.to_str().unwrap();
+    let mut args = vec!["pin", chart_s, "--digests", digests_s, "--format", "json"];
+    args.extend(flags.iter().map(String::as_str));
+    let run = chartpin(&args).env("PATH", helm::path_with_helm()).run();
+    assert!(
+        run.code == 0 || run.code == 1,
+        "pin {} exited {}: {}",
+        src.display(),
+        run.code,
+        run.all()
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!("pin printed no JSON ({e}): {}", run.all());
+    });
+    let mut unpinnable: BTreeSet<String> = BTreeSet::new();
+    for f in doc["findings"].as_array().unwrap() {
+        if f["code"] == "unpinnable-image" {
+            assert!(
+                f["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("is not pinned: ")),
+                "an unpinnable-image finding without a reason: {f}"
+            );
+            unpinnable.insert(f["image"].as_str().unwrap_or("").to_string());
+        }
+    }
+    let after = render(&chart);
+    let images_after = rendered_images(&after).unwrap();
+    let mut row = Row {
+        images: expected.len(),
+        ..Row::default()
+    };
+    if images_after.len() != images_before.len() {
+        row.wrong.push(format!(
+            "{} images rendered before, {} after",
+            images_before.len(),
+            images_after.len()
+        ));
+    }
+    let mut counted = BTreeSet::new();
+    for (b, a) in images_before.iter().zip(&images_after) {
+        let Some(want) = expected.get(&b.reference) else {
+            continue;
+        };
+        let first = counted.insert(b.reference.clone());
+        let got = ImageRef::parse(&a.reference);
+        let ok = got.as_ref().is_ok_and(|g| {
+            g.digest().is_some_and(|d| d.to_string() == *want)
+                && ImageRef::parse(&b.reference).is_ok_and(|o| o.name() == g.name())
+        });
+        if ok {
+            row.pinned += usize::from(first);
+        } else if unpinnable.contains(&b.reference) {
+            row.unpinnable += usize::from(first);
+        } else if a.reference == b.reference {
+            row.missed
+                .push(format!("{} ({})", b.reference, b.describe()));
+        } else {
+            row.wrong.push(format!(
+                "{} ({}) became {}",
+                b.reference,
+                b.describe(),
+                a.reference
+            ));
+        }
+    }
+    let digests: BTreeSet<String> = expected.values().cloned().collect();
+    let nb = normalised(&before, &images_before, &volatile, &digests);
+    let na = normalised(&after, &images_after, &volatile, &digests);
+    row.changed_lines = if nb.len() == na.len() {
+        nb.iter().zip(&na).filter(|(x, y)| x != y).count()
+    } else {
+        nb.len().abs_diff(na.len()).max(1)
+    };
+    if row.changed_lines > 0 {
+        let diff: Vec<String> = nb
+            .iter()
+            .zip(&na)
+            .filter(|(x, y)| x != y)
+            .take(3)
+            .map(|(x, y)| format!("- {x}\n+ {y}"))
+            .collect();
+        eprintln!(
+            "{}: render changed besides images:\n{}",
+            src.display(),
+            diff.join("\n")
+        );
+    }
+    let mut files = BTreeMap::new();
+    tree(&chart, &mut files);
+    let second = chartpin(&args).env("PATH", helm::path_with_helm()).run();
+    let mut files2 = BTreeMap::new();
+    tree(&chart, &mut files2);
+    row.idempotent = files == files2 && (second.code == 0 || second.code == 1);
+    row
+}
+
+#[test]
+fn every_rendered_image_of_the_full_corpus_is_pinned_or_reported() {
+    let corpus = full_corpus();
+    let flags: Vec<String> = std::env::var("CHARTPIN_TRUTH_FLAGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let mut charts: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Chart.yaml").is_file())
+        .collect();
+    charts.sort();
+    assert!(!charts.is_empty(), "no charts in {}", corpus.display());
+    let mut table = String::from(
+        "| chart | images | pinned | unpinnable | missed | wrong | render lines changed | pin twice no-op |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    let mut total = Row {
+        idempotent: true,
+        ..Row::default()
+    };
+    let mut problems = Vec::new();
+    for c in &charts {
+        let row = check_chart(c, &flags);
+        let name = c.file_name().unwrap().to_string_lossy().to_string();
+        table.push_str(&format!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} |\n",
+            row.images,
+            row.pinned,
+            row.unpinnable,
+            row.missed.len(),
+            row.wrong.len(),
+            row.changed_lines,
+            if row.idempotent { "yes" } else { "no" }
+        ));
+        for m in &row.missed {
+            problems.push(format!("{name}: missed {m}"));
+        }
+        for w in &row.wrong {
+            problems.push(format!("{name}: WRONG {w}"));
+        }
+        if row.changed_lines > 0 {
+            problems.push(format!(
+                "{name}: {} render lines changed besides images",
+                row.changed_lines
+            ));
+        }
+        if !row.idempotent {
+            problems.push(format!("{name}: a second pin changed files"));
+        }
+        total.images += row.images;
+        total.pinned += row.pinned;
+        total.unpinnable += row.unpinnable;
+        total.missed.extend(row.missed);
+        total.wrong.extend(row.wrong);
+        total.changed_lines += row.changed_lines;
+        total.idempotent &= row.idempotent;
+    }
+    table.push_str(&format!(
+        "| **total** | {} | {} | {} | {} | {} | {} | {} |\n",
+        total.images,
+        total.pinned,
+        total.unpinnable,
+        total.missed.len(),
+        total.wrong.len(),
+        total.changed_lines,
+        if total.idempotent { "yes" } else { "no" }
+    ));
+    eprintln!("{table}");
+    assert!(problems.is_empty(), "{table}\n{}", problems.join("\n"));
+}
