@@ -142,6 +142,32 @@ impl ChartArgs {
     }
 }
 
+/// What verify and release require of every pinned image's platforms: the
+/// same flags on both.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RequireArgs {
+    /// Platforms every pinned image must provide, comma-separated (linux/amd64,linux/arm64). Repeatable; the same check as --platform, and a chart's .chartpin.yaml `requirePlatforms` adds to it.
+    #[arg(
+        long = "require-platform",
+        value_name = "OS/ARCH[,…]",
+        value_delimiter = ','
+    )]
+    pub require_platforms: Vec<String>,
+    /// A single platform's manifest pinned where its tag points to a multi-platform index is an error (`platform-manifest`), not a warning.
+    #[arg(long = "require-index")]
+    pub require_index: bool,
+}
+
+impl RequireArgs {
+    /// `--platform` and `--require-platform` together, parsed, each once.
+    pub fn platforms(
+        &self,
+        registry: &RegistryArgs,
+    ) -> anyhow::Result<Vec<crate::verify::Platform>> {
+        parse_platforms(&[&registry.platforms[..], &self.require_platforms[..]].concat())
+    }
+}
+
 /// How a command renders charts with helm: the same flags on pin, lint and release.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RenderArgs {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, RenderArgs, Stdout};
+use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, RenderArgs, RequireArgs, Stdout};
 use crate::diag::Exit;
 use crate::helm::RenderMode;
 use crate::lint::LintOptions;
@@ -47,16 +47,8 @@ pub struct ReleaseArgs {
     /// Check that each tag pinned beside a digest still points to that digest.
     #[arg(long = "check-tags")]
     pub check_tags: bool,
-    /// Platforms every pinned image must provide, comma-separated (linux/amd64,linux/arm64). Repeatable; the same check as --platform, and a chart's .chartpin.yaml `requirePlatforms` adds to it.
-    #[arg(
-        long = "require-platform",
-        value_name = "OS/ARCH[,…]",
-        value_delimiter = ','
-    )]
-    pub require_platforms: Vec<String>,
-    /// A single platform's manifest pinned where its tag points to a multi-platform index is an error (`platform-manifest`), not a warning.
-    #[arg(long = "require-index")]
-    pub require_index: bool,
+    #[command(flatten)]
+    pub require: RequireArgs,
     /// Do every check and print a unified diff of what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -73,9 +65,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     if args.digests.is_empty() {
         anyhow::bail!("`chartpin release` needs at least one --digests FILE");
     }
-    let platforms = super::parse_platforms(
-        &[&args.registry.platforms[..], &args.require_platforms[..]].concat(),
-    )?;
+    let platforms = args.require.platforms(&args.registry)?;
     let client = super::build_client(&args.registry)?;
     let format = args.format.resolve();
     let manifest = args.digests.read()?;
@@ -96,7 +86,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
             content: args.content,
             check_tags: args.check_tags,
             platforms,
-            require_index: args.require_index,
+            require_index: args.require.require_index,
             hermetic: args.hermetic,
             describe: args.lock.is_some(),
         },

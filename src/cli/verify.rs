@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, Stdout};
+use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, RequireArgs, Stdout};
 use crate::diag::Exit;
 use crate::report::{self, Format, RenderOptions};
 use crate::verify::VerifyOptions;
@@ -44,16 +44,8 @@ pub struct VerifyArgs {
     /// Configuration file for every chart (default: each chart's .chartpin.yaml, whose requirePlatforms and requireIndex add to the flags).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Platforms every pinned image must provide, comma-separated (linux/amd64,linux/arm64). Repeatable; the same check as --platform, and a chart's .chartpin.yaml `requirePlatforms` adds to it.
-    #[arg(
-        long = "require-platform",
-        value_name = "OS/ARCH[,…]",
-        value_delimiter = ','
-    )]
-    pub require_platforms: Vec<String>,
-    /// A single platform's manifest pinned where its tag points to a multi-platform index is an error (`platform-manifest`), not a warning.
-    #[arg(long = "require-index")]
-    pub require_index: bool,
+    #[command(flatten)]
+    pub require: RequireArgs,
     #[command(flatten)]
     pub format: FormatArgs,
     #[command(flatten)]
@@ -87,9 +79,7 @@ pub struct ResolveArgs {
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
-    let platforms = super::parse_platforms(
-        &[&args.registry.platforms[..], &args.require_platforms[..]].concat(),
-    )?;
+    let platforms = args.require.platforms(&args.registry)?;
     let client = super::build_client(&args.registry)?;
     let (charts, images) = split_named(
         &args.charts.paths,
@@ -109,7 +99,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
             content: args.content,
             check_tags: args.check_tags,
             platforms,
-            require_index: args.require_index,
+            require_index: args.require.require_index,
             hermetic: false,
             describe: false,
         },
