@@ -199,8 +199,18 @@ pub fn plan(
         if !done.insert(key) {
             continue;
         }
-        let object = img.image.describe();
-        let composed_of = img.parts.iter().map(|p| p.at.clone()).collect();
+        // The pin, once its place in the file is known.
+        let pin_at = |span: Span, changed: bool| ProbePin {
+            image: img.image.reference.clone(),
+            object: img.image.describe(),
+            digest: d.clone(),
+            entry: ei,
+            written: choice.at.clone(),
+            form: choice.form,
+            composed_of: img.parts.iter().map(|p| p.at.clone()).collect(),
+            span,
+            changed,
+        };
         match &choice.at {
             Written::Values(path) => {
                 let Some(root) = root else {
@@ -233,17 +243,7 @@ pub fn plan(
                         if changed && !settings.iter().any(|(p, _)| p == path) {
                             settings.push((path.clone(), choice.value.clone()));
                         }
-                        out.pins.push(ProbePin {
-                            image: img.image.reference.clone(),
-                            object,
-                            digest: d.clone(),
-                            entry: ei,
-                            written: choice.at.clone(),
-                            form: choice.form,
-                            composed_of,
-                            span: edit.span,
-                            changed,
-                        });
+                        out.pins.push(pin_at(edit.span, changed));
                     }
                     Err(e) => out.unpinnable.push(Unpinnable {
                         image: img.image.clone(),
@@ -258,17 +258,7 @@ pub fn plan(
                 let span = edits.first().map_or(Span::new(0, 0), |e| e.span);
                 let changed = !edits.is_empty();
                 template_edits.entry(rel.clone()).or_default().extend(edits);
-                out.pins.push(ProbePin {
-                    image: img.image.reference.clone(),
-                    object,
-                    digest: d.clone(),
-                    entry: ei,
-                    written: choice.at.clone(),
-                    form: choice.form,
-                    composed_of,
-                    span,
-                    changed,
-                });
+                out.pins.push(pin_at(span, changed));
             }
         }
     }
