@@ -83,6 +83,9 @@ codes! {
     PlatformMissing = "platform-missing", Error, "the pinned image does not provide an expected platform";
     NotAnImage = "not-an-image", Error, "the pinned digest names an attestation, signature, SBOM or other artifact, not an image a kubelet can run";
     PlatformManifest = "platform-manifest", Warning, "one platform's manifest is pinned where its tag points to a multi-platform index";
+    SignatureMissing = "signature-missing", Error, "--signature: no signature of the pinned digest was found (cosign's sha256-<hex>.sig tag, OCI referrers)";
+    SignatureInvalid = "signature-invalid", Error, "--signature: a signature was found but does not prove this digest (bad signature, payload for another digest or repository, broken certificate or log entry)";
+    SignatureUntrusted = "signature-untrusted", Error, "--signature: the signature is valid but made by a key or identity the policy does not allow";
     ContentMismatch = "content-mismatch", Error, "the manifest bytes the registry served do not hash to the pinned digest";
     AuthFailed = "auth-failed", Error, "the registry refused the credentials (or anonymous access) for this image";
     RegistryUnreachable = "registry-unreachable", Error, "the registry gave no usable answer (network, TLS, timeouts or retries exhausted)";

@@ -168,6 +168,93 @@ impl RequireArgs {
     }
 }
 
+/// `--signature` and its policy: the same flags on verify and release.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SignatureArgs {
+    /// Require a cosign signature on every pinned digest (the sha256-<hex>.sig tag or an OCI referrer), allowed by --key or by --certificate-identity[-regexp] with --certificate-oidc-issuer and --trusted-root.
+    #[arg(long)]
+    pub signature: bool,
+    /// The signer's public key (PEM: ECDSA P-256 or Ed25519, as cosign.pub).
+    #[arg(long, value_name = "FILE", requires = "signature", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "trusted_root"])]
+    pub key: Option<PathBuf>,
+    /// Keyless: the identity (email or URI) the signing certificate must name.
+    #[arg(
+        long = "certificate-identity",
+        value_name = "IDENTITY",
+        requires = "signature",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the whole identity must match.
+    #[arg(
+        long = "certificate-identity-regexp",
+        value_name = "REGEXP",
+        requires = "signature"
+    )]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer the signing certificate must name (https://token.actions.githubusercontent.com).
+    #[arg(
+        long = "certificate-oidc-issuer",
+        value_name = "URL",
+        requires = "signature"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: the Sigstore trusted root (JSON, as `cosign trusted-root create` writes) whose Fulcio CAs and Rekor keys are trusted; verified offline.
+    #[arg(long = "trusted-root", value_name = "FILE", requires = "signature")]
+    pub trusted_root: Option<PathBuf>,
+    /// Also require a signature on every platform image an index lists (cosign signs only the index unless asked).
+    #[arg(long, requires = "signature")]
+    pub recursive: bool,
+}
+
+impl SignatureArgs {
+    /// The policy the flags describe; `None` without --signature.
+    pub fn policy(
+        &self,
+    ) -> anyhow::Result<Option<std::sync::Arc<crate::verify::signature::SignaturePolicy>>> {
+        use crate::verify::signature::{Identity, SignaturePolicy, Trust, TrustedRoot};
+        if !self.signature {
+            return Ok(None);
+        }
+        let trust = if let Some(file) = &self.key {
+            Trust::Key {
+                file: file.clone(),
+                key: SignaturePolicy::load_key(file)?,
+            }
+        } else {
+            let identity = match (
+                &self.certificate_identity,
+                &self.certificate_identity_regexp,
+            ) {
+                (Some(i), _) => Identity::Exact(i.clone()),
+                (None, Some(re)) => Identity::regexp(re).map_err(anyhow::Error::msg)?,
+                (None, None) => anyhow::bail!(
+                    "--signature needs a policy: --key FILE, or --certificate-identity (or --certificate-identity-regexp) with --certificate-oidc-issuer and --trusted-root"
+                ),
+            };
+            let Some(issuer) = &self.certificate_oidc_issuer else {
+                anyhow::bail!(
+                    "keyless --signature needs --certificate-oidc-issuer (the OIDC issuer the certificate must name)"
+                );
+            };
+            let Some(root) = &self.trusted_root else {
+                anyhow::bail!(
+                    "keyless --signature needs --trusted-root FILE (a Sigstore trusted root; verification is offline)"
+                );
+            };
+            Trust::Keyless {
+                identity,
+                issuer: issuer.clone(),
+                root: TrustedRoot::load(root)?,
+            }
+        };
+        Ok(Some(std::sync::Arc::new(SignaturePolicy {
+            trust,
+            recursive: self.recursive,
+        })))
+    }
+}
+
 /// How a command renders charts with helm: the same flags on pin, lint and release.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RenderArgs {

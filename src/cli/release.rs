@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, RenderArgs, RequireArgs, Stdout};
+use super::{
+    ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, RenderArgs, RequireArgs, SignatureArgs,
+    Stdout,
+};
 use crate::diag::Exit;
 use crate::helm::RenderMode;
 use crate::lint::LintOptions;
@@ -49,6 +52,8 @@ pub struct ReleaseArgs {
     pub check_tags: bool,
     #[command(flatten)]
     pub require: RequireArgs,
+    #[command(flatten)]
+    pub signature: SignatureArgs,
     /// Do every check and print a unified diff of what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -89,6 +94,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
             require_index: args.require.require_index,
             hermetic: args.hermetic,
             describe: args.lock.is_some(),
+            signature: args.signature.policy()?,
         },
         lint: LintOptions {
             rendered: None,

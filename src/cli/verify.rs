@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, RequireArgs, Stdout};
+use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, RequireArgs, SignatureArgs, Stdout};
 use crate::diag::Exit;
 use crate::report::{self, Format, RenderOptions};
 use crate::verify::VerifyOptions;
@@ -46,6 +46,8 @@ pub struct VerifyArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub require: RequireArgs,
+    #[command(flatten)]
+    pub signature: SignatureArgs,
     #[command(flatten)]
     pub format: FormatArgs,
     #[command(flatten)]
@@ -102,6 +104,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
             require_index: args.require.require_index,
             hermetic: false,
             describe: false,
+            signature: args.signature.policy()?,
         },
         config: args.config.clone(),
     };

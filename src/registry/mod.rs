@@ -426,6 +426,40 @@ impl RegistryClient {
             .map(|a| a.body))
     }
 
+    /// GET the OCI 1.1 referrers of `digest` (`/v2/<name>/referrers/<digest>`):
+    /// the index bytes as served. `Ok(None)` means 404, which is also what a
+    /// registry without the referrers API answers.
+    pub async fn get_referrers(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let path = format!("/v2/{}/referrers/{digest}", image.repository());
+        let answer = self
+            .within_deadline(
+                image,
+                self.send(
+                    image,
+                    Method::GET,
+                    &path,
+                    Some("application/vnd.oci.image.index.v1+json"),
+                ),
+            )
+            .await?;
+        Ok(self
+            .expect_found(image, answer, "GET referrers")?
+            .map(|a| a.body))
+    }
+
+    /// An answer that is no use: the registry named `host` answered, but
+    /// with something chartpin cannot read (`registry-unreachable`).
+    pub fn garbage(&self, image: &ImageRef, why: impl Into<String>) -> RegistryError {
+        RegistryError::Unreachable {
+            host: self.endpoint(image),
+            reason: why.into(),
+        }
+    }
+
     /// Run `work` unless the client's deadline passes first.
     async fn within_deadline<T>(
         &self,

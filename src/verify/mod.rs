@@ -22,6 +22,7 @@
 
 pub mod kind;
 pub mod run;
+pub mod signature;
 pub mod targets;
 
 use std::collections::HashMap;
@@ -102,6 +103,9 @@ pub struct VerifyOptions {
     /// `release --lock`: read each single image's config too, so that its
     /// [`Proof`] names its platform.
     pub describe: bool,
+    /// `--signature`: every pinned digest (with `recursive`, every platform
+    /// image of an index too) must carry a signature the policy allows.
+    pub signature: Option<Arc<signature::SignaturePolicy>>,
 }
 
 impl VerifyOptions {
@@ -128,6 +132,10 @@ pub struct Proof {
     /// The manifest's media type as served.
     pub media_type: Option<String>,
     pub platforms: Vec<PlatformDigest>,
+    /// With `--signature`: `verified`, `missing`, `invalid` or `untrusted`.
+    pub signature: Option<String>,
+    /// Who signed it (verified), or why the signature does not count.
+    pub signature_detail: Option<String>,
 }
 
 /// One platform an image provides and the digest of its manifest.
@@ -352,6 +360,8 @@ async fn check_inner(
                     .collect(),
                 ParsedManifest::Image(_) => Vec::new(),
             },
+            signature: None,
+            signature_detail: None,
         });
         if !kind.is_runnable() {
             return Ok(vec![(
@@ -361,6 +371,37 @@ async fn check_inner(
                     kind.describe()
                 ),
             )]);
+        }
+        if let Some(policy) = &options.signature {
+            let outcome = signature::check(client, image, digest, policy).await?;
+            if let Some(p) = proof.as_mut() {
+                p.signature = Some(outcome.status.as_str().to_string());
+                p.signature_detail = Some(outcome.detail.clone());
+            }
+            problems.extend(signature_problem(&format!("{name}@{digest}"), &outcome));
+            if policy.recursive
+                && let ParsedManifest::Index(index) = &parsed
+            {
+                let children = index
+                    .manifests
+                    .iter()
+                    .filter(|e| !kind::is_attestation_entry(e))
+                    .take(MAX_CHILDREN);
+                for e in children {
+                    let Ok(child) = Digest::parse(&e.digest) else {
+                        continue;
+                    };
+                    let outcome = signature::check(client, image, &child, policy).await?;
+                    let platform = e
+                        .platform
+                        .as_ref()
+                        .map_or_else(|| "no platform".to_string(), show_platform);
+                    problems.extend(signature_problem(
+                        &format!("{name}@{child} ({platform} of the index {digest})"),
+                        &outcome,
+                    ));
+                }
+            }
         }
         if kind == Kind::Image
             && !options.hermetic
@@ -399,6 +440,20 @@ async fn check_inner(
         }
     }
     Ok(problems)
+}
+
+/// Most platform images of one index whose signatures `--recursive` checks.
+const MAX_CHILDREN: usize = 64;
+
+/// The finding a signature outcome makes, if any.
+fn signature_problem(what: &str, outcome: &signature::Outcome) -> Option<Problem> {
+    let code = match outcome.status {
+        signature::Status::Verified => return None,
+        signature::Status::Missing => Code::SignatureMissing,
+        signature::Status::Invalid => Code::SignatureInvalid,
+        signature::Status::Untrusted => Code::SignatureUntrusted,
+    };
+    Some((code, format!("{what}: {}", outcome.detail)))
 }
 
 /// `platform-manifest` when `tag` points to an index that lists `digest` as

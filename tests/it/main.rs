@@ -23,6 +23,7 @@ mod release;
 mod render_truth;
 mod renderlint;
 mod report;
+mod signature_vectors;
 mod support;
 mod usecases;
 mod verify;

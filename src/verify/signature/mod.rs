@@ -1,0 +1,577 @@
+//! `--signature`: is the pinned digest signed, by whom the policy allows?
+//!
+//! cosign stores a signature of `repo@sha256:<hex>` in two places, and both
+//! are read: the tag `sha256-<hex>.sig` (an image manifest whose layers are
+//! simple-signing payloads, each with its base64 signature, and for keyless
+//! signatures its certificate, chain and Rekor bundle, in annotations), and
+//! OCI 1.1 referrers (`GET /v2/<name>/referrers/<digest>`, falling back to
+//! the referrers tag schema `sha256-<hex>` when the API answers 404), whose
+//! cosign signature artifacts have the same layers. The tag scheme is read
+//! first; the referrers only when it gives no verified signature, so an
+//! image signed the usual way costs two requests more than plain `verify`.
+//!
+//! Each candidate signature gets a [`Verdict`]: `Verified` (valid and
+//! allowed), `Untrusted` (valid, but by a certificate or identity the policy
+//! does not allow) or `Invalid` (it does not prove this digest: a bad
+//! signature, a payload naming another digest or repository, a broken
+//! certificate or log entry). The best verdict of all candidates is the
+//! image's; none at all is `signature-missing`. A signature made with
+//! another key cannot be told from an altered one (ECDSA and Ed25519
+//! signatures do not name their key), so both are `Invalid`.
+//!
+//! A registry that answers the referrers API, or a signature tag, with
+//! something that is not a manifest is an unusable answer
+//! (`registry-unreachable`, exit 3), never "unsigned" and never "signed".
+
+pub mod der;
+pub mod keyless;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde::Deserialize;
+
+use crate::diag::InputError;
+use crate::reference::{Digest, ImageRef};
+use crate::registry::{RegistryClient, RegistryError, digest_of};
+pub use der::PublicKey;
+pub use keyless::TrustedRoot;
+
+/// The media type of a cosign simple-signing payload layer.
+pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// The artifact type of a cosign signature stored as an OCI 1.1 referrer.
+pub const COSIGN_ARTIFACT: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+/// Layer annotations cosign writes.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+/// The `critical.type` of a cosign image signature payload.
+pub const PAYLOAD_TYPE: &str = "cosign container image signature";
+
+/// Most referrers, and most layers of one signature manifest, looked at.
+const MAX_REFERRERS: usize = 64;
+const MAX_LAYERS: usize = 16;
+
+/// What one signature proves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid and allowed: by whom, as a message says it.
+    Verified(String),
+    /// Valid, but not by a key or identity the policy allows: why.
+    Untrusted(String),
+    /// It does not prove this digest: why.
+    Invalid(String),
+}
+
+/// An identity a keyless signature's certificate must name.
+#[derive(Clone, Debug)]
+pub enum Identity {
+    Exact(String),
+    /// `--certificate-identity-regexp`: the whole name must match.
+    Regexp(String, regex::Regex),
+}
+
+impl PartialEq for Identity {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Identity::Exact(a), Identity::Exact(b)) => a == b,
+            (Identity::Regexp(a, _), Identity::Regexp(b, _)) => a == b,
+            _ => false,
+        }
+    }
+}
+impl Eq for Identity {}
+
+impl Identity {
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            Identity::Exact(s) => s == name,
+            Identity::Regexp(_, re) => re.is_match(name),
+        }
+    }
+
+    /// The pattern anchored, so that it must match a whole name.
+    pub fn regexp(pattern: &str) -> Result<Identity, String> {
+        regex::Regex::new(&format!("^(?:{pattern})$"))
+            .map(|re| Identity::Regexp(pattern.to_string(), re))
+            .map_err(|e| format!("--certificate-identity-regexp `{pattern}` is not a valid regular expression: {e}"))
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::Exact(s) => write!(f, "`{s}`"),
+            Identity::Regexp(p, _) => write!(f, "an identity matching `{p}`"),
+        }
+    }
+}
+
+/// Whose signatures count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// `--key FILE`.
+    Key { file: PathBuf, key: PublicKey },
+    /// `--certificate-identity[-regexp]`, `--certificate-oidc-issuer`, `--trusted-root`.
+    Keyless {
+        identity: Identity,
+        issuer: String,
+        root: TrustedRoot,
+    },
+}
+
+/// The signature policy of a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignaturePolicy {
+    pub trust: Trust,
+    /// `--recursive`: an index's platform images must be signed too.
+    pub recursive: bool,
+}
+
+impl SignaturePolicy {
+    /// Read a PEM public key file; a problem names the file and what is wrong.
+    pub fn load_key(file: &Path) -> Result<PublicKey, InputError> {
+        let source = crate::diag::read_source(file)?;
+        parse_key(file, &source.text)
+    }
+}
+
+/// A PEM `PUBLIC KEY` (SubjectPublicKeyInfo), as `cosign generate-key-pair`
+/// writes `cosign.pub`.
+pub fn parse_key(file: &Path, text: &str) -> Result<PublicKey, InputError> {
+    let bad = |why: String| InputError::file(file, format!("not a public key: {why}"));
+    let start = text
+        .find("-----BEGIN ")
+        .ok_or_else(|| bad("no `-----BEGIN PUBLIC KEY-----` PEM block".into()))?;
+    let (label, der) = x509_cert::der::pem::decode_vec(text[start..].trim_end().as_bytes())
+        .map_err(|e| bad(format!("the PEM block does not decode ({e})")))?;
+    if label != "PUBLIC KEY" {
+        return Err(bad(format!(
+            "the PEM block is `{label}`, not `PUBLIC KEY` (give the public half, cosign.pub)"
+        )));
+    }
+    PublicKey::from_spki(&der).map_err(|e| bad(format!("the `PUBLIC KEY` block is {e}")))
+}
+
+/// The outcome for one digest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Verified,
+    Missing,
+    Invalid,
+    Untrusted,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Verified => "verified",
+            Status::Missing => "missing",
+            Status::Invalid => "invalid",
+            Status::Untrusted => "untrusted",
+        }
+    }
+}
+
+/// One digest's signature result: the status and what it says (who signed,
+/// or why not).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    pub detail: String,
+}
+
+/// A signature found, before it is judged.
+struct Candidate {
+    /// Where it was found: `tag sha256-….sig` or `referrer sha256:…`.
+    place: String,
+    payload: Result<Vec<u8>, String>,
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(rename = "artifactType")]
+    artifact_type: Option<String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct SignatureManifest {
+    #[serde(rename = "artifactType")]
+    artifact_type: Option<String>,
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+    subject: Option<Descriptor>,
+}
+
+#[derive(Deserialize)]
+struct ReferrersIndex {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType")]
+    media_type: Option<String>,
+    manifests: Vec<Descriptor>,
+}
+
+/// Look `digest`'s signatures up in `image`'s repository and judge them.
+pub async fn check(
+    client: &RegistryClient,
+    image: &ImageRef,
+    digest: &Digest,
+    policy: &SignaturePolicy,
+) -> Result<Outcome, RegistryError> {
+    let mut verdicts = Vec::new();
+    let tag = format!("{}-{}.sig", digest.algorithm().as_str(), digest.hex());
+    for c in from_tag(client, image, &tag).await? {
+        verdicts.push(judge(&c, image, digest, policy));
+    }
+    if !verdicts.iter().any(|v| matches!(v.1, Verdict::Verified(_))) {
+        let (candidates, unsupported) = from_referrers(client, image, digest).await?;
+        for c in candidates {
+            verdicts.push(judge(&c, image, digest, policy));
+        }
+        if verdicts.is_empty() && unsupported > 0 {
+            return Ok(Outcome {
+                status: Status::Missing,
+                detail: format!(
+                    "no cosign signature of {digest} (it has {unsupported} Sigstore bundle referrer(s), a format chartpin does not verify yet)"
+                ),
+            });
+        }
+    }
+    Ok(best(verdicts, digest))
+}
+
+fn best(verdicts: Vec<(String, Verdict)>, digest: &Digest) -> Outcome {
+    let rank = |v: &Verdict| match v {
+        Verdict::Verified(_) => 0,
+        Verdict::Untrusted(_) => 1,
+        Verdict::Invalid(_) => 2,
+    };
+    let Some((place, v)) = verdicts.into_iter().min_by_key(|(_, v)| rank(v)) else {
+        return Outcome {
+            status: Status::Missing,
+            detail: format!(
+                "no signature of {digest} (looked for the tag {}-{}.sig and OCI referrers)",
+                digest.algorithm().as_str(),
+                digest.hex()
+            ),
+        };
+    };
+    match v {
+        Verdict::Verified(by) => Outcome {
+            status: Status::Verified,
+            detail: format!("signed by {by} ({place})"),
+        },
+        Verdict::Untrusted(why) => Outcome {
+            status: Status::Untrusted,
+            detail: format!("the signature in {place} is valid, but {why}"),
+        },
+        Verdict::Invalid(why) => Outcome {
+            status: Status::Invalid,
+            detail: format!("the signature in {place} does not verify: {why}"),
+        },
+    }
+}
+
+/// The simple-signing layers of the manifest at `tag`, none when it is absent.
+async fn from_tag(
+    client: &RegistryClient,
+    image: &ImageRef,
+    tag: &str,
+) -> Result<Vec<Candidate>, RegistryError> {
+    let Some(body) = client.get_manifest(image, tag).await? else {
+        return Ok(Vec::new());
+    };
+    let manifest: SignatureManifest = serde_json::from_slice(&body.bytes).map_err(|_| {
+        client.garbage(
+            image,
+            format!("the signature tag {tag} holds something that is not an OCI image manifest"),
+        )
+    })?;
+    layers(client, image, &manifest, &format!("tag {tag}")).await
+}
+
+async fn layers(
+    client: &RegistryClient,
+    image: &ImageRef,
+    manifest: &SignatureManifest,
+    place: &str,
+) -> Result<Vec<Candidate>, RegistryError> {
+    let mut out = Vec::new();
+    for layer in manifest
+        .layers
+        .iter()
+        .filter(|l| l.media_type == SIMPLE_SIGNING)
+        .take(MAX_LAYERS)
+    {
+        let payload = match Digest::parse(&layer.digest) {
+            Err(_) => Err(format!(
+                "its layer digest `{}` is not a digest",
+                layer.digest
+            )),
+            Ok(d) => match client.get_blob(image, &d).await? {
+                None => Err(format!("the registry has no payload blob {d}")),
+                Some(bytes) if digest_of(d.algorithm(), &bytes) != d.to_string() => {
+                    Err(format!("the payload blob served does not hash to {d}"))
+                }
+                Some(bytes) => Ok(bytes),
+            },
+        };
+        out.push(Candidate {
+            place: place.to_string(),
+            payload,
+            annotations: layer.annotations.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Signatures among `digest`'s OCI 1.1 referrers: the API, or the
+/// referrers tag schema when it answers 404. Also the number of Sigstore
+/// bundle referrers, which are not verified yet.
+async fn from_referrers(
+    client: &RegistryClient,
+    image: &ImageRef,
+    digest: &Digest,
+) -> Result<(Vec<Candidate>, usize), RegistryError> {
+    let fallback = format!("{}-{}", digest.algorithm().as_str(), digest.hex());
+    let (bytes, what) = match client.get_referrers(image, digest).await? {
+        Some(b) => (b, "the referrers API".to_string()),
+        None => match client.get_manifest(image, &fallback).await? {
+            Some(b) => (b.bytes, format!("the referrers tag {fallback}")),
+            None => return Ok((Vec::new(), 0)),
+        },
+    };
+    let index: ReferrersIndex = serde_json::from_slice(&bytes)
+        .ok()
+        .filter(|i: &ReferrersIndex| {
+            i.schema_version == 2
+                && i.media_type
+                    .as_deref()
+                    .is_none_or(|t| t == "application/vnd.oci.image.index.v1+json")
+        })
+        .ok_or_else(|| {
+            client.garbage(
+                image,
+                format!(
+                    "{what} answered for {digest} with something that is not an OCI image index"
+                ),
+            )
+        })?;
+    let mut out = Vec::new();
+    let mut unsupported = 0;
+    for entry in index.manifests.iter().take(MAX_REFERRERS) {
+        let t = entry.artifact_type.as_deref().unwrap_or_default();
+        if t.starts_with("application/vnd.dev.sigstore.bundle") {
+            unsupported += 1;
+            continue;
+        }
+        if !(t == COSIGN_ARTIFACT || t.is_empty()) {
+            continue;
+        }
+        let place = format!("referrer {}", entry.digest);
+        let Ok(d) = Digest::parse(&entry.digest) else {
+            return Err(client.garbage(
+                image,
+                format!("{what} lists `{}`, not a digest", entry.digest),
+            ));
+        };
+        let Some(body) = client.get_manifest(image, &d.to_string()).await? else {
+            continue;
+        };
+        if digest_of(d.algorithm(), &body.bytes) != d.to_string() {
+            out.push(Candidate {
+                place,
+                payload: Err(format!("the manifest served does not hash to {d}")),
+                annotations: BTreeMap::new(),
+            });
+            continue;
+        }
+        let Ok(manifest) = serde_json::from_slice::<SignatureManifest>(&body.bytes) else {
+            continue;
+        };
+        let is_signature = manifest.artifact_type.as_deref() == Some(COSIGN_ARTIFACT)
+            || manifest
+                .config
+                .as_ref()
+                .is_some_and(|c| c.media_type == COSIGN_ARTIFACT)
+            || manifest
+                .layers
+                .iter()
+                .any(|l| l.media_type == SIMPLE_SIGNING);
+        if !is_signature {
+            continue;
+        }
+        if manifest.subject.as_ref().map(|s| s.digest.as_str()) != Some(digest.to_string().as_str())
+        {
+            out.push(Candidate {
+                place,
+                payload: Err(format!(
+                    "it is listed as a referrer of {digest} but its subject is another manifest"
+                )),
+                annotations: BTreeMap::new(),
+            });
+            continue;
+        }
+        out.extend(layers(client, image, &manifest, &place).await?);
+    }
+    Ok((out, unsupported))
+}
+
+fn b64(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()
+}
+
+/// The one PEM certificate in `pem`, as DER.
+fn pem_cert(pem: &str) -> Option<Vec<u8>> {
+    let start = pem.find("-----BEGIN CERTIFICATE-----")?;
+    let rest = &pem[start..];
+    let end = rest.find("-----END CERTIFICATE-----")? + "-----END CERTIFICATE-----".len();
+    let (label, der) = x509_cert::der::pem::decode_vec(&rest.as_bytes()[..end]).ok()?;
+    (label == "CERTIFICATE").then_some(der)
+}
+
+/// Judge one candidate under the policy.
+fn judge(
+    c: &Candidate,
+    image: &ImageRef,
+    digest: &Digest,
+    policy: &SignaturePolicy,
+) -> (String, Verdict) {
+    let verdict = match &c.payload {
+        Ok(p) => judge_layer(p, &c.annotations, image, digest, policy),
+        Err(why) => Verdict::Invalid(why.clone()),
+    };
+    (c.place.clone(), verdict)
+}
+
+/// Judge one simple-signing layer (its payload blob and its annotations)
+/// as a signature of `image` at `digest`: what every signature found in a
+/// registry goes through, and what tests give real cosign vectors to.
+pub fn judge_layer(
+    payload: &[u8],
+    annotations: &BTreeMap<String, String>,
+    image: &ImageRef,
+    digest: &Digest,
+    policy: &SignaturePolicy,
+) -> Verdict {
+    let Some(sig) = annotations.get(SIGNATURE_ANNOTATION) else {
+        return Verdict::Invalid(format!(
+            "its layer has no `{SIGNATURE_ANNOTATION}` annotation"
+        ));
+    };
+    let Some(sig) = b64(sig) else {
+        return Verdict::Invalid(format!(
+            "its `{SIGNATURE_ANNOTATION}` annotation is not base64"
+        ));
+    };
+    let cert = annotations
+        .get(CERTIFICATE_ANNOTATION)
+        .filter(|s| !s.is_empty());
+    let verdict = match &policy.trust {
+        Trust::Key { file, key } => {
+            if key.verifies(payload, &sig) {
+                Verdict::Verified(format!("the key {}", file.display()))
+            } else if cert
+                .and_then(|p| pem_cert(p))
+                .is_some_and(|d| cert_key_verifies(&d, payload, &sig))
+            {
+                Verdict::Untrusted(format!(
+                    "it was made with a certificate's key (keyless), not with the key {}",
+                    file.display()
+                ))
+            } else {
+                Verdict::Invalid(format!(
+                    "the signature does not verify with the key {} (made with another key, or altered)",
+                    file.display()
+                ))
+            }
+        }
+        Trust::Keyless {
+            identity,
+            issuer,
+            root,
+        } => {
+            let Some(cert_der) = cert.and_then(|p| pem_cert(p)) else {
+                return Verdict::Invalid(format!(
+                    "it has no `{CERTIFICATE_ANNOTATION}` certificate (made with a key, not keyless?)"
+                ));
+            };
+            let entry = match annotations.get(BUNDLE_ANNOTATION) {
+                None => None,
+                Some(b) => match keyless::LogEntry::from_cosign_bundle(b) {
+                    Ok(e) => Some(e),
+                    Err(why) => return Verdict::Invalid(why),
+                },
+            };
+            keyless::verify(
+                &keyless::Material {
+                    payload,
+                    signature: &sig,
+                    cert_der: &cert_der,
+                    entry,
+                },
+                &keyless::Allowed {
+                    identity,
+                    issuer,
+                    root,
+                },
+            )
+        }
+    };
+    match verdict {
+        Verdict::Verified(by) => match check_payload(payload, image, digest) {
+            Ok(()) => Verdict::Verified(by),
+            Err(why) => Verdict::Invalid(why),
+        },
+        other => other,
+    }
+}
+
+fn cert_key_verifies(der: &[u8], payload: &[u8], sig: &[u8]) -> bool {
+    keyless::Cert::from_der(der).is_ok_and(|c| c.key().verifies(payload, sig))
+}
+
+/// The simple-signing payload must sign this digest in this repository.
+pub fn check_payload(payload: &[u8], image: &ImageRef, digest: &Digest) -> Result<(), String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|_| "its payload is not JSON".to_string())?;
+    let field = |p: &str| v.pointer(p).and_then(serde_json::Value::as_str);
+    match field("/critical/type") {
+        Some(PAYLOAD_TYPE) => {}
+        other => {
+            return Err(format!(
+                "its payload's `critical.type` is {}, not `{PAYLOAD_TYPE}`",
+                other.map_or("missing".to_string(), |t| format!("`{t}`"))
+            ));
+        }
+    }
+    let signed = field("/critical/image/docker-manifest-digest")
+        .ok_or("its payload has no `critical.image.docker-manifest-digest`")?;
+    if signed != digest.to_string() {
+        return Err(format!("its payload signs {signed}, not {digest}"));
+    }
+    let reference = field("/critical/identity/docker-reference")
+        .ok_or("its payload has no `critical.identity.docker-reference`")?;
+    let named = ImageRef::parse(reference).map(|r| r.name());
+    if named.as_deref() != Ok(image.name().as_str()) {
+        return Err(format!(
+            "its payload signs the repository `{reference}`, not {}",
+            image.name()
+        ));
+    }
+    Ok(())
+}
