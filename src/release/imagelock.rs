@@ -42,8 +42,11 @@ pub struct LockedImage {
     /// An index's platforms and their images' digests; a single image's
     /// own platform and digest.
     pub platforms: Vec<PlatformDigest>,
-    /// The signature check's result: `not-checked` until `--signature` exists.
+    /// The signature check's result: `verified`, `missing`, `invalid`,
+    /// `untrusted`, or `not-checked` without `--signature`.
     pub signature: String,
+    /// With `--signature`: who signed it, or why the signature does not count.
+    pub signature_detail: Option<String>,
 }
 
 /// The lock for a verified plan.
@@ -63,7 +66,10 @@ pub fn build(plan: &Plan, verified: &VerifyOutcome) -> ImageLock {
                 kind: proof.map(|p| p.kind.clone()),
                 media_type: proof.and_then(|p| p.media_type.clone()),
                 platforms: proof.map(|p| p.platforms.clone()).unwrap_or_default(),
-                signature: "not-checked".to_string(),
+                signature: proof
+                    .and_then(|p| p.signature.clone())
+                    .unwrap_or_else(|| "not-checked".to_string()),
+                signature_detail: proof.and_then(|p| p.signature_detail.clone()),
             }
         })
         .collect();

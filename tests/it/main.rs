@@ -28,3 +28,4 @@ mod support;
 mod usecases;
 mod verify;
 mod verify_kinds;
+mod verify_signature;

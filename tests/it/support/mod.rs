@@ -20,6 +20,7 @@
 // Only the test binary has the chartpin binary to run (the bench example shares this module).
 #[cfg(test)]
 pub mod cli;
+pub mod cosign;
 pub mod helm;
 pub mod hostile;
 pub mod proxy;

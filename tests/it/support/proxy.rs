@@ -32,6 +32,9 @@ pub enum Fault {
     WrongDigestHeader,
     /// Forward, but change one byte of the body (its hash no longer matches).
     CorruptBody,
+    /// Answer 200 with this content type and body instead of forwarding
+    /// (a referrers API the registry behind does not have, or garbage).
+    Answer { content_type: String, body: Vec<u8> },
 }
 
 /// A digest that no test content has: what [`Fault::WrongDigestHeader`] answers.
@@ -216,6 +219,15 @@ async fn serve_connection(mut client: TcpStream, upstream: String, state: Arc<St
                 "TOOMANYREQUESTS",
             ),
             Some(Fault::Status(code)) => canned(code, &[], "UNAVAILABLE"),
+            Some(Fault::Answer { content_type, body }) => {
+                let mut out = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                out.extend_from_slice(&body);
+                Some(out)
+            }
             Some(Fault::Slow(d)) => {
                 tokio::time::sleep(d).await;
                 forward(&req, &upstream, None).await

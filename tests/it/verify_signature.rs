@@ -1,0 +1,537 @@
+//! `verify --signature` against the real local registry, with signatures
+//! made by an independent implementation (tests/it/support/cosign_sign.py,
+//! Python's `cryptography`) and pushed the two ways cosign stores them.
+
+use std::path::Path;
+
+use crate::support::cli::{Run, chartpin};
+use crate::support::cosign::{self, Job, KeySigner};
+use crate::support::proxy::{Fault, Proxy};
+use crate::support::registry::{PushedImage, Registry};
+
+fn codes(run: &Run) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", run.all()));
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn pinned(reg_host: &str, img: &PushedImage) -> String {
+    format!("{reg_host}/{}@{}", img.repo, img.digest)
+}
+
+fn verify_key(image: &str, key: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "verify",
+        image,
+        "--signature",
+        "--key",
+        key.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend(extra);
+    chartpin(&args).run()
+}
+
+fn job(reg: &Registry, img: &PushedImage) -> Job {
+    Job::new(&reg.reference(&img.repo), &img.digest)
+}
+
+#[test]
+fn key_signatures_verify_under_the_tag_scheme_and_as_referrers() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let p256 = KeySigner::new(&dir.path().join("p256"), "p256");
+    let ed = KeySigner::new(&dir.path().join("ed"), "ed25519");
+
+    let tagged = reg.push_image("shop/tagged", Some("1"), "tagged");
+    cosign::push_tag_scheme(
+        &reg,
+        "shop/tagged",
+        &tagged.digest,
+        &p256.sign(&[job(&reg, &tagged)]),
+    );
+    let referred = reg.push_image("shop/referred", None, "referred");
+    cosign::push_referrer(
+        &reg,
+        "shop/referred",
+        &referred.digest,
+        referred.manifest.len(),
+        &p256.sign(&[job(&reg, &referred)]),
+        true,
+    );
+    let edwards = reg.push_image("shop/ed", None, "ed");
+    cosign::push_tag_scheme(
+        &reg,
+        "shop/ed",
+        &edwards.digest,
+        &ed.sign(&[job(&reg, &edwards)]),
+    );
+
+    let both = chartpin(&[
+        "verify",
+        &pinned(&reg.host, &tagged),
+        &pinned(&reg.host, &referred),
+        "--signature",
+        "--key",
+        p256.public_key().to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(both.code, 0, "{}", both.all());
+    assert!(both.stdout.contains("verified 2 of 2"), "{}", both.all());
+
+    let run = verify_key(&pinned(&reg.host, &edwards), &ed.public_key(), &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    // The other key does not verify it.
+    let run = verify_key(&pinned(&reg.host, &edwards), &p256.public_key(), &[]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(codes(&run), ["signature-invalid"]);
+}
+
+#[test]
+fn tampered_and_missing_signatures_are_refused_with_their_codes() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let signer = KeySigner::new(&dir.path().join("k"), "p256");
+    let other = KeySigner::new(&dir.path().join("other"), "p256");
+    let key = signer.public_key();
+
+    // A payload naming another digest, validly signed.
+    let moved = reg.push_image("t/moved", None, "moved");
+    let mut j = job(&reg, &moved);
+    j.payload_digest = Some(format!("sha256:{}", "1".repeat(64)));
+    cosign::push_tag_scheme(&reg, "t/moved", &moved.digest, &signer.sign(&[j]));
+    let run = verify_key(&pinned(&reg.host, &moved), &key, &[]);
+    assert_eq!(
+        (run.code, codes(&run)),
+        (1, vec!["signature-invalid".to_string()]),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("its payload signs sha256:1111"),
+        "{}",
+        run.all()
+    );
+
+    // One bit of the signature flipped.
+    let flipped = reg.push_image("t/flipped", None, "flipped");
+    let mut signed = signer.sign(&[job(&reg, &flipped)]);
+    let mut raw = base64_decode(&signed[0].signature);
+    let n = raw.len() - 3;
+    raw[n] ^= 0x01;
+    signed[0].signature = base64_encode(&raw);
+    cosign::push_tag_scheme(&reg, "t/flipped", &flipped.digest, &signed);
+    let run = verify_key(&pinned(&reg.host, &flipped), &key, &[]);
+    assert_eq!(
+        (run.code, codes(&run)),
+        (1, vec!["signature-invalid".to_string()]),
+        "{}",
+        run.all()
+    );
+
+    // Signed with another key.
+    let foreign = reg.push_image("t/foreign", None, "foreign");
+    cosign::push_tag_scheme(
+        &reg,
+        "t/foreign",
+        &foreign.digest,
+        &other.sign(&[job(&reg, &foreign)]),
+    );
+    let run = verify_key(&pinned(&reg.host, &foreign), &key, &[]);
+    assert_eq!(
+        (run.code, codes(&run)),
+        (1, vec!["signature-invalid".to_string()]),
+        "{}",
+        run.all()
+    );
+
+    // Not signed at all.
+    let bare = reg.push_image("t/bare", None, "bare");
+    let run = verify_key(&pinned(&reg.host, &bare), &key, &[]);
+    assert_eq!(
+        (run.code, codes(&run)),
+        (1, vec!["signature-missing".to_string()]),
+        "{}",
+        run.all()
+    );
+
+    // Keyless-signed, checked against a key: valid, but not by the key.
+    let keyless = reg.push_image("t/keyless", None, "keyless");
+    let signed = cosign::keyless(
+        &dir.path().join("ca"),
+        "dev@example.com",
+        "https://issuer.test",
+        &[job(&reg, &keyless)],
+    );
+    cosign::push_tag_scheme(&reg, "t/keyless", &keyless.digest, &signed);
+    let run = verify_key(&pinned(&reg.host, &keyless), &key, &[]);
+    assert_eq!(
+        (run.code, codes(&run)),
+        (1, vec!["signature-untrusted".to_string()]),
+        "{}",
+        run.all()
+    );
+
+    // A good signature beside a bad one is enough.
+    let mixed = reg.push_image("t/mixed", None, "mixed");
+    let mut signed = other.sign(&[job(&reg, &mixed)]);
+    signed.extend(signer.sign(&[job(&reg, &mixed)]));
+    cosign::push_tag_scheme(&reg, "t/mixed", &mixed.digest, &signed);
+    let run = verify_key(&pinned(&reg.host, &mixed), &key, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+#[test]
+fn keyless_signatures_verify_offline_against_the_trusted_root_and_the_identity() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca");
+    let img = reg.push_image("k/app", Some("1"), "keyless app");
+    let signed = cosign::keyless(
+        &ca,
+        "https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1",
+        "https://token.actions.githubusercontent.com",
+        &[job(&reg, &img)],
+    );
+    cosign::push_tag_scheme(&reg, "k/app", &img.digest, &signed);
+    let root = ca.join("trusted_root.json");
+    let keyless = |identity: &[&str], issuer: &str, root: &Path| {
+        let mut args = vec![
+            "verify",
+            "--format",
+            "json",
+            "--signature",
+            "--certificate-oidc-issuer",
+            issuer,
+            "--trusted-root",
+            root.to_str().unwrap(),
+        ];
+        args.extend(identity);
+        let image = pinned(&reg.host, &img);
+        args.push(&image);
+        chartpin(&args).run()
+    };
+    let issuer = "https://token.actions.githubusercontent.com";
+    let ok = keyless(
+        &[
+            "--certificate-identity",
+            "https://github.com/org/app/.github/workflows/release.yml@refs/tags/v1",
+        ],
+        issuer,
+        &root,
+    );
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    let ok = keyless(
+        &[
+            "--certificate-identity-regexp",
+            r"https://github\.com/org/app/.*",
+        ],
+        issuer,
+        &root,
+    );
+    assert_eq!(ok.code, 0, "{}", ok.all());
+
+    let wrong = keyless(
+        &[
+            "--certificate-identity",
+            "https://github.com/evil/app/.github/workflows/release.yml@refs/tags/v1",
+        ],
+        issuer,
+        &root,
+    );
+    assert_eq!(
+        (wrong.code, codes(&wrong)),
+        (1, vec!["signature-untrusted".to_string()]),
+        "{}",
+        wrong.all()
+    );
+    let wrong = keyless(
+        &["--certificate-identity-regexp", "https://github.com/org"],
+        issuer,
+        &root,
+    );
+    assert_eq!(
+        codes(&wrong),
+        ["signature-untrusted"],
+        "an unanchored prefix must not match: {}",
+        wrong.all()
+    );
+    let wrong = keyless(
+        &[
+            "--certificate-identity-regexp",
+            r"https://github\.com/org/app/.*",
+        ],
+        "https://accounts.google.com",
+        &root,
+    );
+    assert_eq!(codes(&wrong), ["signature-untrusted"], "{}", wrong.all());
+
+    // Another CA and log: not trusted.
+    let other = dir.path().join("other-ca");
+    cosign::keyless(&other, "x@example.com", issuer, &[job(&reg, &img)]);
+    let wrong = keyless(
+        &["--certificate-identity-regexp", ".*"],
+        issuer,
+        &other.join("trusted_root.json"),
+    );
+    assert_eq!(codes(&wrong), ["signature-untrusted"], "{}", wrong.all());
+
+    // The payload altered after signing.
+    let altered = reg.push_image("k/altered", None, "altered");
+    let mut signed = cosign::keyless(&ca, "dev@example.com", issuer, &[job(&reg, &altered)]);
+    signed[0].payload = signed[0]
+        .payload
+        .replace("\"optional\":null", "\"optional\":{}");
+    cosign::push_tag_scheme(&reg, "k/altered", &altered.digest, &signed);
+    let run = chartpin(&[
+        "verify",
+        &pinned(&reg.host, &altered),
+        "--format",
+        "json",
+        "--signature",
+        "--certificate-identity",
+        "dev@example.com",
+        "--certificate-oidc-issuer",
+        issuer,
+        "--trusted-root",
+        root.to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(
+        (run.code, codes(&run)),
+        (1, vec!["signature-invalid".to_string()]),
+        "{}",
+        run.all()
+    );
+}
+
+/// The referrers API, answered by the proxy in front of a registry that
+/// does not have it; and a referrers API answering garbage.
+#[test]
+fn the_referrers_api_is_asked_first_and_garbage_from_it_is_unreachable() {
+    let reg = Registry::start();
+    let proxy = Proxy::start(&reg.host);
+    let dir = tempfile::tempdir().unwrap();
+    let signer = KeySigner::new(&dir.path().join("k"), "ed25519");
+    let img = reg.push_image("r/app", None, "referred by the API");
+    cosign::push_referrer(
+        &reg,
+        "r/app",
+        &img.digest,
+        img.manifest.len(),
+        &signer.sign(&[job(&reg, &img)]),
+        false,
+    );
+    let image = format!("{}/r/app@{}", proxy.host, img.digest);
+
+    // Without the API (distribution answers 404) and no tag schema index: missing.
+    let run = chartpin(&[
+        "verify",
+        &image,
+        "--format",
+        "json",
+        "--signature",
+        "--key",
+        signer.public_key().to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(codes(&run), ["signature-missing"], "{}", run.all());
+    assert!(
+        proxy
+            .request_log()
+            .iter()
+            .any(|l| l.contains("/referrers/")),
+        "{:?}",
+        proxy.request_log()
+    );
+
+    // Signed for the proxy's name, listed only by the API.
+    let signed = signer.sign(&[Job::new(&format!("{}/r/app", proxy.host), &img.digest)]);
+    let index = cosign::push_referrer(
+        &reg,
+        "r/app",
+        &img.digest,
+        img.manifest.len(),
+        &signed,
+        false,
+    );
+    proxy.inject_where(
+        Some("GET"),
+        "/referrers/",
+        Fault::Answer {
+            content_type: "application/vnd.oci.image.index.v1+json".into(),
+            body: index,
+        },
+        None,
+    );
+    let run = chartpin(&[
+        "verify",
+        &image,
+        "--signature",
+        "--key",
+        signer.public_key().to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(run.code, 0, "{}", run.all());
+
+    proxy.clear();
+    proxy.inject_where(
+        Some("GET"),
+        "/referrers/",
+        Fault::Answer {
+            content_type: "application/vnd.oci.image.index.v1+json".into(),
+            body: b"{\"manifests\": 7}".to_vec(),
+        },
+        None,
+    );
+    let run = chartpin(&[
+        "verify",
+        &image,
+        "--format",
+        "json",
+        "--signature",
+        "--key",
+        signer.public_key().to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert_eq!(codes(&run), ["registry-unreachable"], "{}", run.all());
+    assert!(
+        run.stdout.contains("not an OCI image index"),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn recursive_requires_each_platform_image_to_be_signed() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let signer = KeySigner::new(&dir.path().join("k"), "p256");
+    let index = reg.push_index("m/app", Some("1"), "multi", &["linux/amd64", "linux/arm64"]);
+    let repo = reg.reference("m/app");
+    cosign::push_tag_scheme(
+        &reg,
+        "m/app",
+        &index.digest,
+        &signer.sign(&[Job::new(&repo, &index.digest)]),
+    );
+    let image = format!("{repo}@{}", index.digest);
+    let key = signer.public_key();
+    assert_eq!(verify_key(&image, &key, &[]).code, 0);
+    let run = verify_key(&image, &key, &["--recursive"]);
+    assert_eq!(
+        codes(&run),
+        ["signature-missing", "signature-missing"],
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("linux/arm64 of the index"),
+        "{}",
+        run.all()
+    );
+    for child in &index.manifests {
+        cosign::push_tag_scheme(
+            &reg,
+            "m/app",
+            &child.digest,
+            &signer.sign(&[Job::new(&repo, &child.digest)]),
+        );
+    }
+    let run = verify_key(&image, &key, &["--recursive"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+}
+
+#[test]
+fn malformed_keys_trusted_roots_and_policies_are_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = format!("127.0.0.1:1/app@sha256:{}", "a".repeat(64));
+    let key = dir.path().join("cosign.pub");
+    std::fs::write(
+        &key,
+        "-----BEGIN PUBLIC KEY-----\nnot base64!\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
+    let run = verify_key(&image, &key, &[]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("cosign.pub: not a public key"),
+        "{}",
+        run.all()
+    );
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let run = verify_key(&image, &key, &[]);
+    assert!(
+        run.code == 2 && run.stderr.contains("not `PUBLIC KEY`"),
+        "{}",
+        run.all()
+    );
+
+    let root = dir.path().join("root.json");
+    std::fs::write(&root, r#"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [{"publicKey": {"rawBytes": "AAAA"}}]}"#).unwrap();
+    let run = chartpin(&[
+        "verify",
+        &image,
+        "--signature",
+        "--certificate-identity",
+        "a@b",
+        "--certificate-oidc-issuer",
+        "https://i",
+        "--trusted-root",
+        root.to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("root.json") && run.stderr.contains("`tlogs[0].publicKey.rawBytes`"),
+        "{}",
+        run.all()
+    );
+
+    for args in [
+        vec!["--signature"],
+        vec![
+            "--signature",
+            "--certificate-identity",
+            "a@b",
+            "--trusted-root",
+            "x.json",
+        ],
+        vec![
+            "--signature",
+            "--certificate-identity-regexp",
+            "(",
+            "--certificate-oidc-issuer",
+            "i",
+            "--trusted-root",
+            "x.json",
+        ],
+        vec!["--key", "cosign.pub"],
+    ] {
+        let mut all = vec!["verify", image.as_str()];
+        all.extend(args.iter().copied());
+        let run = chartpin(&all).run();
+        assert_eq!(run.code, 2, "{args:?}: {}", run.all());
+    }
+}
