@@ -3,7 +3,10 @@
 //! every request. Writes `refs-direct.txt` and `refs-proxy.txt` (one pinned
 //! reference a line) into OUT_DIR, prints `ready <registry> <proxy>`, and
 //! serves until OUT_DIR/stop appears (at most two hours), then stops the
-//! registry. Reuses the integration-test harness.
+//! registry. With a fourth argument `sign` (for `scripts/bench-signature`),
+//! every image is also signed by the tests' independent cosign signer
+//! (P-256, tag scheme) and the public key written to OUT_DIR/cosign.pub.
+//! Reuses the integration-test harness.
 
 #[path = "../tests/it/support/mod.rs"]
 mod support;
@@ -21,6 +24,17 @@ fn main() {
     let latency: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let reg = support::registry::Registry::start();
     let images = reg.push_many("bench/app", count, 8);
+    if args.next().as_deref() == Some("sign") {
+        let signer = support::cosign::KeySigner::new(&out.join("key"), "p256");
+        let jobs: Vec<_> = images
+            .iter()
+            .map(|i| support::cosign::Job::new(&reg.reference("bench/app"), &i.digest))
+            .collect();
+        for (img, signed) in images.iter().zip(signer.sign(&jobs)) {
+            support::cosign::push_tag_scheme(&reg, "bench/app", &img.digest, &[signed]);
+        }
+        std::fs::copy(signer.public_key(), out.join("cosign.pub")).expect("cosign.pub");
+    }
     let proxy = support::proxy::Proxy::start(&reg.host);
     proxy.set_latency(Duration::from_millis(latency));
     for (file, host) in [

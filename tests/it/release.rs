@@ -986,3 +986,57 @@ fn without_helm_release_says_once_that_rendering_was_skipped() {
     assert!(run.stderr.contains("scripts/install-deps"), "{}", run.all());
     assert_eq!(snapshot(&chart), before);
 }
+
+/// `release --signature --key K --lock FILE`: the release fails on an
+/// unsigned image, and once both are signed its lock says so per image.
+#[test]
+fn a_signed_release_records_each_signature_in_its_lock() {
+    use crate::support::cosign::{self, Job, KeySigner};
+    let reg = Registry::start();
+    let web = reg.push_index("shop/web", Some("1.0"), "web 1.0", &["linux/amd64"]);
+    let tool = reg.push_image("shop/tool", Some("2.1"), "tool 2.1");
+    let dir = tempfile::tempdir().unwrap();
+    let signer = KeySigner::new(&dir.path().join("key"), "p256");
+    let key = signer.public_key();
+    let lock = dir.path().join("images.lock.json");
+    let flags = [
+        "--signature",
+        "--key",
+        key.to_str().unwrap(),
+        "--lock",
+        lock.to_str().unwrap(),
+        "--no-render",
+    ];
+    let digests = refs_manifest(dir.path(), &reg.host, &web.digest, &tool.digest);
+    let sign = |repo: &str, digest: &str| {
+        let signed = signer.sign(&[Job::new(&reg.reference(repo), digest)]);
+        cosign::push_tag_scheme(&reg, repo, digest, &signed);
+    };
+    sign("shop/web", &web.digest);
+    let chart = chart_for(&reg.host, &dir.path().join("first"));
+    let unsigned = release(&chart, &digests, &flags, dir.path());
+    assert_eq!(unsigned.code, 1, "{}", unsigned.all());
+    assert!(
+        unsigned.all().contains("signature-missing"),
+        "{}",
+        unsigned.all()
+    );
+    assert!(!lock.exists());
+
+    sign("shop/tool", &tool.digest);
+    let chart = chart_for(&reg.host, &dir.path().join("second"));
+    let run = release(&chart, &digests, &flags, dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&lock).unwrap()).unwrap();
+    for image in doc["images"].as_array().unwrap() {
+        assert_eq!(image["signature"], "verified", "{doc:#}");
+        assert!(
+            image["signature_detail"]
+                .as_str()
+                .unwrap()
+                .contains("cosign.pub"),
+            "{doc:#}"
+        );
+    }
+}
