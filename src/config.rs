@@ -40,9 +40,47 @@ pub struct Config {
     pub require_platforms: Vec<crate::reference::Platform>,
     /// `requireIndex: true`: as `--require-index`.
     pub require_index: bool,
+    /// `signature:`: the chart's images must be signed, as `--signature`
+    /// with these policy flags says.
+    pub signature: Option<SignatureConfig>,
     /// The file's text, which the rules' locations point into (`None` for
     /// an empty file).
     pub source: Option<SourceFile>,
+}
+
+/// `signature:` of a `.chartpin.yaml`: the `--signature` policy flags, as
+/// data (verify builds the policy; files are relative to the config's directory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureConfig {
+    pub key: Option<PathBuf>,
+    pub certificate_identity: Option<String>,
+    pub certificate_identity_regexp: Option<String>,
+    pub certificate_oidc_issuer: Option<String>,
+    pub trusted_root: Option<PathBuf>,
+    pub recursive: bool,
+    /// Where `signature:` is written, for errors about it.
+    pub location: Location,
+}
+
+impl SignatureConfig {
+    /// Whether `other` asks for the same policy (wherever it is written).
+    pub fn same_policy(&self, other: &SignatureConfig) -> bool {
+        (
+            &self.key,
+            &self.certificate_identity,
+            &self.certificate_identity_regexp,
+            &self.certificate_oidc_issuer,
+            &self.trusted_root,
+            self.recursive,
+        ) == (
+            &other.key,
+            &other.certificate_identity,
+            &other.certificate_identity_regexp,
+            &other.certificate_oidc_issuer,
+            &other.trusted_root,
+            other.recursive,
+        )
+    }
 }
 
 /// How a chart's `sha` field holds a digest.
@@ -198,6 +236,25 @@ struct RawConfig {
     require_platforms: Vec<Spanned<String>>,
     #[serde(default)]
     require_index: bool,
+    #[serde(default)]
+    signature: Option<Spanned<RawSignature>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawSignature {
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    certificate_identity: Option<String>,
+    #[serde(default)]
+    certificate_identity_regexp: Option<String>,
+    #[serde(default)]
+    certificate_oidc_issuer: Option<String>,
+    #[serde(default)]
+    trusted_root: Option<String>,
+    #[serde(default)]
+    recursive: bool,
 }
 
 #[derive(Deserialize)]
@@ -310,6 +367,37 @@ impl Config {
                 require_platforms.push(platform);
             }
         }
+        let signature = match raw.signature {
+            None => None,
+            Some(sig) => {
+                let loc = sig.referenced;
+                let v = sig.value;
+                let dir = path.parent().unwrap_or(Path::new("."));
+                let keyless = v.certificate_identity.is_some()
+                    || v.certificate_identity_regexp.is_some()
+                    || v.certificate_oidc_issuer.is_some()
+                    || v.trusted_root.is_some();
+                let complete_keyless = (v.certificate_identity.is_some()
+                    ^ v.certificate_identity_regexp.is_some())
+                    && v.certificate_oidc_issuer.is_some()
+                    && v.trusted_root.is_some();
+                if v.key.is_some() == keyless || (keyless && !complete_keyless) {
+                    return Err(at(
+                        &loc,
+                        "`signature` needs either `key`, or `certificateIdentity` (or `certificateIdentityRegexp`) with `certificateOidcIssuer` and `trustedRoot`".to_string(),
+                    ));
+                }
+                Some(SignatureConfig {
+                    key: v.key.map(|k| dir.join(k)),
+                    certificate_identity: v.certificate_identity,
+                    certificate_identity_regexp: v.certificate_identity_regexp,
+                    certificate_oidc_issuer: v.certificate_oidc_issuer,
+                    trusted_root: v.trusted_root.map(|r| dir.join(r)),
+                    recursive: v.recursive,
+                    location: located(&loc),
+                })
+            }
+        };
         Ok(Config {
             path: path.to_path_buf(),
             images,
@@ -317,6 +405,7 @@ impl Config {
             ignore,
             require_platforms,
             require_index: raw.require_index,
+            signature,
             source: Some(source),
         })
     }

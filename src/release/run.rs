@@ -107,7 +107,12 @@ pub fn run(
     // 1. Plan everything in memory.
     let mut plan = super::plan(req, manifest)?;
     // 2. Prove every digest about to be written exists.
-    let verified = block_on(super::verify_plan(client, &mut plan, &opts.verify))
+    let mut verify_opts = opts.verify.clone();
+    let mut signature_from = None;
+    for config in plan.charts.iter().filter_map(|c| c.config.as_ref()) {
+        verify_opts.require_signature_from(config, &mut signature_from)?;
+    }
+    let verified = block_on(super::verify_plan(client, &mut plan, &verify_opts))
         .map_err(ReleaseError::Runtime)?;
     // 3. Prove the pin by rendering the chart as it is and as planned; lint
     //    reads the planned render rather than rendering again.

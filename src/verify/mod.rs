@@ -120,6 +120,39 @@ impl VerifyOptions {
         }
         self.require_index |= config.require_index;
     }
+
+    /// Take a chart's `.chartpin.yaml` `signature:` policy when no
+    /// `--signature` flags gave one. Charts of one run whose configurations
+    /// name different policies are an input error (there is no union of
+    /// two signers); `from` remembers whose policy was taken.
+    pub fn require_signature_from(
+        &mut self,
+        config: &crate::config::Config,
+        from: &mut Option<crate::config::SignatureConfig>,
+    ) -> Result<(), crate::diag::InputError> {
+        let Some(wanted) = &config.signature else {
+            return Ok(());
+        };
+        match from {
+            Some(first) if !first.same_policy(wanted) => Err(crate::diag::InputError::file(
+                &config.path,
+                format!(
+                    "`signature` differs from the one in {}; a run over both needs --signature flags",
+                    first.location.file.display()
+                ),
+            )),
+            Some(_) => Ok(()),
+            None if self.signature.is_some() => Ok(()),
+            None => {
+                self.signature = Some(Arc::new(signature::SignaturePolicy::from_config(
+                    wanted,
+                    &config.path,
+                )?));
+                *from = Some(wanted.clone());
+                Ok(())
+            }
+        }
+    }
 }
 
 /// What the registry showed of one pinned digest: its kind and, for an

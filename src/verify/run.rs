@@ -83,8 +83,12 @@ pub fn verify_request(
             .collect(),
         None => chart_configs(&run.sources)?,
     };
+    let mut signature_from = None;
     for c in &configs {
         options.require_from(c);
+        options
+            .require_signature_from(c, &mut signature_from)
+            .map_err(TargetError::from)?;
     }
     run.files_checked = run.sources.len();
     if let Some(manifest) = &req.manifest {

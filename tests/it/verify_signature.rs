@@ -535,3 +535,62 @@ fn malformed_keys_trusted_roots_and_policies_are_input_errors() {
         assert_eq!(run.code, 2, "{args:?}: {}", run.all());
     }
 }
+
+/// `.chartpin.yaml` `signature:` requires signatures as the flags do (its
+/// files relative to the config); a malformed one is an input error at its line.
+#[test]
+fn a_chart_config_can_require_signatures() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("chart");
+    std::fs::create_dir_all(chart.join("keys")).unwrap();
+    let signer = KeySigner::new(&dir.path().join("k"), "p256");
+    std::fs::copy(signer.public_key(), chart.join("keys/cosign.pub")).unwrap();
+    let img = reg.push_image("c/app", None, "config-signed");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("values.yaml"),
+        format!("image: {}\n", pinned(&reg.host, &img)),
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join(".chartpin.yaml"),
+        "signature:\n  key: keys/cosign.pub\n",
+    )
+    .unwrap();
+    let c = chart.to_str().unwrap();
+    let run = chartpin(&["verify", c, "--format", "json"]).run();
+    assert_eq!(codes(&run), ["signature-missing"], "{}", run.all());
+    cosign::push_tag_scheme(&reg, "c/app", &img.digest, &signer.sign(&[job(&reg, &img)]));
+    let run = chartpin(&["verify", c]).run();
+    assert_eq!(run.code, 0, "{}", run.all());
+
+    std::fs::write(
+        chart.join(".chartpin.yaml"),
+        "requireIndex: false\nsignature:\n  trustedRoot: root.json\n",
+    )
+    .unwrap();
+    let run = chartpin(&["verify", c]).run();
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains(".chartpin.yaml:3:3")
+            && run.stderr.contains("`signature` needs either `key`"),
+        "{}",
+        run.all()
+    );
+    std::fs::write(
+        chart.join(".chartpin.yaml"),
+        "signature:\n  key: missing.pub\n",
+    )
+    .unwrap();
+    let run = chartpin(&["verify", c]).run();
+    assert!(
+        run.code == 2 && run.stderr.contains("missing.pub"),
+        "{}",
+        run.all()
+    );
+}

@@ -132,6 +132,45 @@ pub struct SignaturePolicy {
 }
 
 impl SignaturePolicy {
+    /// The policy a `.chartpin.yaml` `signature:` names (read from `config_file`).
+    pub fn from_config(
+        c: &crate::config::SignatureConfig,
+        config_file: &Path,
+    ) -> Result<SignaturePolicy, InputError> {
+        let trust = if let Some(file) = &c.key {
+            Trust::Key {
+                file: file.clone(),
+                key: Self::load_key(file)?,
+            }
+        } else {
+            let identity = match (&c.certificate_identity, &c.certificate_identity_regexp) {
+                (Some(i), _) => Identity::Exact(i.clone()),
+                (None, Some(re)) => Identity::regexp(re).map_err(|e| {
+                    InputError::file(
+                        config_file,
+                        format!(
+                            "`signature.certificateIdentityRegexp`: {}",
+                            e.trim_start_matches("--certificate-identity-regexp ")
+                        ),
+                    )
+                })?,
+                (None, None) => unreachable!("the config reader requires an identity"),
+            };
+            let (Some(issuer), Some(root)) = (&c.certificate_oidc_issuer, &c.trusted_root) else {
+                unreachable!("the config reader requires an issuer and a trusted root")
+            };
+            Trust::Keyless {
+                identity,
+                issuer: issuer.clone(),
+                root: TrustedRoot::load(root)?,
+            }
+        };
+        Ok(SignaturePolicy {
+            trust,
+            recursive: c.recursive,
+        })
+    }
+
     /// Read a PEM public key file; a problem names the file and what is wrong.
     pub fn load_key(file: &Path) -> Result<PublicKey, InputError> {
         let source = crate::diag::read_source(file)?;
