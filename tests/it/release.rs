@@ -1024,6 +1024,15 @@ fn a_signed_release_records_each_signature_in_its_lock() {
     assert!(!lock.exists());
 
     sign("shop/tool", &tool.digest);
+    // --hermetic looks only digests up, the signatures' tags included.
+    let chart = chart_for(&reg.host, &dir.path().join("hermetic"));
+    let hermetic = release(
+        &chart,
+        &digests,
+        &[&flags[..3], &["--hermetic", "--dry-run", "--no-render"]].concat(),
+        dir.path(),
+    );
+    assert_eq!(hermetic.code, 0, "{}", hermetic.all());
     let chart = chart_for(&reg.host, &dir.path().join("second"));
     let run = release(&chart, &digests, &flags, dir.path());
     assert_eq!(run.code, 0, "{}", run.all());
