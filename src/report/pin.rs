@@ -62,11 +62,15 @@ fn line_starts(text: &str) -> Vec<usize> {
 }
 
 /// [`unified_diff`] of `old` and `old` with `edits` applied, built from the
-/// edits: only the lines they touch are diffed (by similar, as the whole
-/// texts would be) and the rest is known equal, so a pin of a large file
-/// neither splits both texts into lines nor needs the new text at all
-/// (issue 10: peak memory within 4× the input). The output is byte for byte
-/// what [`unified_diff`] gives for the two texts.
+/// edits: only the lines they touch (and one on each side) are diffed, by
+/// similar as the whole texts would be, and the rest is known equal, so a
+/// pin of a large file neither splits both texts into lines nor runs Myers
+/// over them (issue 10: peak memory within 4× the input). Where the lines
+/// around an edit are distinct from the lines it writes (a pin writes a
+/// digest), the output is byte for byte [`unified_diff`]'s (the proptest
+/// below); where a text repeats the very lines an edit writes, the whole-text
+/// diff may pair equal lines differently, and this one is another diff of
+/// the same change, as short.
 pub fn edits_diff(path: &Path, old: &str, edits: &[crate::yaml::Edit]) -> String {
     use similar::{ChangeTag, DiffOp};
     let starts = line_starts(old);
