@@ -236,13 +236,27 @@ impl From<DigestError> for RefError {
 }
 
 /// A parsed image reference that remembers how it was written.
+///
+/// The parts are ranges of the text as written, not strings of their own:
+/// a values file dense in image sites holds one of these per site, and each
+/// copy of a part was an allocation (issue 10: peak memory within 4× the
+/// input).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ImageRef {
-    raw: String,
-    domain: Option<String>,
-    path: String,
-    tag: Option<String>,
+    raw: Box<str>,
+    /// Where the path starts in `raw`: 0 without a domain, else after the
+    /// domain's `/` (the domain is `raw[..path_start - 1]`).
+    path_start: u32,
+    path_end: u32,
+    /// The tag's range in `raw`, after its `:`.
+    tag: Option<(u32, u32)>,
     digest: Option<Digest>,
+}
+
+/// Where `part`, a slice of `whole`, starts in it.
+fn offset_in(whole: &str, part: &str) -> u32 {
+    let at = part.as_ptr() as usize - whole.as_ptr() as usize;
+    u32::try_from(at).expect("a reference's name and tag are shorter than 4 GiB")
 }
 
 impl ImageRef {
@@ -280,11 +294,12 @@ impl ImageRef {
             return Err(RefError::InvalidDomain(d.to_string()));
         }
         validate_path(path)?;
+        let path_start = offset_in(s, path);
         let parsed = ImageRef {
-            raw: s.to_string(),
-            domain: domain.map(str::to_string),
-            path: path.to_string(),
-            tag: tag.map(str::to_string),
+            raw: s.into(),
+            path_start,
+            path_end: path_start + path.len() as u32,
+            tag: tag.map(|t| (offset_in(s, t), offset_in(s, t) + t.len() as u32)),
             digest,
         };
         // Docker checks the normalised name (`ParseNormalizedNamed` parses
@@ -304,26 +319,23 @@ impl ImageRef {
 
     /// The domain as written, if any.
     pub fn written_domain(&self) -> Option<&str> {
-        self.domain.as_deref()
+        (self.path_start > 0).then(|| &self.raw[..self.path_start as usize - 1])
     }
 
     /// The repository path as written (no domain, no tag).
     pub fn written_path(&self) -> &str {
-        &self.path
+        &self.raw[self.path_start as usize..self.path_end as usize]
     }
 
     /// `domain/path` as written, without tag or digest.
     pub fn written_name(&self) -> String {
-        match &self.domain {
-            Some(d) => format!("{d}/{}", self.path),
-            None => self.path.clone(),
-        }
+        self.raw[..self.path_end as usize].to_string()
     }
 
     /// The registry this reference lives in: `docker.io` when none is written,
     /// and `index.docker.io` folded into `docker.io`.
     pub fn registry(&self) -> &str {
-        match self.domain.as_deref() {
+        match self.written_domain() {
             None | Some("index.docker.io") => DOCKER_HUB,
             Some(d) => d,
         }
@@ -331,10 +343,11 @@ impl ImageRef {
 
     /// The repository path within its registry, with `library/` for one-segment Docker Hub names.
     pub fn repository(&self) -> String {
-        if self.registry() == DOCKER_HUB && !self.path.contains('/') {
-            format!("library/{}", self.path)
+        let path = self.written_path();
+        if self.registry() == DOCKER_HUB && !path.contains('/') {
+            format!("library/{path}")
         } else {
-            self.path.clone()
+            path.to_string()
         }
     }
 
@@ -344,7 +357,7 @@ impl ImageRef {
     }
 
     pub fn tag(&self) -> Option<&str> {
-        self.tag.as_deref()
+        self.tag.map(|(s, e)| &self.raw[s as usize..e as usize])
     }
 
     pub fn digest(&self) -> Option<&Digest> {
@@ -364,18 +377,16 @@ impl ImageRef {
     /// This reference written the same way, with its digest set to `digest`
     /// (an existing digest is replaced, the tag kept).
     pub fn with_digest(&self, digest: &Digest) -> ImageRef {
-        let mut raw = self.written_name();
-        if let Some(t) = &self.tag {
-            raw.push(':');
-            raw.push_str(t);
-        }
+        // Name and tag as written, then the digest: the parts keep their ranges.
+        let kept = self.tag.map_or(self.path_end, |(_, e)| e) as usize;
+        let mut raw = self.raw[..kept].to_string();
         raw.push('@');
         raw.push_str(&digest.to_string());
         ImageRef {
-            raw,
-            domain: self.domain.clone(),
-            path: self.path.clone(),
-            tag: self.tag.clone(),
+            raw: raw.into(),
+            path_start: self.path_start,
+            path_end: self.path_end,
+            tag: self.tag,
             digest: Some(digest.clone()),
         }
     }
@@ -383,7 +394,7 @@ impl ImageRef {
     /// The normalised name with tag and digest, for messages and dedup keys.
     pub fn canonical(&self) -> String {
         let mut s = self.name();
-        if let Some(t) = &self.tag {
+        if let Some(t) = self.tag() {
             s.push(':');
             s.push_str(t);
         }

@@ -14,7 +14,7 @@ pub mod pin;
 pub mod release;
 pub mod verify;
 
-pub use pin::unified_diff;
+pub use pin::{edits_diff, unified_diff};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Write};

@@ -44,6 +44,28 @@ pub struct FileChange {
     pub new: String,
 }
 
+/// A [`FileChange`] whose texts are held elsewhere (pin's values files as
+/// read and as planned): a change is written without a copy of either text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChangeRef<'a> {
+    pub shown: &'a Path,
+    pub real: &'a Path,
+    pub old: &'a str,
+    pub new: &'a str,
+}
+
+impl FileChange {
+    /// This change, borrowed.
+    pub fn as_ref(&self) -> ChangeRef<'_> {
+        ChangeRef {
+            shown: &self.shown,
+            real: &self.real,
+            old: &self.old,
+            new: &self.new,
+        }
+    }
+}
+
 /// Why a write was refused or failed. Every variant names the file as shown.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -107,11 +129,11 @@ struct Kept {
 }
 
 /// Check that `change.real` may be replaced, and what to keep of it.
-fn preflight(change: &FileChange, notes: &mut Vec<WriteNote>) -> Result<Kept, WriteError> {
-    let meta = std::fs::metadata(&change.real).map_err(|e| WriteError::io(&change.shown, e))?;
+fn preflight(change: &ChangeRef<'_>, notes: &mut Vec<WriteNote>) -> Result<Kept, WriteError> {
+    let meta = std::fs::metadata(change.real).map_err(|e| WriteError::io(change.shown, e))?;
     if !meta.is_file() {
         return Err(WriteError::NotRegular {
-            path: change.shown.clone(),
+            path: change.shown.to_path_buf(),
         });
     }
     let perms = meta.permissions();
@@ -124,20 +146,20 @@ fn preflight(change: &FileChange, notes: &mut Vec<WriteNote>) -> Result<Kept, Wr
     let mode = if perms.readonly() { 0o444 } else { 0o644 };
     // Could this process write it in place? (Opening without truncating
     // changes nothing; a regular file does not block.)
-    if let Err(source) = std::fs::OpenOptions::new().write(true).open(&change.real) {
+    if let Err(source) = std::fs::OpenOptions::new().write(true).open(change.real) {
         return Err(if source.kind() == std::io::ErrorKind::PermissionDenied {
             WriteError::ReadOnly {
-                path: change.shown.clone(),
+                path: change.shown.to_path_buf(),
                 mode,
                 source,
             }
         } else {
-            WriteError::io(&change.shown, source)
+            WriteError::io(change.shown, source)
         });
     }
     if perms.readonly() {
         notes.push(WriteNote::ReadOnlyReplaced {
-            path: change.shown.clone(),
+            path: change.shown.to_path_buf(),
             mode,
         });
     }
@@ -146,7 +168,7 @@ fn preflight(change: &FileChange, notes: &mut Vec<WriteNote>) -> Result<Kept, Wr
         use std::os::unix::fs::MetadataExt;
         if meta.nlink() > 1 {
             return Err(WriteError::HardLinked {
-                path: change.shown.clone(),
+                path: change.shown.to_path_buf(),
                 links: meta.nlink(),
             });
         }
@@ -214,11 +236,11 @@ pub fn remove_orphaned_temps(targets: &[&Path]) -> Vec<PathBuf> {
 
 /// Create the temporary for `change` holding its new text, synced, with
 /// the target's owner and mode.
-fn stage(change: &FileChange, kept: &Kept, temps: &mut Vec<PathBuf>) -> Result<(), WriteError> {
-    let at = |e| WriteError::io(&change.shown, e);
+fn stage(change: &ChangeRef<'_>, kept: &Kept, temps: &mut Vec<PathBuf>) -> Result<(), WriteError> {
+    let at = |e| WriteError::io(change.shown, e);
     let mut n = 0;
     let (tmp, mut file) = loop {
-        let tmp = temp_name(&change.real, n);
+        let tmp = temp_name(change.real, n);
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -239,7 +261,7 @@ fn stage(change: &FileChange, kept: &Kept, temps: &mut Vec<PathBuf>) -> Result<(
         if (now.uid(), now.gid()) != (uid, gid) {
             std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(|source| {
                 WriteError::Owner {
-                    path: change.shown.clone(),
+                    path: change.shown.to_path_buf(),
                     uid,
                     gid,
                     source,
@@ -259,12 +281,17 @@ fn stage(change: &FileChange, kept: &Kept, temps: &mut Vec<PathBuf>) -> Result<(
 /// rename the files already renamed get their old text back (best effort).
 /// Returns what the user should be told.
 pub fn commit(changes: &[&FileChange]) -> Result<Vec<WriteNote>, WriteError> {
+    commit_refs(&changes.iter().map(|c| c.as_ref()).collect::<Vec<_>>())
+}
+
+/// [`commit`] of changes whose texts are borrowed.
+pub fn commit_refs(changes: &[ChangeRef<'_>]) -> Result<Vec<WriteNote>, WriteError> {
     let mut notes = Vec::new();
     let kept = changes
         .iter()
         .map(|c| preflight(c, &mut notes))
         .collect::<Result<Vec<_>, _>>()?;
-    let targets: Vec<&Path> = changes.iter().map(|c| c.real.as_path()).collect();
+    let targets: Vec<&Path> = changes.iter().map(|c| c.real).collect();
     remove_orphaned_temps(&targets);
     let mut temps: Vec<PathBuf> = Vec::new();
     let staged = changes
@@ -278,14 +305,14 @@ pub fn commit(changes: &[&FileChange]) -> Result<Vec<WriteNote>, WriteError> {
         return Err(e);
     }
     for (i, (c, tmp)) in changes.iter().zip(&temps).enumerate() {
-        if let Err(e) = std::fs::rename(tmp, &c.real) {
+        if let Err(e) = std::fs::rename(tmp, c.real) {
             for t in &temps[i..] {
                 let _ = std::fs::remove_file(t);
             }
             for done in &changes[..i] {
-                let _ = std::fs::write(&done.real, &done.old);
+                let _ = std::fs::write(done.real, done.old);
             }
-            return Err(WriteError::io(&c.shown, e));
+            return Err(WriteError::io(c.shown, e));
         }
     }
     let mut dirs: Vec<&Path> = changes.iter().filter_map(|c| c.real.parent()).collect();

@@ -20,7 +20,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{Chart, ChartMeta, ChartOrigin, assign_dependencies, is_archive};
 use crate::diag::InputError;
-use crate::source::{ReadError, SourceFile, read_bounded};
+use crate::source::{ReadError, SourceFile, read_bounded_expecting};
 
 /// Deepest nesting of packaged subcharts inside packaged charts.
 const MAX_ARCHIVE_NESTING: usize = 4;
@@ -166,7 +166,7 @@ fn load(
         if parts.len() < 2 || !keep(&parts[1..].join("/")) {
             continue;
         }
-        let bytes = read_bounded(&mut entry, size).map_err(|e| match e {
+        let bytes = read_bounded_expecting(&mut entry, size, size).map_err(|e| match e {
             ReadError::Io(e) => corrupt(e),
             _ => InputError::file(
                 &shown,

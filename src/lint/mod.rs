@@ -746,9 +746,12 @@ fn values_sites(
     use crate::values::{self, ImageSite};
     let src = file.source;
     let sites = file.readable_sites()?;
-    // A site that a later document of the file sets again is not what helm renders.
+    // A site that a later document of the file sets again is not what helm
+    // renders. Only a file of several documents has one (a map of every
+    // site's path, on a file dense in sites, is memory spent on nothing).
     let mut last_document: std::collections::HashMap<String, usize> = Default::default();
-    for site in &sites {
+    let documents = sites.iter().any(|s| s.document > 0);
+    for site in sites.iter().filter(|_| documents) {
         let d = last_document.entry(site.path.to_string()).or_default();
         *d = (*d).max(site.document);
     }
@@ -763,7 +766,9 @@ fn values_sites(
         }
         _ => Default::default(),
     };
-    let mut paths = Vec::new();
+    // One image per site at most: grown once, not doubled (issue 10: memory).
+    let mut paths = Vec::with_capacity(sites.len());
+    out.images.reserve(sites.len());
     for site in &sites {
         let path = site.path.to_string();
         if last_document.get(&path).is_some_and(|&d| d > site.document) {
@@ -825,7 +830,7 @@ fn judge_site(
     use crate::values::DigestState;
     let fields = &at.fields;
     let text_of =
-        |f: &Option<crate::values::Field>| f.as_ref().map(|f| f.scalar.text().to_string());
+        |f: &Option<Box<crate::values::Field>>| f.as_ref().map(|f| f.scalar.text().to_string());
     let reference = match &judged.reference {
         Ok(r) => r.as_str().to_string(),
         Err(_) => text_of(&fields.string)
@@ -833,7 +838,7 @@ fn judge_site(
             .filter(|t| !t.is_empty())
             .unwrap_or_default(),
     };
-    let span_of = |f: &Option<crate::values::Field>| f.as_ref().map(|f| f.scalar.span);
+    let span_of = |f: &Option<Box<crate::values::Field>>| f.as_ref().map(|f| f.scalar.span);
     let digest_span = span_of(&fields.digest).or(span_of(&fields.sha));
     let tag_span = span_of(&fields.tag).or(span_of(&fields.string));
     let path = at.path.to_string();

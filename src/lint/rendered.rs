@@ -112,25 +112,28 @@ struct Extracted {
 }
 
 fn extract(src: &SourceFile) -> Result<Extracted, InputError> {
-    let docs = yaml::parse_stream(src)?;
     let mut out = Extracted {
         images: Vec::new(),
         skipped: Vec::new(),
     };
     // A document's `# Source:` comment sits before its first node, after
-    // the previous document's end.
+    // the previous document's end. Each document's tree is given back
+    // before the next is read (issue 10: a long stream is never one tree).
     let mut prev_end = 0;
-    for (n, doc) in docs.iter().enumerate() {
+    let mut n = 0;
+    yaml::parse_stream_each(src, |doc| {
+        let index = n;
+        n += 1;
         let before = prev_end.min(doc.span.start);
         prev_end = doc.span.end;
         let Some(root) = &doc.root else {
-            continue;
+            return Ok(());
         };
         let api = root.get("apiVersion").and_then(Node::as_str);
         let kind = root.get("kind").and_then(Node::as_str);
         let (Some(_), Some(kind)) = (api, kind) else {
-            out.skipped.push((n, root.span().start));
-            continue;
+            out.skipped.push((index, root.span().start));
+            return Ok(());
         };
         let name = root
             .lookup(["metadata", "name"])
@@ -142,11 +145,12 @@ fn extract(src: &SourceFile) -> Result<Extracted, InputError> {
             name,
             template: source_comment(&src.text[before..root.span().start.max(before)])
                 .or_else(|| source_comment(&src.text[doc.span.range()])),
-            document: n,
+            document: index,
             out: &mut out.images,
         };
         w.object(root);
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 

@@ -44,6 +44,20 @@ pub fn parse_stream(src: &SourceFile) -> Result<Vec<Document<'_>>, InputError> {
         .collect())
 }
 
+/// [`parse_stream`] one document at a time ([`crate::yaml::parse_each`]):
+/// a long stream is never held as one tree.
+pub fn parse_stream_each<'a>(
+    src: &'a SourceFile,
+    mut each: impl FnMut(Document<'a>) -> Result<(), InputError>,
+) -> Result<(), InputError> {
+    crate::yaml::parse_each(src, options(), |d| {
+        each(Document {
+            root: d.root.filter(|r| !comment_only(r)),
+            span: d.span,
+        })
+    })
+}
+
 /// Parse a single-document file (values.yaml, Chart.yaml); an empty file gives `None`.
 pub fn parse_one(src: &SourceFile) -> Result<Option<Node<'_>>, InputError> {
     Ok(parse_stream(src)?.into_iter().find_map(|d| d.root))

@@ -17,7 +17,8 @@ use crate::source::Sources;
 use crate::values::ValuesFile;
 use crate::verify::Platform;
 use crate::verify::run::{ResolveRun, RunError};
-use crate::write::{self, FileChange, WriteError, WriteNote};
+use crate::write::{self, ChangeRef, WriteError, WriteNote};
+use crate::yaml::Edit;
 
 use super::{PinOptions, PinOutcome, findings};
 
@@ -65,8 +66,9 @@ pub struct PinRun {
     pub outcomes: Vec<PinOutcome>,
     /// Entries no chart used.
     pub unmatched_entries: Vec<ManifestEntry>,
-    /// The files whose text changes (written when [`PinRun::written`]).
-    pub changes: Vec<FileChange>,
+    /// The files whose text changes (written when [`PinRun::written`]);
+    /// their texts through [`PinRun::change`].
+    pub changes: Vec<PinChange>,
     pub written: bool,
     /// `unmatched-image` and `unmatched-entry` findings.
     pub findings: Vec<Finding>,
@@ -86,7 +88,63 @@ pub struct PinRun {
     pub manifest_sources: Sources<'static>,
 }
 
+/// A file whose text the pin changes. A values file's texts are not
+/// copied: the old one is its [`ValuesFile`]'s, the new one its plan's
+/// (issue 10: a large values file is held once as read, once as planned).
+#[derive(Clone, Debug)]
+pub struct PinChange {
+    /// The path as shown.
+    pub shown: PathBuf,
+    /// The canonical path written.
+    pub real: PathBuf,
+    texts: ChangeTexts,
+}
+
+#[derive(Clone, Debug)]
+enum ChangeTexts {
+    /// `charts[chart].files[file]` and `outcomes[chart].files[file]`.
+    Values { chart: usize, file: usize },
+    /// `outcomes[chart].templates[template]`, with the template's texts.
+    Template {
+        chart: usize,
+        template: usize,
+        old: String,
+        new: String,
+    },
+}
+
 impl PinRun {
+    /// The texts of `change`, and the edits that make the new from the old.
+    pub fn change<'r>(&'r self, change: &'r PinChange) -> (ChangeRef<'r>, &'r [Edit]) {
+        let (old, new, edits) = match &change.texts {
+            ChangeTexts::Values { chart, file } => {
+                let plan = &self.outcomes[*chart].files[*file];
+                (
+                    self.charts[*chart].files[*file].2.text(),
+                    plan.new_text.as_str(),
+                    plan.edits.as_slice(),
+                )
+            }
+            ChangeTexts::Template {
+                chart,
+                template,
+                old,
+                new,
+            } => (
+                old.as_str(),
+                new.as_str(),
+                self.outcomes[*chart].templates[*template].edits.as_slice(),
+            ),
+        };
+        let file = ChangeRef {
+            shown: &change.shown,
+            real: &change.real,
+            old,
+            new,
+        };
+        (file, edits)
+    }
+
     /// A manifest entry's origin as `file:line:col`.
     pub fn manifest_origin(&self, origin: &crate::manifest::Origin) -> String {
         origin.display_in(&self.manifest_sources)
@@ -233,8 +291,9 @@ pub fn run(
     } else {
         Severity::Warning
     };
-    for (values, outcome) in run.charts.iter().zip(&run.outcomes) {
-        for ((shown, real, vf), plan) in values.files.iter().zip(&outcome.files) {
+    for (chart, (values, outcome)) in run.charts.iter().zip(&run.outcomes).enumerate() {
+        for (file, ((shown, real, vf), plan)) in values.files.iter().zip(&outcome.files).enumerate()
+        {
             run.pinned += plan.pinned.iter().filter(|p| p.changed).count();
             run.changed_files += usize::from(plan.changed());
             for s in &plan.unmatched_images {
@@ -243,16 +302,15 @@ pub fn run(
                 run.unmatched_images += usize::from(!s.is_pinned());
             }
             if plan.changed() && plan.new_text != vf.text() {
-                run.changes.push(FileChange {
+                run.changes.push(PinChange {
                     shown: shown.clone(),
                     real: real.clone(),
-                    old: vf.text().to_string(),
-                    new: plan.new_text.clone(),
+                    texts: ChangeTexts::Values { chart, file },
                 });
             }
         }
     }
-    for (values, outcome) in run.charts.iter().zip(&run.outcomes) {
+    for (chart, (values, outcome)) in run.charts.iter().zip(&run.outcomes).enumerate() {
         let vf = values
             .files
             .iter()
@@ -263,7 +321,7 @@ pub fn run(
             run.findings
                 .push(findings::unpinnable(vf.map(|v| v.source()), u, severity));
         }
-        for t in &outcome.templates {
+        for (template, t) in outcome.templates.iter().enumerate() {
             let Some(src) = values
                 .chart
                 .file(&t.rel)
@@ -277,11 +335,15 @@ pub fn run(
             if new != src.text {
                 run.changed_files += 1;
                 let real = src.path.canonicalize().unwrap_or_else(|_| src.path.clone());
-                run.changes.push(FileChange {
+                run.changes.push(PinChange {
                     shown: src.path.clone(),
                     real,
-                    old: src.text.clone(),
-                    new,
+                    texts: ChangeTexts::Template {
+                        chart,
+                        template,
+                        old: src.text.clone(),
+                        new,
+                    },
                 });
             }
         }
@@ -290,7 +352,8 @@ pub fn run(
         run.findings.push(findings::unmatched_entry(e, severity));
     }
     if req.write && !run.changes.is_empty() {
-        run.write_notes = write::commit(&run.changes.iter().collect::<Vec<_>>())?;
+        let changes: Vec<ChangeRef<'_>> = run.changes.iter().map(|c| run.change(c).0).collect();
+        run.write_notes = write::commit_refs(&changes)?;
     }
     run.written = req.write;
     run.manifest_sources = manifest.sources.into_iter().collect();

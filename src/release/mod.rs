@@ -217,8 +217,12 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let mut values = Vec::new();
         let mut image_pins = Vec::new();
         let mut pinned_files = Vec::new();
-        for ((shown, real, vf), plan) in files.into_iter().zip(outcome.files) {
+        for ((shown, real, mut vf), plan) in files.into_iter().zip(outcome.files) {
             let old_sites = vf.image_sites()?;
+            // Only the text of the file as read is needed from here on: its
+            // tree is given back before the planned text's is built, so the
+            // two trees are never held together (issue 10: memory).
+            vf.forget_trees();
             let new_vf = ValuesFile::parse(&shown, plan.new_text.clone())?;
             let new_sites = new_vf.image_sites()?;
             for p in &plan.pinned {

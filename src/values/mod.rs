@@ -263,29 +263,40 @@ pub enum SiteKind {
     },
 }
 
-/// A field of an image site: its key, YAML path and scalar (span and quoting).
+/// A field of an image site: its YAML path (whose last key is the field's
+/// key) and scalar (span and quoting).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
-    pub key: String,
     pub path: YamlPath,
     pub scalar: Scalar<'static>,
     /// Byte offset where the field's key starts (for inserting siblings).
     pub key_offset: usize,
 }
 
+impl Field {
+    /// The field's key (`repository`, `tag`), the last key of its path;
+    /// empty for a string in a list.
+    pub fn key(&self) -> &str {
+        self.path.last_key().unwrap_or("")
+    }
+}
+
 /// The fields an image site is made of; which are present depends on the kind.
+/// Each is boxed: a site has one to three of the seven, and a file dense in
+/// image sites must not hold room for all seven in each (issue 10: peak
+/// memory within 4× the input).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SiteFields {
-    pub registry: Option<Field>,
+    pub registry: Option<Box<Field>>,
     /// `repository`, `image` or `name`: whichever holds the image name.
-    pub repository: Option<Field>,
-    pub tag: Option<Field>,
-    pub digest: Option<Field>,
-    pub sha: Option<Field>,
+    pub repository: Option<Box<Field>>,
+    pub tag: Option<Box<Field>>,
+    pub digest: Option<Box<Field>>,
+    pub sha: Option<Box<Field>>,
     /// cilium's `useDigest`: the digest renders only when it is `true`.
-    pub use_digest: Option<Field>,
+    pub use_digest: Option<Box<Field>>,
     /// The whole reference, for [`SiteKind::String`].
-    pub string: Option<Field>,
+    pub string: Option<Box<Field>>,
 }
 
 /// What a site's digest (or `sha`) field holds.
@@ -384,7 +395,8 @@ pub struct ImageSite {
     pub span: Span,
     /// Why `pin` cannot edit this site (an anchor, alias or block scalar at
     /// it), as the error `pin` gives; set only by [`ValuesFile::readable_sites`].
-    pub uneditable: Option<InputError>,
+    /// Boxed: nearly every site has none.
+    pub uneditable: Option<Box<InputError>>,
 }
 
 impl ImageSite {
@@ -622,7 +634,7 @@ impl<'a> Walker<'a> {
                 field.key_offset = at.start;
             }
         }
-        site.uneditable = self.inherited.clone().or(refusal);
+        site.uneditable = self.inherited.clone().or(refusal).map(Box::new);
         self.out.push(site);
     }
 
@@ -702,7 +714,11 @@ impl<'a> Walker<'a> {
             used.extend(NAME_KEYED_KEYS);
         } else if let Some(fields) = self.block_fields(m, &keys, key_name, path)? {
             used.extend(BLOCK_KEYS);
-            if fields.repository.as_ref().is_some_and(|f| f.key == "name") {
+            if fields
+                .repository
+                .as_ref()
+                .is_some_and(|f| f.key() == "name")
+            {
                 used.push("name");
             }
             self.block_site(m, fields, path, anchored)?;
@@ -768,7 +784,12 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    fn field(&mut self, m: &Map, key: &str, path: &YamlPath) -> Result<Option<Field>, InputError> {
+    fn field(
+        &mut self,
+        m: &Map,
+        key: &str,
+        path: &YamlPath,
+    ) -> Result<Option<Box<Field>>, InputError> {
         let Some(node) = m.get(key) else {
             return Ok(None);
         };
@@ -801,12 +822,11 @@ impl<'a> Walker<'a> {
             )?;
             scalar.value = scalar.value.trim().to_string().into();
         }
-        Ok(Some(Field {
-            key: key.to_string(),
+        Ok(Some(Box::new(Field {
             path: p,
             key_offset: m.key_of(key).map_or(scalar.span.start, |k| k.span.start),
             scalar,
-        }))
+        })))
     }
 
     /// The fields of `m` if it is an image block.
@@ -866,7 +886,7 @@ impl<'a> Walker<'a> {
         if is_scalar("name") && keyed_image {
             candidates.push(self.field(m, "name", path)?);
         }
-        let candidates: Vec<Field> = candidates.into_iter().flatten().collect();
+        let candidates: Vec<Box<Field>> = candidates.into_iter().flatten().collect();
         f.repository = candidates
             .iter()
             .find(|c| !c.scalar.is_empty())
@@ -880,14 +900,14 @@ impl<'a> Walker<'a> {
     /// `repository` is used as written).
     fn compose_block(&self, fields: &SiteFields, suffix: &str) -> Result<ImageRef, SiteError> {
         let g = self.globals;
-        let text = |f: &Option<Field>| {
+        let text = |f: &Option<Box<Field>>| {
             f.as_ref()
                 .map(|f| f.scalar.text().to_string())
                 .filter(|s| !s.is_empty())
         };
         let repo_field = fields.repository.as_ref();
         let repo = text(&fields.repository).ok_or(SiteError::NoRepository)?;
-        let uses_name = repo_field.is_some_and(|f| f.key == "name");
+        let uses_name = repo_field.is_some_and(|f| f.key() == "name");
         let repo_has_domain = ImageRef::parse(&repo).is_ok_and(|r| r.written_domain().is_some());
         let registry = g
             .override_registry
@@ -901,7 +921,7 @@ impl<'a> Walker<'a> {
                 }
             });
         let namespace = if uses_name { g.namespace.clone() } else { None };
-        let repo = if repo_field.is_some_and(|f| f.key == "image") {
+        let repo = if repo_field.is_some_and(|f| f.key() == "image") {
             format!("{repo}{suffix}")
         } else {
             repo
@@ -957,7 +977,7 @@ impl<'a> Walker<'a> {
                 .is_some_and(|c| c.text() == "true");
         let refusal = self.pending.take();
         let reference = self.compose_block(&fields, "");
-        let text = |f: &Option<Field>| {
+        let text = |f: &Option<Box<Field>>| {
             f.as_ref()
                 .map(|f| f.scalar.text().to_string())
                 .filter(|s| !s.is_empty())
@@ -1011,7 +1031,7 @@ impl<'a> Walker<'a> {
     fn chroot_site(
         &mut self,
         mut fields: SiteFields,
-        dc: Field,
+        dc: Box<Field>,
         chroot: bool,
         refusal: Option<InputError>,
     ) {
@@ -1281,15 +1301,14 @@ impl<'a> Walker<'a> {
                     error,
                 }),
                 fields: SiteFields {
-                    string: Some(Field {
-                        key: path.last_key().unwrap_or("").to_string(),
+                    string: Some(Box::new(Field {
                         path: path.clone(),
                         scalar: Scalar {
                             value: v.to_string().into(),
                             ..s.clone().into_owned()
                         },
                         key_offset: s.span.start,
-                    }),
+                    })),
                     ..SiteFields::default()
                 },
                 digest_state,

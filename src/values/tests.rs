@@ -446,7 +446,7 @@ fn ingress_nginx_chroot_is_a_site_of_its_own() {
         s[1].unused,
         "chroot is off: the chroot image is not rendered"
     );
-    assert_eq!(s[1].fields.digest.as_ref().unwrap().key, "digestChroot");
+    assert_eq!(s[1].fields.digest.as_ref().unwrap().key(), "digestChroot");
 
     let on = off
         .replace("chroot: false", "chroot: true")
@@ -492,7 +492,7 @@ fn cilium_override_is_the_whole_reference() {
         "quay.io/me/cilium:dev"
     );
     assert!(!s[0].is_pinned());
-    assert_eq!(s[0].fields.string.as_ref().unwrap().key, "override");
+    assert_eq!(s[0].fields.string.as_ref().unwrap().key(), "override");
     let pinned = block.replace("{o}", &format!("quay.io/me/cilium:dev@{d}"));
     let s = sites(&pinned);
     assert_eq!(
@@ -538,7 +538,7 @@ fn reading_follows_anchors_aliases_and_block_scalars() {
     );
     // Every one is flagged, and the first flag is the very error pin gives.
     assert!(sites.iter().all(|s| s.uneditable.is_some()));
-    assert_eq!(sites[0].uneditable.as_ref(), Some(&strict));
+    assert_eq!(sites[0].uneditable.as_deref(), Some(&strict));
     let alias = sites[1].uneditable.as_ref().unwrap().to_string();
     assert!(
         alias.starts_with("values.yaml:2:8: an alias at `other` holds an image site"),

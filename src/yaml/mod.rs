@@ -26,6 +26,7 @@ pub use edit::{
 };
 pub use parse::{
     AliasBudget, Anchors, Document, Duplicates, MAX_ALIAS_EXPANSIONS, Options, Yaml, parse,
+    parse_each,
 };
 pub use path::{PathSeg, YamlPath, node_at};
 pub use tree::{Map, Node, QuoteStyle, Scalar, Seq};

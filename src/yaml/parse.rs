@@ -105,45 +105,37 @@ impl<'a> Yaml<'a> {
 
 /// Parse every document of `source`, rejecting what `options` says to.
 pub fn parse(source: &SourceFile, options: Options) -> Result<Yaml<'_>, InputError> {
-    // Comments are never needed here (edits are byte splices, so they stay as
-    // written); not capturing them saves the parser a copy of each one.
-    let mut parser_options = granit_parser::Options::default();
-    parser_options.set_emit_comments(false);
-    let mut b = Builder {
-        source,
-        parser: Parser::new_from_str_with_options(source.text.as_str(), parser_options),
-        peeked: None,
-        anchors: Anchors::default(),
-        options,
-        depth: 0,
-    };
+    let mut b = Builder::new(source, options);
     let mut documents = Vec::new();
-    while let Some((ev, span)) = b.next()? {
-        if let Event::DocumentStart(..) = ev {
-            let root = if matches!(b.peek()?, Some(Event::DocumentEnd)) {
-                None
-            } else {
-                Some(b.node()?)
-            };
-            // The document's end event, if the stream has it.
-            let end = match b.peek()? {
-                Some(Event::DocumentEnd) => b.next()?.map_or(span.end, |(_, s)| s.end),
-                _ => b
-                    .peeked
-                    .as_ref()
-                    .map_or(source.text.len(), |(_, s)| s.start),
-            };
-            documents.push(Document {
-                root,
-                span: Span::new(span.start, end.max(span.start)),
-            });
-        }
+    while let Some(doc) = b.document()? {
+        documents.push(doc);
     }
     Ok(Yaml {
         documents,
         anchors: b.anchors,
     })
 }
+
+/// [`parse`] one document at a time: `each` gets every document as it is
+/// read, and its tree is given back before the next one is built. For a
+/// reader of a long stream that needs one document at a time (lint of
+/// `--rendered` output): a stream of many documents is never held as one
+/// tree (issue 10: peak memory within 4× the input). Anchors do not reach
+/// across documents (YAML 1.2, 9.1), so none are kept from one to the next.
+/// On malformed YAML, the documents before it have been given to `each`.
+pub fn parse_each<'a>(
+    source: &'a SourceFile,
+    options: Options,
+    mut each: impl FnMut(Document<'a>) -> Result<(), InputError>,
+) -> Result<(), InputError> {
+    let mut b = Builder::new(source, options);
+    while let Some(doc) = b.document()? {
+        b.anchors = Anchors::default();
+        each(doc)?;
+    }
+    Ok(())
+}
+
 /// Mappings with fewer keys than this find duplicates by a scan, not a hash map.
 const SMALL_MAP: usize = 16;
 
@@ -159,10 +151,53 @@ struct Builder<'a, I> {
     depth: usize,
 }
 
+impl<'a> Builder<'a, Parser<'a, granit_parser::StrInput<'a>>> {
+    fn new(source: &'a SourceFile, options: Options) -> Self {
+        // Comments are never needed here (edits are byte splices, so they stay as
+        // written); not capturing them saves the parser a copy of each one.
+        let mut parser_options = granit_parser::Options::default();
+        parser_options.set_emit_comments(false);
+        Builder {
+            source,
+            parser: Parser::new_from_str_with_options(source.text.as_str(), parser_options),
+            peeked: None,
+            anchors: Anchors::default(),
+            options,
+            depth: 0,
+        }
+    }
+}
+
 impl<'a, I> Builder<'a, I>
 where
     I: Iterator<Item = Result<(Event<'a>, granit_parser::Span), granit_parser::ScanError>>,
 {
+    /// The next document of the stream, or `None` at its end.
+    fn document(&mut self) -> Result<Option<Document<'a>>, InputError> {
+        while let Some((ev, span)) = self.next()? {
+            if let Event::DocumentStart(..) = ev {
+                let root = if matches!(self.peek()?, Some(Event::DocumentEnd)) {
+                    None
+                } else {
+                    Some(self.node()?)
+                };
+                // The document's end event, if the stream has it.
+                let end = match self.peek()? {
+                    Some(Event::DocumentEnd) => self.next()?.map_or(span.end, |(_, s)| s.end),
+                    _ => self
+                        .peeked
+                        .as_ref()
+                        .map_or(self.source.text.len(), |(_, s)| s.start),
+                };
+                return Ok(Some(Document {
+                    root,
+                    span: Span::new(span.start, end.max(span.start)),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
     fn pull(&mut self) -> Result<Option<(Event<'a>, Span)>, InputError> {
         match self.parser.next() {
             None => Ok(None),

@@ -10,6 +10,7 @@ mod dist_plugin;
 mod docker_manifests;
 mod help;
 mod hostile_chart;
+mod hostile_memory;
 mod hostile_registry;
 mod hostile_terminal;
 mod hostile_yaml;
