@@ -188,8 +188,14 @@ pub fn run(
     for (values, config) in &prepared {
         let probe = match &req.helm {
             Some(helm) => {
-                match super::probe_plan(&values.chart, &values.files, &manifest, helm, &req.render)
-                {
+                match super::probe_plan(
+                    &values.chart,
+                    &values.files,
+                    &manifest,
+                    config.as_ref(),
+                    helm,
+                    &req.render,
+                ) {
                     Ok(p) => p,
                     // Rendering was not asked for: a chart helm cannot render
                     // is pinned by the conventions, and the user is told why.

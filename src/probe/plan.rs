@@ -144,12 +144,15 @@ fn core(reference: &str) -> &str {
 }
 
 /// Plan the probe's pins (see the module docs). `values` is the parent's
-/// `values.yaml` as the pin read it.
+/// `values.yaml` as the pin read it. Entries in `mapped` are placed by the
+/// chart's `.chartpin.yaml` (`images:`): the user's word wins, and the
+/// probe leaves them alone (the proof by rendering still checks them).
 pub fn plan(
     probe: &Probe,
     chart: &Chart,
     values: &ValuesFile,
     manifest: &DigestManifest,
+    mapped: &HashSet<usize>,
 ) -> ProbePlan {
     let mut out = ProbePlan {
         values_path: values.source().path.clone(),
@@ -174,6 +177,9 @@ pub fn plan(
             .iter()
             .position(|e| std::ptr::eq(e, entry))
             .unwrap_or(0);
+        if mapped.contains(&ei) {
+            continue;
+        }
         out.used_entries.insert(ei);
         for p in &img.parts {
             out.claimed.push(p.at.coord.clone());

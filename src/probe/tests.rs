@@ -120,7 +120,7 @@ fn run(files: &[(&str, &str)]) -> Outcome {
         }
     }
     let manifest = crate::manifest::parse_manifest(Path::new("digests.txt"), &lines, None).unwrap();
-    let plan = super::plan::plan(&probe, &chart, &vf, &manifest);
+    let plan = super::plan::plan(&probe, &chart, &vf, &manifest, &Default::default());
     let values_after = crate::yaml::apply_edits(&values_text, &plan.values_edits).unwrap();
     std::fs::write(&values_path, &values_after).unwrap();
     for t in &plan.templates {

@@ -187,8 +187,10 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let config = Config::of_chart(&chart, req.config.as_deref())?;
         let files = pin::read_values(&chart, &req.values)?;
         let probe = match &req.probe {
-            Some((helm, spec)) => pin::probe_plan(&chart, &files, manifest, helm, spec)
-                .map_err(|e| InputError::file(dir, e.to_string()))?,
+            Some((helm, spec)) => {
+                pin::probe_plan(&chart, &files, manifest, config.as_ref(), helm, spec)
+                    .map_err(|e| InputError::file(dir, e.to_string()))?
+            }
             None => None,
         };
         let opts = PinOptions {
