@@ -776,18 +776,6 @@ pub fn probe_plan(
     )))
 }
 
-/// The file at `rel` (`charts/x/templates/y.yaml`) in a subchart of `chart`.
-pub fn subchart_file<'c>(chart: &'c Chart, rel: &str) -> Option<&'c crate::source::SourceFile> {
-    let rest = rel.strip_prefix("charts/")?;
-    let (dir, inner) = rest.split_once('/')?;
-    let sub = chart.subcharts.iter().find(|s| {
-        s.root
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy() == dir)
-    })?;
-    sub.file(inner).or_else(|| subchart_file(sub, inner))
-}
-
 /// The values files `values` (default `values.yaml`) of `chart`, parsed,
 /// each checked to lie inside the chart ([`Chart::values_files`]): a path or
 /// symlink that leads outside it is an input error. Each file comes back as

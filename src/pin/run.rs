@@ -270,11 +270,7 @@ pub fn run(
                 .push(findings::unpinnable(vf.map(|v| v.source()), u, severity));
         }
         for t in &outcome.templates {
-            let Some(src) = values
-                .chart
-                .file(&t.rel)
-                .or_else(|| super::subchart_file(&values.chart, &t.rel))
-            else {
+            let Some(src) = values.chart.file_deep(&t.rel) else {
                 continue;
             };
             let new = crate::yaml::apply_edits(&src.text, &t.edits)
