@@ -1066,3 +1066,112 @@ fn without_helm_release_says_once_that_rendering_was_skipped() {
     assert!(run.stderr.contains("scripts/install-deps"), "{}", run.all());
     assert_eq!(snapshot(&chart), before);
 }
+
+/// A reference written literally in a template (a helm test pod): release
+/// splices the digest in after it, with the values files, verifies it,
+/// proves it by rendering, and writes it only when everything passed.
+#[test]
+fn a_template_literal_is_released_with_the_values_and_proven() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let probe = reg.push_image("shop/probe", Some("0.1"), "probe 0.1");
+    let test_pod = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{{{ .Release.Name }}}}-test\n  annotations:\n    helm.sh/hook: test\nspec:\n  containers:\n    - name: probe\n      image: {}/shop/probe:0.1\n",
+        reg.host
+    );
+    let (chart, digests) = proving_setup(&reg, dir.path(), |chart| {
+        std::fs::create_dir_all(chart.join("templates/tests")).unwrap();
+        std::fs::write(chart.join("templates/tests/test.yaml"), &test_pod).unwrap();
+    });
+    let mut lines = std::fs::read_to_string(&digests).unwrap();
+    let good = dir.path().join("with-probe.txt");
+    let bad = dir.path().join("probe-never-pushed.txt");
+    std::fs::write(
+        &bad,
+        format!("{lines}{}/shop/probe:0.1@{NEVER_PUSHED}\n", reg.host),
+    )
+    .unwrap();
+    lines.push_str(&format!("{}/shop/probe:0.1@{}\n", reg.host, probe.digest));
+    std::fs::write(&good, &lines).unwrap();
+    let template = chart.join("templates/tests/test.yaml");
+
+    // A digest the registry lacks: nothing is written, the template neither.
+    let before = snapshot(&chart);
+    let run = release(&chart, &bad, &["--format", "json"], dir.path());
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(snapshot(&chart), before);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    let missing = findings_with(&doc, "digest-not-found");
+    assert_eq!(missing.len(), 1, "{}", run.stdout);
+    assert!(
+        missing[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("templates/tests/test.yaml"),
+        "{}",
+        missing[0]
+    );
+    assert_eq!(missing[0]["line"], 10, "{}", missing[0]);
+
+    // The dry run shows the template's diff beside the values'.
+    let dry = release(
+        &chart,
+        &good,
+        &["--dry-run", "--format", "human"],
+        dir.path(),
+    );
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert!(
+        dry.stdout.contains(&format!(
+            "+      image: {}/shop/probe:0.1@{}",
+            reg.host, probe.digest
+        )),
+        "{}",
+        dry.all()
+    );
+    assert_eq!(snapshot(&chart), before);
+
+    let run = release(&chart, &good, &["--format", "json"], dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        std::fs::read_to_string(&template).unwrap(),
+        test_pod.replace(
+            "shop/probe:0.1\n",
+            &format!("shop/probe:0.1@{}\n", probe.digest)
+        )
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    let rows = doc["images"].as_array().unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["image"] == format!("{}/shop/probe", reg.host))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert_eq!(row["verified"], "yes");
+    assert_eq!(row["path"], "templates/tests/test.yaml");
+    assert_eq!(row["line"], 10);
+    assert_eq!(
+        row["new_reference"],
+        format!("{}/shop/probe:0.1@{}", reg.host, probe.digest)
+    );
+    // Three images render with their digests: web, tool and the test pod's.
+    assert_eq!(doc["rendering"]["proven"], true, "{}", run.stdout);
+    assert_eq!(doc["rendering"]["images"], 3, "{}", run.stdout);
+    let files: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.ends_with("templates/tests/test.yaml")),
+        "{files:?}"
+    );
+
+    // Releasing again changes nothing.
+    let before = snapshot(&chart);
+    let again = release(&chart, &good, &[], dir.path());
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(snapshot(&chart), before);
+}
