@@ -174,6 +174,9 @@ struct Assign {
     token: String,
     /// The value the file holds ("" for an undeclared key).
     value: String,
+    /// Laid as a YAML number (a whole-number value keeps its type, so
+    /// templates that compute with it still render).
+    number: bool,
     declared: bool,
 }
 
@@ -189,6 +192,12 @@ fn marker(n: usize) -> String {
 fn version_marker(n: usize, like: &str) -> String {
     let v = if like.starts_with('v') { "v" } else { "" };
     format!("{v}99.{n}.77")
+}
+
+/// The marker for assignment `n` in a whole-number value: still a number
+/// (`int`, `gt` and `add` keep working), its digits unlike a real tag's.
+fn number_marker(n: usize) -> String {
+    format!("99{n}77")
 }
 
 /// Whether `s` is a whole image reference with a path and a tag.
@@ -336,10 +345,24 @@ fn is_candidate(v: &str, rendered: &[String]) -> bool {
         .any(|r| r.contains(&lower) || trimmed.is_some_and(|t| r.contains(t)))
 }
 
-/// Every string leaf of `tree` with its path.
-fn string_leaves(tree: &Value, path: &mut Vec<PathSeg>, out: &mut Vec<(Vec<PathSeg>, String)>) {
+/// A leaf the probe may mark: a string, or a whole number (as written).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LeafKind {
+    String,
+    Integer,
+}
+
+/// Every string and whole-number leaf of `tree` with its path.
+fn string_leaves(
+    tree: &Value,
+    path: &mut Vec<PathSeg>,
+    out: &mut Vec<(Vec<PathSeg>, String, LeafKind)>,
+) {
     match tree {
-        Value::String(s) => out.push((path.clone(), s.clone())),
+        Value::String(s) => out.push((path.clone(), s.clone(), LeafKind::String)),
+        Value::Number(n) if n.is_i64() || n.is_u64() => {
+            out.push((path.clone(), n.to_string(), LeafKind::Integer))
+        }
         Value::Object(o) => {
             for (k, v) in o {
                 path.push(PathSeg::Key(k.clone()));
@@ -462,7 +485,11 @@ fn overlay(feeds: &[Feed], assigns: &[&Assign]) -> String {
         };
         let mut paths: Vec<&[PathSeg]> = Vec::new();
         for a in &mine {
-            if set(&mut marked, &a.path, Value::String(a.laid.clone())) {
+            let laid = match a.laid.parse::<u64>() {
+                Ok(n) if a.number => Value::from(n),
+                _ => Value::String(a.laid.clone()),
+            };
+            if set(&mut marked, &a.path, laid) {
                 paths.push(&a.path);
             }
         }
@@ -639,6 +666,14 @@ pub fn probe(
         .map(|i| i.reference.to_ascii_lowercase())
         .collect();
     let feeds = feeds(chart, values)?;
+    let tags: HashSet<&str> = base_images
+        .iter()
+        .filter_map(|i| {
+            let r = i.reference.split('@').next()?;
+            let (_, tag) = r.rsplit_once(':')?;
+            (!tag.contains('/')).then_some(tag)
+        })
+        .collect();
 
     // Render 1: markers in every candidate string.
     let mut assigns = Vec::new();
@@ -647,15 +682,25 @@ pub fn probe(
     for (fi, feed) in feeds.iter().enumerate() {
         let mut leaves = Vec::new();
         string_leaves(&feed.tree, &mut Vec::new(), &mut leaves);
-        for (path, value) in leaves {
-            if !is_candidate(&value, &refs) || assigns.len() >= MAX_MARKERS {
+        for (path, value, kind) in leaves {
+            // A number is marked only where it is some rendered image's
+            // whole tag (trivy-operator's `policiesBundle.tag: 1`): numbers
+            // elsewhere are counts and ports templates compute with.
+            let candidate = match kind {
+                LeafKind::String => is_candidate(&value, &refs),
+                LeafKind::Integer => tags.contains(value.as_str()),
+            };
+            if !candidate || assigns.len() >= MAX_MARKERS {
                 continue;
             }
             if !seen_coords.insert(feed.coord(&path)) {
                 continue;
             }
             let n = assigns.len();
-            let (token, laid) = if is_version(&value) {
+            let (token, laid) = if kind == LeafKind::Integer {
+                let m = number_marker(n);
+                (m.clone(), m)
+            } else if is_version(&value) {
                 let m = version_marker(n, &value);
                 (m.clone(), m)
             } else if looks_like_full_reference(&value) {
@@ -676,6 +721,7 @@ pub fn probe(
                 laid,
                 value,
                 declared: true,
+                number: kind == LeafKind::Integer,
             });
         }
     }
@@ -782,6 +828,7 @@ pub fn probe(
                         laid: laid_value,
                         value,
                         declared,
+                        number: false,
                     });
                 }
             };
@@ -959,6 +1006,18 @@ fn markers_in<'s>(s: &'s str, known: &HashMap<&str, &Assign>) -> Vec<(&'s str, u
                     i = j + 3;
                     continue;
                 }
+            }
+        }
+        // A number marker: a whole run of digits that is a known marker.
+        if b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_digit()) {
+            let mut j = i;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j - i >= 5 && known.contains_key(&s[i..j]) {
+                out.push((&s[i..j], i));
+                i = j;
+                continue;
             }
         }
         if &b[i..i + 2] == b"zq" && b[i + 2].is_ascii_digit() {

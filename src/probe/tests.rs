@@ -383,3 +383,35 @@ fn an_inline_digest_conditional_is_pinned_in_its_digest_key() {
         o.values_after
     );
 }
+
+#[test]
+fn a_whole_number_tag_is_pinned_and_numbers_templates_compute_with_still_render() {
+    // trivy-operator: `policiesBundle.tag: 1`, a YAML integer; `replicas: 1`
+    // is the same number, and a guard computes with it.
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            "replicas: 1\nbundle:\n  registry: mirror.gcr.io\n  repository: aquasec/trivy-checks\n  tag: 1\n",
+        ),
+        (
+            "templates/cm.yaml",
+            "{{- if gt (int .Values.replicas) 0 }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  replicas: {{ .Values.replicas | quote }}\n  bundle.ref: \"{{ .Values.bundle.registry }}/{{ .Values.bundle.repository }}:{{ .Values.bundle.tag }}\"\n{{- end }}\n",
+        ),
+    ]);
+    o.assert_pinned("mirror.gcr.io/aquasec/trivy-checks:1");
+    assert_eq!(
+        o.written("mirror.gcr.io/aquasec/trivy-checks:1"),
+        (&at("bundle.tag"), WrittenForm::TagAt)
+    );
+    assert!(
+        o.values_after.starts_with("replicas: 1\n"),
+        "{}",
+        o.values_after
+    );
+    assert!(
+        o.values_after.contains("  tag: 1@sha256:"),
+        "{}",
+        o.values_after
+    );
+}
