@@ -771,9 +771,9 @@ pub fn probe_plan(
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Some(crate::probe::plan::plan(
-        &probe, chart, vf, manifest, &mapped,
-    )))
+    let mut plan = crate::probe::plan::plan(&probe, chart, vf, manifest, &mapped);
+    plan.baseline = Some(probe.baseline);
+    Ok(Some(plan))
 }
 
 /// The values files `values` (default `values.yaml`) of `chart`, parsed,

@@ -120,6 +120,10 @@ pub struct ProbePlan {
     pub used_entries: HashSet<usize>,
     /// helm runs the probe took.
     pub renders: usize,
+    /// The probe's baseline render (the chart as it is, with the user's
+    /// values): release's proof takes it as its render before the pin
+    /// instead of rendering the same again.
+    pub baseline: Option<String>,
 }
 
 impl ProbePlan {

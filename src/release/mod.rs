@@ -123,6 +123,9 @@ pub struct ChartPlan {
     /// Its configuration (`--config`, else its `.chartpin.yaml`), for what
     /// verify must require of its images.
     pub config: Option<Config>,
+    /// The chart as it is, rendered by the probe (with the request's
+    /// values): the proof's render before the pin.
+    pub rendered: Option<String>,
 }
 
 /// Everything the release would do, computed in memory.
@@ -190,13 +193,14 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let chart = crate::chart::load_dir(dir)?;
         let config = Config::of_chart(&chart, req.config.as_deref())?;
         let files = pin::read_values(&chart, &req.values)?;
-        let probe = match &req.probe {
+        let mut probe = match &req.probe {
             Some((helm, spec)) => {
                 pin::probe_plan(&chart, &files, manifest, config.as_ref(), helm, spec)
                     .map_err(|e| InputError::file(dir, e.to_string()))?
             }
             None => None,
         };
+        let rendered = probe.as_mut().and_then(|p| p.baseline.take());
         let opts = PinOptions {
             sha_format: pin::sha_format_from_templates(&chart),
             subchart_sha_formats: pin::subchart_sha_formats(&chart),
@@ -393,6 +397,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             chart_yaml,
             chart,
             config,
+            rendered,
         });
     }
     // A manifest none of whose entries matched is a mistake to stop on,
