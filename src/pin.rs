@@ -732,11 +732,13 @@ pub fn site_edits(
 
 /// Probe `chart`'s render and plan the pins it shows, against the chart's
 /// own `values.yaml` among `files` (the parent's overrides go there). `None`
-/// when that file is not being pinned (`--values other.yaml`).
+/// when that file is not being pinned (`--values other.yaml`). Entries the
+/// chart's `config` maps (`images:`) are left to the mapping.
 pub fn probe_plan(
     chart: &Chart,
     files: &[(PathBuf, PathBuf, ValuesFile)],
     manifest: &DigestManifest,
+    config: Option<&Config>,
     helm: &crate::helm::Helm,
     spec: &crate::helm::RenderSpec,
 ) -> Result<Option<ProbePlan>, crate::probe::ProbeError> {
@@ -756,19 +758,22 @@ pub fn probe_plan(
         return Ok(None);
     }
     let probe = crate::probe::probe(chart, Some(vf.source()), helm, spec)?;
-    Ok(Some(crate::probe::plan::plan(&probe, chart, vf, manifest)))
-}
-
-/// The file at `rel` (`charts/x/templates/y.yaml`) in a subchart of `chart`.
-pub fn subchart_file<'c>(chart: &'c Chart, rel: &str) -> Option<&'c crate::source::SourceFile> {
-    let rest = rel.strip_prefix("charts/")?;
-    let (dir, inner) = rest.split_once('/')?;
-    let sub = chart.subcharts.iter().find(|s| {
-        s.root
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy() == dir)
-    })?;
-    sub.file(inner).or_else(|| subchart_file(sub, inner))
+    let mapped: HashSet<usize> = config
+        .map(|c| {
+            c.images
+                .iter()
+                .filter_map(|m| {
+                    manifest
+                        .entries
+                        .iter()
+                        .position(|e| entry_is_named(e, &m.entry))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut plan = crate::probe::plan::plan(&probe, chart, vf, manifest, &mapped);
+    plan.baseline = Some(probe.baseline);
+    Ok(Some(plan))
 }
 
 /// The values files `values` (default `values.yaml`) of `chart`, parsed,

@@ -201,9 +201,49 @@ impl Chart {
         self.alias.as_deref().unwrap_or(&self.name)
     }
 
+    /// The subchart a path under `charts/<dir>/` is in, and the rest of the
+    /// path: by its directory's name, else by its chart name (helm's
+    /// `# Source:` lines name a subchart by its name).
+    fn subchart_at(&self, rel: &str) -> Option<(usize, String)> {
+        let (dir, inner) = rel.strip_prefix("charts/")?.split_once('/')?;
+        let by_dir = self.subcharts.iter().position(|s| {
+            s.root
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy() == dir)
+        });
+        let i = by_dir.or_else(|| self.subcharts.iter().position(|s| s.name == dir))?;
+        Some((i, inner.to_string()))
+    }
+
+    /// The chart holding the file at `rel` (relative to this chart's root)
+    /// and the file's path inside it: this chart, or the subchart
+    /// `charts/x/templates/y.yaml` lies in (at any depth).
+    pub fn holding(&self, rel: &str) -> Option<(&Chart, String)> {
+        if self.files.contains_key(rel) {
+            return Some((self, rel.to_string()));
+        }
+        let (i, inner) = self.subchart_at(rel)?;
+        self.subcharts[i].holding(&inner)
+    }
+
+    /// The file at `rel` in this chart or, under `charts/`, in a subchart.
+    pub fn file_deep(&self, rel: &str) -> Option<&SourceFile> {
+        let (c, inner) = self.holding(rel)?;
+        c.file(&inner)
+    }
+
     /// Put `text` in place of the file at `rel` (relative to the root), in
-    /// memory only: what release lints before it writes anything.
+    /// memory only: what release lints before it writes anything. A file of
+    /// a subchart (`charts/x/templates/y.yaml`) is replaced in the subchart.
     pub fn replace_file(&mut self, rel: &str, text: String) {
+        if !self.files.contains_key(rel)
+            && let Some((i, inner)) = self.subchart_at(rel)
+            && self.subcharts[i].holding(&inner).is_some()
+        {
+            self.subcharts[i].replace_file(&inner, text);
+            self.replaced.insert(rel.to_string());
+            return;
+        }
         let path = self.root.join(rel);
         self.files
             .insert(rel.to_string(), SourceFile::new(path, text));

@@ -83,8 +83,17 @@ pub fn stage(chart: &Chart) -> Result<Staged, InputError> {
     let mut dirs = 0;
     copy_tree(boundary, dir, &to, boundary, &mut dirs)?;
     for rel in &chart.replaced {
-        let src = &chart.files[rel];
-        let dest = to.join(rel);
+        let Some(src) = chart.file_deep(rel) else {
+            continue;
+        };
+        // A subchart replaced by its chart name lies in its own directory.
+        let dest = match chart.holding(rel) {
+            Some((c, inner)) if !std::ptr::eq(c, chart) => match c.root.strip_prefix(&chart.root) {
+                Ok(sub) => to.join(sub).join(inner),
+                Err(_) => to.join(rel),
+            },
+            _ => to.join(rel),
+        };
         std::fs::write(&dest, &src.text).map_err(|e| io(&dest, e))?;
     }
     Ok(staged)

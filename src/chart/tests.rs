@@ -151,3 +151,58 @@ fn chart_yaml_metadata_reads_leniently() {
         ChartMeta::default()
     );
 }
+
+#[test]
+fn a_subchart_file_is_found_and_replaced_by_directory_or_chart_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("app");
+    let write = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("Chart.yaml", "name: app\nversion: 1.0.0\n");
+    write("templates/a.yaml", "image: a:1\n");
+    // The directory is named apart from the chart, as `helm dependency` does not.
+    write("charts/dep-dir/Chart.yaml", "name: dep\nversion: 1.0.0\n");
+    write("charts/dep-dir/templates/t.yaml", "image: t:1\n");
+    let mut chart = super::load_dir(&dir).unwrap();
+
+    let (c, inner) = chart.holding("templates/a.yaml").unwrap();
+    assert_eq!(
+        (c.name.as_str(), inner.as_str()),
+        ("app", "templates/a.yaml")
+    );
+    for rel in [
+        "charts/dep-dir/templates/t.yaml",
+        "charts/dep/templates/t.yaml",
+    ] {
+        let (c, inner) = chart.holding(rel).unwrap();
+        assert_eq!(
+            (c.name.as_str(), inner.as_str()),
+            ("dep", "templates/t.yaml")
+        );
+        assert_eq!(chart.file_deep(rel).unwrap().text, "image: t:1\n");
+    }
+    assert!(chart.holding("charts/other/templates/t.yaml").is_none());
+    assert!(chart.holding("charts/dep/templates/none.yaml").is_none());
+
+    // Replaced in the subchart (what lint reads) and staged where helm reads it.
+    chart.replace_file(
+        "charts/dep/templates/t.yaml",
+        "image: t:1@sha256:x\n".into(),
+    );
+    assert_eq!(
+        chart.subcharts[0].file("templates/t.yaml").unwrap().text,
+        "image: t:1@sha256:x\n"
+    );
+    assert!(chart.file("charts/dep/templates/t.yaml").is_none());
+    let staged = super::stage::stage(&chart).unwrap();
+    let read = |rel: &str| std::fs::read_to_string(staged.chart_dir().join(rel)).unwrap();
+    assert_eq!(
+        read("charts/dep-dir/templates/t.yaml"),
+        "image: t:1@sha256:x\n"
+    );
+    assert_eq!(read("templates/a.yaml"), "image: a:1\n");
+    assert!(!staged.chart_dir().join("charts/dep").exists());
+}

@@ -74,12 +74,11 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     let client = super::build_client(&args.registry)?;
     let format = args.format.resolve();
     let manifest = args.digests.read()?;
-    // With --render, plan the pins from the probed render too, as pin does.
+    // Plan the pins from the probed render whenever helm is there, as pin
+    // does: the templates, not key names, say where each image is read.
     let spec = args.render.spec();
-    let probe = match args.render.mode(RenderMode::Off) {
-        RenderMode::Off => None,
-        mode => crate::helm::Helm::for_mode(mode, &spec)?.map(|h| (h, spec.clone())),
-    };
+    let probe = crate::helm::Helm::for_mode(args.render.mode(RenderMode::Auto), &spec)?
+        .map(|h| (h, spec.clone()));
     let request = ReleaseRequest {
         charts: args.charts.all(),
         values: args.values.clone(),

@@ -246,8 +246,14 @@ pub fn run(
     for (values, config) in &prepared {
         let probe = match &req.helm {
             Some(helm) => {
-                match super::probe_plan(&values.chart, &values.files, &manifest, helm, &req.render)
-                {
+                match super::probe_plan(
+                    &values.chart,
+                    &values.files,
+                    &manifest,
+                    config.as_ref(),
+                    helm,
+                    &req.render,
+                ) {
                     Ok(p) => p,
                     // Rendering was not asked for: a chart helm cannot render
                     // is pinned by the conventions, and the user is told why.
@@ -322,11 +328,7 @@ pub fn run(
                 .push(findings::unpinnable(vf.map(|v| v.source()), u, severity));
         }
         for (template, t) in outcome.templates.iter().enumerate() {
-            let Some(src) = values
-                .chart
-                .file(&t.rel)
-                .or_else(|| super::subchart_file(&values.chart, &t.rel))
-            else {
+            let Some(src) = values.chart.file_deep(&t.rel) else {
                 continue;
             };
             let new = crate::yaml::apply_edits(&src.text, &t.edits)

@@ -174,6 +174,9 @@ struct Assign {
     token: String,
     /// The value the file holds ("" for an undeclared key).
     value: String,
+    /// Laid as a YAML number (a whole-number value keeps its type, so
+    /// templates that compute with it still render).
+    number: bool,
     declared: bool,
 }
 
@@ -189,6 +192,12 @@ fn marker(n: usize) -> String {
 fn version_marker(n: usize, like: &str) -> String {
     let v = if like.starts_with('v') { "v" } else { "" };
     format!("{v}99.{n}.77")
+}
+
+/// The marker for assignment `n` in a whole-number value: still a number
+/// (`int`, `gt` and `add` keep working), its digits unlike a real tag's.
+fn number_marker(n: usize) -> String {
+    format!("99{n}77")
 }
 
 /// Whether `s` is a whole image reference with a path and a tag.
@@ -336,10 +345,24 @@ fn is_candidate(v: &str, rendered: &[String]) -> bool {
         .any(|r| r.contains(&lower) || trimmed.is_some_and(|t| r.contains(t)))
 }
 
-/// Every string leaf of `tree` with its path.
-fn string_leaves(tree: &Value, path: &mut Vec<PathSeg>, out: &mut Vec<(Vec<PathSeg>, String)>) {
+/// A leaf the probe may mark: a string, or a whole number (as written).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LeafKind {
+    String,
+    Integer,
+}
+
+/// Every string and whole-number leaf of `tree` with its path.
+fn string_leaves(
+    tree: &Value,
+    path: &mut Vec<PathSeg>,
+    out: &mut Vec<(Vec<PathSeg>, String, LeafKind)>,
+) {
     match tree {
-        Value::String(s) => out.push((path.clone(), s.clone())),
+        Value::String(s) => out.push((path.clone(), s.clone(), LeafKind::String)),
+        Value::Number(n) if n.is_i64() || n.is_u64() => {
+            out.push((path.clone(), n.to_string(), LeafKind::Integer))
+        }
         Value::Object(o) => {
             for (k, v) in o {
                 path.push(PathSeg::Key(k.clone()));
@@ -462,7 +485,11 @@ fn overlay(feeds: &[Feed], assigns: &[&Assign]) -> String {
         };
         let mut paths: Vec<&[PathSeg]> = Vec::new();
         for a in &mine {
-            if set(&mut marked, &a.path, Value::String(a.laid.clone())) {
+            let laid = match a.laid.parse::<u64>() {
+                Ok(n) if a.number => Value::from(n),
+                _ => Value::String(a.laid.clone()),
+            };
+            if set(&mut marked, &a.path, laid) {
                 paths.push(&a.path);
             }
         }
@@ -590,17 +617,133 @@ impl Renderer<'_> {
                 .template(self.release, self.chart, self.spec, &[text])
             {
                 Ok(r) => out.push((set, r)),
-                Err(e) if set.len() > 1 => {
-                    tracing::debug!(markers = set.len(), error = %e, "probe render failed; splitting");
-                    let (a, b) = self.split(set, &e.to_string());
-                    queue.push(b);
-                    queue.push(a);
+                Err(e) => {
+                    let message = e.to_string();
+                    // A schema's refusal is final; a message naming a
+                    // value may name several where one is refused.
+                    let (named, final_refusal) = named_in(&message, &set, self.feeds);
+                    if named.len() == set.len() && set.len() > 1 {
+                        // Everything laid is named: none of it renders.
+                        tracing::debug!(markers = set.len(), error = %e, "probe render failed on everything it names; dropping");
+                        self.dropped += set.len();
+                    } else if !named.is_empty() && named.len() < set.len() {
+                        // The message names what it refuses (a marker, a
+                        // digest, a values path, a schema's key): render
+                        // the rest; what it names is dropped when alone,
+                        // else tried in halves (`image.sha forbidden. Use
+                        // image.digest instead` names both).
+                        tracing::debug!(markers = set.len(), refused = named.len(), error = %e, "probe render failed; setting aside what it names");
+                        let (named, rest): (Vec<_>, Vec<_>) = set
+                            .into_iter()
+                            .enumerate()
+                            .partition(|(i, _)| named.contains(i));
+                        let mut named: Vec<&Assign> = named.into_iter().map(|(_, a)| a).collect();
+                        if named.len() == 1 || final_refusal {
+                            self.dropped += named.len();
+                        } else {
+                            let second = named.split_off(named.len() / 2);
+                            queue.push(second);
+                            queue.push(named);
+                        }
+                        queue.push(rest.into_iter().map(|(_, a)| a).collect());
+                    } else if set.len() > 1 {
+                        tracing::debug!(markers = set.len(), error = %e, "probe render failed; splitting");
+                        let (a, b) = self.split(set, &message);
+                        queue.push(b);
+                        queue.push(a);
+                    } else {
+                        self.dropped += 1;
+                    }
                 }
-                Err(_) => self.dropped += 1,
             }
         }
         out
     }
+}
+
+/// The indexes of the assignments in `set` that helm's `message` names:
+/// its marker or digest, its values path (`image.sha forbidden`), or its key
+/// in a schema error (`at '/image': additional properties 'sha' not allowed`).
+fn named_in(message: &str, set: &[&Assign], feeds: &[Feed]) -> (Vec<usize>, bool) {
+    let mut schema: Vec<String> = Vec::new();
+    for line in message.lines() {
+        let Some(rest) = line.split_once("at '/").map(|(_, r)| r) else {
+            continue;
+        };
+        let Some((ptr, tail)) = rest.split_once('\'') else {
+            continue;
+        };
+        let base = ptr.replace('/', ".");
+        match tail.split_once("additional properties ") {
+            Some((_, props)) => {
+                let props = props.split(" not allowed").next().unwrap_or("");
+                for k in props.split(',') {
+                    let k = k.trim().trim_matches('\'');
+                    if !k.is_empty() {
+                        schema.push(if base.is_empty() {
+                            k.to_string()
+                        } else {
+                            format!("{base}.{k}")
+                        });
+                    }
+                }
+            }
+            None if !base.is_empty() => schema.push(base),
+            None => {}
+        }
+    }
+    let word = |needle: &str| {
+        let b = message.as_bytes();
+        message.match_indices(needle).any(|(i, m)| {
+            let edge = |c: u8| !(c.is_ascii_alphanumeric() || c == b'_' || c == b'.');
+            (i == 0 || edge(b[i - 1])) && b.get(i + m.len()).is_none_or(|&c| edge(c))
+        })
+    };
+    // A message from a subchart's template (`…/charts/<name>/templates/…`)
+    // names that subchart's values.
+    let subchart = message
+        .split("/charts/")
+        .nth(1)
+        .and_then(|r| r.split('/').next());
+    let in_named_chart = |a: &Assign| {
+        let f = &feeds[a.feed];
+        match subchart {
+            Some(name) => {
+                f.prefix.last().is_some_and(|k| k == name)
+                    || f.file.starts_with(&format!("charts/{name}/"))
+            }
+            None => f.prefix.is_empty(),
+        }
+    };
+    let by_schema: Vec<usize> = set
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| {
+            let dotted = YamlPath(a.path.clone()).to_string();
+            schema
+                .iter()
+                .any(|p| *p == dotted || dotted.starts_with(&format!("{p}.")))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if !by_schema.is_empty() {
+        return (by_schema, true);
+    }
+    let named = set
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| {
+            let dotted = YamlPath(a.path.clone()).to_string();
+            let token = a.laid.strip_prefix("sha256:").unwrap_or(&a.token);
+            let path_named = (a.path.len() > 1 && word(&dotted))
+                || word(&format!(".Values.{dotted}"))
+                || message.contains(&format!(".Values.{dotted} "))
+                || message.contains(&format!(".Values.{dotted})"));
+            count_bounded(message, token) > 0 || (path_named && in_named_chart(a))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    (named, false)
 }
 
 /// Probe `chart` (a directory chart) with helm: see the module docs.
@@ -639,6 +782,14 @@ pub fn probe(
         .map(|i| i.reference.to_ascii_lowercase())
         .collect();
     let feeds = feeds(chart, values)?;
+    let tags: HashSet<&str> = base_images
+        .iter()
+        .filter_map(|i| {
+            let r = i.reference.split('@').next()?;
+            let (_, tag) = r.rsplit_once(':')?;
+            (!tag.contains('/')).then_some(tag)
+        })
+        .collect();
 
     // Render 1: markers in every candidate string.
     let mut assigns = Vec::new();
@@ -647,15 +798,25 @@ pub fn probe(
     for (fi, feed) in feeds.iter().enumerate() {
         let mut leaves = Vec::new();
         string_leaves(&feed.tree, &mut Vec::new(), &mut leaves);
-        for (path, value) in leaves {
-            if !is_candidate(&value, &refs) || assigns.len() >= MAX_MARKERS {
+        for (path, value, kind) in leaves {
+            // A number is marked only where it is some rendered image's
+            // whole tag (trivy-operator's `policiesBundle.tag: 1`): numbers
+            // elsewhere are counts and ports templates compute with.
+            let candidate = match kind {
+                LeafKind::String => is_candidate(&value, &refs),
+                LeafKind::Integer => tags.contains(value.as_str()),
+            };
+            if !candidate || assigns.len() >= MAX_MARKERS {
                 continue;
             }
             if !seen_coords.insert(feed.coord(&path)) {
                 continue;
             }
             let n = assigns.len();
-            let (token, laid) = if is_version(&value) {
+            let (token, laid) = if kind == LeafKind::Integer {
+                let m = number_marker(n);
+                (m.clone(), m)
+            } else if is_version(&value) {
                 let m = version_marker(n, &value);
                 (m.clone(), m)
             } else if looks_like_full_reference(&value) {
@@ -676,6 +837,7 @@ pub fn probe(
                 laid,
                 value,
                 declared: true,
+                number: kind == LeafKind::Integer,
             });
         }
     }
@@ -782,6 +944,7 @@ pub fn probe(
                         laid: laid_value,
                         value,
                         declared,
+                        number: false,
                     });
                 }
             };
@@ -812,7 +975,9 @@ pub fn probe(
                 {
                     let mut p = parent.to_vec();
                     p.push(PathSeg::Key(k.clone()));
-                    let m = marker(n);
+                    // Shaped as a version: templates compare versions
+                    // (`semverCompare`) on what these keys default to.
+                    let m = version_marker(n, "");
                     n += 1;
                     add(p, m, String::new(), true);
                 }
@@ -840,7 +1005,7 @@ pub fn probe(
                 let Some(p) = index.get(key) else { continue };
                 for a in &set {
                     let at = at_of(a);
-                    if a.laid.starts_with("zq") {
+                    if a.laid.starts_with("99.") {
                         if p.reference.ends_with(&a.laid) && !a.laid.is_empty() {
                             let elsewhere = count_bounded(&text, &a.laid) > 1;
                             let u = uses.entry(at.coord.clone()).or_default();
@@ -959,6 +1124,18 @@ fn markers_in<'s>(s: &'s str, known: &HashMap<&str, &Assign>) -> Vec<(&'s str, u
                     i = j + 3;
                     continue;
                 }
+            }
+        }
+        // A number marker: a whole run of digits that is a known marker.
+        if b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_digit()) {
+            let mut j = i;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j - i >= 5 && known.contains_key(&s[i..j]) {
+                out.push((&s[i..j], i));
+                i = j;
+                continue;
             }
         }
         if &b[i..i + 2] == b"zq" && b[i + 2].is_ascii_digit() {

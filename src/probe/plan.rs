@@ -120,6 +120,10 @@ pub struct ProbePlan {
     pub used_entries: HashSet<usize>,
     /// helm runs the probe took.
     pub renders: usize,
+    /// The probe's baseline render (the chart as it is, with the user's
+    /// values): release's proof takes it as its render before the pin
+    /// instead of rendering the same again.
+    pub baseline: Option<String>,
 }
 
 impl ProbePlan {
@@ -144,12 +148,15 @@ fn core(reference: &str) -> &str {
 }
 
 /// Plan the probe's pins (see the module docs). `values` is the parent's
-/// `values.yaml` as the pin read it.
+/// `values.yaml` as the pin read it. Entries in `mapped` are placed by the
+/// chart's `.chartpin.yaml` (`images:`): the user's word wins, and the
+/// probe leaves them alone (the proof by rendering still checks them).
 pub fn plan(
     probe: &Probe,
     chart: &Chart,
     values: &ValuesFile,
     manifest: &DigestManifest,
+    mapped: &HashSet<usize>,
 ) -> ProbePlan {
     let mut out = ProbePlan {
         values_path: values.source().path.clone(),
@@ -174,6 +181,9 @@ pub fn plan(
             .iter()
             .position(|e| std::ptr::eq(e, entry))
             .unwrap_or(0);
+        if mapped.contains(&ei) {
+            continue;
+        }
         out.used_entries.insert(ei);
         for p in &img.parts {
             out.claimed.push(p.at.coord.clone());
@@ -409,7 +419,7 @@ fn choose(
         && let Some(rel) = img.image.template.as_deref().and_then(template_rel)
     {
         let pinned = format!("{}@{d}", core(reference));
-        if let Some((c, inner)) = template_chart(chart, &rel) {
+        if let Some((c, inner)) = chart.holding(&rel) {
             let literal = !literal_edits(chart, &rel, reference, &pinned).is_empty()
                 || c.file(&inner).is_some_and(|s| s.text.contains(&pinned));
             if literal && !matches!(c.origin, ChartOrigin::Dir(_)) {
@@ -469,30 +479,13 @@ fn template_rel(source: &str) -> Option<String> {
     source.split_once('/').map(|(_, rest)| rest.to_string())
 }
 
-/// The chart holding `rel` and the path inside it (`charts/x/templates/y`
-/// is in subchart `x`).
-fn template_chart<'c>(chart: &'c Chart, rel: &str) -> Option<(&'c Chart, String)> {
-    if chart.file(rel).is_some() {
-        return Some((chart, rel.to_string()));
-    }
-    let rest = rel.strip_prefix("charts/")?;
-    let (dir, inner) = rest.split_once('/')?;
-    let sub = chart.subcharts.iter().find(|s| {
-        s.root
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy() == dir)
-            || s.name == dir
-    })?;
-    template_chart(sub, inner)
-}
-
 fn ref_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"._-/:@".contains(&b)
 }
 
 /// Splices putting `pinned` in place of each literal `reference` in `rel`.
 fn literal_edits(chart: &Chart, rel: &str, reference: &str, pinned: &str) -> Vec<Edit> {
-    let Some((c, inner)) = template_chart(chart, rel) else {
+    let Some((c, inner)) = chart.holding(rel) else {
         return Vec::new();
     };
     let Some(src) = c.file(&inner) else {

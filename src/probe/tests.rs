@@ -120,7 +120,7 @@ fn run(files: &[(&str, &str)]) -> Outcome {
         }
     }
     let manifest = crate::manifest::parse_manifest(Path::new("digests.txt"), &lines, None).unwrap();
-    let plan = super::plan::plan(&probe, &chart, &vf, &manifest);
+    let plan = super::plan::plan(&probe, &chart, &vf, &manifest, &Default::default());
     let values_after = crate::yaml::apply_edits(&values_text, &plan.values_edits).unwrap();
     std::fs::write(&values_path, &values_after).unwrap();
     for t in &plan.templates {
@@ -381,5 +381,87 @@ fn an_inline_digest_conditional_is_pinned_in_its_digest_key() {
         o.values_after.contains("  digest: \"sha256:"),
         "{}",
         o.values_after
+    );
+}
+
+#[test]
+fn a_whole_number_tag_is_pinned_and_numbers_templates_compute_with_still_render() {
+    // trivy-operator: `policiesBundle.tag: 1`, a YAML integer; `replicas: 1`
+    // is the same number, and a guard computes with it.
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            "replicas: 1\nbundle:\n  registry: mirror.gcr.io\n  repository: aquasec/trivy-checks\n  tag: 1\n",
+        ),
+        (
+            "templates/cm.yaml",
+            "{{- if gt (int .Values.replicas) 0 }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  replicas: {{ .Values.replicas | quote }}\n  bundle.ref: \"{{ .Values.bundle.registry }}/{{ .Values.bundle.repository }}:{{ .Values.bundle.tag }}\"\n{{- end }}\n",
+        ),
+    ]);
+    o.assert_pinned("mirror.gcr.io/aquasec/trivy-checks:1");
+    assert_eq!(
+        o.written("mirror.gcr.io/aquasec/trivy-checks:1"),
+        (&at("bundle.tag"), WrittenForm::TagAt)
+    );
+    assert!(
+        o.values_after.starts_with("replicas: 1\n"),
+        "{}",
+        o.values_after
+    );
+    assert!(
+        o.values_after.contains("  tag: 1@sha256:"),
+        "{}",
+        o.values_after
+    );
+}
+
+#[test]
+fn a_failing_render_names_what_it_refuses() {
+    use super::{Assign, Feed, named_in};
+    use crate::yaml::PathSeg;
+    let feeds = vec![
+        Feed {
+            file: "values.yaml".into(),
+            prefix: Vec::new(),
+            tree: serde_json::Value::Null,
+        },
+        Feed {
+            file: "charts/prometheus-node-exporter/values.yaml".into(),
+            prefix: vec!["prometheus-node-exporter".into()],
+            tree: serde_json::Value::Null,
+        },
+    ];
+    let assign = |feed: usize, path: &str, laid: &str| Assign {
+        feed,
+        path: path.split('.').map(|k| PathSeg::Key(k.into())).collect(),
+        laid: laid.into(),
+        token: laid.into(),
+        value: String::new(),
+        declared: false,
+        number: false,
+    };
+    let set = [
+        assign(0, "image.sha", "c0ffee"),
+        assign(0, "image.repository", "zq1k"),
+        assign(1, "image.sha", "c0ffee1"),
+        assign(1, "image.digest", "sha256:c0ffee2"),
+        assign(1, "version", "99.4.77"),
+    ];
+    let set: Vec<&Assign> = set.iter().collect();
+    // A schema's refusal: final, by path in the chart's values.
+    let schema = "Error: values don't meet the specifications of the schema(s) in the following chart(s):\ncert-manager:\n- at '/image': additional properties 'sha' not allowed\n";
+    assert_eq!(named_in(schema, &set, &feeds), (vec![0, 2], true));
+    // A subchart's own message names its values only.
+    let forbidden = "Error: execution error at (kps/charts/prometheus-node-exporter/templates/daemonset.yaml:100:20): image.sha forbidden. Use image.digest instead";
+    assert_eq!(named_in(forbidden, &set, &feeds), (vec![2, 3], false));
+    // A marker, and a `.Values.` path in a template's error context.
+    let marker = "Unrecognized images:\n  - zq1k/bitnami/nginx:1.2";
+    assert_eq!(named_in(marker, &set, &feeds), (vec![1], false));
+    let semver = "template: kps/charts/prometheus-node-exporter/templates/daemonset.yaml:107:19: at <semverCompare \">=1.4.0-0\" (coalesce .Values.version .Values.image.tag)>: invalid semantic version";
+    assert_eq!(named_in(semver, &set, &feeds), (vec![4], false));
+    assert_eq!(
+        named_in("Error: something else", &set, &feeds),
+        (vec![], false)
     );
 }

@@ -113,6 +113,9 @@ pub struct ChartPlan {
     /// The chart directory, canonical.
     pub real_dir: PathBuf,
     pub values: Vec<(FileChange, FilePlan)>,
+    /// Templates whose literal references the probe pins (`templates/tests/…`,
+    /// a subchart's `charts/x/templates/…`).
+    pub templates: Vec<FileChange>,
     /// `Chart.yaml` with its `artifacthub.io/images` annotation updated, when it has one.
     pub chart_yaml: Option<(FileChange, ChartMetaPlan)>,
     /// The chart as read, before the plan's changes.
@@ -120,6 +123,9 @@ pub struct ChartPlan {
     /// Its configuration (`--config`, else its `.chartpin.yaml`), for what
     /// verify must require of its images.
     pub config: Option<Config>,
+    /// The chart as it is, rendered by the probe (with the request's
+    /// values): the proof's render before the pin.
+    pub rendered: Option<String>,
 }
 
 /// Everything the release would do, computed in memory.
@@ -142,12 +148,13 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The files whose text changes, values files first, then `Chart.yaml`s.
+    /// The files whose text changes, values files and templates first,
+    /// then `Chart.yaml`s.
     pub fn changes(&self) -> Vec<&FileChange> {
         let values = self
             .charts
             .iter()
-            .flat_map(|c| c.values.iter().map(|v| &v.0));
+            .flat_map(|c| c.values.iter().map(|v| &v.0).chain(&c.templates));
         let metas = self
             .charts
             .iter()
@@ -186,11 +193,14 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let chart = crate::chart::load_dir(dir)?;
         let config = Config::of_chart(&chart, req.config.as_deref())?;
         let files = pin::read_values(&chart, &req.values)?;
-        let probe = match &req.probe {
-            Some((helm, spec)) => pin::probe_plan(&chart, &files, manifest, helm, spec)
-                .map_err(|e| InputError::file(dir, e.to_string()))?,
+        let mut probe = match &req.probe {
+            Some((helm, spec)) => {
+                pin::probe_plan(&chart, &files, manifest, config.as_ref(), helm, spec)
+                    .map_err(|e| InputError::file(dir, e.to_string()))?
+            }
             None => None,
         };
+        let rendered = probe.as_mut().and_then(|p| p.baseline.take());
         let opts = PinOptions {
             sha_format: pin::sha_format_from_templates(&chart),
             subchart_sha_formats: pin::subchart_sha_formats(&chart),
@@ -311,6 +321,56 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             sources.insert(vf.into_source());
             pinned_files.push(new_vf);
         }
+        // References written literally in templates, as the probe pins them.
+        let mut templates = Vec::new();
+        for t in &outcome.templates {
+            let Some(src) = chart.file_deep(&t.rel) else {
+                continue;
+            };
+            let new = crate::yaml::apply_edits(&src.text, &t.edits)
+                .map_err(|e| InputError::file(&src.path, format!("conflicting edits: {e}")))?;
+            for p in &t.pins {
+                let before = ImageRef::parse(&p.image).ok();
+                let after = before.as_ref().map(|b| b.with_digest(&p.digest));
+                let location = crate::source::Location::starting(src, p.span.start);
+                rows.push(SummaryRow {
+                    image: after
+                        .as_ref()
+                        .map(|r| r.written_name())
+                        .unwrap_or_else(|| p.image.clone()),
+                    old_reference: p.image.clone(),
+                    new_reference: after.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+                    digest: p.digest.to_string(),
+                    verified: Verified::Pending,
+                    changed: p.changed,
+                    location: location.clone(),
+                    path: t.rel.clone(),
+                });
+                match (&after, &before) {
+                    (Some(r), Some(b)) => {
+                        targets.push(Some(Target::new(r.clone()).at(Location {
+                            at: location,
+                            yaml_path: None,
+                        })));
+                        image_pins.push(ImagePin {
+                            image: b.clone(),
+                            digest: p.digest.clone(),
+                        });
+                    }
+                    _ => targets.push(None),
+                }
+            }
+            if new != src.text {
+                let real = src.path.canonicalize().unwrap_or_else(|_| src.path.clone());
+                templates.push(FileChange {
+                    shown: src.path.clone(),
+                    real,
+                    old: src.text.clone(),
+                    new,
+                });
+            }
+            sources.insert(src.clone());
+        }
         // A second pin over the planned texts must find nothing left to do.
         // The probe's edits are for the texts as read: the second pin keeps
         // only what the probe claimed, so the conventions still leave it.
@@ -337,9 +397,11 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             dir: dir.clone(),
             real_dir,
             values,
+            templates,
             chart_yaml,
             chart,
             config,
+            rendered,
         });
     }
     // A manifest none of whose entries matched is a mistake to stop on,
@@ -389,6 +451,7 @@ pub fn planned_chart(c: &ChartPlan) -> Chart {
         .values
         .iter()
         .map(|v| &v.0)
+        .chain(&c.templates)
         .chain(c.chart_yaml.as_ref().map(|m| &m.0))
         .filter(|change| change.old != change.new);
     for change in changes {

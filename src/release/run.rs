@@ -187,8 +187,13 @@ fn prove(
             unrenderable.push(c.dir.display().to_string());
             continue;
         }
-        let Some(before) = lint::render_chart(&helm, &c.chart, &opts.helm)? else {
-            continue;
+        // The probe rendered the chart as it is with the same values.
+        let before = match &c.rendered {
+            Some(text) => text.clone(),
+            None => match lint::render_chart(&helm, &c.chart, &opts.helm)? {
+                Some(text) => text,
+                None => continue,
+            },
         };
         let planned = super::planned_chart(c);
         let Some(after) = lint::render_chart(&helm, &planned, &opts.helm)? else {

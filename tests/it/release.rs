@@ -839,28 +839,75 @@ fn a_release_is_proven_by_rendering_by_default_and_says_so() {
     );
 }
 
+/// The migrate image also rendered into a label, where a digest breaks the chart.
+fn label_the_migrate_image(chart: &Path) {
+    let p = chart.join("templates/migrate.yaml");
+    let text = std::fs::read_to_string(&p).unwrap().replace(
+        "  name: {{ .Release.Name }}-migrate\n",
+        "  name: {{ .Release.Name }}-migrate\n  labels:\n    tool: {{ .Values.migrate.image | quote }}\n",
+    );
+    std::fs::write(p, text).unwrap();
+}
+
+/// A `.chartpin.yaml` mapping `entry` to `path`: the user's word, which the
+/// probe leaves alone, so the proof by rendering is what judges it.
+fn map_in_config(chart: &Path, entry: &str, path: &str) {
+    std::fs::write(
+        chart.join(".chartpin.yaml"),
+        format!("images:\n  - entry: {entry}\n    path: {path}\n"),
+    )
+    .unwrap();
+}
+
+fn findings_with<'d>(doc: &'d serde_json::Value, code: &str) -> Vec<&'d serde_json::Value> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == code)
+        .collect()
+}
+
 #[test]
 fn a_pin_that_reaches_a_label_is_refused_and_writes_nothing() {
     let reg = Registry::start();
     let dir = tempfile::tempdir().unwrap();
-    let (chart, digests) = proving_setup(&reg, dir.path(), |chart| {
-        let p = chart.join("templates/migrate.yaml");
-        let text = std::fs::read_to_string(&p).unwrap().replace(
-            "  name: {{ .Release.Name }}-migrate\n",
-            "  name: {{ .Release.Name }}-migrate\n  labels:\n    tool: {{ .Values.migrate.image | quote }}\n",
-        );
-        std::fs::write(p, text).unwrap();
-    });
+    let (chart, digests) = proving_setup(&reg, dir.path(), label_the_migrate_image);
+    let before = snapshot(&chart);
+
+    // The probe sees `migrate.image` render in the label too, so it is
+    // never written: `unpinnable-image` with that reason.
+    let run = release(&chart, &digests, &["--format", "json"], dir.path());
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(snapshot(&chart), before);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    let refused = findings_with(&doc, "unpinnable-image");
+    assert_eq!(refused.len(), 1, "{}", run.stdout);
+    assert_eq!(refused[0]["path"], "migrate.image");
+    assert!(
+        refused[0]["message"].as_str().unwrap().contains(
+            "(Job/shop-migrate container `migrate`) is not pinned: `migrate.image` also renders outside image fields (a label or annotation)"
+        ),
+        "{}",
+        refused[0]
+    );
+    assert!(
+        findings_with(&doc, "render-changed").is_empty(),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(doc["written"], false);
+
+    // A `.chartpin.yaml` mapping that says to write there anyway: the write
+    // reaches the label, and the proof by rendering refuses it.
+    map_in_config(&chart, "tool", "migrate.image");
     let before = snapshot(&chart);
     let run = release(&chart, &digests, &["--format", "json"], dir.path());
     assert_eq!(run.code, 1, "{}", run.all());
     assert_eq!(snapshot(&chart), before);
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
-    let changed: Vec<&str> = doc["findings"]
-        .as_array()
-        .unwrap()
+    let changed: Vec<&str> = findings_with(&doc, "render-changed")
         .iter()
-        .filter(|f| f["code"] == "render-changed")
         .map(|f| f["message"].as_str().unwrap())
         .collect();
     assert_eq!(changed.len(), 1, "{}", run.stdout);
@@ -874,17 +921,50 @@ fn a_pin_that_reaches_a_label_is_refused_and_writes_nothing() {
     assert_eq!(doc["written"], false);
 }
 
+/// A helper that renders the web image from registry, repository and tag,
+/// never from the digest key.
+fn ignore_the_digest_key(chart: &Path) {
+    std::fs::write(
+        chart.join("templates/_helpers.tpl"),
+        "{{- define \"shop.webImage\" -}}\n{{- $img := .Values.web.image -}}\n{{- printf \"%s/%s:%s\" $img.registry $img.repository $img.tag -}}\n{{- end -}}\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_digest_key_the_template_does_not_render_is_not_written_where_the_tag_is() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (chart, digests) = proving_setup(&reg, dir.path(), ignore_the_digest_key);
+    let web = std::fs::read_to_string(&digests)
+        .unwrap()
+        .lines()
+        .next()
+        .and_then(|l| l.split_once('@'))
+        .map(|(_, d)| d.to_string())
+        .unwrap();
+    // The probe sees the tag render at the end of the reference and the
+    // digest key render nowhere: the digest goes after the tag, and the
+    // render proves it.
+    let run = release(&chart, &digests, &["--format", "json"], dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    let values = std::fs::read_to_string(chart.join("values.yaml")).unwrap();
+    assert!(
+        values.contains(&format!("tag: \"1.0@{web}\"")) && values.contains("digest: \"\""),
+        "{values}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_eq!(doc["rendering"]["proven"], true, "{}", run.stdout);
+}
+
 #[test]
 fn a_digest_the_template_does_not_render_is_named_with_object_container_and_path() {
     let reg = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let (chart, digests) = proving_setup(&reg, dir.path(), |chart| {
-        // A helper that never renders the digest key.
-        std::fs::write(
-            chart.join("templates/_helpers.tpl"),
-            "{{- define \"shop.webImage\" -}}\n{{- $img := .Values.web.image -}}\n{{- printf \"%s/%s:%s\" $img.registry $img.repository $img.tag -}}\n{{- end -}}\n",
-        )
-        .unwrap();
+        ignore_the_digest_key(chart);
+        // The user's mapping to the digest key, which the template ignores.
+        map_in_config(chart, "web", "web.image.digest");
     });
     let before = snapshot(&chart);
     let run = release(&chart, &digests, &["--format", "json"], dir.path());
@@ -1048,4 +1128,113 @@ fn a_signed_release_records_each_signature_in_its_lock() {
             "{doc:#}"
         );
     }
+}
+
+/// A reference written literally in a template (a helm test pod): release
+/// splices the digest in after it, with the values files, verifies it,
+/// proves it by rendering, and writes it only when everything passed.
+#[test]
+fn a_template_literal_is_released_with_the_values_and_proven() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let probe = reg.push_image("shop/probe", Some("0.1"), "probe 0.1");
+    let test_pod = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{{{ .Release.Name }}}}-test\n  annotations:\n    helm.sh/hook: test\nspec:\n  containers:\n    - name: probe\n      image: {}/shop/probe:0.1\n",
+        reg.host
+    );
+    let (chart, digests) = proving_setup(&reg, dir.path(), |chart| {
+        std::fs::create_dir_all(chart.join("templates/tests")).unwrap();
+        std::fs::write(chart.join("templates/tests/test.yaml"), &test_pod).unwrap();
+    });
+    let mut lines = std::fs::read_to_string(&digests).unwrap();
+    let good = dir.path().join("with-probe.txt");
+    let bad = dir.path().join("probe-never-pushed.txt");
+    std::fs::write(
+        &bad,
+        format!("{lines}{}/shop/probe:0.1@{NEVER_PUSHED}\n", reg.host),
+    )
+    .unwrap();
+    lines.push_str(&format!("{}/shop/probe:0.1@{}\n", reg.host, probe.digest));
+    std::fs::write(&good, &lines).unwrap();
+    let template = chart.join("templates/tests/test.yaml");
+
+    // A digest the registry lacks: nothing is written, the template neither.
+    let before = snapshot(&chart);
+    let run = release(&chart, &bad, &["--format", "json"], dir.path());
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(snapshot(&chart), before);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    let missing = findings_with(&doc, "digest-not-found");
+    assert_eq!(missing.len(), 1, "{}", run.stdout);
+    assert!(
+        missing[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("templates/tests/test.yaml"),
+        "{}",
+        missing[0]
+    );
+    assert_eq!(missing[0]["line"], 10, "{}", missing[0]);
+
+    // The dry run shows the template's diff beside the values'.
+    let dry = release(
+        &chart,
+        &good,
+        &["--dry-run", "--format", "human"],
+        dir.path(),
+    );
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert!(
+        dry.stdout.contains(&format!(
+            "+      image: {}/shop/probe:0.1@{}",
+            reg.host, probe.digest
+        )),
+        "{}",
+        dry.all()
+    );
+    assert_eq!(snapshot(&chart), before);
+
+    let run = release(&chart, &good, &["--format", "json"], dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        std::fs::read_to_string(&template).unwrap(),
+        test_pod.replace(
+            "shop/probe:0.1\n",
+            &format!("shop/probe:0.1@{}\n", probe.digest)
+        )
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    let rows = doc["images"].as_array().unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["image"] == format!("{}/shop/probe", reg.host))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert_eq!(row["verified"], "yes");
+    assert_eq!(row["path"], "templates/tests/test.yaml");
+    assert_eq!(row["line"], 10);
+    assert_eq!(
+        row["new_reference"],
+        format!("{}/shop/probe:0.1@{}", reg.host, probe.digest)
+    );
+    // Three images render with their digests: web, tool and the test pod's.
+    assert_eq!(doc["rendering"]["proven"], true, "{}", run.stdout);
+    assert_eq!(doc["rendering"]["images"], 3, "{}", run.stdout);
+    let files: Vec<&str> = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.ends_with("templates/tests/test.yaml")),
+        "{files:?}"
+    );
+
+    // Releasing again changes nothing.
+    let before = snapshot(&chart);
+    let again = release(&chart, &good, &[], dir.path());
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(snapshot(&chart), before);
 }

@@ -29,6 +29,18 @@ fn full_corpus() -> PathBuf {
     p
 }
 
+/// The corpus and its charts, in name order.
+fn full_charts() -> (PathBuf, Vec<PathBuf>) {
+    let corpus = full_corpus();
+    let mut charts: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Chart.yaml").is_file())
+        .collect();
+    charts.sort();
+    (corpus, charts)
+}
+
 fn render(chart: &Path) -> String {
     let out = Command::new(helm::helm())
         .args(["template", "truth"])
@@ -247,18 +259,12 @@ fn check_chart(src: &Path, flags: &[String]) -> Row {
 
 #[test]
 fn every_rendered_image_of_the_full_corpus_is_pinned_or_reported() {
-    let corpus = full_corpus();
+    let (corpus, charts) = full_charts();
     let flags: Vec<String> = std::env::var("CHARTPIN_TRUTH_FLAGS")
         .unwrap_or_default()
         .split_whitespace()
         .map(String::from)
         .collect();
-    let mut charts: Vec<PathBuf> = std::fs::read_dir(&corpus)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("Chart.yaml").is_file())
-        .collect();
-    charts.sort();
     assert!(!charts.is_empty(), "no charts in {}", corpus.display());
     let mut table = String::from(
         "| chart | images | pinned | unpinnable | missed | wrong | render lines changed | pin twice no-op |\n|---|---|---|---|---|---|---|---|\n",
@@ -314,6 +320,162 @@ fn every_rendered_image_of_the_full_corpus_is_pinned_or_reported() {
         total.changed_lines,
         if total.idempotent { "yes" } else { "no" }
     ));
+    eprintln!("{table}");
+    assert!(problems.is_empty(), "{table}\n{}", problems.join("\n"));
+}
+
+/// Every string under an `image:` key of a rendered document, read with a
+/// YAML reader of its own (not chartpin's): the core of what a cluster pulls.
+fn image_keys(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                match v {
+                    serde_json::Value::String(s) if k == "image" && !s.is_empty() => {
+                        out.push(s.clone())
+                    }
+                    _ => image_keys(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| image_keys(v, out)),
+        _ => {}
+    }
+}
+
+/// A reference by its normalised name and tag, as lint and helm may spell it apart.
+fn image_key(s: &str) -> Option<(String, Option<String>)> {
+    ImageRef::parse(s)
+        .ok()
+        .map(|r| (r.name(), r.tag().map(str::to_string)))
+}
+
+/// `lint --render` on each original chart of the full corpus reports every
+/// mutable image the render holds (every `image:` field, read here with
+/// another YAML reader, and every env value, arg and ConfigMap manifest
+/// chartpin reads images from), and reports nothing that is not an image.
+#[test]
+fn lint_render_reports_every_mutable_rendered_image_of_the_full_corpus_and_nothing_else() {
+    let (_, charts) = full_charts();
+    let mut problems = Vec::new();
+    let mut table = String::from(
+        "| chart | mutable rendered | reported | missed | not rendered | not images |\n|---|---|---|---|---|---|\n",
+    );
+    for chart in &charts {
+        let name = chart.file_name().unwrap().to_string_lossy().to_string();
+        let text = render(chart);
+        let mut truth: Vec<String> = Vec::new();
+        for doc in text.split("\n---") {
+            let doc = doc.trim_start_matches("---");
+            if doc.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = serde_saphyr::from_str(doc)
+                .unwrap_or_else(|e| panic!("{name}: a rendered document does not parse: {e}"));
+            image_keys(&v, &mut truth);
+        }
+        let under_image_keys: BTreeSet<(String, Option<String>)> =
+            truth.iter().filter_map(|s| image_key(s)).collect();
+        let beyond: Vec<RenderedImage> = rendered_images(&text)
+            .unwrap()
+            .into_iter()
+            .filter(|i| image_key(&i.reference).is_none_or(|k| !under_image_keys.contains(&k)))
+            .collect();
+        // What chartpin reads as images beyond `image:` fields (env values,
+        // args, manifests in ConfigMaps) must look like images by the
+        // issue's rule, judged here on its own: a registry domain or a tag,
+        // and no URL, CIDR or other path of numbers.
+        for i in &beyond {
+            let r = &i.reference;
+            let looks = ImageRef::parse(r).is_ok_and(|p| {
+                let first = r.split('/').next().unwrap_or("");
+                (p.tag().is_some() || p.digest().is_some() || first.contains('.'))
+                    && !r.contains("://")
+                    && !r
+                        .split(['/', ':', '@'])
+                        .skip(1)
+                        .all(|c| c.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+            });
+            if !looks {
+                problems.push(format!("{name}: `{r}` ({}) read as an image", i.describe()));
+            }
+        }
+        truth.extend(beyond.into_iter().map(|i| i.reference));
+        let mutable: BTreeSet<(String, Option<String>)> = truth
+            .iter()
+            .filter(|s| ImageRef::parse(s).is_ok_and(|r| r.digest().is_none()))
+            .filter_map(|s| image_key(s))
+            .collect();
+        let rendered: BTreeSet<&str> = truth.iter().map(String::as_str).collect();
+
+        let run = chartpin(&[
+            "lint",
+            chart.to_str().unwrap(),
+            "--render",
+            "--format",
+            "json",
+        ])
+        .env("PATH", helm::path_with_helm())
+        .run();
+        assert!(
+            run.code == 0 || run.code == 1,
+            "lint {name} exited {}: {}",
+            run.code,
+            run.all()
+        );
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("lint {name} printed no JSON ({e}): {}", run.all()));
+        let mut reported = BTreeSet::new();
+        let mut not_images = Vec::new();
+        let mut not_rendered = Vec::new();
+        let rendered_keys: BTreeSet<(String, Option<String>)> =
+            truth.iter().filter_map(|s| image_key(s)).collect();
+        for f in doc["findings"].as_array().unwrap() {
+            let Some(image) = f["image"].as_str() else {
+                continue;
+            };
+            match image_key(image) {
+                // Only what renders: a values image the chart does not
+                // render (a disabled component) is no finding of the render.
+                Some(k) if !rendered_keys.contains(&k) => {
+                    not_rendered.push(format!("{} `{image}`", f["code"]))
+                }
+                Some(k) => {
+                    reported.insert(k);
+                }
+                // An invalid reference is a finding only where the chart
+                // renders it as an image.
+                None if rendered.contains(image) => {}
+                None => not_images.push(format!("{} `{image}`", f["code"])),
+            }
+        }
+        let missed: Vec<String> = mutable
+            .iter()
+            .filter(|k| !reported.contains(*k))
+            .map(|(n, t)| format!("{n}:{}", t.as_deref().unwrap_or("")))
+            .collect();
+        table.push_str(&format!(
+            "| {name} | {} | {} | {} | {} | {} |\n",
+            mutable.len(),
+            mutable.len() - missed.len(),
+            missed.len(),
+            not_rendered.len(),
+            not_images.len()
+        ));
+        problems.extend(not_rendered.iter().map(|m| {
+            format!("{name}: lint --render reported {m}, which the chart does not render")
+        }));
+        problems.extend(
+            missed
+                .iter()
+                .map(|m| format!("{name}: lint --render missed {m}")),
+        );
+        problems.extend(
+            not_images
+                .iter()
+                .map(|m| format!("{name}: lint --render reported {m}, not an image")),
+        );
+    }
     eprintln!("{table}");
     assert!(problems.is_empty(), "{table}\n{}", problems.join("\n"));
 }
