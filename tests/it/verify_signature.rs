@@ -694,4 +694,40 @@ fn a_chart_config_can_require_signatures() {
         "{}",
         run.all()
     );
+    // The same builder as the flags', its errors in the config's terms.
+    std::fs::write(dir.path().join("root.json"), "{}").unwrap();
+    std::fs::write(
+        chart.join(".chartpin.yaml"),
+        "signature:\n  certificateIdentityRegexp: \"(unclosed\"\n  certificateOidcIssuer: https://issuer.test\n  trustedRoot: ../root.json\n",
+    )
+    .unwrap();
+    let run = chartpin(&["verify", c]).run();
+    assert!(
+        run.code == 2
+            && run.stderr.contains(
+                "`signature.certificateIdentityRegexp`: `(unclosed` is not a valid regular expression"
+            ),
+        "{}",
+        run.all()
+    );
+    let run = chartpin(&[
+        "verify",
+        &pinned(&reg.host, &img),
+        "--signature",
+        "--certificate-identity-regexp",
+        "(unclosed",
+        "--certificate-oidc-issuer",
+        "https://issuer.test",
+        "--trusted-root",
+        dir.path().join("root.json").to_str().unwrap(),
+    ])
+    .run();
+    assert!(
+        run.code == 2
+            && run.stderr.contains(
+                "--certificate-identity-regexp `(unclosed` is not a valid regular expression"
+            ),
+        "{}",
+        run.all()
+    );
 }

@@ -96,10 +96,9 @@ impl Identity {
     }
 
     /// The pattern anchored, so that it must match a whole name.
-    pub fn regexp(pattern: &str) -> Result<Identity, String> {
+    pub fn regexp(pattern: &str) -> Result<Identity, regex::Error> {
         regex::Regex::new(&format!("^(?:{pattern})$"))
             .map(|re| Identity::Regexp(pattern.to_string(), re))
-            .map_err(|e| format!("--certificate-identity-regexp `{pattern}` is not a valid regular expression: {e}"))
     }
 }
 
@@ -133,43 +132,100 @@ pub struct SignaturePolicy {
     pub recursive: bool,
 }
 
+/// The settings a policy is built from, as the `--signature` flags or a
+/// `.chartpin.yaml` `signature:` give them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PolicySettings<'a> {
+    pub key: Option<&'a Path>,
+    pub certificate_identity: Option<&'a str>,
+    pub certificate_identity_regexp: Option<&'a str>,
+    pub certificate_oidc_issuer: Option<&'a str>,
+    pub trusted_root: Option<&'a Path>,
+    pub recursive: bool,
+}
+
+/// Why settings make no policy; each caller words it in its own terms
+/// (the flag, or the config key).
+#[derive(Debug)]
+pub enum PolicyError {
+    /// Neither a key nor an identity.
+    NoIdentity,
+    /// Keyless without the issuer.
+    NoIssuer,
+    /// Keyless without the trusted root.
+    NoTrustedRoot,
+    /// The identity regexp does not compile: the pattern and why.
+    BadRegexp(String, regex::Error),
+    /// The key or trusted root file is unreadable or malformed.
+    Input(InputError),
+}
+
+impl From<InputError> for PolicyError {
+    fn from(e: InputError) -> Self {
+        PolicyError::Input(e)
+    }
+}
+
 impl SignaturePolicy {
+    /// The policy `s` describes: a key, else a keyless identity (exact,
+    /// else the regexp) with its issuer and trusted root.
+    pub fn build(s: PolicySettings<'_>) -> Result<SignaturePolicy, PolicyError> {
+        let trust = if let Some(file) = s.key {
+            Trust::Key {
+                file: file.to_path_buf(),
+                key: Self::load_key(file)?,
+            }
+        } else {
+            let identity = match (s.certificate_identity, s.certificate_identity_regexp) {
+                (Some(i), _) => Identity::Exact(i.to_string()),
+                (None, Some(re)) => {
+                    Identity::regexp(re).map_err(|e| PolicyError::BadRegexp(re.to_string(), e))?
+                }
+                (None, None) => return Err(PolicyError::NoIdentity),
+            };
+            Trust::Keyless {
+                identity,
+                issuer: s
+                    .certificate_oidc_issuer
+                    .ok_or(PolicyError::NoIssuer)?
+                    .to_string(),
+                root: TrustedRoot::load(s.trusted_root.ok_or(PolicyError::NoTrustedRoot)?)?,
+            }
+        };
+        Ok(SignaturePolicy {
+            trust,
+            recursive: s.recursive,
+        })
+    }
+
     /// The policy a `.chartpin.yaml` `signature:` names (read from `config_file`).
     pub fn from_config(
         c: &crate::config::SignatureConfig,
         config_file: &Path,
     ) -> Result<SignaturePolicy, InputError> {
-        let trust = if let Some(file) = &c.key {
-            Trust::Key {
-                file: file.clone(),
-                key: Self::load_key(file)?,
-            }
-        } else {
-            let identity = match (&c.certificate_identity, &c.certificate_identity_regexp) {
-                (Some(i), _) => Identity::Exact(i.clone()),
-                (None, Some(re)) => Identity::regexp(re).map_err(|e| {
-                    InputError::file(
-                        config_file,
-                        format!(
-                            "`signature.certificateIdentityRegexp`: {}",
-                            e.trim_start_matches("--certificate-identity-regexp ")
-                        ),
-                    )
-                })?,
-                (None, None) => unreachable!("the config reader requires an identity"),
-            };
-            let (Some(issuer), Some(root)) = (&c.certificate_oidc_issuer, &c.trusted_root) else {
-                unreachable!("the config reader requires an issuer and a trusted root")
-            };
-            Trust::Keyless {
-                identity,
-                issuer: issuer.clone(),
-                root: TrustedRoot::load(root)?,
-            }
-        };
-        Ok(SignaturePolicy {
-            trust,
+        Self::build(PolicySettings {
+            key: c.key.as_deref(),
+            certificate_identity: c.certificate_identity.as_deref(),
+            certificate_identity_regexp: c.certificate_identity_regexp.as_deref(),
+            certificate_oidc_issuer: c.certificate_oidc_issuer.as_deref(),
+            trusted_root: c.trusted_root.as_deref(),
             recursive: c.recursive,
+        })
+        .map_err(|e| {
+            let why = match e {
+                PolicyError::Input(e) => return e,
+                PolicyError::BadRegexp(re, e) => format!(
+                    "`signature.certificateIdentityRegexp`: `{re}` is not a valid regular expression: {e}"
+                ),
+                PolicyError::NoIdentity => {
+                    "`signature` needs `key`, or `certificateIdentity` (or `certificateIdentityRegexp`)".into()
+                }
+                PolicyError::NoIssuer => {
+                    "keyless `signature` needs `certificateOidcIssuer`".into()
+                }
+                PolicyError::NoTrustedRoot => "keyless `signature` needs `trustedRoot`".into(),
+            };
+            InputError::file(config_file, why)
         })
     }
 
