@@ -212,46 +212,34 @@ impl SignatureArgs {
     pub fn policy(
         &self,
     ) -> anyhow::Result<Option<std::sync::Arc<crate::verify::signature::SignaturePolicy>>> {
-        use crate::verify::signature::{Identity, SignaturePolicy, Trust, TrustedRoot};
+        use crate::verify::signature::{PolicyError, PolicySettings, SignaturePolicy};
         if !self.signature {
             return Ok(None);
         }
-        let trust = if let Some(file) = &self.key {
-            Trust::Key {
-                file: file.clone(),
-                key: SignaturePolicy::load_key(file)?,
-            }
-        } else {
-            let identity = match (
-                &self.certificate_identity,
-                &self.certificate_identity_regexp,
-            ) {
-                (Some(i), _) => Identity::Exact(i.clone()),
-                (None, Some(re)) => Identity::regexp(re).map_err(anyhow::Error::msg)?,
-                (None, None) => anyhow::bail!(
-                    "--signature needs a policy: --key FILE, or --certificate-identity (or --certificate-identity-regexp) with --certificate-oidc-issuer and --trusted-root"
-                ),
-            };
-            let Some(issuer) = &self.certificate_oidc_issuer else {
-                anyhow::bail!(
-                    "keyless --signature needs --certificate-oidc-issuer (the OIDC issuer the certificate must name)"
-                );
-            };
-            let Some(root) = &self.trusted_root else {
-                anyhow::bail!(
-                    "keyless --signature needs --trusted-root FILE (a Sigstore trusted root; verification is offline)"
-                );
-            };
-            Trust::Keyless {
-                identity,
-                issuer: issuer.clone(),
-                root: TrustedRoot::load(root)?,
-            }
-        };
-        Ok(Some(std::sync::Arc::new(SignaturePolicy {
-            trust,
+        let policy = SignaturePolicy::build(PolicySettings {
+            key: self.key.as_deref(),
+            certificate_identity: self.certificate_identity.as_deref(),
+            certificate_identity_regexp: self.certificate_identity_regexp.as_deref(),
+            certificate_oidc_issuer: self.certificate_oidc_issuer.as_deref(),
+            trusted_root: self.trusted_root.as_deref(),
             recursive: self.recursive,
-        })))
+        })
+        .map_err(|e| match e {
+            PolicyError::Input(e) => anyhow::Error::from(e),
+            PolicyError::BadRegexp(re, e) => anyhow::anyhow!(
+                "--certificate-identity-regexp `{re}` is not a valid regular expression: {e}"
+            ),
+            PolicyError::NoIdentity => anyhow::anyhow!(
+                "--signature needs a policy: --key FILE, or --certificate-identity (or --certificate-identity-regexp) with --certificate-oidc-issuer and --trusted-root"
+            ),
+            PolicyError::NoIssuer => anyhow::anyhow!(
+                "keyless --signature needs --certificate-oidc-issuer (the OIDC issuer the certificate must name)"
+            ),
+            PolicyError::NoTrustedRoot => anyhow::anyhow!(
+                "keyless --signature needs --trusted-root FILE (a Sigstore trusted root; verification is offline)"
+            ),
+        })?;
+        Ok(Some(std::sync::Arc::new(policy)))
     }
 }
 

@@ -11,7 +11,7 @@ use chartpin::reference::{Digest, ImageRef};
 use chartpin::verify::signature::keyless::{self, Allowed, TrustedRoot};
 use chartpin::verify::signature::{
     BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, Identity, SIGNATURE_ANNOTATION, SignaturePolicy,
-    Trust, Verdict, judge_layer, parse_key,
+    Trust, Verdict, expected_payloads, judge_layer, parse_key,
 };
 
 fn fixture(rel: &str) -> PathBuf {
@@ -287,4 +287,31 @@ fn sigstore_python_v3_bundle_verifies_offline_against_its_trusted_root() {
 
     let v = keyless::verify_bundle(&bundle, b"another artifact", &allowed);
     assert!(matches!(v, Verdict::Invalid(_)), "{v:?}");
+}
+
+/// The payloads chartpin rebuilds instead of fetching are, byte for byte,
+/// the ones in the real vectors (both made by cosign for a repository on a
+/// registry host, with no annotations).
+#[test]
+fn the_payload_rebuilt_for_a_pinned_digest_is_the_vectors_exact_bytes() {
+    let key = read("key/payload.json");
+    let image = ImageRef::parse(&format!("{BUSYBOX}@{BUSYBOX_DIGEST}")).unwrap();
+    let digest = Digest::parse(BUSYBOX_DIGEST).unwrap();
+    assert!(
+        expected_payloads(&image, &digest).contains(&key.into_bytes()),
+        "{:?}",
+        expected_payloads(&image, &digest)
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect::<Vec<_>>()
+    );
+    let (_, image, digest) = legacy_keyless(Identity::Exact(String::new()), "");
+    let legacy = read("keyless-legacy/payload.json");
+    assert!(expected_payloads(&image, &digest).contains(&legacy.into_bytes()));
+    // Another digest is another payload.
+    let other = Digest::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+    assert!(
+        !expected_payloads(&image, &other)
+            .contains(&read("keyless-legacy/payload.json").into_bytes())
+    );
 }

@@ -4,6 +4,9 @@
 
 use std::path::Path;
 
+use chartpin::reference::{Digest, ImageRef};
+use chartpin::verify::signature::expected_payloads;
+
 use crate::support::cli::{Run, chartpin};
 use crate::support::cosign::{self, Job, KeySigner};
 use crate::support::proxy::{Fault, Proxy};
@@ -18,6 +21,17 @@ fn codes(run: &Run) -> Vec<String> {
         .iter()
         .map(|f| f["code"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// Exit 1 with exactly one finding, `code`.
+#[track_caller]
+fn refused(run: &Run, code: &str) {
+    assert_eq!(
+        (run.code, codes(run)),
+        (1, vec![code.to_string()]),
+        "{}",
+        run.all()
+    );
 }
 
 fn pinned(reg_host: &str, img: &PushedImage) -> String {
@@ -107,12 +121,7 @@ fn tampered_and_missing_signatures_are_refused_with_their_codes() {
     j.payload_digest = Some(format!("sha256:{}", "1".repeat(64)));
     cosign::push_tag_scheme(&reg, "t/moved", &moved.digest, &signer.sign(&[j]));
     let run = verify_key(&pinned(&reg.host, &moved), &key, &[]);
-    assert_eq!(
-        (run.code, codes(&run)),
-        (1, vec!["signature-invalid".to_string()]),
-        "{}",
-        run.all()
-    );
+    refused(&run, "signature-invalid");
     assert!(
         run.stdout.contains("its payload signs sha256:1111"),
         "{}",
@@ -128,12 +137,7 @@ fn tampered_and_missing_signatures_are_refused_with_their_codes() {
     signed[0].signature = base64_encode(&raw);
     cosign::push_tag_scheme(&reg, "t/flipped", &flipped.digest, &signed);
     let run = verify_key(&pinned(&reg.host, &flipped), &key, &[]);
-    assert_eq!(
-        (run.code, codes(&run)),
-        (1, vec!["signature-invalid".to_string()]),
-        "{}",
-        run.all()
-    );
+    refused(&run, "signature-invalid");
 
     // Signed with another key.
     let foreign = reg.push_image("t/foreign", None, "foreign");
@@ -144,22 +148,12 @@ fn tampered_and_missing_signatures_are_refused_with_their_codes() {
         &other.sign(&[job(&reg, &foreign)]),
     );
     let run = verify_key(&pinned(&reg.host, &foreign), &key, &[]);
-    assert_eq!(
-        (run.code, codes(&run)),
-        (1, vec!["signature-invalid".to_string()]),
-        "{}",
-        run.all()
-    );
+    refused(&run, "signature-invalid");
 
     // Not signed at all.
     let bare = reg.push_image("t/bare", None, "bare");
     let run = verify_key(&pinned(&reg.host, &bare), &key, &[]);
-    assert_eq!(
-        (run.code, codes(&run)),
-        (1, vec!["signature-missing".to_string()]),
-        "{}",
-        run.all()
-    );
+    refused(&run, "signature-missing");
 
     // Keyless-signed, checked against a key: valid, but not by the key.
     let keyless = reg.push_image("t/keyless", None, "keyless");
@@ -171,12 +165,7 @@ fn tampered_and_missing_signatures_are_refused_with_their_codes() {
     );
     cosign::push_tag_scheme(&reg, "t/keyless", &keyless.digest, &signed);
     let run = verify_key(&pinned(&reg.host, &keyless), &key, &[]);
-    assert_eq!(
-        (run.code, codes(&run)),
-        (1, vec!["signature-untrusted".to_string()]),
-        "{}",
-        run.all()
-    );
+    refused(&run, "signature-untrusted");
 
     // A good signature beside a bad one is enough.
     let mixed = reg.push_image("t/mixed", None, "mixed");
@@ -185,6 +174,123 @@ fn tampered_and_missing_signatures_are_refused_with_their_codes() {
     cosign::push_tag_scheme(&reg, "t/mixed", &mixed.digest, &signed);
     let run = verify_key(&pinned(&reg.host, &mixed), &key, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
+}
+
+/// cosign's usual payload (no annotations) is rebuilt from the pinned
+/// repository and digest, not fetched: the signature manifest is the only
+/// request a signed image costs beyond plain `verify`. Any other payload
+/// is fetched, and refused when the bytes served are not the ones named.
+#[test]
+fn a_payload_in_cosigns_usual_form_is_not_fetched_and_any_other_is_fetched_and_checked() {
+    let reg = Registry::start();
+    let proxy = Proxy::start(&reg.host);
+    let dir = tempfile::tempdir().unwrap();
+    let signer = KeySigner::new(&dir.path().join("k"), "p256");
+    let key = signer.public_key();
+    let at_proxy = |img: &PushedImage| format!("{}/{}@{}", proxy.host, img.repo, img.digest);
+    let job_at_proxy =
+        |img: &PushedImage| Job::new(&format!("{}/{}", proxy.host, img.repo), &img.digest);
+    let requests_for = |repo: &str| -> Vec<String> {
+        proxy
+            .request_log()
+            .into_iter()
+            .filter(|l| l.contains(&format!("/v2/{repo}/")))
+            .collect()
+    };
+
+    // The usual form: the independent signer writes the very bytes chartpin
+    // rebuilds, and no blob is asked for.
+    let usual = reg.push_image("f/usual", None, "usual");
+    let signed = signer.sign(&[job_at_proxy(&usual)]);
+    let image = ImageRef::parse(&at_proxy(&usual)).unwrap();
+    let digest = Digest::parse(&usual.digest).unwrap();
+    assert!(
+        expected_payloads(&image, &digest).contains(&signed[0].payload.clone().into_bytes()),
+        "{}",
+        signed[0].payload
+    );
+    cosign::push_tag_scheme(&reg, "f/usual", &usual.digest, &signed);
+    let run = verify_key(&at_proxy(&usual), &key, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let tag = usual.digest.replacen(':', "-", 1);
+    assert_eq!(
+        requests_for("f/usual"),
+        [
+            format!("GET /v2/f/usual/manifests/{}", usual.digest),
+            format!("GET /v2/f/usual/manifests/{tag}.sig"),
+        ],
+        "one request beyond plain verify: no payload blob, no referrers"
+    );
+    // What is verified is the bytes the descriptor names; a registry that
+    // would serve others for that blob is not asked.
+    proxy.inject_where(Some("GET"), "/blobs/", Fault::CorruptBody, None);
+    let run = verify_key(&at_proxy(&usual), &key, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    proxy.clear();
+
+    // The usual form with one bit of the signature flipped: refused, unfetched.
+    let flipped = reg.push_image("f/flipped", None, "flipped");
+    let mut signed = signer.sign(&[job_at_proxy(&flipped)]);
+    let mut raw = base64_decode(&signed[0].signature);
+    raw[8] ^= 0x01;
+    signed[0].signature = base64_encode(&raw);
+    cosign::push_tag_scheme(&reg, "f/flipped", &flipped.digest, &signed);
+    let run = verify_key(&at_proxy(&flipped), &key, &[]);
+    refused(&run, "signature-invalid");
+    assert!(
+        !requests_for("f/flipped")
+            .iter()
+            .any(|l| l.contains("/blobs/")),
+        "{:?}",
+        proxy.request_log()
+    );
+
+    // Annotations (`cosign sign -a`): the payload is fetched and verifies.
+    let annotated = reg.push_image("f/annotated", None, "annotated");
+    let mut j = job_at_proxy(&annotated);
+    j.optional = Some(serde_json::json!({"commit": "0123abc", "ci": "yes"}));
+    let signed = signer.sign(&[j]);
+    assert!(
+        signed[0]
+            .payload
+            .ends_with(r#""optional":{"ci":"yes","commit":"0123abc"}}"#)
+    );
+    cosign::push_tag_scheme(&reg, "f/annotated", &annotated.digest, &signed);
+    let run = verify_key(&at_proxy(&annotated), &key, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        requests_for("f/annotated")
+            .iter()
+            .filter(|l| l.contains("/blobs/sha256:"))
+            .count(),
+        1,
+        "{:?}",
+        proxy.request_log()
+    );
+    // The same, with the blob's bytes changed on the way: refused.
+    proxy.inject_where(Some("GET"), "/blobs/", Fault::CorruptBody, None);
+    let run = verify_key(&at_proxy(&annotated), &key, &[]);
+    refused(&run, "signature-invalid");
+    assert!(run.stdout.contains("does not hash to"), "{}", run.all());
+    proxy.clear();
+
+    // A payload altered after signing (the descriptor names the altered
+    // bytes, which are not the usual form): fetched, and refused.
+    let altered = reg.push_image("f/altered", None, "altered");
+    let mut signed = signer.sign(&[job_at_proxy(&altered)]);
+    signed[0].payload = signed[0]
+        .payload
+        .replace("\"optional\":null", "\"optional\":{\"x\":\"y\"}");
+    cosign::push_tag_scheme(&reg, "f/altered", &altered.digest, &signed);
+    let run = verify_key(&at_proxy(&altered), &key, &[]);
+    refused(&run, "signature-invalid");
+    assert!(
+        requests_for("f/altered")
+            .iter()
+            .any(|l| l.contains("/blobs/")),
+        "{:?}",
+        proxy.request_log()
+    );
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -313,12 +419,7 @@ fn keyless_signatures_verify_offline_against_the_trusted_root_and_the_identity()
         root.to_str().unwrap(),
     ])
     .run();
-    assert_eq!(
-        (run.code, codes(&run)),
-        (1, vec!["signature-invalid".to_string()]),
-        "{}",
-        run.all()
-    );
+    refused(&run, "signature-invalid");
 }
 
 /// The referrers API, answered by the proxy in front of a registry that
@@ -590,6 +691,42 @@ fn a_chart_config_can_require_signatures() {
     let run = chartpin(&["verify", c]).run();
     assert!(
         run.code == 2 && run.stderr.contains("missing.pub"),
+        "{}",
+        run.all()
+    );
+    // The same builder as the flags', its errors in the config's terms.
+    std::fs::write(dir.path().join("root.json"), "{}").unwrap();
+    std::fs::write(
+        chart.join(".chartpin.yaml"),
+        "signature:\n  certificateIdentityRegexp: \"(unclosed\"\n  certificateOidcIssuer: https://issuer.test\n  trustedRoot: ../root.json\n",
+    )
+    .unwrap();
+    let run = chartpin(&["verify", c]).run();
+    assert!(
+        run.code == 2
+            && run.stderr.contains(
+                "`signature.certificateIdentityRegexp`: `(unclosed` is not a valid regular expression"
+            ),
+        "{}",
+        run.all()
+    );
+    let run = chartpin(&[
+        "verify",
+        &pinned(&reg.host, &img),
+        "--signature",
+        "--certificate-identity-regexp",
+        "(unclosed",
+        "--certificate-oidc-issuer",
+        "https://issuer.test",
+        "--trusted-root",
+        dir.path().join("root.json").to_str().unwrap(),
+    ])
+    .run();
+    assert!(
+        run.code == 2
+            && run.stderr.contains(
+                "--certificate-identity-regexp `(unclosed` is not a valid regular expression"
+            ),
         "{}",
         run.all()
     );

@@ -7,8 +7,10 @@
 //! OCI 1.1 referrers (`GET /v2/<name>/referrers/<digest>`, falling back to
 //! the referrers tag schema `sha256-<hex>` when the API answers 404), whose
 //! cosign signature artifacts have the same layers. The tag scheme is read
-//! first; the referrers only when it gives no verified signature, so an
-//! image signed the usual way costs two requests more than plain `verify`.
+//! first; the referrers only when it gives no verified signature. A payload
+//! in cosign's usual form is rebuilt rather than fetched (see `layers`),
+//! so an image signed the usual way costs one request more than plain
+//! `verify`: the signature manifest.
 //!
 //! Each candidate signature gets a [`Verdict`]: `Verified` (valid and
 //! allowed), `Untrusted` (valid, but by a certificate or identity the policy
@@ -94,10 +96,9 @@ impl Identity {
     }
 
     /// The pattern anchored, so that it must match a whole name.
-    pub fn regexp(pattern: &str) -> Result<Identity, String> {
+    pub fn regexp(pattern: &str) -> Result<Identity, regex::Error> {
         regex::Regex::new(&format!("^(?:{pattern})$"))
             .map(|re| Identity::Regexp(pattern.to_string(), re))
-            .map_err(|e| format!("--certificate-identity-regexp `{pattern}` is not a valid regular expression: {e}"))
     }
 }
 
@@ -131,43 +132,100 @@ pub struct SignaturePolicy {
     pub recursive: bool,
 }
 
+/// The settings a policy is built from, as the `--signature` flags or a
+/// `.chartpin.yaml` `signature:` give them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PolicySettings<'a> {
+    pub key: Option<&'a Path>,
+    pub certificate_identity: Option<&'a str>,
+    pub certificate_identity_regexp: Option<&'a str>,
+    pub certificate_oidc_issuer: Option<&'a str>,
+    pub trusted_root: Option<&'a Path>,
+    pub recursive: bool,
+}
+
+/// Why settings make no policy; each caller words it in its own terms
+/// (the flag, or the config key).
+#[derive(Debug)]
+pub enum PolicyError {
+    /// Neither a key nor an identity.
+    NoIdentity,
+    /// Keyless without the issuer.
+    NoIssuer,
+    /// Keyless without the trusted root.
+    NoTrustedRoot,
+    /// The identity regexp does not compile: the pattern and why.
+    BadRegexp(String, regex::Error),
+    /// The key or trusted root file is unreadable or malformed.
+    Input(InputError),
+}
+
+impl From<InputError> for PolicyError {
+    fn from(e: InputError) -> Self {
+        PolicyError::Input(e)
+    }
+}
+
 impl SignaturePolicy {
+    /// The policy `s` describes: a key, else a keyless identity (exact,
+    /// else the regexp) with its issuer and trusted root.
+    pub fn build(s: PolicySettings<'_>) -> Result<SignaturePolicy, PolicyError> {
+        let trust = if let Some(file) = s.key {
+            Trust::Key {
+                file: file.to_path_buf(),
+                key: Self::load_key(file)?,
+            }
+        } else {
+            let identity = match (s.certificate_identity, s.certificate_identity_regexp) {
+                (Some(i), _) => Identity::Exact(i.to_string()),
+                (None, Some(re)) => {
+                    Identity::regexp(re).map_err(|e| PolicyError::BadRegexp(re.to_string(), e))?
+                }
+                (None, None) => return Err(PolicyError::NoIdentity),
+            };
+            Trust::Keyless {
+                identity,
+                issuer: s
+                    .certificate_oidc_issuer
+                    .ok_or(PolicyError::NoIssuer)?
+                    .to_string(),
+                root: TrustedRoot::load(s.trusted_root.ok_or(PolicyError::NoTrustedRoot)?)?,
+            }
+        };
+        Ok(SignaturePolicy {
+            trust,
+            recursive: s.recursive,
+        })
+    }
+
     /// The policy a `.chartpin.yaml` `signature:` names (read from `config_file`).
     pub fn from_config(
         c: &crate::config::SignatureConfig,
         config_file: &Path,
     ) -> Result<SignaturePolicy, InputError> {
-        let trust = if let Some(file) = &c.key {
-            Trust::Key {
-                file: file.clone(),
-                key: Self::load_key(file)?,
-            }
-        } else {
-            let identity = match (&c.certificate_identity, &c.certificate_identity_regexp) {
-                (Some(i), _) => Identity::Exact(i.clone()),
-                (None, Some(re)) => Identity::regexp(re).map_err(|e| {
-                    InputError::file(
-                        config_file,
-                        format!(
-                            "`signature.certificateIdentityRegexp`: {}",
-                            e.trim_start_matches("--certificate-identity-regexp ")
-                        ),
-                    )
-                })?,
-                (None, None) => unreachable!("the config reader requires an identity"),
-            };
-            let (Some(issuer), Some(root)) = (&c.certificate_oidc_issuer, &c.trusted_root) else {
-                unreachable!("the config reader requires an issuer and a trusted root")
-            };
-            Trust::Keyless {
-                identity,
-                issuer: issuer.clone(),
-                root: TrustedRoot::load(root)?,
-            }
-        };
-        Ok(SignaturePolicy {
-            trust,
+        Self::build(PolicySettings {
+            key: c.key.as_deref(),
+            certificate_identity: c.certificate_identity.as_deref(),
+            certificate_identity_regexp: c.certificate_identity_regexp.as_deref(),
+            certificate_oidc_issuer: c.certificate_oidc_issuer.as_deref(),
+            trusted_root: c.trusted_root.as_deref(),
             recursive: c.recursive,
+        })
+        .map_err(|e| {
+            let why = match e {
+                PolicyError::Input(e) => return e,
+                PolicyError::BadRegexp(re, e) => format!(
+                    "`signature.certificateIdentityRegexp`: `{re}` is not a valid regular expression: {e}"
+                ),
+                PolicyError::NoIdentity => {
+                    "`signature` needs `key`, or `certificateIdentity` (or `certificateIdentityRegexp`)".into()
+                }
+                PolicyError::NoIssuer => {
+                    "keyless `signature` needs `certificateOidcIssuer`".into()
+                }
+                PolicyError::NoTrustedRoot => "keyless `signature` needs `trustedRoot`".into(),
+            };
+            InputError::file(config_file, why)
         })
     }
 
@@ -271,7 +329,7 @@ pub async fn check(
 ) -> Result<Outcome, RegistryError> {
     let mut verdicts = Vec::new();
     let tag = format!("{}-{}.sig", digest.algorithm().as_str(), digest.hex());
-    for c in from_tag(client, image, &tag).await? {
+    for c in from_tag(client, image, digest, &tag).await? {
         verdicts.push(judge(&c, image, digest, policy));
     }
     if !verdicts.iter().any(|v| matches!(v.1, Verdict::Verified(_))) {
@@ -327,6 +385,7 @@ fn best(verdicts: Vec<(String, Verdict)>, digest: &Digest) -> Outcome {
 async fn from_tag(
     client: &RegistryClient,
     image: &ImageRef,
+    digest: &Digest,
     tag: &str,
 ) -> Result<Vec<Candidate>, RegistryError> {
     let Some(body) = client.get_manifest(image, tag).await? else {
@@ -338,16 +397,27 @@ async fn from_tag(
             format!("the signature tag {tag} holds something that is not an OCI image manifest"),
         )
     })?;
-    layers(client, image, &manifest, &format!("tag {tag}")).await
+    layers(client, image, digest, &manifest, &format!("tag {tag}")).await
 }
 
+/// The simple-signing layers of one signature manifest, with their payloads.
+///
+/// A payload whose bytes are known without asking is not fetched: cosign
+/// writes the payload for `repo@digest` in one deterministic form
+/// ([`expected_payloads`]), so when one of those forms hashes to the
+/// layer's digest it is, byte for byte, the blob the registry would serve
+/// (the descriptor names it by its hash), and the signature is verified
+/// over it just the same. Any other payload (annotations in `optional`, a
+/// claimed identity, another signer's spacing) is fetched.
 async fn layers(
     client: &RegistryClient,
     image: &ImageRef,
+    digest: &Digest,
     manifest: &SignatureManifest,
     place: &str,
 ) -> Result<Vec<Candidate>, RegistryError> {
     let mut out = Vec::new();
+    let mut expected: Option<Vec<Vec<u8>>> = None;
     for layer in manifest
         .layers
         .iter()
@@ -359,13 +429,23 @@ async fn layers(
                 "its layer digest `{}` is not a digest",
                 layer.digest
             )),
-            Ok(d) => match client.get_blob(image, &d).await? {
-                None => Err(format!("the registry has no payload blob {d}")),
-                Some(bytes) if digest_of(d.algorithm(), &bytes) != d.to_string() => {
-                    Err(format!("the payload blob served does not hash to {d}"))
+            Ok(d) => {
+                let known = expected
+                    .get_or_insert_with(|| expected_payloads(image, digest))
+                    .iter()
+                    .find(|p| digest_of(d.algorithm(), p) == d.to_string())
+                    .cloned();
+                match known {
+                    Some(bytes) => Ok(bytes),
+                    None => match client.get_blob(image, &d).await? {
+                        None => Err(format!("the registry has no payload blob {d}")),
+                        Some(bytes) if digest_of(d.algorithm(), &bytes) != d.to_string() => {
+                            Err(format!("the payload blob served does not hash to {d}"))
+                        }
+                        Some(bytes) => Ok(bytes),
+                    },
                 }
-                Some(bytes) => Ok(bytes),
-            },
+            }
         };
         out.push(Candidate {
             place: place.to_string(),
@@ -463,9 +543,38 @@ async fn from_referrers(
             });
             continue;
         }
-        out.extend(layers(client, image, &manifest, &place).await?);
+        out.extend(layers(client, image, digest, &manifest, &place).await?);
     }
     Ok((out, unsupported))
+}
+
+/// The simple-signing payloads cosign writes for `image` at `digest` when
+/// no annotations are given: Go's `encoding/json` of sigstore's
+/// `payload.SimpleContainerImage` (fields in declaration order, no spaces,
+/// `"optional":null`), with `docker-reference` the repository as
+/// go-containerregistry names it (`index.docker.io/library/nginx` on Docker
+/// Hub) or as chartpin normalises it (`docker.io/library/nginx`) or as
+/// written. Distinct forms only; none of these characters needs escaping,
+/// since a repository name is lowercase ASCII, digits, `.`, `_`, `-`, `/`
+/// and a `host:port`.
+pub fn expected_payloads(image: &ImageRef, digest: &Digest) -> Vec<Vec<u8>> {
+    let mut names = Vec::new();
+    if image.registry() == crate::reference::DOCKER_HUB {
+        names.push(format!("index.docker.io/{}", image.repository()));
+    }
+    names.push(image.name());
+    names.push(image.written_name());
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for name in names {
+        let p = format!(
+            r#"{{"critical":{{"identity":{{"docker-reference":"{name}"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"{PAYLOAD_TYPE}"}},"optional":null}}"#
+        )
+        .into_bytes();
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 fn b64(s: &str) -> Option<Vec<u8>> {
@@ -613,4 +722,58 @@ pub fn check_payload(payload: &[u8], image: &ImageRef, digest: &Digest) -> Resul
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(image: &str) -> Vec<String> {
+        let image = ImageRef::parse(image).unwrap();
+        let digest = image.digest().unwrap().clone();
+        expected_payloads(&image, &digest)
+            .iter()
+            .map(|p| {
+                let v: serde_json::Value = serde_json::from_slice(p).unwrap();
+                assert_eq!(check_payload(p, &image, &digest), Ok(()));
+                v["critical"]["identity"]["docker-reference"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn expected_payloads_name_the_repository_as_cosign_and_chartpin_write_it() {
+        let d = format!("sha256:{}", "b".repeat(64));
+        assert_eq!(
+            names(&format!("nginx@{d}")),
+            [
+                "index.docker.io/library/nginx",
+                "docker.io/library/nginx",
+                "nginx"
+            ]
+        );
+        assert_eq!(
+            names(&format!("docker.io/mgreau/cosign-test:v1@{d}")),
+            [
+                "index.docker.io/mgreau/cosign-test",
+                "docker.io/mgreau/cosign-test"
+            ]
+        );
+        assert_eq!(
+            names(&format!("127.0.0.1:5000/shop/app@{d}")),
+            ["127.0.0.1:5000/shop/app"]
+        );
+        let image = ImageRef::parse(&format!("ghcr.io/o/a@{d}")).unwrap();
+        let digest = image.digest().unwrap().clone();
+        assert_eq!(
+            expected_payloads(&image, &digest),
+            [format!(
+                r#"{{"critical":{{"identity":{{"docker-reference":"ghcr.io/o/a"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"cosign container image signature"}},"optional":null}}"#
+            )
+            .into_bytes()]
+        );
+    }
 }

@@ -48,13 +48,16 @@ pub struct Signed {
 }
 
 /// What to sign: `reference` (host/repo) at `digest`; `payload_digest`
-/// makes the payload name another digest.
+/// makes the payload name another digest; `optional` is the payload's
+/// `optional` object (`cosign sign -a k=v`), `null` when `None`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Job {
     pub reference: String,
     pub digest: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optional: Option<serde_json::Value>,
 }
 
 impl Job {
@@ -63,6 +66,7 @@ impl Job {
             reference: reference.to_string(),
             digest: digest.to_string(),
             payload_digest: None,
+            optional: None,
         }
     }
 }

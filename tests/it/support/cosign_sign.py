@@ -12,8 +12,13 @@ simple-signing payloads and signs them as cosign does:
 
 A job is {"reference": "host/repo", "digest": "sha256:…"} with optional
 "payload_digest" (the digest the payload names, to make a payload for
-another image). ECDSA P-256 signs SHA-256 of the payload (DER signature),
-Ed25519 signs the payload; base64 as in cosign's annotation.
+another image) and "optional" (an object: the annotations `cosign sign -a
+k=v` writes into the payload; absent, `null` as cosign writes). The payload
+is in cosign's exact byte form: Go's encoding/json of sigstore's
+SimpleContainerImage, no spaces, struct fields in declaration order (which
+is also sorted order) and map keys sorted. ECDSA P-256 signs SHA-256 of the
+payload (DER signature), Ed25519 signs the payload; base64 as in cosign's
+annotation.
 """
 import base64
 import datetime
@@ -38,9 +43,10 @@ def payload(job):
                 "image": {"docker-manifest-digest": job.get("payload_digest", job["digest"])},
                 "type": "cosign container image signature",
             },
-            "optional": None,
+            "optional": job.get("optional"),
         },
         separators=(",", ":"),
+        sort_keys=True,
     ).encode()
 
 
