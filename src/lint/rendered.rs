@@ -539,7 +539,8 @@ fn find_whole(text: &str, reference: &str) -> Option<usize> {
 }
 
 /// The finding location of a rendered image: the template line that writes
-/// it literally, else the template file, else the stream itself.
+/// it literally (when only one line does), else the template file, else the
+/// stream itself.
 fn place(src: &SourceFile, img: RenderedImage, charts: &[&Chart]) -> FoundImage {
     let what = img.describe();
     let source = img.template.as_deref();
@@ -547,7 +548,13 @@ fn place(src: &SourceFile, img: RenderedImage, charts: &[&Chart]) -> FoundImage 
     let literal = chart.and_then(|(_, tpl)| {
         Some(&img.reference)
             .filter(|r| !r.is_empty())
-            .and_then(|r| find_whole(&tpl.text, r))
+            .and_then(|r| {
+                // Only a line that is the one place: two literal copies of
+                // the reference leave the template file without a line.
+                let at = find_whole(&tpl.text, r)?;
+                let end = at + r.len();
+                find_whole(&tpl.text[end..], r).is_none().then_some(at)
+            })
             .map(|at| (tpl, Span::new(at, at + img.reference.len())))
     });
     let (file, span) = literal.unwrap_or((src, img.span));
