@@ -645,6 +645,28 @@ mod tests {
         assert_eq!(nginx.location.position, None);
     }
 
+    #[test]
+    fn a_literal_written_twice_leaves_the_template_without_a_line() {
+        let chart_src = crate::chart::Chart::in_memory(
+            "charts/app",
+            "app",
+            [(
+                "templates/deploy.yaml".to_string(),
+                SourceFile::new(
+                    "charts/app/templates/deploy.yaml",
+                    "spec:\n  image: \"nginx:1.25\"\n  image: nginx:1.25\n",
+                ),
+            )]
+            .into_iter()
+            .collect(),
+        );
+        let src = SourceFile::new("rendered.yaml", STREAM);
+        let scan = scan(&src, &[&chart_src]).unwrap();
+        let nginx = &scan.images[1];
+        assert_eq!(nginx.file(), Path::new("charts/app/templates/deploy.yaml"));
+        assert_eq!(nginx.location.position, None);
+    }
+
     const SHAPES: &str = r#"# Source: op/templates/deploy.yaml
 apiVersion: apps/v1
 kind: Deployment
