@@ -539,7 +539,8 @@ fn find_whole(text: &str, reference: &str) -> Option<usize> {
 }
 
 /// The finding location of a rendered image: the template line that writes
-/// it literally, else the template file, else the stream itself.
+/// it literally (when only one line does), else the template file, else the
+/// stream itself.
 fn place(src: &SourceFile, img: RenderedImage, charts: &[&Chart]) -> FoundImage {
     let what = img.describe();
     let source = img.template.as_deref();
@@ -547,7 +548,13 @@ fn place(src: &SourceFile, img: RenderedImage, charts: &[&Chart]) -> FoundImage 
     let literal = chart.and_then(|(_, tpl)| {
         Some(&img.reference)
             .filter(|r| !r.is_empty())
-            .and_then(|r| find_whole(&tpl.text, r))
+            .and_then(|r| {
+                // Only a line that is the one place: two literal copies of
+                // the reference leave the template file without a line.
+                let at = find_whole(&tpl.text, r)?;
+                let end = at + r.len();
+                find_whole(&tpl.text[end..], r).is_none().then_some(at)
+            })
             .map(|at| (tpl, Span::new(at, at + img.reference.len())))
     });
     let (file, span) = literal.unwrap_or((src, img.span));
@@ -633,6 +640,28 @@ mod tests {
         let template = chart_src.file("templates/deploy.yaml").unwrap();
         let lc = busybox.location.line_col_in(template).unwrap();
         assert_eq!((lc.line, lc.column), (3, 10));
+        let nginx = &scan.images[1];
+        assert_eq!(nginx.file(), Path::new("charts/app/templates/deploy.yaml"));
+        assert_eq!(nginx.location.position, None);
+    }
+
+    #[test]
+    fn a_literal_written_twice_leaves_the_template_without_a_line() {
+        let chart_src = crate::chart::Chart::in_memory(
+            "charts/app",
+            "app",
+            [(
+                "templates/deploy.yaml".to_string(),
+                SourceFile::new(
+                    "charts/app/templates/deploy.yaml",
+                    "spec:\n  image: \"nginx:1.25\"\n  image: nginx:1.25\n",
+                ),
+            )]
+            .into_iter()
+            .collect(),
+        );
+        let src = SourceFile::new("rendered.yaml", STREAM);
+        let scan = scan(&src, &[&chart_src]).unwrap();
         let nginx = &scan.images[1];
         assert_eq!(nginx.file(), Path::new("charts/app/templates/deploy.yaml"));
         assert_eq!(nginx.location.position, None);

@@ -159,11 +159,18 @@ pub(super) fn findings(
                 });
             }
         }
-        // The first of the best (file order breaks ties).
-        let Some(a) = anchors
-            .into_iter()
-            .reduce(|b, a| if a.rank < b.rank { a } else { b })
-        else {
+        let Some(a) = unique_best(anchors, images, r) else {
+            // Several places produce the same image, or none: the template
+            // file, without a line that might be the wrong one.
+            let mut found = found;
+            if found
+                .location
+                .as_ref()
+                .is_some_and(|l| l.position.is_some())
+                && !placed_at_literal(images, r)
+            {
+                found.location = Some(crate::source::Location::file(r.file()));
+            }
             out.push(found);
             continue;
         };
@@ -209,6 +216,63 @@ pub(super) fn findings(
         out.push(g);
     }
     out
+}
+
+/// The one place that produces rendered image `r`: the best-ranked anchor,
+/// when it is the only one at its rank (anchors at the same location count
+/// once). Values sites that tie are told apart by the template the image
+/// renders from: when exactly one of them is what a static template image
+/// of that file reads (`{{ .Values.a.image.repository }}` reads `a.image`),
+/// that one. Otherwise `None`: lint does not guess.
+fn unique_best<'a>(
+    anchors: Vec<Anchor<'a>>,
+    images: &[FoundImage],
+    r: &FoundImage,
+) -> Option<Anchor<'a>> {
+    let best = anchors.iter().map(|a| a.rank).min()?;
+    let mut tied: Vec<Anchor<'a>> = Vec::new();
+    for a in anchors.into_iter().filter(|a| a.rank == best) {
+        let same = |b: &Anchor<'_>| b.file == a.file && b.location == a.location;
+        if !tied.iter().any(same) {
+            tied.push(a);
+        }
+    }
+    if tied.len() == 1 {
+        return tied.pop();
+    }
+    // Values sites the rendering template reads.
+    let read: Vec<&String> = images
+        .iter()
+        .filter(|i| i.origin == ImageOrigin::Template && i.file() == r.file())
+        .flat_map(|i| &i.values_paths)
+        .collect();
+    let mut read_by_template: Vec<Anchor<'a>> = tied
+        .into_iter()
+        .filter(|a| {
+            a.rank.0 == 0
+                && a.path.is_some_and(|p| {
+                    read.iter()
+                        .any(|u| u.as_str() == p || u.starts_with(&format!("{p}.")))
+                })
+        })
+        .collect();
+    (read_by_template.len() == 1)
+        .then(|| read_by_template.pop())
+        .flatten()
+}
+
+/// Whether the rendered image sits at the one template line that writes it
+/// literally (so its line is not a guess).
+fn placed_at_literal(images: &[FoundImage], r: &FoundImage) -> bool {
+    let literals = images
+        .iter()
+        .filter(|i| {
+            i.origin == ImageOrigin::Template
+                && i.file() == r.file()
+                && super::canonical(&i.reference) == super::canonical(&r.reference)
+        })
+        .count();
+    literals <= 1
 }
 
 fn canonical(r: Option<&str>) -> Option<String> {

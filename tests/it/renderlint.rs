@@ -398,3 +398,102 @@ fn release_accepts_a_chart_pinned_through_an_inline_conditional() {
         assert!(values.contains(&pushed.digest), "{values}");
     }
 }
+
+/// The JSON finding for `image`, with its file (relative to `dir`), line and column.
+fn located(doc: &serde_json::Value, dir: &Path, image: &str) -> Vec<(String, u64, u64, String)> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["image"] == image)
+        .map(|f| {
+            let file = f["file"].as_str().unwrap();
+            let rel = Path::new(file)
+                .strip_prefix(dir)
+                .map_or(file.to_string(), |p| p.display().to_string());
+            (
+                rel,
+                f["line"].as_u64().unwrap(),
+                f["column"].as_u64().unwrap(),
+                f["path"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `lint --render` points each mutable rendered image back to the one
+/// values site or template line that produced it: a values site read by the
+/// rendering template (chosen among two sites holding the same image by
+/// which the template reads), a literal in a template; and an image string
+/// two sites produce in one template keeps the template file, no line.
+#[test]
+fn render_lint_points_at_the_values_site_or_template_line_that_produced_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "app/Chart.yaml",
+                "apiVersion: v2\nname: app\nversion: 0.1.0\nappVersion: \"1.0\"\n",
+            ),
+            (
+                "app/values.yaml",
+                "web:\n  image:\n    repository: quay.io/acme/web\n    tag: \"1.2.3\"\n\
+                 api:\n  image:\n    repository: quay.io/acme/shared\n    tag: \"2.0\"\n\
+                 unused:\n  image:\n    repository: quay.io/acme/shared\n    tag: \"2.0\"\n\
+                 a:\n  image:\n    repository: quay.io/acme/twice\n    tag: \"3.0\"\n\
+                 b:\n  image:\n    repository: quay.io/acme/twice\n    tag: \"3.0\"\n",
+            ),
+            (
+                "app/templates/deploy.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n\
+                 \x20       - name: web\n          image: \"{{ .Values.web.image.repository }}:{{ .Values.web.image.tag }}\"\n\
+                 \x20       - name: api\n          image: \"{{ .Values.api.image.repository }}:{{ .Values.api.image.tag }}\"\n\
+                 \x20       - name: side\n          image: quay.io/acme/side:0.9\n",
+            ),
+            (
+                "app/templates/twice.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: twice\nspec:\n  template:\n    spec:\n      containers:\n\
+                 \x20       - name: a\n          image: \"{{ .Values.a.image.repository }}:{{ .Values.a.image.tag }}\"\n\
+                 \x20       - name: b\n          image: \"{{ .Values.b.image.repository }}:{{ .Values.b.image.tag }}\"\n",
+            ),
+        ],
+    );
+    let chart = dir.path().join("app");
+    let (code, doc) = lint_json(&[
+        "lint",
+        "--render",
+        "--format",
+        "json",
+        chart.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{doc}");
+    let at = |image: &str| located(&doc, &chart, image);
+    // The values site, at the tag to change, named by its values path.
+    assert_eq!(
+        at("quay.io/acme/web:1.2.3"),
+        [("values.yaml".to_string(), 4, 10, "web.image".to_string())]
+    );
+    // Two sites hold the image; the rendering template reads one of them.
+    assert_eq!(
+        at("quay.io/acme/shared:2.0"),
+        [("values.yaml".to_string(), 8, 10, "api.image".to_string())]
+    );
+    // A literal in a template: its line and column.
+    let side = at("quay.io/acme/side:0.9");
+    assert_eq!(side.len(), 1, "{doc}");
+    assert_eq!(
+        (side[0].0.as_str(), side[0].1, side[0].2),
+        ("templates/deploy.yaml", 14, 18)
+    );
+    // Two sites, both read by the template that renders the image: no line.
+    let twice = at("quay.io/acme/twice:3.0");
+    assert!(!twice.is_empty(), "{doc}");
+    for (file, line, column, _) in &twice {
+        assert_eq!(
+            (file.as_str(), *line, *column),
+            ("templates/twice.yaml", 0, 0),
+            "{doc}"
+        );
+    }
+}
