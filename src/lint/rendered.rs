@@ -615,20 +615,24 @@ mod tests {
         assert_eq!(skipped, [28, 30]);
     }
 
-    #[test]
-    fn source_comments_point_into_templates() {
-        let chart_src = crate::chart::Chart::in_memory(
+    /// A chart `app` under `charts/app` whose one template is `templates/deploy.yaml`.
+    fn app_chart(deploy: &str) -> crate::chart::Chart {
+        crate::chart::Chart::in_memory(
             "charts/app",
             "app",
             [(
                 "templates/deploy.yaml".to_string(),
-                SourceFile::new(
-                    "charts/app/templates/deploy.yaml",
-                    "spec:\n  image: busybox:1.36\n  image: busybox\n  image: {{ .Values.image }}\n",
-                ),
+                SourceFile::new("charts/app/templates/deploy.yaml", deploy),
             )]
             .into_iter()
             .collect(),
+        )
+    }
+
+    #[test]
+    fn source_comments_point_into_templates() {
+        let chart_src = app_chart(
+            "spec:\n  image: busybox:1.36\n  image: busybox\n  image: {{ .Values.image }}\n",
         );
         let src = SourceFile::new("rendered.yaml", STREAM);
         let scan = scan(&src, &[&chart_src]).unwrap();
@@ -647,19 +651,7 @@ mod tests {
 
     #[test]
     fn a_literal_written_twice_leaves_the_template_without_a_line() {
-        let chart_src = crate::chart::Chart::in_memory(
-            "charts/app",
-            "app",
-            [(
-                "templates/deploy.yaml".to_string(),
-                SourceFile::new(
-                    "charts/app/templates/deploy.yaml",
-                    "spec:\n  image: \"nginx:1.25\"\n  image: nginx:1.25\n",
-                ),
-            )]
-            .into_iter()
-            .collect(),
-        );
+        let chart_src = app_chart("spec:\n  image: \"nginx:1.25\"\n  image: nginx:1.25\n");
         let src = SourceFile::new("rendered.yaml", STREAM);
         let scan = scan(&src, &[&chart_src]).unwrap();
         let nginx = &scan.images[1];

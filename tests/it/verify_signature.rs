@@ -442,16 +442,7 @@ fn the_referrers_api_is_asked_first_and_garbage_from_it_is_unreachable() {
     let image = format!("{}/r/app@{}", proxy.host, img.digest);
 
     // Without the API (distribution answers 404) and no tag schema index: missing.
-    let run = chartpin(&[
-        "verify",
-        &image,
-        "--format",
-        "json",
-        "--signature",
-        "--key",
-        signer.public_key().to_str().unwrap(),
-    ])
-    .run();
+    let run = verify_key(&image, &signer.public_key(), &[]);
     assert_eq!(codes(&run), ["signature-missing"], "{}", run.all());
     assert!(
         proxy
@@ -501,16 +492,7 @@ fn the_referrers_api_is_asked_first_and_garbage_from_it_is_unreachable() {
         },
         None,
     );
-    let run = chartpin(&[
-        "verify",
-        &image,
-        "--format",
-        "json",
-        "--signature",
-        "--key",
-        signer.public_key().to_str().unwrap(),
-    ])
-    .run();
+    let run = verify_key(&image, &signer.public_key(), &[]);
     assert_eq!(run.code, 3, "{}", run.all());
     assert_eq!(codes(&run), ["registry-unreachable"], "{}", run.all());
     assert!(
