@@ -220,3 +220,21 @@ fn the_job_summary_shows_hostile_keys_as_text() {
         assert_eq!(cells, 5, "cells in {row:?} of\n{md}");
     }
 }
+
+#[test]
+fn verbose_log_lines_reach_the_terminal_escaped() {
+    // A hidden directory is named in `-v`'s "not searched" line; tracing's
+    // own escaping shows ESC but leaves a bare CR, a bidi override and a C1
+    // control raw.
+    let tmp = tempfile::tempdir().unwrap();
+    chart_at(&tmp.path().join("chart"), "image: nginx:latest\n");
+    std::fs::create_dir(tmp.path().join(".a\u{202e}b\rc\u{9b}2J\x1b[2J")).unwrap();
+    let run = chartpin(&["lint", "-v", "."]).current_dir(tmp.path()).run();
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("not searched for charts"),
+        "{}",
+        run.all()
+    );
+    assert_no_raw_control("lint -v naming a hostile directory", &run);
+}
