@@ -896,6 +896,16 @@ fn annotation_images_sit_at_their_exact_bytes() {
         at("  artifacthub.io/images: |\n    - stray\n    - image: nginx:1\n"),
         one(7, 14, "nginx:1")
     );
+    // So is `helm.sh/images` beside it.
+    assert_eq!(
+        at(
+            "  artifacthub.io/images: |\n    - stray\n    - image: nginx:1\n  helm.sh/images: |\n    - stray\n    - image: redis:7\n"
+        ),
+        vec![
+            (7, 14, "nginx:1".to_string()),
+            (10, 14, "redis:7".to_string())
+        ]
+    );
 }
 
 /// ingress-nginx's `digestChroot` is judged only when `chroot: true` renders
