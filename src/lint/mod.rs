@@ -264,8 +264,30 @@ pub fn lint_charts(charts: Vec<Chart>, opts: &LintOptions) -> Result<LintOutcome
         .collect();
     findings.extend(collected.findings);
     let mut rendered_candidates = Vec::new();
+    // A template image built wholly from one values site's keys (cert-manager's
+    // `{{ .repository }}:{{ default $.Chart.AppVersion .tag }}` inside `with
+    // .Values.acmesolver.image`) is that site's image, reported there.
+    let value_sites: Vec<(&Path, String)> = collected
+        .images
+        .iter()
+        .filter(|i| i.origin == ImageOrigin::Values && i.image_ref().is_some())
+        .filter_map(|i| Some((i.chart_root.as_path(), format!("{}.", i.path.as_ref()?))))
+        .collect();
+    let built_from_a_site = |img: &FoundImage| {
+        !img.values_paths.is_empty()
+            && value_sites.iter().any(|(root, site)| {
+                *root == img.chart_root
+                    && img
+                        .values_paths
+                        .iter()
+                        .all(|p| p.starts_with(site.as_str()))
+            })
+    };
     for img in &collected.images {
         if img.origin == ImageOrigin::Values {
+            continue;
+        }
+        if img.origin == ImageOrigin::Template && built_from_a_site(img) {
             continue;
         }
         if let Some(f) = rules::check(img) {

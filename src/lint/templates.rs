@@ -407,19 +407,23 @@ fn is_digest_key(key: &str) -> bool {
 }
 
 /// The text as Helm renders it with the chart's values, as far as
-/// `{{ if <digest field> }} … {{ else }} … {{ end }}` goes: the branch not
-/// taken, and the `if`/`else`/`end` actions of such a block, are taken out
-/// (newlines stay, so lines stay lines), and [`Live::file_offset`] maps
-/// back to the file. An inline conditional
+/// `{{ if <term> }} … {{ else }} … {{ end }}` and trim markers go: the
+/// branch not taken, and the `if`/`else`/`end` actions of such a block, are
+/// taken out, and so are the spaces and tabs a `{{-` or `-}}` trims (newlines
+/// stay, so lines stay lines); [`Live::file_offset`] maps back to the file.
+/// An inline conditional
 /// `{{ .repository }}{{ if .digest }}@{{ .digest }}{{ else }}:{{ .tag }}{{ end }}`
-/// so reads as the one reference it renders. Only conditions on a
-/// digest field are decided: they choose between a digest and a tag form of
-/// one image, so the branch not taken is never what runs with these values,
-/// whereas other conditions (`.Values.debug.enabled`) gate images a user
-/// may switch on, which lint must still see.
+/// so reads as the one reference it renders, and cert-manager's
+/// `{{- if .registry -}}{{ .registry }}/{{- end -}}{{ .repository }}{{- if (.digest) -}} @{{ .digest }}…`
+/// as its. A block on one line is decided on any one-term condition: it
+/// chooses how one value renders. A block over several lines is decided
+/// only on a digest field: that chooses between a digest and a tag form of
+/// one image, whereas other conditions (`.Values.debug.enabled`) gate images
+/// a user may switch on, which lint must still see.
 fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, Scope)]) -> Live {
     struct Block {
-        cond: Option<bool>,
+        /// Whether the branch is taken, and whether the condition is a digest field.
+        cond: Option<(bool, bool)>,
         open: Span,
         else_at: Option<Span>,
     }
@@ -430,17 +434,22 @@ fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, S
         let word = s.split_whitespace().next().unwrap_or("");
         match word {
             "if" => {
-                let toks = tokens(s["if".len()..].trim());
+                let arg = s["if".len()..].trim();
+                // `if (.digest)`: one term in parentheses is that term.
+                let arg = arg
+                    .strip_prefix('(')
+                    .and_then(|t| t.strip_suffix(')'))
+                    .unwrap_or(arg);
+                let toks = tokens(arg.trim());
                 let cond = match toks.as_slice() {
-                    [t] if t.starts_with(['.', '$'])
-                        && t.rsplit('.').next().is_some_and(is_digest_key) =>
-                    {
+                    [t] if t.starts_with(['.', '$']) => {
                         ctx.used.borrow_mut().clear();
                         match ctx.term(t, scope_at(scopes, a.span.start)) {
                             Val::Known(v) => Some(!v.trim().is_empty()),
                             Val::Missing => Some(false),
                             Val::Unknown => None,
                         }
+                        .map(|taken| (taken, t.rsplit('.').next().is_some_and(is_digest_key)))
                     }
                     _ => None,
                 };
@@ -467,7 +476,12 @@ fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, S
             }
             "end" => {
                 let Some(b) = stack.pop() else { continue };
-                let Some(taken) = b.cond else { continue };
+                let Some((taken, on_digest)) = b.cond else {
+                    continue;
+                };
+                if !on_digest && text[b.open.start..a.span.end].contains('\n') {
+                    continue;
+                }
                 let else_at = b.else_at;
                 blank.push(b.open);
                 blank.push(a.span);
@@ -488,6 +502,23 @@ fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, S
     let mut dropped = vec![false; text.len()];
     for span in blank {
         dropped[span.range()].fill(true);
+    }
+    // Trim markers: `{{- ` eats the spaces before the action, ` -}}` those after.
+    let horizontal = |b: &u8| *b == b' ' || *b == b'\t';
+    for a in acts {
+        if a.inner.starts_with("- ") || a.inner.starts_with("-\t") {
+            let before = text.as_bytes()[..a.span.start]
+                .iter()
+                .rev()
+                .take_while(|b| horizontal(b));
+            dropped[a.span.start - before.count()..a.span.start].fill(true);
+        }
+        if a.inner.ends_with(" -") || a.inner.ends_with("\t-") {
+            let after = text.as_bytes()[a.span.end..]
+                .iter()
+                .take_while(|b| horizontal(b));
+            dropped[a.span.end..a.span.end + after.count()].fill(true);
+        }
     }
     let mut bytes = Vec::with_capacity(text.len());
     let mut at = Vec::with_capacity(text.len() + 1);
@@ -1013,6 +1044,49 @@ mod tests {
             written.starts_with("{{ .repository }}") && written.ends_with("{{ .tag }}"),
             "{written}"
         );
+    }
+
+    #[test]
+    fn one_line_conditionals_and_trim_markers_render_as_helm_renders_them() {
+        // cert-manager 1.16's acmesolver flag: an optional registry, a
+        // parenthesised digest condition, a space the trim markers eat, and
+        // `default` called with the default first.
+        let tpl = concat!(
+            "{{- with .Values.acmesolver.image }}\n",
+            "- --acme-http01-solver-image={{- if .registry -}}{{ .registry }}/{{- end -}}{{ .repository }}{{- if (.digest) -}} @{{ .digest }}{{- else -}}:{{ default $.Chart.AppVersion .tag }} {{- end -}}\n",
+            "{{- end }}\n",
+        );
+        let d = format!("sha256:{}", "c".repeat(64));
+        let cases = [
+            (
+                "{repository: quay.io/j/solver}".to_string(),
+                "quay.io/j/solver:2.0.1".to_string(),
+            ),
+            (
+                "{registry: r.io, repository: j/solver, tag: v1}".to_string(),
+                "r.io/j/solver:v1".to_string(),
+            ),
+            (
+                format!("{{repository: quay.io/j/solver, digest: '{d}'}}"),
+                format!("quay.io/j/solver@{d}"),
+            ),
+        ];
+        for (image, want) in cases {
+            let s = scan_with(&format!("acmesolver:\n  image: {image}\n"), tpl);
+            assert_eq!(refs(&s), [want.as_str()], "{image}");
+            assert!(
+                s.findings.iter().all(|f| f.code != Code::UnresolvableImage),
+                "{image}: {:?}",
+                s.findings
+            );
+        }
+        // A condition that is not a digest field, over several lines, gates an
+        // image a user may switch on: it is still read.
+        let gated = scan_with(
+            "debug: false\n",
+            "{{- if .Values.debug }}\nimage: busybox:1.36\n{{- end }}\n",
+        );
+        assert_eq!(refs(&gated), ["busybox:1.36"]);
     }
 
     #[test]

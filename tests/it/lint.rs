@@ -1095,3 +1095,36 @@ fn render_takes_the_values_helm_needs() {
         missing.all()
     );
 }
+
+/// cert-manager's acmesolver: a flag built inline from one values block's
+/// keys is that block's image, reported once, at the block (where a pin
+/// goes), not again at the template line.
+#[test]
+fn a_template_image_built_from_one_values_site_is_reported_at_the_site_only() {
+    let dir = chart(&[
+        (
+            "Chart.yaml",
+            "apiVersion: v2\nname: c\nversion: 0.1.0\nappVersion: v1.16.0\n",
+        ),
+        (
+            "values.yaml",
+            "acmesolver:\n  image:\n    repository: quay.io/jetstack/cert-manager-acmesolver\n",
+        ),
+        (
+            "templates/deploy.yaml",
+            "args:\n{{- with .Values.acmesolver.image }}\n  - --acme-http01-solver-image={{- if .registry -}}{{ .registry }}/{{- end -}}{{ .repository }}{{- if (.digest) -}} @{{ .digest }}{{- else -}}:{{ default $.Chart.AppVersion .tag }} {{- end -}}\n{{- end }}\n",
+        ),
+    ]);
+    let findings = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+    assert_eq!(
+        codes(&findings),
+        vec![Code::ImplicitLatest],
+        "{}",
+        lines(&findings, dir.path())
+    );
+    assert!(
+        findings[0].file().unwrap().ends_with("values.yaml"),
+        "{}",
+        lines(&findings, dir.path())
+    );
+}
