@@ -600,10 +600,31 @@ fn scan_chart(
         chart_name: &chart.name,
         used: Default::default(),
     };
+    // An expression lint cannot finish whose every lookup lies under one
+    // values site (grafana's `{{ $registry }}/{{ .Values.sidecar.image.repository }}:…`)
+    // is that site's image: the site is judged, and a pin goes there.
+    let under_one_site = |mentions: &[String]| {
+        site_paths.iter().any(|site| {
+            let below = format!("{site}.");
+            mentions.iter().all(|m| m.starts_with(&below))
+        })
+    };
     for (_, src) in chart.templates().filter(|(rel, _)| linted_template(rel)) {
         let scan = templates::scan(src, &ctx, &chart.root);
         out.images.extend(scan.images);
-        out.findings.extend(scan.findings);
+        let described: std::collections::HashSet<usize> = scan
+            .mentions
+            .iter()
+            .filter(|(_, m)| under_one_site(m))
+            .map(|(i, _)| *i)
+            .collect();
+        out.findings.extend(
+            scan.findings
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !described.contains(i))
+                .map(|(_, f)| f),
+        );
     }
     if let (Some(cy), Some(src)) = (&chart_yaml, chart.file("Chart.yaml")) {
         annotation_images(cy, src, &chart.root, out);

@@ -602,6 +602,10 @@ fn value_end(line: &str, from: usize) -> usize {
 pub struct TemplateScan {
     pub images: Vec<FoundImage>,
     pub findings: Vec<Finding>,
+    /// For `unresolvable-image` findings (by index into `findings`) whose
+    /// every values lookup can be placed, the values paths named
+    /// ([`values_mentions`]): the caller drops those a values site describes.
+    pub mentions: Vec<(usize, Vec<String>)>,
 }
 
 /// Scan one template file.
@@ -619,6 +623,7 @@ pub fn scan(src: &SourceFile, ctx: &Context<'_>, chart_root: &Path) -> TemplateS
     let mut out = TemplateScan {
         images: Vec::new(),
         findings: Vec::new(),
+        mentions: Vec::new(),
     };
     let mut line_start = 0usize;
     for line in live.text.split_inclusive('\n') {
@@ -816,8 +821,42 @@ fn site(
     let msg = format!(
         "cannot work out the image `{value}`: {why}; lint the rendered chart with --render"
     );
+    if let Some(m) = values_mentions(value, scope) {
+        out.mentions.push((out.findings.len(), m));
+    }
     out.findings
         .push(found.finding(Code::UnresolvableImage, msg));
+}
+
+/// The values paths an expression's lookups name, as written: `.Values.a.b`
+/// wherever it stands (a `define` is nearly always included with the root
+/// context), and `.b` inside `with .Values.a`. Variables (`$registry`) are
+/// not lookups. `None` when a lookup cannot be placed (`.b` inside `range`)
+/// or there is none.
+fn values_mentions(value: &str, scope: &Scope) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for a in actions(value) {
+        for stage in pipeline(clean(&a.inner)) {
+            for t in tokens(&stage) {
+                let t = t.trim_start_matches('(').trim_end_matches(')');
+                let rooted = t.strip_prefix('$').unwrap_or(t);
+                if let Some(path) = rooted.strip_prefix(".Values.") {
+                    out.push(path.to_string());
+                } else if t.starts_with('.')
+                    && !t.starts_with(".Chart.")
+                    && !t.starts_with(".Release.")
+                {
+                    match scope {
+                        Scope::Values(base) if t.len() > 1 => {
+                            out.push(format!("{}{t}", base.join(".")));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 #[cfg(test)]

@@ -1128,3 +1128,39 @@ fn a_template_image_built_from_one_values_site_is_reported_at_the_site_only() {
         lines(&findings, dir.path())
     );
 }
+
+/// grafana's `_pod.tpl`: inside a `define`, an image built from a variable
+/// and one values block's keys cannot be finished statically, but the block
+/// is a values site lint judges (and where a pin goes), so it is reported
+/// there alone. An expression naming keys under no site still says it
+/// cannot be worked out.
+#[test]
+fn an_unfinished_template_image_whose_keys_lie_under_one_values_site_is_left_to_it() {
+    let dir = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        (
+            "values.yaml",
+            "global:\n  imageRegistry: \"\"\nsidecar:\n  image:\n    registry: quay.io\n    repository: kiwigrid/k8s-sidecar\n    tag: 2.5.0\n    sha: \"\"\nother:\n  name: x\n",
+        ),
+        (
+            "templates/_pod.tpl",
+            "{{- define \"c.pod\" -}}\ncontainers:\n  - name: sidecar\n    {{- $registry := .Values.global.imageRegistry | default .Values.sidecar.image.registry -}}\n    {{- if .Values.sidecar.image.sha }}\n    image: \"{{ $registry }}/{{ .Values.sidecar.image.repository }}:{{ .Values.sidecar.image.tag }}@sha256:{{ .Values.sidecar.image.sha }}\"\n    {{- else }}\n    image: \"{{ $registry }}/{{ .Values.sidecar.image.repository }}:{{ .Values.sidecar.image.tag }}\"\n    {{- end }}\n  - name: other\n    image: \"{{ $registry }}/{{ .Values.other.name }}\"\n{{- end }}\n",
+        ),
+    ]);
+    let findings = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+    let shown = lines(&findings, dir.path());
+    assert_eq!(
+        codes(&findings),
+        vec![Code::UnresolvableImage, Code::EmptyDigest],
+        "{shown}"
+    );
+    assert!(findings[0].file().unwrap().ends_with("_pod.tpl"), "{shown}");
+    assert_eq!(
+        findings[0].line, 11,
+        "the `other` image keeps its warning: {shown}"
+    );
+    assert!(
+        findings[1].file().unwrap().ends_with("values.yaml"),
+        "{shown}"
+    );
+}
