@@ -606,7 +606,7 @@ fn scan_chart(
     let under_one_site = |mentions: &[String]| {
         site_paths.iter().any(|site| {
             let below = format!("{site}.");
-            mentions.iter().all(|m| m.starts_with(&below))
+            mentions.iter().all(|m| m == site || m.starts_with(&below))
         })
     };
     for (_, src) in chart.templates().filter(|(rel, _)| linted_template(rel)) {

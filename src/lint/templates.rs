@@ -43,8 +43,9 @@ enum Val {
 enum Scope {
     /// The top level: `.` is the root context (`.Values`, `.Chart`).
     Root,
-    /// Inside `with .Values.<path>`.
-    Values(Vec<String>),
+    /// Inside `with .Values.<path>`, or `with (merge .Values.<a> .Values.<b>)`:
+    /// the blocks `.` stands for, the first that sets a key winning.
+    Values(Vec<Vec<String>>),
     /// Inside `range`, `define`, or a `with` lint cannot follow.
     Unknown,
 }
@@ -202,24 +203,54 @@ impl Context<'_> {
                 },
                 _ => Val::Unknown,
             },
-            Scope::Values(base) => {
-                let mut p = base.clone();
-                p.extend(parts);
-                self.values_at(&p)
+            Scope::Values(bases) => {
+                // sprig's `merge` fills a key the first block leaves unset or
+                // empty from the next.
+                let mut found = Val::Missing;
+                for base in bases {
+                    let mut p = base.clone();
+                    p.extend(parts.iter().cloned());
+                    match self.values_at(&p) {
+                        Val::Missing => {}
+                        Val::Known(v) if v.is_empty() => found = Val::Known(v),
+                        v => return v,
+                    }
+                }
+                found
             }
             Scope::Unknown => Val::Unknown,
         }
     }
 
-    /// The values path a `with` argument names, relative to `scope`.
+    /// The values blocks a `with` argument names, relative to `scope`: one
+    /// lookup, or `(merge A B …)` of lookups (ingress-nginx's
+    /// `with (merge .Values.defaultBackend.image .Values.global.image)`).
     fn with_target(&self, arg: &str, scope: &Scope) -> Scope {
         let t = arg.trim();
+        let inner = t.strip_prefix('(').and_then(|t| t.strip_suffix(')'));
+        let merged = inner.and_then(|i| i.trim().strip_prefix("merge "));
+        let terms: Vec<String> = match merged {
+            Some(args) => tokens(args),
+            None => vec![t.to_string()],
+        };
+        let mut bases = Vec::new();
+        for term in &terms {
+            match self.with_block(term, scope) {
+                Some(Scope::Values(b)) => bases.extend(b),
+                _ => return Scope::Unknown,
+            }
+        }
+        Scope::Values(bases)
+    }
+
+    /// The values blocks one lookup names, relative to `scope`.
+    fn with_block(&self, t: &str, scope: &Scope) -> Option<Scope> {
         let (path, rooted) = match t.strip_prefix('$') {
             Some(r) => (r, true),
             None => (t, false),
         };
         if !path.starts_with('.') || path.contains(' ') {
-            return Scope::Unknown;
+            return None;
         }
         let parts: Vec<String> = path
             .split('.')
@@ -228,13 +259,16 @@ impl Context<'_> {
             .map(str::to_string)
             .collect();
         match (if rooted { &Scope::Root } else { scope }, parts.first()) {
-            (Scope::Root, Some(v)) if v == "Values" => Scope::Values(parts[1..].to_vec()),
-            (Scope::Values(base), _) => {
-                let mut p = base.clone();
-                p.extend(parts);
-                Scope::Values(p)
+            (Scope::Root, Some(v)) if v == "Values" => {
+                Some(Scope::Values(vec![parts[1..].to_vec()]))
             }
-            _ => Scope::Unknown,
+            (Scope::Values(bases), _) => Some(Scope::Values(
+                bases
+                    .iter()
+                    .map(|b| b.iter().chain(&parts).cloned().collect())
+                    .collect(),
+            )),
+            _ => None,
         }
     }
 
@@ -847,8 +881,11 @@ fn values_mentions(value: &str, scope: &Scope) -> Option<Vec<String>> {
                     && !t.starts_with(".Release.")
                 {
                     match scope {
-                        Scope::Values(base) if t.len() > 1 => {
-                            out.push(format!("{}{t}", base.join(".")));
+                        // The first block merged is the one a site describes;
+                        // `.` alone (`include "x.image" .`) is the block itself.
+                        Scope::Values(bases) if !bases.is_empty() => {
+                            let base = bases[0].join(".");
+                            out.push(if t == "." { base } else { format!("{base}{t}") });
                         }
                         _ => return None,
                     }
@@ -1126,6 +1163,41 @@ mod tests {
             "{{- if .Values.debug }}\nimage: busybox:1.36\n{{- end }}\n",
         );
         assert_eq!(refs(&gated), ["busybox:1.36"]);
+    }
+
+    #[test]
+    fn with_merge_reads_each_key_from_the_first_block_that_sets_it() {
+        // ingress-nginx: `with (merge .Values.defaultBackend.image .Values.global.image)`.
+        let tpl = concat!(
+            "{{- with (merge .Values.defaultBackend.image .Values.global.image) }}\n",
+            "image: {{ if .repository }}{{ .repository }}{{ else }}{{ .registry }}/{{ .image }}{{ end }}:{{ .tag }}{{ if .digest }}@{{ .digest }}{{ end }}\n",
+            "{{- end }}\n",
+        );
+        let values = |backend: &str| {
+            format!(
+                "global:\n  image:\n    registry: registry.k8s.io\n    tag: v9\ndefaultBackend:\n  image:\n{backend}"
+            )
+        };
+        let cases = [
+            // The registry comes from global; the block's own keys win.
+            (
+                "    registry: \"\"\n    image: defaultbackend-amd64\n    tag: \"1.5\"\n",
+                "registry.k8s.io/defaultbackend-amd64:1.5",
+            ),
+            // A key the block leaves out comes from the next block.
+            (
+                "    image: defaultbackend-amd64\n",
+                "registry.k8s.io/defaultbackend-amd64:v9",
+            ),
+            (
+                "    repository: quay.io/x/backend\n    tag: \"2\"\n",
+                "quay.io/x/backend:2",
+            ),
+        ];
+        for (backend, want) in cases {
+            let s = scan_with(&values(backend), tpl);
+            assert_eq!(refs(&s), [want], "{backend}");
+        }
     }
 
     #[test]

@@ -1140,7 +1140,12 @@ fn an_unfinished_template_image_whose_keys_lie_under_one_values_site_is_left_to_
         ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
         (
             "values.yaml",
-            "global:\n  imageRegistry: \"\"\nsidecar:\n  image:\n    registry: quay.io\n    repository: kiwigrid/k8s-sidecar\n    tag: 2.5.0\n    sha: \"\"\nother:\n  name: x\n",
+            "global:\n  imageRegistry: \"\"\nsidecar:\n  image:\n    registry: quay.io\n    repository: kiwigrid/k8s-sidecar\n    tag: 2.5.0\n    sha: \"\"\nother:\n  name: x\ncontroller:\n  image:\n    registry: registry.k8s.io\n    image: ingress-nginx/controller\n    tag: v1.12.0\n",
+        ),
+        // ingress-nginx's controller: a helper given the whole block.
+        (
+            "templates/deploy.yaml",
+            "{{- with .Values.controller.image }}\nimage: {{ .registry }}/{{ include \"c.image\" . }}:{{ .tag }}\n{{- end }}\n",
         ),
         (
             "templates/_pod.tpl",
@@ -1151,7 +1156,7 @@ fn an_unfinished_template_image_whose_keys_lie_under_one_values_site_is_left_to_
     let shown = lines(&findings, dir.path());
     assert_eq!(
         codes(&findings),
-        vec![Code::UnresolvableImage, Code::EmptyDigest],
+        vec![Code::UnresolvableImage, Code::EmptyDigest, Code::MutableTag],
         "{shown}"
     );
     assert!(findings[0].file().unwrap().ends_with("_pod.tpl"), "{shown}");
@@ -1160,7 +1165,9 @@ fn an_unfinished_template_image_whose_keys_lie_under_one_values_site_is_left_to_
         "the `other` image keeps its warning: {shown}"
     );
     assert!(
-        findings[1].file().unwrap().ends_with("values.yaml"),
+        findings[1..]
+            .iter()
+            .all(|f| f.file().unwrap().ends_with("values.yaml")),
         "{shown}"
     );
 }
