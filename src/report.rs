@@ -890,16 +890,56 @@ pub fn render_github(
 
 // ---------------------------------------------------------------- markdown
 
-/// Escape a Markdown table cell: `|` and backslashes, line breaks as `<br>`.
-pub fn markdown_escape_cell(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace("\r\n", "<br>")
-        .replace('\n', "<br>")
+/// Untrusted text as Markdown that GitHub shows as that text: the job
+/// summary is read as Markdown with inline HTML, so a key or message
+/// holding `<img src=…>`, `[x](…)`, `**`, a backtick or a `|` would
+/// otherwise become an element, a link, emphasis, code or a new table
+/// cell. Every character with inline meaning is backslash-escaped (GFM
+/// allows it before any ASCII punctuation), control characters are shown
+/// as [`escape`] shows them, and line breaks become `<br>`.
+pub fn markdown_text(s: &str) -> String {
+    let s = escape(s);
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '|' | '~' | '&' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => out.push_str("<br>"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-/// A GitHub-flavoured Markdown table. Rows shorter than `headers` are padded
-/// with empty cells; longer rows are cut (a table cannot grow columns).
+/// Untrusted text as a Markdown code span showing it literally: fenced by
+/// one more backtick than its longest run of them (padded when it starts
+/// or ends with one), `|` escaped so that a table cell does not split
+/// (GFM splits cells before it reads code spans), control characters
+/// shown as [`escape`] shows them, and a line break as a space (a code
+/// span holds one line).
+pub fn markdown_code(s: &str) -> String {
+    let s = escape(s)
+        .replace("\r\n", " ")
+        .replace('\n', " ")
+        .replace('|', "\\|");
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
+/// A GitHub-flavoured Markdown table of cells that are Markdown already
+/// (made by [`markdown_text`] or [`markdown_code`]). Rows shorter than
+/// `headers` are padded with empty cells; longer rows are cut (a table
+/// cannot grow columns).
 pub fn render_markdown_table(
     headers: &[&str],
     rows: &[Vec<String>],
@@ -909,7 +949,7 @@ pub fn render_markdown_table(
     writeln!(
         out,
         "{}",
-        line(headers.iter().map(|h| markdown_escape_cell(h)).collect())
+        line(headers.iter().map(|h| markdown_text(h)).collect())
     )?;
     writeln!(
         out,
@@ -918,7 +958,7 @@ pub fn render_markdown_table(
     )?;
     for row in rows {
         let cells = (0..headers.len())
-            .map(|i| markdown_escape_cell(row.get(i).map_or("", String::as_str)))
+            .map(|i| row.get(i).cloned().unwrap_or_default())
             .collect();
         writeln!(out, "{}", line(cells))?;
     }
@@ -947,13 +987,10 @@ pub fn render_markdown(
             }
             vec![
                 f.severity.as_str().to_string(),
-                format!("`{}`", f.code),
-                loc,
-                f.image
-                    .clone()
-                    .map(|i| format!("`{i}`"))
-                    .unwrap_or_default(),
-                f.message.clone(),
+                markdown_code(f.code.as_str()),
+                markdown_text(&loc),
+                f.image.as_deref().map(markdown_code).unwrap_or_default(),
+                markdown_text(&f.message),
             ]
         })
         .collect();
@@ -1056,13 +1093,13 @@ mod tests {
     }
 
     #[test]
-    fn markdown_table_escapes_pipes_and_pads_rows() {
+    fn markdown_table_pads_short_rows_and_cuts_long_ones() {
         let mut out = Vec::new();
         render_markdown_table(
             &["a", "b"],
             &[
-                vec!["x|y".into()],
-                vec!["1".into(), "2\n3".into(), "cut".into()],
+                vec![markdown_text("x|y")],
+                vec!["1".into(), markdown_text("2\n3"), "cut".into()],
             ],
             &mut out,
         )
@@ -1071,6 +1108,41 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "| a | b |\n| --- | --- |\n| x\\|y |  |\n| 1 | 2<br>3 |\n"
         );
+    }
+
+    #[test]
+    fn markdown_text_leaves_no_element_link_emphasis_or_cell_break() {
+        let cases = [
+            ("web.image", "web.image"),
+            (
+                "<img src=x onerror=alert(1)>",
+                "\\<img src=x onerror=alert(1)\\>",
+            ),
+            ("[click](https://evil)", "\\[click\\](https://evil)"),
+            ("**bold** _it_ ~s~", "\\*\\*bold\\*\\* \\_it\\_ \\~s\\~"),
+            ("a|b `c` \\d", "a\\|b \\`c\\` \\\\d"),
+            ("&lt; ![i](x) #1", "\\&lt; \\!\\[i\\](x) \\#1"),
+            ("one\r\ntwo\nthree", "one<br>two<br>three"),
+            ("\x1b]0;t\x07", "\\\\x1b\\]0;t\\\\x07"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(markdown_text(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn markdown_code_shows_its_text_literally_in_one_cell() {
+        let cases = [
+            ("nginx:1.25", "`nginx:1.25`"),
+            ("a`b", "``a`b``"),
+            ("`x``", "``` `x`` ```"),
+            ("a|b", "`a\\|b`"),
+            ("two\nlines", "`two lines`"),
+            ("\x1b[2J", "`\\x1b[2J`"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(markdown_code(text), want, "{text:?}");
+        }
     }
 
     #[test]

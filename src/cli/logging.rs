@@ -74,7 +74,9 @@ impl Verbosity {
         QUIET.store(self.quiet, Ordering::Relaxed);
         let filter = Targets::new().with_target("chartpin", self.level());
         let fmt = tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            // tracing's own escaping leaves a bare CR, bidi overrides and
+            // C1 controls raw; log lines quote paths and registry answers.
+            .with_writer(|| crate::terminal::EscapingWriter::new(std::io::stderr()))
             .with_ansi(false)
             .with_target(self.verbose >= 2)
             .without_time();

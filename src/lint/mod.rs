@@ -4,10 +4,10 @@
 //! Lint looks in four places, because a tag can come back through any of
 //! them: values files (every convention `pin` understands, subcharts
 //! included), templates (images written literally or built from simple
-//! values lookups), `Chart.yaml`'s `artifacthub.io/images` annotation, and
-//! rendered manifests (`--rendered`, `--render`), which are the ground truth.
-//! It returns findings as data; rendering and the exit status belong to
-//! [`crate::report`] and [`crate::diag::Exit`].
+//! values lookups), `Chart.yaml`'s images annotations (Artifact Hub's and
+//! `helm.sh/images`), and rendered manifests (`--rendered`, `--render`),
+//! which are the ground truth. It returns findings as data; rendering and
+//! the exit status belong to [`crate::report`] and [`crate::diag::Exit`].
 //!
 //! [`discover_images`] is the same discovery without the rules, for `verify`.
 
@@ -62,7 +62,7 @@ pub enum ImageOrigin {
     Values,
     /// An `image:` key or `--flag=` argument in `templates/`.
     Template,
-    /// `Chart.yaml`'s `artifacthub.io/images` annotation.
+    /// `Chart.yaml`'s `artifacthub.io/images` or `helm.sh/images` annotation.
     ChartAnnotation,
     /// A container or `image:` field of a rendered manifest.
     Rendered,
@@ -264,8 +264,30 @@ pub fn lint_charts(charts: Vec<Chart>, opts: &LintOptions) -> Result<LintOutcome
         .collect();
     findings.extend(collected.findings);
     let mut rendered_candidates = Vec::new();
+    // A template image built wholly from one values site's keys (cert-manager's
+    // `{{ .repository }}:{{ default $.Chart.AppVersion .tag }}` inside `with
+    // .Values.acmesolver.image`) is that site's image, reported there.
+    let value_sites: Vec<(&Path, String)> = collected
+        .images
+        .iter()
+        .filter(|i| i.origin == ImageOrigin::Values && i.image_ref().is_some())
+        .filter_map(|i| Some((i.chart_root.as_path(), format!("{}.", i.path.as_ref()?))))
+        .collect();
+    let built_from_a_site = |img: &FoundImage| {
+        !img.values_paths.is_empty()
+            && value_sites.iter().any(|(root, site)| {
+                *root == img.chart_root
+                    && img
+                        .values_paths
+                        .iter()
+                        .all(|p| p.starts_with(site.as_str()))
+            })
+    };
     for img in &collected.images {
         if img.origin == ImageOrigin::Values {
+            continue;
+        }
+        if img.origin == ImageOrigin::Template && built_from_a_site(img) {
             continue;
         }
         if let Some(f) = rules::check(img) {
@@ -578,10 +600,31 @@ fn scan_chart(
         chart_name: &chart.name,
         used: Default::default(),
     };
+    // An expression lint cannot finish whose every lookup lies under one
+    // values site (grafana's `{{ $registry }}/{{ .Values.sidecar.image.repository }}:…`)
+    // is that site's image: the site is judged, and a pin goes there.
+    let under_one_site = |mentions: &[String]| {
+        site_paths.iter().any(|site| {
+            let below = format!("{site}.");
+            mentions.iter().all(|m| m == site || m.starts_with(&below))
+        })
+    };
     for (_, src) in chart.templates().filter(|(rel, _)| linted_template(rel)) {
         let scan = templates::scan(src, &ctx, &chart.root);
         out.images.extend(scan.images);
-        out.findings.extend(scan.findings);
+        let described: std::collections::HashSet<usize> = scan
+            .mentions
+            .iter()
+            .filter(|(_, m)| under_one_site(m))
+            .map(|(i, _)| *i)
+            .collect();
+        out.findings.extend(
+            scan.findings
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !described.contains(i))
+                .map(|(_, f)| f),
+        );
     }
     if let (Some(cy), Some(src)) = (&chart_yaml, chart.file("Chart.yaml")) {
         annotation_images(cy, src, &chart.root, out);
@@ -646,8 +689,8 @@ fn condition_holds(condition: Option<&str>, values: &yaml::Node) -> bool {
     true
 }
 
-/// Images listed in `Chart.yaml`'s `artifacthub.io/images` annotation, at
-/// their exact spans ([`crate::chartmeta::read_annotation_images`]). Where
+/// Images listed in `Chart.yaml`'s images annotations (`artifacthub.io/images`,
+/// `helm.sh/images`), at their exact spans ([`crate::chartmeta::read_annotation_images`]). Where
 /// chartmeta cannot map the annotation back to the file, lint still reports
 /// what it can ([`annotation_images_by_search`]) rather than failing.
 fn annotation_images(chart_yaml: &yaml::Node, src: &SourceFile, root: &Path, out: &mut Collected) {
@@ -684,52 +727,57 @@ fn annotation_images(chart_yaml: &yaml::Node, src: &SourceFile, root: &Path, out
 }
 
 /// The fallback for annotations chartmeta refuses: each image's text
-/// searched for in the annotation's region of the file.
+/// searched for in the annotation's region of the file, for every images
+/// annotation ([`crate::chartmeta::IMAGE_ANNOTATIONS`]).
 fn annotation_images_by_search(
     chart_yaml: &yaml::Node,
     src: &SourceFile,
     root: &Path,
     out: &mut Collected,
 ) {
-    let Some(node) = chart_yaml.lookup(["annotations", "artifacthub.io/images"]) else {
-        return;
-    };
-    let Some(text) = node.as_str() else {
-        return;
-    };
-    let inner = SourceFile::new(&src.path, text.to_string());
-    let Ok(Some(yaml::Node::Seq(list))) = yaml::parse_one(&inner) else {
-        let at = node.span();
-        out.findings.push(
-            Finding::new(
-                crate::diag::Code::InvalidReference,
-                "the `artifacthub.io/images` annotation is not a YAML list of `{name, image}` entries",
-            )
-            .at(src, Span::new(at.start, at.start))
-            .with_path("annotations.\"artifacthub.io/images\""),
-        );
-        return;
-    };
-    let region = node.span();
-    let mut cursor = region.start;
-    for (i, item) in list.items.iter().enumerate() {
-        let Some(image) = item.get("image").and_then(yaml::Node::as_str) else {
+    for key in crate::chartmeta::IMAGE_ANNOTATIONS {
+        let Some(node) = chart_yaml.lookup(["annotations", key]) else {
             continue;
         };
-        // The annotation is a string holding YAML: find each image's text in the outer file.
-        let at = src.text[cursor..region.end.max(cursor)]
-            .find(image)
-            .map(|i| cursor + i)
-            .unwrap_or(region.start);
-        cursor = (at + image.len()).min(src.text.len());
-        out.images.push(FoundImage::new(
-            image.to_string(),
-            ImageOrigin::ChartAnnotation,
-            src,
-            Span::new(at, at + image.len()),
-            Some(format!("annotations.\"artifacthub.io/images\"[{i}].image")),
-            root,
-        ));
+        let Some(text) = node.as_str() else {
+            continue;
+        };
+        let inner = SourceFile::new(&src.path, text.to_string());
+        let Ok(Some(yaml::Node::Seq(list))) = yaml::parse_one(&inner) else {
+            let at = node.span();
+            out.findings.push(
+                Finding::new(
+                    crate::diag::Code::InvalidReference,
+                    format!(
+                        "the `{key}` annotation is not a YAML list of `{{name, image}}` entries"
+                    ),
+                )
+                .at(src, Span::new(at.start, at.start))
+                .with_path(format!("annotations.\"{key}\"")),
+            );
+            continue;
+        };
+        let region = node.span();
+        let mut cursor = region.start;
+        for (i, item) in list.items.iter().enumerate() {
+            let Some(image) = item.get("image").and_then(yaml::Node::as_str) else {
+                continue;
+            };
+            // The annotation is a string holding YAML: find each image's text in the outer file.
+            let at = src.text[cursor..region.end.max(cursor)]
+                .find(image)
+                .map(|i| cursor + i)
+                .unwrap_or(region.start);
+            cursor = (at + image.len()).min(src.text.len());
+            out.images.push(FoundImage::new(
+                image.to_string(),
+                ImageOrigin::ChartAnnotation,
+                src,
+                Span::new(at, at + image.len()),
+                Some(format!("annotations.\"{key}\"[{i}].image")),
+                root,
+            ));
+        }
     }
 }
 

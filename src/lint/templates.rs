@@ -43,8 +43,9 @@ enum Val {
 enum Scope {
     /// The top level: `.` is the root context (`.Values`, `.Chart`).
     Root,
-    /// Inside `with .Values.<path>`.
-    Values(Vec<String>),
+    /// Inside `with .Values.<path>`, or `with (merge .Values.<a> .Values.<b>)`:
+    /// the blocks `.` stands for, the first that sets a key winning.
+    Values(Vec<Vec<String>>),
     /// Inside `range`, `define`, or a `with` lint cannot follow.
     Unknown,
 }
@@ -202,24 +203,54 @@ impl Context<'_> {
                 },
                 _ => Val::Unknown,
             },
-            Scope::Values(base) => {
-                let mut p = base.clone();
-                p.extend(parts);
-                self.values_at(&p)
+            Scope::Values(bases) => {
+                // sprig's `merge` fills a key the first block leaves unset or
+                // empty from the next.
+                let mut found = Val::Missing;
+                for base in bases {
+                    let mut p = base.clone();
+                    p.extend(parts.iter().cloned());
+                    match self.values_at(&p) {
+                        Val::Missing => {}
+                        Val::Known(v) if v.is_empty() => found = Val::Known(v),
+                        v => return v,
+                    }
+                }
+                found
             }
             Scope::Unknown => Val::Unknown,
         }
     }
 
-    /// The values path a `with` argument names, relative to `scope`.
+    /// The values blocks a `with` argument names, relative to `scope`: one
+    /// lookup, or `(merge A B …)` of lookups (ingress-nginx's
+    /// `with (merge .Values.defaultBackend.image .Values.global.image)`).
     fn with_target(&self, arg: &str, scope: &Scope) -> Scope {
         let t = arg.trim();
+        let inner = t.strip_prefix('(').and_then(|t| t.strip_suffix(')'));
+        let merged = inner.and_then(|i| i.trim().strip_prefix("merge "));
+        let terms: Vec<String> = match merged {
+            Some(args) => tokens(args),
+            None => vec![t.to_string()],
+        };
+        let mut bases = Vec::new();
+        for term in &terms {
+            match self.with_block(term, scope) {
+                Some(Scope::Values(b)) => bases.extend(b),
+                _ => return Scope::Unknown,
+            }
+        }
+        Scope::Values(bases)
+    }
+
+    /// The values blocks one lookup names, relative to `scope`.
+    fn with_block(&self, t: &str, scope: &Scope) -> Option<Scope> {
         let (path, rooted) = match t.strip_prefix('$') {
             Some(r) => (r, true),
             None => (t, false),
         };
         if !path.starts_with('.') || path.contains(' ') {
-            return Scope::Unknown;
+            return None;
         }
         let parts: Vec<String> = path
             .split('.')
@@ -228,13 +259,16 @@ impl Context<'_> {
             .map(str::to_string)
             .collect();
         match (if rooted { &Scope::Root } else { scope }, parts.first()) {
-            (Scope::Root, Some(v)) if v == "Values" => Scope::Values(parts[1..].to_vec()),
-            (Scope::Values(base), _) => {
-                let mut p = base.clone();
-                p.extend(parts);
-                Scope::Values(p)
+            (Scope::Root, Some(v)) if v == "Values" => {
+                Some(Scope::Values(vec![parts[1..].to_vec()]))
             }
-            _ => Scope::Unknown,
+            (Scope::Values(bases), _) => Some(Scope::Values(
+                bases
+                    .iter()
+                    .map(|b| b.iter().chain(&parts).cloned().collect())
+                    .collect(),
+            )),
+            _ => None,
         }
     }
 
@@ -407,19 +441,23 @@ fn is_digest_key(key: &str) -> bool {
 }
 
 /// The text as Helm renders it with the chart's values, as far as
-/// `{{ if <digest field> }} … {{ else }} … {{ end }}` goes: the branch not
-/// taken, and the `if`/`else`/`end` actions of such a block, are taken out
-/// (newlines stay, so lines stay lines), and [`Live::file_offset`] maps
-/// back to the file. An inline conditional
+/// `{{ if <term> }} … {{ else }} … {{ end }}` and trim markers go: the
+/// branch not taken, and the `if`/`else`/`end` actions of such a block, are
+/// taken out, and so are the spaces and tabs a `{{-` or `-}}` trims (newlines
+/// stay, so lines stay lines); [`Live::file_offset`] maps back to the file.
+/// An inline conditional
 /// `{{ .repository }}{{ if .digest }}@{{ .digest }}{{ else }}:{{ .tag }}{{ end }}`
-/// so reads as the one reference it renders. Only conditions on a
-/// digest field are decided: they choose between a digest and a tag form of
-/// one image, so the branch not taken is never what runs with these values,
-/// whereas other conditions (`.Values.debug.enabled`) gate images a user
-/// may switch on, which lint must still see.
+/// so reads as the one reference it renders, and cert-manager's
+/// `{{- if .registry -}}{{ .registry }}/{{- end -}}{{ .repository }}{{- if (.digest) -}} @{{ .digest }}…`
+/// as its. A block on one line is decided on any one-term condition: it
+/// chooses how one value renders. A block over several lines is decided
+/// only on a digest field: that chooses between a digest and a tag form of
+/// one image, whereas other conditions (`.Values.debug.enabled`) gate images
+/// a user may switch on, which lint must still see.
 fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, Scope)]) -> Live {
     struct Block {
-        cond: Option<bool>,
+        /// Whether the branch is taken, and whether the condition is a digest field.
+        cond: Option<(bool, bool)>,
         open: Span,
         else_at: Option<Span>,
     }
@@ -430,17 +468,22 @@ fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, S
         let word = s.split_whitespace().next().unwrap_or("");
         match word {
             "if" => {
-                let toks = tokens(s["if".len()..].trim());
+                let arg = s["if".len()..].trim();
+                // `if (.digest)`: one term in parentheses is that term.
+                let arg = arg
+                    .strip_prefix('(')
+                    .and_then(|t| t.strip_suffix(')'))
+                    .unwrap_or(arg);
+                let toks = tokens(arg.trim());
                 let cond = match toks.as_slice() {
-                    [t] if t.starts_with(['.', '$'])
-                        && t.rsplit('.').next().is_some_and(is_digest_key) =>
-                    {
+                    [t] if t.starts_with(['.', '$']) => {
                         ctx.used.borrow_mut().clear();
                         match ctx.term(t, scope_at(scopes, a.span.start)) {
                             Val::Known(v) => Some(!v.trim().is_empty()),
                             Val::Missing => Some(false),
                             Val::Unknown => None,
                         }
+                        .map(|taken| (taken, t.rsplit('.').next().is_some_and(is_digest_key)))
                     }
                     _ => None,
                 };
@@ -467,7 +510,12 @@ fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, S
             }
             "end" => {
                 let Some(b) = stack.pop() else { continue };
-                let Some(taken) = b.cond else { continue };
+                let Some((taken, on_digest)) = b.cond else {
+                    continue;
+                };
+                if !on_digest && text[b.open.start..a.span.end].contains('\n') {
+                    continue;
+                }
                 let else_at = b.else_at;
                 blank.push(b.open);
                 blank.push(a.span);
@@ -488,6 +536,23 @@ fn live_text(ctx: &Context<'_>, text: &str, acts: &[Action], scopes: &[(usize, S
     let mut dropped = vec![false; text.len()];
     for span in blank {
         dropped[span.range()].fill(true);
+    }
+    // Trim markers: `{{- ` eats the spaces before the action, ` -}}` those after.
+    let horizontal = |b: &u8| *b == b' ' || *b == b'\t';
+    for a in acts {
+        if a.inner.starts_with("- ") || a.inner.starts_with("-\t") {
+            let before = text.as_bytes()[..a.span.start]
+                .iter()
+                .rev()
+                .take_while(|b| horizontal(b));
+            dropped[a.span.start - before.count()..a.span.start].fill(true);
+        }
+        if a.inner.ends_with(" -") || a.inner.ends_with("\t-") {
+            let after = text.as_bytes()[a.span.end..]
+                .iter()
+                .take_while(|b| horizontal(b));
+            dropped[a.span.end..a.span.end + after.count()].fill(true);
+        }
     }
     let mut bytes = Vec::with_capacity(text.len());
     let mut at = Vec::with_capacity(text.len() + 1);
@@ -571,6 +636,10 @@ fn value_end(line: &str, from: usize) -> usize {
 pub struct TemplateScan {
     pub images: Vec<FoundImage>,
     pub findings: Vec<Finding>,
+    /// For `unresolvable-image` findings (by index into `findings`) whose
+    /// every values lookup can be placed, the values paths named
+    /// ([`values_mentions`]): the caller drops those a values site describes.
+    pub mentions: Vec<(usize, Vec<String>)>,
 }
 
 /// Scan one template file.
@@ -588,6 +657,7 @@ pub fn scan(src: &SourceFile, ctx: &Context<'_>, chart_root: &Path) -> TemplateS
     let mut out = TemplateScan {
         images: Vec::new(),
         findings: Vec::new(),
+        mentions: Vec::new(),
     };
     let mut line_start = 0usize;
     for line in live.text.split_inclusive('\n') {
@@ -785,8 +855,45 @@ fn site(
     let msg = format!(
         "cannot work out the image `{value}`: {why}; lint the rendered chart with --render"
     );
+    if let Some(m) = values_mentions(value, scope) {
+        out.mentions.push((out.findings.len(), m));
+    }
     out.findings
         .push(found.finding(Code::UnresolvableImage, msg));
+}
+
+/// The values paths an expression's lookups name, as written: `.Values.a.b`
+/// wherever it stands (a `define` is nearly always included with the root
+/// context), and `.b` inside `with .Values.a`. Variables (`$registry`) are
+/// not lookups. `None` when a lookup cannot be placed (`.b` inside `range`)
+/// or there is none.
+fn values_mentions(value: &str, scope: &Scope) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for a in actions(value) {
+        for stage in pipeline(clean(&a.inner)) {
+            for t in tokens(&stage) {
+                let t = t.trim_start_matches('(').trim_end_matches(')');
+                let rooted = t.strip_prefix('$').unwrap_or(t);
+                if let Some(path) = rooted.strip_prefix(".Values.") {
+                    out.push(path.to_string());
+                } else if t.starts_with('.')
+                    && !t.starts_with(".Chart.")
+                    && !t.starts_with(".Release.")
+                {
+                    match scope {
+                        // The first block merged is the one a site describes;
+                        // `.` alone (`include "x.image" .`) is the block itself.
+                        Scope::Values(bases) if !bases.is_empty() => {
+                            let base = bases[0].join(".");
+                            out.push(if t == "." { base } else { format!("{base}{t}") });
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 #[cfg(test)]
@@ -1013,6 +1120,84 @@ mod tests {
             written.starts_with("{{ .repository }}") && written.ends_with("{{ .tag }}"),
             "{written}"
         );
+    }
+
+    #[test]
+    fn one_line_conditionals_and_trim_markers_render_as_helm_renders_them() {
+        // cert-manager 1.16's acmesolver flag: an optional registry, a
+        // parenthesised digest condition, a space the trim markers eat, and
+        // `default` called with the default first.
+        let tpl = concat!(
+            "{{- with .Values.acmesolver.image }}\n",
+            "- --acme-http01-solver-image={{- if .registry -}}{{ .registry }}/{{- end -}}{{ .repository }}{{- if (.digest) -}} @{{ .digest }}{{- else -}}:{{ default $.Chart.AppVersion .tag }} {{- end -}}\n",
+            "{{- end }}\n",
+        );
+        let d = format!("sha256:{}", "c".repeat(64));
+        let cases = [
+            (
+                "{repository: quay.io/j/solver}".to_string(),
+                "quay.io/j/solver:2.0.1".to_string(),
+            ),
+            (
+                "{registry: r.io, repository: j/solver, tag: v1}".to_string(),
+                "r.io/j/solver:v1".to_string(),
+            ),
+            (
+                format!("{{repository: quay.io/j/solver, digest: '{d}'}}"),
+                format!("quay.io/j/solver@{d}"),
+            ),
+        ];
+        for (image, want) in cases {
+            let s = scan_with(&format!("acmesolver:\n  image: {image}\n"), tpl);
+            assert_eq!(refs(&s), [want.as_str()], "{image}");
+            assert!(
+                s.findings.iter().all(|f| f.code != Code::UnresolvableImage),
+                "{image}: {:?}",
+                s.findings
+            );
+        }
+        // A condition that is not a digest field, over several lines, gates an
+        // image a user may switch on: it is still read.
+        let gated = scan_with(
+            "debug: false\n",
+            "{{- if .Values.debug }}\nimage: busybox:1.36\n{{- end }}\n",
+        );
+        assert_eq!(refs(&gated), ["busybox:1.36"]);
+    }
+
+    #[test]
+    fn with_merge_reads_each_key_from_the_first_block_that_sets_it() {
+        // ingress-nginx: `with (merge .Values.defaultBackend.image .Values.global.image)`.
+        let tpl = concat!(
+            "{{- with (merge .Values.defaultBackend.image .Values.global.image) }}\n",
+            "image: {{ if .repository }}{{ .repository }}{{ else }}{{ .registry }}/{{ .image }}{{ end }}:{{ .tag }}{{ if .digest }}@{{ .digest }}{{ end }}\n",
+            "{{- end }}\n",
+        );
+        let values = |backend: &str| {
+            format!(
+                "global:\n  image:\n    registry: registry.k8s.io\n    tag: v9\ndefaultBackend:\n  image:\n{backend}"
+            )
+        };
+        let cases = [
+            // The registry comes from global; the block's own keys win.
+            (
+                "    registry: \"\"\n    image: defaultbackend-amd64\n    tag: \"1.5\"\n",
+                "registry.k8s.io/defaultbackend-amd64:1.5",
+            ),
+            // A key the block leaves out comes from the next block.
+            (
+                "    image: defaultbackend-amd64\n",
+                "registry.k8s.io/defaultbackend-amd64:v9",
+            ),
+            (
+                "    repository: quay.io/x/backend\n    tag: \"2\"\n",
+                "quay.io/x/backend:2",
+            ),
+        ];
+        for (backend, want) in cases {
+            let s = scan_with(&values(backend), tpl);
+            assert_eq!(refs(&s), [want], "{backend}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::diag::{Exit, Finding};
 use crate::release::run::{ReleaseRun, Rendering};
 use crate::release::{self, Plan, SummaryRow};
 
-use super::{Counts, Format, RenderOptions, Sources};
+use super::{Counts, Format, RenderOptions, Sources, markdown_code, markdown_text};
 use crate::terminal::{EscapingWriter, escape};
 
 /// The renderers' options for a release: its lint sources, colour for a terminal.
@@ -238,7 +238,11 @@ fn markdown(
     opts: &RenderOptions<'_>,
 ) -> std::io::Result<()> {
     writeln!(out, "## chartpin release\n")?;
-    writeln!(out, "{status}\n")?;
+    // The status is ours, but it quotes helm's and the registry's words.
+    for line in status.lines() {
+        writeln!(out, "{}", markdown_text(line))?;
+    }
+    writeln!(out)?;
     let base = opts.base.as_deref();
     let rows: Vec<Vec<String>> = plan
         .rows
@@ -246,11 +250,11 @@ fn markdown(
         .map(|r| {
             let [image, old, digest, verified, site] = cells(r, base, &plan.sources);
             vec![
-                format!("`{image}`"),
-                format!("`{old}`"),
-                format!("`{digest}`"),
-                verified,
-                site,
+                markdown_code(&image),
+                markdown_code(&old),
+                markdown_code(&digest),
+                markdown_text(&verified),
+                markdown_text(&site),
             ]
         })
         .collect();

@@ -1,7 +1,8 @@
 //! Terminal safety (issue 10, item 10): control characters in YAML keys and
 //! values, in file names and in error messages reach the terminal escaped
 //! (`\x1b`), never raw, in the human and GitHub formats alike; JSON keeps
-//! the exact text, escaped by serde.
+//! the exact text, escaped by serde. The Markdown job summary, which GitHub
+//! reads as Markdown and HTML, shows hostile keys as text.
 
 use std::path::Path;
 
@@ -143,4 +144,97 @@ fn file_names_and_error_chains_reach_the_terminal_escaped() {
         assert!(run.code == 1 || run.code == 2, "{}", run.all());
         assert_no_raw_control(&format!("lint of raw control bytes, {format}"), &run);
     }
+}
+
+/// The characters of `md` that Markdown reads as syntax: those not after an
+/// escaping backslash, outside code spans.
+fn markdown_syntax(md: &str) -> String {
+    let mut out = String::new();
+    let mut chars = md.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            chars.next();
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_job_summary_shows_hostile_keys_as_text() {
+    // GitHub reads the job summary as Markdown with inline HTML: a key is
+    // not to become an image, a link, emphasis or another table cell.
+    let reg = crate::support::registry::Registry::start();
+    let web = reg.push_image("shop/web", Some("1.0"), "web 1.0");
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = tmp.path().join("chart");
+    let key = "web<img src=x onerror=alert(1)>|[pwn](http://evil)**b**";
+    chart_at(
+        &chart,
+        &format!(
+            "\"{key}\":\n  image:\n    repository: {h}/shop/web\n    tag: \"1.0\"\n\
+             \"side`car`|x\":\n  image: {h}/shop/side:latest\n",
+            h = reg.host
+        ),
+    );
+    let digests = tmp.path().join("digests.txt");
+    std::fs::write(
+        &digests,
+        format!("{}/shop/web:1.0@{}\n", reg.host, web.digest),
+    )
+    .unwrap();
+    let summary = tmp.path().join("summary.md");
+    let run = chartpin(&[
+        "release",
+        chart.to_str().unwrap(),
+        "--digests",
+        digests.to_str().unwrap(),
+        "--no-render",
+        "--dry-run",
+        "--summary",
+        summary.to_str().unwrap(),
+    ])
+    .home(tmp.path())
+    .run();
+    assert_eq!(
+        run.code,
+        1,
+        "the mutable side image is a finding: {}",
+        run.all()
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    // The key is shown, escaped, in the site cell.
+    assert!(
+        md.contains(r"web\<img src=x onerror=alert(1)\>\|\[pwn\](http://evil)\*\*b\*\*"),
+        "{md}"
+    );
+    // No row holds an element, a link or emphasis, and each has its header's
+    // five cells.
+    for row in md.lines().filter(|l| l.starts_with('|')) {
+        let syntax = markdown_syntax(row);
+        for bad in ["<", "](", "**"] {
+            assert!(!syntax.contains(bad), "{bad:?} read as Markdown in {row:?}");
+        }
+        let cells = syntax.matches('|').count() - 1;
+        assert_eq!(cells, 5, "cells in {row:?} of\n{md}");
+    }
+}
+
+#[test]
+fn verbose_log_lines_reach_the_terminal_escaped() {
+    // A hidden directory is named in `-v`'s "not searched" line; tracing's
+    // own escaping shows ESC but leaves a bare CR, a bidi override and a C1
+    // control raw.
+    let tmp = tempfile::tempdir().unwrap();
+    chart_at(&tmp.path().join("chart"), "image: nginx:latest\n");
+    std::fs::create_dir(tmp.path().join(".a\u{202e}b\rc\u{9b}2J\x1b[2J")).unwrap();
+    let run = chartpin(&["lint", "-v", "."]).current_dir(tmp.path()).run();
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("not searched for charts"),
+        "{}",
+        run.all()
+    );
+    assert_no_raw_control("lint -v naming a hostile directory", &run);
 }

@@ -896,6 +896,16 @@ fn annotation_images_sit_at_their_exact_bytes() {
         at("  artifacthub.io/images: |\n    - stray\n    - image: nginx:1\n"),
         one(7, 14, "nginx:1")
     );
+    // So is `helm.sh/images` beside it.
+    assert_eq!(
+        at(
+            "  artifacthub.io/images: |\n    - stray\n    - image: nginx:1\n  helm.sh/images: |\n    - stray\n    - image: redis:7\n"
+        ),
+        vec![
+            (7, 14, "nginx:1".to_string()),
+            (10, 14, "redis:7".to_string())
+        ]
+    );
 }
 
 /// ingress-nginx's `digestChroot` is judged only when `chroot: true` renders
@@ -1083,5 +1093,81 @@ fn render_takes_the_values_helm_needs() {
             && missing.stderr.contains("scripts/install-deps"),
         "{}",
         missing.all()
+    );
+}
+
+/// cert-manager's acmesolver: a flag built inline from one values block's
+/// keys is that block's image, reported once, at the block (where a pin
+/// goes), not again at the template line.
+#[test]
+fn a_template_image_built_from_one_values_site_is_reported_at_the_site_only() {
+    let dir = chart(&[
+        (
+            "Chart.yaml",
+            "apiVersion: v2\nname: c\nversion: 0.1.0\nappVersion: v1.16.0\n",
+        ),
+        (
+            "values.yaml",
+            "acmesolver:\n  image:\n    repository: quay.io/jetstack/cert-manager-acmesolver\n",
+        ),
+        (
+            "templates/deploy.yaml",
+            "args:\n{{- with .Values.acmesolver.image }}\n  - --acme-http01-solver-image={{- if .registry -}}{{ .registry }}/{{- end -}}{{ .repository }}{{- if (.digest) -}} @{{ .digest }}{{- else -}}:{{ default $.Chart.AppVersion .tag }} {{- end -}}\n{{- end }}\n",
+        ),
+    ]);
+    let findings = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+    assert_eq!(
+        codes(&findings),
+        vec![Code::ImplicitLatest],
+        "{}",
+        lines(&findings, dir.path())
+    );
+    assert!(
+        findings[0].file().unwrap().ends_with("values.yaml"),
+        "{}",
+        lines(&findings, dir.path())
+    );
+}
+
+/// grafana's `_pod.tpl`: inside a `define`, an image built from a variable
+/// and one values block's keys cannot be finished statically, but the block
+/// is a values site lint judges (and where a pin goes), so it is reported
+/// there alone. An expression naming keys under no site still says it
+/// cannot be worked out.
+#[test]
+fn an_unfinished_template_image_whose_keys_lie_under_one_values_site_is_left_to_it() {
+    let dir = chart(&[
+        ("Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n"),
+        (
+            "values.yaml",
+            "global:\n  imageRegistry: \"\"\nsidecar:\n  image:\n    registry: quay.io\n    repository: kiwigrid/k8s-sidecar\n    tag: 2.5.0\n    sha: \"\"\nother:\n  name: x\ncontroller:\n  image:\n    registry: registry.k8s.io\n    image: ingress-nginx/controller\n    tag: v1.12.0\n",
+        ),
+        // ingress-nginx's controller: a helper given the whole block.
+        (
+            "templates/deploy.yaml",
+            "{{- with .Values.controller.image }}\nimage: {{ .registry }}/{{ include \"c.image\" . }}:{{ .tag }}\n{{- end }}\n",
+        ),
+        (
+            "templates/_pod.tpl",
+            "{{- define \"c.pod\" -}}\ncontainers:\n  - name: sidecar\n    {{- $registry := .Values.global.imageRegistry | default .Values.sidecar.image.registry -}}\n    {{- if .Values.sidecar.image.sha }}\n    image: \"{{ $registry }}/{{ .Values.sidecar.image.repository }}:{{ .Values.sidecar.image.tag }}@sha256:{{ .Values.sidecar.image.sha }}\"\n    {{- else }}\n    image: \"{{ $registry }}/{{ .Values.sidecar.image.repository }}:{{ .Values.sidecar.image.tag }}\"\n    {{- end }}\n  - name: other\n    image: \"{{ $registry }}/{{ .Values.other.name }}\"\n{{- end }}\n",
+        ),
+    ]);
+    let findings = lint_dirs(&[dir.path().to_path_buf()], &LintOptions::default());
+    let shown = lines(&findings, dir.path());
+    assert_eq!(
+        codes(&findings),
+        vec![Code::UnresolvableImage, Code::EmptyDigest, Code::MutableTag],
+        "{shown}"
+    );
+    assert!(findings[0].file().unwrap().ends_with("_pod.tpl"), "{shown}");
+    assert_eq!(
+        findings[0].line, 11,
+        "the `other` image keeps its warning: {shown}"
+    );
+    assert!(
+        findings[1..]
+            .iter()
+            .all(|f| f.file().unwrap().ends_with("values.yaml")),
+        "{shown}"
     );
 }
