@@ -1242,6 +1242,9 @@ fn a_signed_release_records_each_signature_in_its_lock() {
     let signer = KeySigner::new(&dir.path().join("key"), "p256");
     let key = signer.public_key();
     let lock = dir.path().join("images.lock.json");
+    // Each signature carries a Rekor bundle, checked under the test log's root.
+    let log = dir.path().join("log");
+    let root = log.join("trusted_root.json");
     let flags = [
         "--signature",
         "--key",
@@ -1249,10 +1252,12 @@ fn a_signed_release_records_each_signature_in_its_lock() {
         "--lock",
         lock.to_str().unwrap(),
         "--no-render",
+        "--trusted-root",
+        root.to_str().unwrap(),
     ];
     let digests = refs_manifest(dir.path(), &reg.host, &web.digest, &tool.digest);
     let sign = |repo: &str, digest: &str| {
-        let signed = signer.sign(&[Job::new(&reg.reference(repo), digest)]);
+        let signed = signer.sign_logged(&log, &[Job::new(&reg.reference(repo), digest)]);
         cosign::push_tag_scheme(&reg, repo, digest, &signed);
     };
     sign("shop/web", &web.digest);
@@ -1285,11 +1290,9 @@ fn a_signed_release_records_each_signature_in_its_lock() {
         assert_eq!(image["source"], "values", "{doc:#}");
         assert!(image["rendered"].as_array().unwrap().is_empty(), "{doc:#}");
         assert_eq!(image["signature"], "verified", "{doc:#}");
+        let detail = image["signature_detail"].as_str().unwrap();
         assert!(
-            image["signature_detail"]
-                .as_str()
-                .unwrap()
-                .contains("cosign.pub"),
+            detail.contains("cosign.pub") && detail.contains("log index 2000"),
             "{doc:#}"
         );
     }
