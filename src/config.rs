@@ -373,18 +373,23 @@ impl Config {
                 let loc = sig.referenced;
                 let v = sig.value;
                 let dir = path.parent().unwrap_or(Path::new("."));
+                // `trustedRoot` goes with either: a key's Rekor bundles are
+                // checked under it.
                 let keyless = v.certificate_identity.is_some()
                     || v.certificate_identity_regexp.is_some()
-                    || v.certificate_oidc_issuer.is_some()
-                    || v.trusted_root.is_some();
+                    || v.certificate_oidc_issuer.is_some();
                 let complete_keyless = (v.certificate_identity.is_some()
                     ^ v.certificate_identity_regexp.is_some())
                     && v.certificate_oidc_issuer.is_some()
                     && v.trusted_root.is_some();
-                if v.key.is_some() == keyless || (keyless && !complete_keyless) {
+                let complete = match v.key {
+                    Some(_) => !keyless,
+                    None => complete_keyless,
+                };
+                if !complete {
                     return Err(at(
                         &loc,
-                        "`signature` needs either `key`, or `certificateIdentity` (or `certificateIdentityRegexp`) with `certificateOidcIssuer` and `trustedRoot`".to_string(),
+                        "`signature` needs either `key` (and optionally `trustedRoot`), or `certificateIdentity` (or `certificateIdentityRegexp`) with `certificateOidcIssuer` and `trustedRoot`".to_string(),
                     ));
                 }
                 Some(SignatureConfig {

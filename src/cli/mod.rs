@@ -175,7 +175,7 @@ pub struct SignatureArgs {
     #[arg(long)]
     pub signature: bool,
     /// The signer's public key (PEM: ECDSA P-256 or Ed25519, as cosign.pub).
-    #[arg(long, value_name = "FILE", requires = "signature", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "trusted_root"])]
+    #[arg(long, value_name = "FILE", requires = "signature", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer"])]
     pub key: Option<PathBuf>,
     /// Keyless: the identity (email or URI) the signing certificate must name.
     #[arg(
@@ -199,7 +199,7 @@ pub struct SignatureArgs {
         requires = "signature"
     )]
     pub certificate_oidc_issuer: Option<String>,
-    /// Keyless: the Sigstore trusted root (JSON, as `cosign trusted-root create` writes) whose Fulcio CAs and Rekor keys are trusted; verified offline.
+    /// The Sigstore trusted root (JSON, as `cosign trusted-root create` writes) whose Fulcio CAs and Rekor keys are trusted; verified offline. Keyless: required. With --key: each signature's Rekor bundle must verify under its log keys (without it, bundles are not checked).
     #[arg(long = "trusted-root", value_name = "FILE", requires = "signature")]
     pub trusted_root: Option<PathBuf>,
     /// Also require a signature on every platform image an index lists (cosign signs only the index unless asked).
@@ -239,6 +239,12 @@ impl SignatureArgs {
                 "keyless --signature needs --trusted-root FILE (a Sigstore trusted root; verification is offline)"
             ),
         })?;
+        if self.key.is_some() && self.trusted_root.is_none() {
+            let _ = writeln!(
+                logging::notes(),
+                "note: --key without --trusted-root: Rekor bundles on the signatures are not checked (offline there is no log key to check them with); give --trusted-root FILE to require and check them"
+            );
+        }
         Ok(Some(std::sync::Arc::new(policy)))
     }
 }

@@ -41,7 +41,7 @@ pub struct ReleaseArgs {
     /// Fetch each manifest and check that its bytes hash to the pinned digest.
     #[arg(long)]
     pub content: bool,
-    /// Write a lock file here: every released image with its digest, kind, platforms (child digests) and signature result, as JSON (docs/release.md). Written only when the release succeeds.
+    /// Write a lock file here: every image the pinned chart renders (each verified; without a render, the released sites) with its digest, kind, platforms (child digests) and signature result, as JSON (docs/release.md). Written only when the release succeeds.
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
     /// Never ask a registry where a tag points: only the manifests' digests are looked up (existence, kind, platforms); no --check-tags, no platform-manifest check.

@@ -543,11 +543,7 @@ pub async fn verify_plan(
     options: &VerifyOptions,
 ) -> verify::VerifyOutcome {
     let targets: Vec<Target> = plan.targets.iter().flatten().cloned().collect();
-    let mut options = options.clone();
-    for config in plan.charts.iter().filter_map(|c| c.config.as_ref()) {
-        options.require_from(config);
-    }
-    let outcome = verify::verify(client, &targets, &options, &|_, _| {}).await;
+    let outcome = verify_more(client, plan, &targets, options).await;
     for (row, target) in plan.rows.iter_mut().zip(&plan.targets) {
         let Some(t) = target else { continue };
         let mine: Vec<&Finding> = outcome
@@ -564,6 +560,21 @@ pub async fn verify_plan(
         };
     }
     outcome
+}
+
+/// Verify `targets` with `options` and what the plan's charts' configurations
+/// require of their images.
+pub async fn verify_more(
+    client: &RegistryClient,
+    plan: &Plan,
+    targets: &[Target],
+    options: &VerifyOptions,
+) -> verify::VerifyOutcome {
+    let mut options = options.clone();
+    for config in plan.charts.iter().filter_map(|c| c.config.as_ref()) {
+        options.require_from(config);
+    }
+    verify::verify(client, targets, &options, &|_, _| {}).await
 }
 
 /// Lint the charts as they would be after the release: each chart as read,

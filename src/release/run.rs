@@ -112,13 +112,27 @@ pub fn run(
     for config in plan.charts.iter().filter_map(|c| c.config.as_ref()) {
         verify_opts.require_signature_from(config, &mut signature_from)?;
     }
-    let verified = block_on(super::verify_plan(client, &mut plan, &verify_opts))
+    let mut verified = block_on(super::verify_plan(client, &mut plan, &verify_opts))
         .map_err(ReleaseError::Runtime)?;
     // 3. Prove the pin by rendering the chart as it is and as planned; lint
     //    reads the planned render rather than rendering again.
     let mut lint_opts = opts.lint.clone();
     lint_opts.render = false;
     let (rendering, proof) = prove(&plan, opts, &mut lint_opts)?;
+    // 3b. A lock lists every image the pinned chart renders, with what the
+    //     registry shows of it: the rendered images this release did not pin
+    //     (pinned before, a subchart's) are verified too, and their findings
+    //     count as any other's (a lock must not record an unchecked image).
+    let rendered = match &opts.lock {
+        Some(_) => super::imagelock::rendered(&plan, &lint_opts.prerendered)?,
+        None => Vec::new(),
+    };
+    let more = super::imagelock::unverified_targets(&rendered, &verified);
+    if !more.is_empty() {
+        let extra = block_on(super::verify_more(client, &plan, &more, &verify_opts))
+            .map_err(ReleaseError::Runtime)?;
+        verified.absorb(extra);
+    }
     // 4. Lint the chart as it would be written.
     let lint = super::lint_plan(&plan, &lint_opts)?;
     plan.sources.extend(lint.config_sources.iter().cloned());
@@ -141,7 +155,7 @@ pub fn run(
         && exit == Exit::Clean
         && !opts.dry_run
     {
-        let lock = super::imagelock::build(&plan, &verified);
+        let lock = super::imagelock::build(&plan, &rendered, &verified);
         let mut text = serde_json::to_string_pretty(&lock).expect("a lock serialises");
         text.push('\n');
         write_notes.extend(write::write_output(path, &text)?);

@@ -195,6 +195,15 @@ pub struct VerifyOutcome {
 }
 
 impl VerifyOutcome {
+    /// Add a further run's findings, counts and proofs to this one's.
+    pub fn absorb(&mut self, other: VerifyOutcome) {
+        self.findings.extend(other.findings);
+        self.checked += other.checked;
+        self.verified += other.verified;
+        self.unpinned += other.unpinned;
+        self.proofs.extend(other.proofs);
+    }
+
     /// The proof of `image`'s digest, when the registry answered for it.
     pub fn proof_of(&self, image: &ImageRef) -> Option<&Proof> {
         let digest = image.digest()?;

@@ -694,6 +694,39 @@ fn a_hermetic_release_never_asks_where_a_tag_points() {
     assert_eq!(refused.code, 2, "{}", refused.all());
 }
 
+/// The lock file at `path` (schema 2), whose entries came from `source`.
+fn read_lock(path: &Path, source: &str) -> serde_json::Value {
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(doc["schema_version"], 2, "{doc:#}");
+    assert_eq!(doc["source"], source, "{doc:#}");
+    doc
+}
+
+/// A lock entry lists `index`'s platforms, each with its manifest's digest, in order.
+fn assert_locks_platforms(
+    entry: &serde_json::Value,
+    index: &crate::support::registry::PushedIndex,
+) {
+    let platforms: Vec<(&str, &str)> = entry["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["platform"].as_str().unwrap(),
+                p["digest"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(&str, &str)> = index
+        .manifests
+        .iter()
+        .map(|m| (m.platform.as_str(), m.digest.as_str()))
+        .collect();
+    assert_eq!(platforms, expected, "{entry:#}");
+}
+
 /// `--lock FILE`: every released image with its digest, kind and each
 /// platform's digest, written only by a release that succeeded.
 #[test]
@@ -737,9 +770,8 @@ fn a_release_writes_its_lock_only_when_it_succeeds() {
     let chart = chart_for(&reg.host, &dir.path().join("real"));
     let run = release(&chart, &digests, &["--lock", lock_arg], dir.path());
     assert_eq!(run.code, 0, "{}", run.all());
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&lock).unwrap()).unwrap();
-    assert_eq!(doc["schema_version"], 1);
+    // helm is on PATH: the lock lists what the pinned chart renders.
+    let doc = read_lock(&lock, "render");
     let images = doc["images"].as_array().unwrap();
     assert_eq!(images.len(), 2, "{doc:#}");
     let by_name = |n: &str| {
@@ -753,23 +785,7 @@ fn a_release_writes_its_lock_only_when_it_succeeds() {
     assert_eq!(w["kind"], "index");
     assert_eq!(w["path"], "web.image");
     assert_eq!(w["signature"], "not-checked");
-    let platforms: Vec<(String, String)> = w["platforms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["platform"].as_str().unwrap().into(),
-                p["digest"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
-    let expected: Vec<(String, String)> = web
-        .manifests
-        .iter()
-        .map(|m| (m.platform.clone(), m.digest.clone()))
-        .collect();
-    assert_eq!(platforms, expected);
+    assert_locks_platforms(w, &web);
     let t = by_name("shop/tool");
     assert_eq!(t["kind"], "image");
     assert_eq!(t["platforms"][0]["platform"], "linux/amd64");
@@ -783,6 +799,137 @@ fn a_release_writes_its_lock_only_when_it_succeeds() {
         );
     }
 }
+/// A rendered lock lists every image the pinned chart renders: the sites
+/// this release pinned (a values block, a values string, a template
+/// literal), a subchart's image pinned before the release, and where each
+/// renders; those the release did not pin are verified too, so one the
+/// registry lacks fails a release with `--lock` (and only with it).
+#[test]
+fn a_rendered_lock_lists_every_image_the_chart_renders() {
+    let reg = Registry::start();
+    let (web, tool) = push_both(&reg);
+    let probe = reg.push_image("shop/probe", Some("0.1"), "probe 0.1");
+    let cache = reg.push_index(
+        "shop/cache",
+        Some("7"),
+        "cache 7",
+        &["linux/amd64", "linux/arm64"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let build = |at: &str, cache_digest: &str| {
+        let chart = chart_for(&reg.host, &dir.path().join(at));
+        std::fs::create_dir_all(chart.join("templates/tests")).unwrap();
+        std::fs::write(chart.join("templates/tests/test.yaml"), test_pod(&reg.host)).unwrap();
+        let sub = chart.join("charts/cache");
+        std::fs::create_dir_all(sub.join("templates")).unwrap();
+        std::fs::write(
+            sub.join("Chart.yaml"),
+            "apiVersion: v2\nname: cache\nversion: 0.1.0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            sub.join("values.yaml"),
+            format!("image: {}/shop/cache:7@{cache_digest}\n", reg.host),
+        )
+        .unwrap();
+        std::fs::write(
+            sub.join("templates/cache.yaml"),
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {{ .Release.Name }}-cache\nspec:\n  template:\n    spec:\n      containers:\n        - name: cache\n          image: {{ .Values.image | quote }}\n",
+        )
+        .unwrap();
+        chart
+    };
+    let digests = refs_manifest(dir.path(), &reg.host, &web.digest, &tool.digest);
+    let mut lines = std::fs::read_to_string(&digests).unwrap();
+    lines.push_str(&format!("{}/shop/probe:0.1@{}\n", reg.host, probe.digest));
+    std::fs::write(&digests, &lines).unwrap();
+    let lock = dir.path().join("images.lock.json");
+    let lock_arg = lock.to_str().unwrap();
+
+    // The subchart's pin names a digest the registry lacks: the release
+    // alone does not ask for it, a release with a lock does and fails.
+    let chart = build("missing", NEVER_PUSHED);
+    let plain = release(&chart, &digests, &["--dry-run"], dir.path());
+    assert_eq!(plain.code, 0, "{}", plain.all());
+    let failed = release(
+        &chart,
+        &digests,
+        &["--lock", lock_arg, "--format", "json"],
+        dir.path(),
+    );
+    let missing = the_one_finding(&failed, "digest-not-found");
+    assert!(
+        missing["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("charts/cache/templates/cache.yaml"),
+        "{missing}"
+    );
+    assert!(!lock.exists());
+
+    let chart = build("good", &cache.digest);
+    let run = release(&chart, &digests, &["--lock", lock_arg], dir.path());
+    assert_eq!(run.code, 0, "{}", run.all());
+    let doc = read_lock(&lock, "render");
+    let images = doc["images"].as_array().unwrap();
+    let names: Vec<&str> = images
+        .iter()
+        .map(|i| i["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(images.len(), 4, "{doc:#}");
+    let by_name = |n: &str| {
+        let full = format!("{}/{n}", reg.host);
+        images
+            .iter()
+            .find(|i| i["image"] == full.as_str())
+            .unwrap_or_else(|| panic!("{n} not in {names:?}"))
+    };
+    for i in images {
+        assert_eq!(i["source"], "render", "{doc:#}");
+        assert_eq!(i["signature"], "not-checked", "{doc:#}");
+    }
+    let w = by_name("shop/web");
+    assert_eq!(w["digest"], web.digest.as_str());
+    assert_eq!(w["kind"], "image");
+    assert_eq!(w["path"], "web.image");
+    assert!(
+        w["file"].as_str().unwrap().ends_with("values.yaml"),
+        "{w:#}"
+    );
+    assert_eq!(w["rendered"][0]["object"], "Deployment/shop-web", "{w:#}");
+    assert_eq!(w["rendered"][0]["container"], "web");
+    assert_eq!(
+        w["rendered"][0]["template"], "shop/templates/web.yaml",
+        "{w:#}"
+    );
+    assert_eq!(by_name("shop/tool")["path"], "migrate.image");
+    // The template literal this release pinned: its site is the template.
+    let p = by_name("shop/probe");
+    assert_eq!(p["digest"], probe.digest.as_str());
+    assert!(
+        p["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("templates/tests/test.yaml"),
+        "{p:#}"
+    );
+    assert_eq!(p["path"], serde_json::Value::Null);
+    assert_eq!(p["line"], 10);
+    assert_eq!(p["rendered"][0]["object"], "Pod/shop-test");
+    // The subchart's image, pinned before: no site of this release, but its
+    // kind and both platforms' digests, and where it renders.
+    let c = by_name("shop/cache");
+    assert_eq!(c["digest"], cache.digest.as_str());
+    assert_eq!(c["file"], serde_json::Value::Null);
+    assert_eq!(c["kind"], "index");
+    assert_locks_platforms(c, &cache);
+    assert_eq!(
+        c["rendered"][0]["template"], "shop/charts/cache/templates/cache.yaml",
+        "{c:#}"
+    );
+    assert_eq!(c["rendered"][0]["object"], "StatefulSet/shop-cache");
+}
+
 /// The fixture chart in `dir`, its manifest and the two pushed images, with
 /// `edit` applied to the chart first.
 fn proving_setup(reg: &Registry, dir: &Path, edit: impl FnOnce(&Path)) -> (PathBuf, PathBuf) {
@@ -857,6 +1004,22 @@ fn map_in_config(chart: &Path, entry: &str, path: &str) {
         format!("images:\n  - entry: {entry}\n    path: {path}\n"),
     )
     .unwrap();
+}
+
+/// The one finding of `code` in a failed run's JSON report (exit 1).
+fn the_one_finding(run: &Run, code: &str) -> serde_json::Value {
+    assert_eq!(run.code, 1, "{}", run.all());
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    let found = findings_with(&doc, code);
+    assert_eq!(found.len(), 1, "{}", run.stdout);
+    found[0].clone()
+}
+
+/// A helm test pod whose template writes `host/shop/probe:0.1` literally (line 10).
+fn test_pod(host: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{{{ .Release.Name }}}}-test\n  annotations:\n    helm.sh/hook: test\nspec:\n  containers:\n    - name: probe\n      image: {host}/shop/probe:0.1\n"
+    )
 }
 
 fn findings_with<'d>(doc: &'d serde_json::Value, code: &str) -> Vec<&'d serde_json::Value> {
@@ -1079,6 +1242,9 @@ fn a_signed_release_records_each_signature_in_its_lock() {
     let signer = KeySigner::new(&dir.path().join("key"), "p256");
     let key = signer.public_key();
     let lock = dir.path().join("images.lock.json");
+    // Each signature carries a Rekor bundle, checked under the test log's root.
+    let log = dir.path().join("log");
+    let root = log.join("trusted_root.json");
     let flags = [
         "--signature",
         "--key",
@@ -1086,10 +1252,12 @@ fn a_signed_release_records_each_signature_in_its_lock() {
         "--lock",
         lock.to_str().unwrap(),
         "--no-render",
+        "--trusted-root",
+        root.to_str().unwrap(),
     ];
     let digests = refs_manifest(dir.path(), &reg.host, &web.digest, &tool.digest);
     let sign = |repo: &str, digest: &str| {
-        let signed = signer.sign(&[Job::new(&reg.reference(repo), digest)]);
+        let signed = signer.sign_logged(&log, &[Job::new(&reg.reference(repo), digest)]);
         cosign::push_tag_scheme(&reg, repo, digest, &signed);
     };
     sign("shop/web", &web.digest);
@@ -1116,15 +1284,15 @@ fn a_signed_release_records_each_signature_in_its_lock() {
     let chart = chart_for(&reg.host, &dir.path().join("second"));
     let run = release(&chart, &digests, &flags, dir.path());
     assert_eq!(run.code, 0, "{}", run.all());
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&lock).unwrap()).unwrap();
+    // Not rendered (--no-render): the released sites, and the lock says so.
+    let doc = read_lock(&lock, "values");
     for image in doc["images"].as_array().unwrap() {
+        assert_eq!(image["source"], "values", "{doc:#}");
+        assert!(image["rendered"].as_array().unwrap().is_empty(), "{doc:#}");
         assert_eq!(image["signature"], "verified", "{doc:#}");
+        let detail = image["signature_detail"].as_str().unwrap();
         assert!(
-            image["signature_detail"]
-                .as_str()
-                .unwrap()
-                .contains("cosign.pub"),
+            detail.contains("cosign.pub") && detail.contains("log index 2000"),
             "{doc:#}"
         );
     }
@@ -1138,10 +1306,7 @@ fn a_template_literal_is_released_with_the_values_and_proven() {
     let reg = Registry::start();
     let dir = tempfile::tempdir().unwrap();
     let probe = reg.push_image("shop/probe", Some("0.1"), "probe 0.1");
-    let test_pod = format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{{{ .Release.Name }}}}-test\n  annotations:\n    helm.sh/hook: test\nspec:\n  containers:\n    - name: probe\n      image: {}/shop/probe:0.1\n",
-        reg.host
-    );
+    let test_pod = test_pod(&reg.host);
     let (chart, digests) = proving_setup(&reg, dir.path(), |chart| {
         std::fs::create_dir_all(chart.join("templates/tests")).unwrap();
         std::fs::write(chart.join("templates/tests/test.yaml"), &test_pod).unwrap();
@@ -1161,20 +1326,16 @@ fn a_template_literal_is_released_with_the_values_and_proven() {
     // A digest the registry lacks: nothing is written, the template neither.
     let before = snapshot(&chart);
     let run = release(&chart, &bad, &["--format", "json"], dir.path());
-    assert_eq!(run.code, 1, "{}", run.all());
     assert_eq!(snapshot(&chart), before);
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
-    let missing = findings_with(&doc, "digest-not-found");
-    assert_eq!(missing.len(), 1, "{}", run.stdout);
+    let missing = the_one_finding(&run, "digest-not-found");
     assert!(
-        missing[0]["file"]
+        missing["file"]
             .as_str()
             .unwrap()
             .ends_with("templates/tests/test.yaml"),
-        "{}",
-        missing[0]
+        "{missing}"
     );
-    assert_eq!(missing[0]["line"], 10, "{}", missing[0]);
+    assert_eq!(missing["line"], 10, "{missing}");
 
     // The dry run shows the template's diff beside the values'.
     let dry = release(

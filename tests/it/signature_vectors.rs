@@ -30,6 +30,7 @@ fn key_policy(rel: &str) -> SignaturePolicy {
         trust: Trust::Key {
             key: parse_key(&file, &read(rel)).expect("a public key"),
             file,
+            root: None,
         },
         recursive: false,
     }
@@ -100,6 +101,7 @@ fn sigstore_rs_key_vector_verifies_and_its_tampered_forms_do_not() {
         trust: Trust::Key {
             key: SignaturePolicy::load_key(&wrong).unwrap(),
             file: wrong.clone(),
+            root: None,
         },
         recursive: false,
     };

@@ -34,6 +34,13 @@ fn refused(run: &Run, code: &str) {
     );
 }
 
+/// Exit 1 with exactly one finding, `code`, whose message says `why`.
+#[track_caller]
+fn refused_for(run: &Run, code: &str, why: &str) {
+    refused(run, code);
+    assert!(run.stdout.contains(why), "{}", run.all());
+}
+
 fn pinned(reg_host: &str, img: &PushedImage) -> String {
     format!("{reg_host}/{}@{}", img.repo, img.digest)
 }
@@ -174,6 +181,98 @@ fn tampered_and_missing_signatures_are_refused_with_their_codes() {
     cosign::push_tag_scheme(&reg, "t/mixed", &mixed.digest, &signed);
     let run = verify_key(&pinned(&reg.host, &mixed), &key, &[]);
     assert_eq!(run.code, 0, "{}", run.all());
+}
+
+/// `--key` with `--trusted-root` checks each signature's Rekor bundle as
+/// cosign does by default (the signed entry timestamp under the root's log
+/// key, the entry naming this payload, signature and key); without a
+/// trusted root the bundle is not checked, and the run says so once.
+#[test]
+fn key_signatures_under_a_trusted_root_must_carry_a_rekor_bundle_that_verifies() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let signer = KeySigner::new(&dir.path().join("k"), "p256");
+    let key = signer.public_key();
+    let log = dir.path().join("log");
+    let push = |repo: &str, edit: &dyn Fn(&mut cosign::Signed)| {
+        let img = reg.push_image(repo, None, repo);
+        let mut signed = signer.sign_logged(&log, &[job(&reg, &img)]);
+        edit(&mut signed[0]);
+        cosign::push_tag_scheme(&reg, repo, &img.digest, &signed);
+        pinned(&reg.host, &img)
+    };
+    let root = log.join("trusted_root.json");
+    let root_arg = ["--trusted-root", root.to_str().unwrap()];
+
+    let logged = push("r/logged", &|_| {});
+    let run = verify_key(&logged, &key, &root_arg);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(!run.stderr.contains("not checked"), "{}", run.all());
+    let run = verify_key(&logged, &key, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.stderr
+            .matches("note: --key without --trusted-root: Rekor bundles")
+            .count(),
+        1,
+        "{}",
+        run.all()
+    );
+
+    // The signed entry timestamp with one bit flipped.
+    let flipped_set = push("r/set", &|s| {
+        let mut b: serde_json::Value = serde_json::from_str(s.bundle.as_ref().unwrap()).unwrap();
+        let mut raw = base64_decode(b["SignedEntryTimestamp"].as_str().unwrap());
+        let n = raw.len() - 1;
+        raw[n] ^= 1;
+        b["SignedEntryTimestamp"] = base64_encode(&raw).into();
+        s.bundle = Some(b.to_string());
+    });
+    refused_for(
+        &verify_key(&flipped_set, &key, &root_arg),
+        "signature-invalid",
+        "signed entry timestamp",
+    );
+    // Without a trusted root the same bundle is not looked at.
+    assert_eq!(verify_key(&flipped_set, &key, &[]).code, 0);
+
+    // A genuine bundle, but another signature's (the log signed it; it
+    // names another payload).
+    let other = reg.push_image("r/other", None, "other");
+    let foreign_bundle = signer.sign_logged(&log, &[job(&reg, &other)])[0]
+        .bundle
+        .clone();
+    let swapped = push("r/swapped", &|s| s.bundle = foreign_bundle.clone());
+    refused_for(
+        &verify_key(&swapped, &key, &root_arg),
+        "signature-invalid",
+        "its log entry names another payload",
+    );
+
+    // A bundle that is not JSON.
+    let garbled = push("r/garbled", &|s| s.bundle = Some("{not json".into()));
+    refused(&verify_key(&garbled, &key, &root_arg), "signature-invalid");
+
+    // No bundle: valid, but the trusted root asks for a log entry.
+    let unlogged = push("r/unlogged", &|s| s.bundle = None);
+    refused_for(
+        &verify_key(&unlogged, &key, &root_arg),
+        "signature-untrusted",
+        "carries no transparency log entry",
+    );
+
+    // Logged by a log the trusted root does not name.
+    let elsewhere = dir.path().join("other-log");
+    cosign::keyless(&elsewhere, "x@example.com", "https://i", &[]);
+    let run = verify_key(
+        &logged,
+        &key,
+        &[
+            "--trusted-root",
+            elsewhere.join("trusted_root.json").to_str().unwrap(),
+        ],
+    );
+    refused_for(&run, "signature-untrusted", "does not name");
 }
 
 /// cosign's usual payload (no annotations) is rebuilt from the pinned
@@ -651,6 +750,16 @@ fn a_chart_config_can_require_signatures() {
     cosign::push_tag_scheme(&reg, "c/app", &img.digest, &signer.sign(&[job(&reg, &img)]));
     let run = chartpin(&["verify", c]).run();
     assert_eq!(run.code, 0, "{}", run.all());
+    // `key` with `trustedRoot`: the signature (made without a bundle) must
+    // carry a log entry.
+    cosign::keyless(&dir.path().join("log"), "x@example.com", "https://i", &[]);
+    std::fs::write(
+        chart.join(".chartpin.yaml"),
+        "signature:\n  key: keys/cosign.pub\n  trustedRoot: ../log/trusted_root.json\n",
+    )
+    .unwrap();
+    let run = chartpin(&["verify", c, "--format", "json"]).run();
+    assert_eq!(codes(&run), ["signature-untrusted"], "{}", run.all());
 
     std::fs::write(
         chart.join(".chartpin.yaml"),

@@ -15,6 +15,9 @@
 //! equal to the issuer. Not checked: inclusion proofs and checkpoints
 //! (the SET is Rekor's promise of inclusion), SCTs from the CT log,
 //! RFC 3161 timestamps, revocation.
+//!
+//! The log entry checks ([`check_entry`]) serve `--key` signatures too,
+//! when a trusted root is given (see `super::key_logged`).
 
 use std::path::{Path, PathBuf};
 
@@ -436,30 +439,15 @@ pub fn verify(m: &Material<'_>, allowed: &Allowed<'_>) -> Verdict {
         );
     };
     let root = allowed.root;
-    let Some(log) = root.logs.iter().find(|l| l.key_id == entry.log_id) else {
-        return Verdict::Untrusted(format!(
-            "it was logged by a transparency log ({}) that {} does not name",
-            hex::encode(&entry.log_id),
-            root.file.display()
-        ));
+    let logged = Logged {
+        payload: m.payload,
+        signature: m.signature,
+        signer_der: m.cert_der,
     };
-    if !log.key.verifies(&entry.signed_bytes(), &entry.set) {
-        return Verdict::Invalid(format!(
-            "its signed entry timestamp does not verify with the key of {}",
-            log.base_url
-        ));
+    if let Err(v) = check_entry(entry, root, &logged) {
+        return v;
     }
     let t = entry.integrated_time;
-    if !log.valid.contains(t) {
-        return Verdict::Untrusted(format!(
-            "it was logged at {t} (Unix time), outside the validity of {}'s key in {}",
-            log.base_url,
-            root.file.display()
-        ));
-    }
-    if let Err(why) = entry_matches(entry, m) {
-        return Verdict::Invalid(format!("its log entry {why}"));
-    }
     if !cert.valid_at(t) {
         return Verdict::Invalid(format!(
             "its certificate was not valid when it was logged ({t}, Unix time)"
@@ -514,6 +502,50 @@ pub fn verify(m: &Material<'_>, allowed: &Allowed<'_>) -> Verdict {
         "{identity} (issuer {}), certificate from {}, log index {}",
         allowed.issuer, ca.uri, entry.log_index
     ))
+}
+
+/// What a transparency log entry must vouch for: this payload's hash,
+/// this signature, by this signer.
+pub struct Logged<'a> {
+    pub payload: &'a [u8],
+    pub signature: &'a [u8],
+    /// The certificate's DER (keyless), or the key's SubjectPublicKeyInfo
+    /// (`--key`): what the entry's `publicKey` holds, as PEM.
+    pub signer_der: &'a [u8],
+}
+
+/// The log entry checks keyless and key signatures share: `root` names the
+/// log by the entry's log ID (`Untrusted` otherwise), the signed entry
+/// timestamp verifies with that log's key (`Invalid`), the key was valid at
+/// the entry's time (`Untrusted`), and the entry's body is this signature's
+/// ([`entry_matches`], `Invalid`).
+pub fn check_entry(
+    entry: &LogEntry,
+    root: &TrustedRoot,
+    logged: &Logged<'_>,
+) -> Result<(), Verdict> {
+    let Some(log) = root.logs.iter().find(|l| l.key_id == entry.log_id) else {
+        return Err(Verdict::Untrusted(format!(
+            "it was logged by a transparency log ({}) that {} does not name",
+            hex::encode(&entry.log_id),
+            root.file.display()
+        )));
+    };
+    if !log.key.verifies(&entry.signed_bytes(), &entry.set) {
+        return Err(Verdict::Invalid(format!(
+            "its signed entry timestamp does not verify with the key of {}",
+            log.base_url
+        )));
+    }
+    let t = entry.integrated_time;
+    if !log.valid.contains(t) {
+        return Err(Verdict::Untrusted(format!(
+            "it was logged at {t} (Unix time), outside the validity of {}'s key in {}",
+            log.base_url,
+            root.file.display()
+        )));
+    }
+    entry_matches(entry, logged).map_err(|why| Verdict::Invalid(format!("its log entry {why}")))
 }
 
 /// Verify a Sigstore bundle (`application/vnd.dev.sigstore.bundle…`, v0.1
@@ -578,8 +610,8 @@ pub fn verify_bundle(bundle: &str, artifact: &[u8], allowed: &Allowed<'_>) -> Ve
 
 /// That the log entry's body is this signature's: a `hashedrekord` or
 /// `rekord` entry naming the payload's SHA-256, this signature and this
-/// certificate.
-fn entry_matches(entry: &LogEntry, m: &Material<'_>) -> Result<(), String> {
+/// signer (certificate or key).
+fn entry_matches(entry: &LogEntry, m: &Logged<'_>) -> Result<(), String> {
     let body = b64(&entry.body).ok_or("body is not base64")?;
     let v: Value = serde_json::from_slice(&body).map_err(|_| "body is not JSON")?;
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default();
@@ -606,8 +638,8 @@ fn entry_matches(entry: &LogEntry, m: &Material<'_>) -> Result<(), String> {
                 .ok()
                 .map(|(_, der)| der)
         });
-    if key.as_deref() != Some(m.cert_der) {
-        return Err("names another certificate".into());
+    if key.as_deref() != Some(m.signer_der) {
+        return Err("names another signer (certificate or key)".into());
     }
     Ok(())
 }

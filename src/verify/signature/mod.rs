@@ -114,8 +114,13 @@ impl fmt::Display for Identity {
 /// Whose signatures count.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Trust {
-    /// `--key FILE`.
-    Key { file: PathBuf, key: PublicKey },
+    /// `--key FILE`; with `--trusted-root`, a signature must carry a Rekor
+    /// bundle whose entry that root's log signed ([`key_logged`]).
+    Key {
+        file: PathBuf,
+        key: PublicKey,
+        root: Option<TrustedRoot>,
+    },
     /// `--certificate-identity[-regexp]`, `--certificate-oidc-issuer`, `--trusted-root`.
     Keyless {
         identity: Identity,
@@ -174,6 +179,7 @@ impl SignaturePolicy {
             Trust::Key {
                 file: file.to_path_buf(),
                 key: Self::load_key(file)?,
+                root: s.trusted_root.map(TrustedRoot::load).transpose()?,
             }
         } else {
             let identity = match (s.certificate_identity, s.certificate_identity_regexp) {
@@ -630,9 +636,9 @@ pub fn judge_layer(
         .get(CERTIFICATE_ANNOTATION)
         .filter(|s| !s.is_empty());
     let verdict = match &policy.trust {
-        Trust::Key { file, key } => {
+        Trust::Key { file, key, root } => {
             if key.verifies(payload, &sig) {
-                Verdict::Verified(format!("the key {}", file.display()))
+                key_logged(file, key, root.as_ref(), payload, &sig, annotations)
             } else if cert
                 .and_then(|p| pem_cert(p))
                 .is_some_and(|d| cert_key_verifies(&d, payload, &sig))
@@ -658,12 +664,9 @@ pub fn judge_layer(
                     "it has no `{CERTIFICATE_ANNOTATION}` certificate (made with a key, not keyless?)"
                 ));
             };
-            let entry = match annotations.get(BUNDLE_ANNOTATION) {
-                None => None,
-                Some(b) => match keyless::LogEntry::from_cosign_bundle(b) {
-                    Ok(e) => Some(e),
-                    Err(why) => return Verdict::Invalid(why),
-                },
+            let entry = match bundle_entry(annotations) {
+                Ok(e) => e,
+                Err(v) => return v,
             };
             keyless::verify(
                 &keyless::Material {
@@ -686,6 +689,55 @@ pub fn judge_layer(
             Err(why) => Verdict::Invalid(why),
         },
         other => other,
+    }
+}
+
+/// The log entry of cosign's bundle annotation, when the layer has one; a
+/// bundle that does not read is `Invalid`.
+fn bundle_entry(
+    annotations: &BTreeMap<String, String>,
+) -> Result<Option<keyless::LogEntry>, Verdict> {
+    annotations
+        .get(BUNDLE_ANNOTATION)
+        .map(|b| keyless::LogEntry::from_cosign_bundle(b).map_err(Verdict::Invalid))
+        .transpose()
+}
+
+/// A signature that verifies with the policy's key, judged by its Rekor
+/// bundle as cosign does by default: without a trusted root there is no
+/// log key to check a bundle with offline, so it is not checked (the CLI
+/// says so once); with one, the layer must carry a bundle whose entry
+/// that root's log signed for this payload, signature and key.
+fn key_logged(
+    file: &Path,
+    key: &PublicKey,
+    root: Option<&TrustedRoot>,
+    payload: &[u8],
+    sig: &[u8],
+    annotations: &BTreeMap<String, String>,
+) -> Verdict {
+    let by = format!("the key {}", file.display());
+    let Some(root) = root else {
+        return Verdict::Verified(by);
+    };
+    let entry = match bundle_entry(annotations) {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            return Verdict::Untrusted(format!(
+                "it carries no transparency log entry (no `{BUNDLE_ANNOTATION}` annotation), and the trusted root {} is given, so one is required",
+                root.file.display()
+            ));
+        }
+        Err(v) => return v,
+    };
+    let logged = keyless::Logged {
+        payload,
+        signature: sig,
+        signer_der: &key.spki,
+    };
+    match keyless::check_entry(&entry, root, &logged) {
+        Ok(()) => Verdict::Verified(format!("{by}, log index {}", entry.log_index)),
+        Err(v) => v,
     }
 }
 

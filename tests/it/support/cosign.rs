@@ -127,6 +127,20 @@ impl KeySigner {
     pub fn sign(&self, jobs: &[Job]) -> Vec<Signed> {
         run(&["sign", self.dir.to_str().unwrap(), self.kind], jobs)
     }
+
+    /// Signatures with a Rekor bundle each, from the test log in `log_dir`
+    /// (made on first use, with `log_dir/trusted_root.json`, as [`keyless`] makes it).
+    pub fn sign_logged(&self, log_dir: &Path, jobs: &[Job]) -> Vec<Signed> {
+        run(
+            &[
+                "sign",
+                self.dir.to_str().unwrap(),
+                self.kind,
+                log_dir.to_str().unwrap(),
+            ],
+            jobs,
+        )
+    }
 }
 
 /// A keyless signer: a test CA and log (made on first use in `dir`,

@@ -4,7 +4,8 @@
 simple-signing payloads and signs them as cosign does:
 
   key KIND DIR            make DIR/key.pem (PKCS#8) and DIR/cosign.pub (SPKI PEM); KIND p256|ed25519
-  sign DIR KIND           jobs on stdin -> [{payload, signature}] on stdout
+  sign DIR KIND [LOGDIR]  jobs on stdin -> [{payload, signature}] on stdout; with LOGDIR
+                          also a Rekor bundle from LOGDIR's test log (made as for keyless)
   keyless DIR ID ISSUER   jobs on stdin -> [{payload, signature, certificate, bundle}];
                           DIR holds a test Fulcio-like CA (P-384 root, P-384 intermediate),
                           a Rekor-like log key (P-256) and their trusted_root.json,
@@ -168,27 +169,54 @@ def keyless(d, identity, issuer, jobs):
         .sign(inter_key, hashes.SHA384())
     )
     cert_pem = leaf.public_bytes(serialization.Encoding.PEM)
-    log_id = hashlib.sha256(spki(log_key)).hexdigest()
     out = []
     for i, job in enumerate(jobs):
         p = payload(job)
         sig = sign_with(leaf_key, p)
-        body = json.dumps(
-            {
-                "apiVersion": "0.0.1",
-                "kind": "hashedrekord",
-                "spec": {
-                    "data": {"hash": {"algorithm": "sha256", "value": hashlib.sha256(p).hexdigest()}},
-                    "signature": {"content": B64(sig), "publicKey": {"content": B64(cert_pem)}},
-                },
+        bundle = log_bundle(log_key, p, sig, cert_pem, 1000 + i)
+        out.append({"payload": p.decode(), "signature": B64(sig), "certificate": cert_pem.decode(), "bundle": bundle})
+    return out
+
+
+def log_bundle(log_key, p, sig, signer_pem, index):
+    """cosign's `dev.sigstore.cosign/bundle` annotation: a hashedrekord entry
+    for payload `p`, signature `sig` by `signer_pem` (a certificate or a
+    public key, PEM), and the log's signed entry timestamp over it."""
+    body = json.dumps(
+        {
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": hashlib.sha256(p).hexdigest()}},
+                "signature": {"content": B64(sig), "publicKey": {"content": B64(signer_pem)}},
             },
-            separators=(",", ":"),
-        )
-        entry = {"body": B64(body.encode()), "integratedTime": int(NOW.timestamp()), "logID": log_id, "logIndex": 1000 + i}
-        # RFC 8785: keys sorted, no spaces (the values here need no other care).
-        canonical = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
-        bundle = {"SignedEntryTimestamp": B64(log_key.sign(canonical, ec.ECDSA(hashes.SHA256()))), "Payload": entry}
-        out.append({"payload": p.decode(), "signature": B64(sig), "certificate": cert_pem.decode(), "bundle": json.dumps(bundle)})
+        },
+        separators=(",", ":"),
+    )
+    log_id = hashlib.sha256(spki(log_key)).hexdigest()
+    entry = {"body": B64(body.encode()), "integratedTime": int(NOW.timestamp()), "logID": log_id, "logIndex": index}
+    # RFC 8785: keys sorted, no spaces (the values here need no other care).
+    canonical = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps({"SignedEntryTimestamp": B64(log_key.sign(canonical, ec.ECDSA(hashes.SHA256()))), "Payload": entry})
+
+
+def sign(d, jobs, log_dir=None):
+    """Key signatures; with `log_dir` (a test log, made on first use, and its
+    trusted_root.json) each also gets a Rekor bundle naming the public key."""
+    key = load(os.path.join(d, "key.pem"))
+    log_key = None
+    if log_dir:
+        make_ca(log_dir)
+        log_key = load(os.path.join(log_dir, "log.pem"))
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    out = []
+    for i, j in enumerate(jobs):
+        p = payload(j)
+        sig = sign_with(key, p)
+        signed = {"payload": p.decode(), "signature": B64(sig)}
+        if log_key:
+            signed["bundle"] = log_bundle(log_key, p, sig, pem, 2000 + i)
+        out.append(signed)
     return out
 
 
@@ -199,8 +227,7 @@ def main():
         return
     jobs = json.load(sys.stdin)
     if cmd == "sign":
-        key = load(os.path.join(sys.argv[2], "key.pem"))
-        out = [{"payload": payload(j).decode(), "signature": B64(sign_with(key, payload(j)))} for j in jobs]
+        out = sign(sys.argv[2], jobs, sys.argv[4] if len(sys.argv) > 4 else None)
     elif cmd == "keyless":
         out = keyless(sys.argv[2], sys.argv[3], sys.argv[4], jobs)
     else:
