@@ -79,8 +79,10 @@ pub(super) fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Chart, InputError>
 fn keep(rel: &str) -> bool {
     let mut r = rel;
     loop {
-        if matches!(r, "Chart.yaml" | "values.yaml" | ".chartpin.yaml")
-            || r.starts_with("templates/")
+        if matches!(
+            r,
+            "Chart.yaml" | "values.yaml" | "values.schema.json" | ".chartpin.yaml"
+        ) || r.starts_with("templates/")
         {
             return true;
         }

@@ -447,7 +447,12 @@ pub fn load_dir(dir: &Path) -> Result<Chart, InputError> {
 
 fn load_dir_within(dir: &Path, boundary: &Path) -> Result<Chart, InputError> {
     let mut files = BTreeMap::new();
-    for rel in ["Chart.yaml", "values.yaml", ".chartpin.yaml"] {
+    for rel in [
+        "Chart.yaml",
+        "values.yaml",
+        "values.schema.json",
+        ".chartpin.yaml",
+    ] {
         if let Some(src) = read_chart_file(&dir.join(rel), boundary)? {
             files.insert(rel.to_string(), src);
         }

@@ -18,7 +18,11 @@
 //! that merge with the chart's own (a list is laid whole). They are short,
 //! lowercase and alphanumeric, so they survive `lower`, `trimPrefix "v"`,
 //! `printf` and `default`, and are valid both as a repository path component
-//! and as a tag. When a probe render fails, its markers are split in halves
+//! and as a tag. What the chart's own files say they refuse (its schema, a
+//! `fail` guard, a template name built from a value: [`refusals`]) is not
+//! laid, and the probe's renders leave `NOTES.txt` out (`helm template`
+//! never prints it, and bitnami's refuses any image it does not know).
+//! When a probe render fails nonetheless, its markers are split in halves
 //! and rendered again, within a fixed budget; the markers of a half that
 //! fails alone are dropped, so one picky template costs its own images, not
 //! the chart's.
@@ -26,6 +30,7 @@
 //! Nothing here writes: [`plan`] turns a probe into edits.
 
 pub mod plan;
+mod refusals;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -178,6 +183,41 @@ struct Assign {
     /// templates that compute with it still render).
     number: bool,
     declared: bool,
+}
+
+impl Assign {
+    /// What is laid, as the YAML value helm reads.
+    fn laid_json(&self) -> Value {
+        match self.laid.parse::<u64>() {
+            Ok(n) if self.number => Value::from(n),
+            _ => Value::String(self.laid.clone()),
+        }
+    }
+}
+
+/// Whether a values template's `if` takes `v` as set.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// Remove every `templates/NOTES.txt` of `chart` and its directory
+/// subcharts from its staged copy at `dir`.
+fn remove_notes(chart: &Chart, dir: &Path) {
+    if chart.file("templates/NOTES.txt").is_some() {
+        let _ = std::fs::remove_file(dir.join("templates/NOTES.txt"));
+    }
+    for sub in &chart.subcharts {
+        if let Ok(rel) = sub.root.strip_prefix(&chart.root) {
+            remove_notes(sub, &dir.join(rel));
+        }
+    }
 }
 
 /// The marker for assignment `n`: short, lowercase, alphanumeric, not
@@ -485,11 +525,7 @@ fn overlay(feeds: &[Feed], assigns: &[&Assign]) -> String {
         };
         let mut paths: Vec<&[PathSeg]> = Vec::new();
         for a in &mine {
-            let laid = match a.laid.parse::<u64>() {
-                Ok(n) if a.number => Value::from(n),
-                _ => Value::String(a.laid.clone()),
-            };
-            if set(&mut marked, &a.path, laid) {
+            if set(&mut marked, &a.path, a.laid_json()) {
                 paths.push(&a.path);
             }
         }
@@ -775,6 +811,14 @@ pub fn probe(
     let baseline = helm
         .template(&chart.name, &target, spec, &[])
         .map_err(shown)?;
+    if let Some(s) = &staged {
+        // helm renders NOTES.txt (and a template there may refuse what a
+        // marker does to an image: bitnami's "Original containers have been
+        // substituted") but `helm template` never prints it: the probe's
+        // renders go without. The baseline above, and the proof, keep it.
+        remove_notes(chart, s.chart_dir());
+    }
+    let refusals = refusals::Refusals::read(chart);
     let base_images = rendered_images(&baseline)?;
     let base_keys = keyed(&base_images);
     let refs: Vec<String> = base_images
@@ -809,7 +853,8 @@ pub fn probe(
             if !candidate || assigns.len() >= MAX_MARKERS {
                 continue;
             }
-            if !seen_coords.insert(feed.coord(&path)) {
+            let coord = feed.coord(&path);
+            if !seen_coords.insert(coord.clone()) || refusals.names_a_template(&coord) {
                 continue;
             }
             let n = assigns.len();
@@ -830,7 +875,7 @@ pub fn probe(
                 let m = marker(n);
                 (m.clone(), m)
             };
-            assigns.push(Assign {
+            let a = Assign {
                 feed: fi,
                 path,
                 token,
@@ -838,7 +883,10 @@ pub fn probe(
                 value,
                 declared: true,
                 number: kind == LeafKind::Integer,
-            });
+            };
+            if refusals.schema_allows(&coord, &a.laid_json()) {
+                assigns.push(a);
+            }
         }
     }
     let mut r = Renderer {
@@ -936,16 +984,31 @@ pub fn probe(
                 continue;
             };
             let mut add = |path: Vec<PathSeg>, laid_value: String, value: String, declared| {
-                if laid.insert((fi, path.clone())) {
-                    second.push(Assign {
-                        feed: fi,
-                        path,
-                        token: laid_value.clone(),
-                        laid: laid_value,
-                        value,
-                        declared,
-                        number: false,
-                    });
+                let a = Assign {
+                    feed: fi,
+                    path,
+                    token: laid_value.clone(),
+                    laid: laid_value,
+                    value,
+                    declared,
+                    number: false,
+                };
+                let coord = feed.coord(&a.path);
+                let is_set = |p: &YamlPath| {
+                    second.iter().any(|s| feeds[s.feed].coord(&s.path) == *p)
+                        || feeds.iter().any(|f| {
+                            refusals::within(p, &f.prefix)
+                                .and_then(|rest| get(&f.tree, rest))
+                                .is_some_and(truthy)
+                        })
+                };
+                if !refusals.schema_allows(&coord, &a.laid_json())
+                    || refusals.fails_when_set(&coord, is_set)
+                {
+                    return;
+                }
+                if laid.insert((fi, a.path.clone())) {
+                    second.push(a);
                 }
             };
             for key in ["digest", "sha"] {

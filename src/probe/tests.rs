@@ -38,6 +38,8 @@ struct Outcome {
     /// (rendered before, rendered after) per image.
     images: Vec<(String, String)>,
     values_after: String,
+    /// helm runs of the probe, the baseline included.
+    renders: usize,
     _dir: tempfile::TempDir,
 }
 
@@ -142,6 +144,7 @@ fn run(files: &[(&str, &str)]) -> Outcome {
         plan,
         images,
         values_after,
+        renders: probe.renders,
         _dir: dir,
     }
 }
@@ -464,4 +467,85 @@ fn a_failing_render_names_what_it_refuses() {
         named_in("Error: something else", &set, &feeds),
         (vec![], false)
     );
+}
+
+#[test]
+fn what_the_chart_refuses_is_not_laid_so_the_probe_renders_twice() {
+    let helpers = r#"{{- define "name.agent" }}agent{{ end }}
+{{- define "demo.other" -}}
+{{- if .Values.other.sha }}{{ fail "other.sha forbidden. Use other.digest instead" }}{{ end -}}
+{{ .Values.other.repository }}:{{ .Values.other.tag }}{{ with .Values.other.digest }}@{{ . }}{{ end }}
+{{- end }}
+"#;
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            "role: agent\nimage:\n  repository: quay.io/acme/agent\n  tag: \"1.25\"\nother:\n  repository: quay.io/acme/other\n  tag: \"3.1\"\n",
+        ),
+        (
+            "values.schema.json",
+            r##"{"$defs": {"image": {"type": "object", "additionalProperties": false,
+                "properties": {"repository": {"type": "string", "pattern": "^[a-z0-9./-]+$"},
+                               "tag": {"type": "string"}, "digest": {"type": "string"}}}},
+               "properties": {"image": {"$ref": "#/$defs/image"}}}"##,
+        ),
+        ("templates/_helpers.tpl", helpers),
+        (
+            "templates/pod.yaml",
+            &format!(
+                "{}    - name: a\n      image: \"{{{{ .Values.image.repository }}}}:{{{{ .Values.image.tag }}}}{{{{ with .Values.image.digest }}}}@{{{{ . }}}}{{{{ end }}}}\"\n      args: [\"--role={{{{ include (print \"name.\" .Values.role) . }}}}\"]\n    - name: b\n      image: {{{{ include \"demo.other\" . | quote }}}}\n",
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: demo\nspec:\n  containers:\n"
+            ),
+        ),
+        (
+            "templates/NOTES.txt",
+            "{{ if not (hasPrefix \"quay.io/acme/\" .Values.image.repository) }}{{ fail \"Original containers have been substituted\" }}{{ end }}\n",
+        ),
+    ]);
+    for image in ["quay.io/acme/agent:1.25", "quay.io/acme/other:3.1"] {
+        o.assert_pinned(image);
+    }
+    assert_eq!(o.written("quay.io/acme/agent:1.25").0, &at("image.digest"));
+    assert_eq!(o.written("quay.io/acme/other:3.1").0, &at("other.digest"));
+    assert_eq!(o.renders, 3, "baseline and two probe renders, none refused");
+}
+
+#[test]
+fn a_schema_refuses_what_its_keywords_say() {
+    use super::refusals::allows;
+    use serde_json::json;
+    let schema = json!({
+        "definitions": {"img": {"type": "object", "additionalProperties": false,
+            "properties": {"tag": {"type": "string", "pattern": "^v[0-9]"}, "policy": {"enum": ["Always", "IfNotPresent"]}}}},
+        "properties": {
+            "image": {"$ref": "#/definitions/img"},
+            "open": {"type": "object"},
+            "count": {"type": "integer"},
+            "list": {"type": "array", "items": {"type": "string", "maxLength": 4}},
+            "typed": {"type": "object", "additionalProperties": {"type": "string"}}
+        }
+    });
+    let ok = |path: &str, laid: serde_json::Value| {
+        allows(
+            &schema,
+            &schema,
+            &YamlPath::parse(path).unwrap().0,
+            &laid,
+            0,
+        )
+    };
+    assert!(
+        !ok("image.sha", json!("c0ffee")),
+        "additionalProperties: false"
+    );
+    assert!(ok("image.tag", json!("v99.1.77")));
+    assert!(!ok("image.tag", json!("zq1k")), "pattern");
+    assert!(!ok("image.policy", json!("zq2k")), "enum");
+    assert!(ok("open.anything", json!("zq3k")));
+    assert!(!ok("count", json!("zq4k")), "type");
+    assert!(ok("count", json!(99477)));
+    assert!(!ok("list[0]", json!("zq55k")), "maxLength");
+    assert!(!ok("typed.x", json!(1)), "additionalProperties' schema");
+    assert!(ok("typed.x", json!("zq6k")));
 }

@@ -128,6 +128,27 @@ struct Row {
     idempotent: bool,
 }
 
+/// A digest manifest holding a made-up digest for every rendered image,
+/// and the digest each rendered reference should end up with.
+fn made_up_manifest(images: &[RenderedImage]) -> (String, BTreeMap<String, String>) {
+    let mut manifest = String::new();
+    let mut expected: BTreeMap<String, String> = BTreeMap::new();
+    for img in images {
+        let Ok(r) = ImageRef::parse(&img.reference) else {
+            continue;
+        };
+        let d = made_up(&r);
+        let name = match r.tag() {
+            Some(t) => format!("{}:{t}", r.written_name()),
+            None => r.written_name(),
+        };
+        if expected.insert(img.reference.clone(), d.clone()).is_none() {
+            manifest.push_str(&format!("{name}@{d}\n"));
+        }
+    }
+    (manifest, expected)
+}
+
 fn check_chart(src: &Path, flags: &[String]) -> Row {
     let tmp = tempfile::tempdir().unwrap();
     let chart = tmp.path().join(src.file_name().unwrap());
@@ -142,21 +163,7 @@ fn check_chart(src: &Path, flags: &[String]) -> Row {
         .map(|(n, _)| n)
         .collect();
     let images_before = rendered_images(&before).unwrap();
-    let mut manifest = String::new();
-    let mut expected: BTreeMap<String, String> = BTreeMap::new();
-    for img in &images_before {
-        let Ok(r) = ImageRef::parse(&img.reference) else {
-            continue;
-        };
-        let d = made_up(&r);
-        let name = match r.tag() {
-            Some(t) => format!("{}:{t}", r.written_name()),
-            None => r.written_name(),
-        };
-        if expected.insert(img.reference.clone(), d.clone()).is_none() {
-            manifest.push_str(&format!("{name}@{d}\n"));
-        }
-    }
+    let (manifest, expected) = made_up_manifest(&images_before);
     let digests = tmp.path().join("digests.txt");
     std::fs::write(&digests, &manifest).unwrap();
     let chart_s = chart.to_str().unwrap();
@@ -322,6 +329,72 @@ fn every_rendered_image_of_the_full_corpus_is_pinned_or_reported() {
     ));
     eprintln!("{table}");
     assert!(problems.is_empty(), "{table}\n{}", problems.join("\n"));
+}
+
+/// The budget: the probe adds at most two renders to the one the
+/// user's values make (`pin` renders nothing else). helm runs through a
+/// wrapper (`--helm`) that counts its `template` runs; every chart of the
+/// full corpus is pinned once, its helm runs and the refused ones listed.
+#[test]
+fn the_probe_adds_at_most_two_renders_to_every_full_corpus_chart() {
+    let (corpus, charts) = full_charts();
+    assert!(!charts.is_empty(), "no charts in {}", corpus.display());
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("helm.log");
+    let wrapper = tmp.path().join("helm");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n\"{}\" \"$@\"\nrc=$?\necho \"$1 $rc\" >> \"{}\"\nexit $rc\n",
+            helm::helm().display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut table = String::from("| chart | helm runs | refused |\n|---|---|---|\n");
+    let mut over = Vec::new();
+    for src in &charts {
+        let name = src.file_name().unwrap().to_string_lossy().to_string();
+        let chart = tmp.path().join(&name);
+        copy_dir(src, &chart);
+        let (manifest, _) = made_up_manifest(&rendered_images(&render(&chart)).unwrap());
+        let digests = tmp.path().join(format!("{name}.digests"));
+        std::fs::write(&digests, manifest).unwrap();
+        std::fs::write(&log, "").unwrap();
+        let run = chartpin(&[
+            "pin",
+            chart.to_str().unwrap(),
+            "--digests",
+            digests.to_str().unwrap(),
+            "--dry-run",
+            "--helm",
+            wrapper.to_str().unwrap(),
+        ])
+        .run();
+        assert!(run.code == 0 || run.code == 1, "pin {name}: {}", run.all());
+        let runs: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("template "))
+            .map(String::from)
+            .collect();
+        let refused = runs.iter().filter(|l| !l.ends_with(" 0")).count();
+        table.push_str(&format!("| {name} | {} | {refused} |\n", runs.len()));
+        // The baseline render, then at most two probe renders.
+        if runs.len() > 3 {
+            over.push(format!(
+                "{name}: {} helm runs ({refused} refused)",
+                runs.len()
+            ));
+        }
+    }
+    eprintln!("{table}");
+    assert!(over.is_empty(), "{table}\n{}", over.join("\n"));
 }
 
 /// Every string under an `image:` key of a rendered document, read with a
