@@ -149,15 +149,15 @@ pub fn read_annotation_images(
 /// The text of a single-line flow scalar (quotes stripped), when its value
 /// is exactly that text (no escapes, no folding).
 fn flow_content(text: &str, scalar: &crate::values::Scalar) -> Option<Block> {
-    let raw = text.get(scalar.span.range())?;
+    let raw = text.get(scalar.span().range())?;
     let quoted = matches!(
         scalar.style,
         QuoteStyle::SingleQuoted | QuoteStyle::DoubleQuoted
     );
     let (inner, start) = if quoted && raw.len() >= 2 {
-        (&raw[1..raw.len() - 1], scalar.span.start + 1)
+        (&raw[1..raw.len() - 1], scalar.span().start + 1)
     } else {
-        (raw, scalar.span.start)
+        (raw, scalar.span().start)
     };
     (inner == scalar.value && !inner.contains('\n')).then(|| Block {
         inner: inner.to_string(),
@@ -202,12 +202,12 @@ fn images_of(
     }
     let text = chart.text();
     let block = match scalar.style {
-        QuoteStyle::Literal => block_content(text, scalar.span),
-        QuoteStyle::Folded if any_style => block_content(text, scalar.span),
+        QuoteStyle::Literal => block_content(text, scalar.span()),
+        QuoteStyle::Folded if any_style => block_content(text, scalar.span()),
         _ if any_style => flow_content(text, scalar),
         _ => {
             return Err(refuse(
-                scalar.span.start,
+                scalar.span().start,
                 "is not a `|` block scalar; chartpin updates only `|` blocks, byte for byte",
             ));
         }
@@ -220,19 +220,19 @@ fn images_of(
             } else {
                 "has content chartpin cannot map back to the file (uneven indentation)"
             };
-            refuse(scalar.span.start, why)
+            refuse(scalar.span().start, why)
         })?;
     let list = ValuesFile::parse(path, block.inner.clone()).map_err(|e| {
         let inner_line = e.line.saturating_sub(1);
         let at = block
             .lines
             .get(inner_line)
-            .map_or(scalar.span.start, |l| l.1);
+            .map_or(scalar.span().start, |l| l.1);
         refuse(at, &format!("does not parse as YAML: {}", e.message))
     })?;
     let Some(Node::Seq(seq)) = list.documents().first() else {
         return Err(refuse(
-            scalar.span.start,
+            scalar.span().start,
             "is not a YAML list of `{name, image}` entries",
         ));
     };
@@ -247,8 +247,8 @@ fn images_of(
         let Some(image) = map.get("image").and_then(Node::as_scalar) else {
             continue;
         };
-        let span = block.outer(image.span);
-        debug_assert_eq!(&text[span.range()], &list.text()[image.span.range()]);
+        let span = block.outer(image.span());
+        debug_assert_eq!(&text[span.range()], &list.text()[image.span().range()]);
         out.push(AnnotationImage {
             annotation: key,
             index,
@@ -305,13 +305,11 @@ pub fn plan_annotation(
         let r = img.reference.as_ref().expect("matched references parse");
         let new = r.with_digest(&pin.digest).to_string();
         if new != img.image {
-            let scalar = crate::values::Scalar {
-                value: img.image.clone().into(),
-                span: img.span,
-                style: style_of(&text[img.span.range()]),
-                anchored: false,
-                is_null: false,
-            };
+            let scalar = crate::values::Scalar::new(
+                img.image.as_str(),
+                img.span,
+                style_of(&text[img.span.range()]),
+            );
             plan.edits.push(set_scalar(text, &scalar, &new));
             plan.updates.push(AnnotationUpdate {
                 index: img.index,

@@ -309,7 +309,7 @@ fn plan_file(
                 }
                 pinned.push(Pinned {
                     path: m.path.clone(),
-                    span: sc.span,
+                    span: sc.span(),
                     image: entry_display(entry),
                     digest: entry.digest.clone(),
                     previous: DigestState::Absent,
@@ -388,7 +388,7 @@ pub fn written_span(site: &ImageSite) -> Span {
         .or(f.sha.as_ref())
         .or(f.string.as_ref())
         .or(f.tag.as_ref())
-        .map_or(site.span, |f| f.scalar.span)
+        .map_or(site.span, |f| f.scalar.span())
 }
 
 fn pinned_record(site: &ImageSite, entry: &ManifestEntry, ei: usize, changed: bool) -> Pinned {
@@ -662,7 +662,7 @@ pub fn site_edits(
                     && u.scalar.style == crate::values::QuoteStyle::Plain
                 {
                     extra.push(Edit {
-                        span: u.scalar.span,
+                        span: u.scalar.span(),
                         replacement: "true".to_string(),
                     });
                 }

@@ -64,7 +64,7 @@ fn walk(vf: ValuesView<'_>, node: &Node, path: &YamlPath, out: &mut Vec<Embedded
             }
         }
         Node::Scalar(s) if s.style == QuoteStyle::Literal && !s.is_empty() => {
-            out.extend(in_block(vf, s.span, &s.value, path));
+            out.extend(in_block(vf, s.span(), &s.value, path));
         }
         _ => {}
     }
@@ -99,7 +99,7 @@ fn in_block(vf: ValuesView<'_>, span: Span, value: &str, path: &YamlPath) -> Vec
         if !listed && map.get("name").and_then(Node::as_scalar).is_none() {
             continue;
         }
-        let written = &block.inner[image.span.range()];
+        let written = &block.inner[image.span().range()];
         if image.is_empty() || written.contains("{{") || written.contains('\n') {
             continue;
         }
@@ -108,9 +108,9 @@ fn in_block(vf: ValuesView<'_>, span: Span, value: &str, path: &YamlPath) -> Vec
             QuoteStyle::SingleQuoted | QuoteStyle::DoubleQuoted
         );
         let inner = if quoted && written.len() >= 2 {
-            Span::new(image.span.start + 1, image.span.end - 1)
+            Span::new(image.span().start + 1, image.span().end - 1)
         } else {
-            image.span
+            image.span()
         };
         let outer = block.outer(inner);
         if text.get(outer.range()) != block.inner.get(inner.range()) {

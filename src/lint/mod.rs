@@ -886,7 +886,7 @@ fn judge_site(
             .filter(|t| !t.is_empty())
             .unwrap_or_default(),
     };
-    let span_of = |f: &Option<Box<crate::values::Field>>| f.as_ref().map(|f| f.scalar.span);
+    let span_of = |f: &Option<Box<crate::values::Field>>| f.as_ref().map(|f| f.scalar.span());
     let digest_span = span_of(&fields.digest).or(span_of(&fields.sha));
     let tag_span = span_of(&fields.tag).or(span_of(&fields.string));
     let path = at.path.to_string();

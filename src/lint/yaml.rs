@@ -10,8 +10,6 @@
 //! Image *sites* in values files are not found here: that is
 //! [`crate::values`], which knows every chart convention.
 
-use std::borrow::Cow;
-
 use crate::diag::InputError;
 use crate::source::{SourceFile, Span};
 pub use crate::yaml::{Document, Node};
@@ -28,7 +26,7 @@ fn options() -> crate::yaml::Options {
 /// A document of only comments parses as an empty plain scalar: no root.
 fn comment_only(root: &Node<'_>) -> bool {
     matches!(root, Node::Scalar(s) if s.style == QuoteStyle::Plain
-        && (s.value.is_empty() || (&*s.value == "~" && s.span.is_empty())))
+        && (s.value.is_empty() || (&*s.value == "~" && s.span().is_empty())))
 }
 
 /// Parse every document of `src`. Malformed YAML is an [`InputError`] at its position.
@@ -70,19 +68,8 @@ pub fn real_roots<'t, 'a>(roots: &'t [Node<'a>]) -> impl Iterator<Item = &'t Nod
 
 /// A mapping of one `key` to `value`, as Helm builds `{global: …}` overlays.
 pub fn map_of<'a>(key: &'static str, value: Node<'a>) -> Node<'a> {
-    let key = Node::Scalar(Scalar {
-        value: Cow::Borrowed(key),
-        span: Span::default(),
-        style: QuoteStyle::Plain,
-        anchored: false,
-        is_null: false,
-    });
-    Node::Map(Map {
-        entries: vec![(key, value)],
-        flow: false,
-        anchored: false,
-        span: Span::default(),
-    })
+    let key = Node::Scalar(Scalar::new(key, Span::default(), QuoteStyle::Plain));
+    Node::Map(Map::new(vec![(key, value)], Span::default(), false, false))
 }
 
 /// The text of a mapping key.
@@ -96,7 +83,7 @@ fn key_text<'n>(k: &'n Node<'_>) -> Option<&'n str> {
 pub fn merged_with<'a>(base: &Node<'a>, over: &Node<'a>) -> Node<'a> {
     match (base, over) {
         (Node::Map(b), Node::Map(o)) => {
-            let mut entries = b.entries.clone();
+            let mut entries = b.entries.to_vec();
             for (k, v) in &o.entries {
                 match entries
                     .iter_mut()
@@ -107,12 +94,7 @@ pub fn merged_with<'a>(base: &Node<'a>, over: &Node<'a>) -> Node<'a> {
                     None => entries.push((k.clone(), v.clone())),
                 }
             }
-            Node::Map(Map {
-                entries,
-                flow: b.flow,
-                anchored: b.anchored,
-                span: b.span,
-            })
+            Node::Map(Map::new(entries, b.span(), b.flow(), b.anchored()))
         }
         (_, Node::Scalar(s))
             if s.style == QuoteStyle::Plain && matches!(&*s.value, "null" | "~") =>

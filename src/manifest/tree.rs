@@ -393,7 +393,7 @@ fn from_yaml(source: &SourceFile, node: &crate::yaml::Node<'_>) -> Result<Node, 
                     ));
                 };
                 let key = Key {
-                    at: k.span.start,
+                    at: k.span().start,
                     text: k.value.to_string(),
                 };
                 entries.push((key, from_yaml(source, v)?));

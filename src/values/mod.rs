@@ -30,7 +30,7 @@ use conventions::{
 use crate::diag::InputError;
 use crate::reference::{Digest, ImageRef, RefError};
 use crate::source::{SourceFile, Span};
-use crate::yaml::{AliasBudget, Anchors};
+use crate::yaml::{AliasBudget, Anchors, Text};
 pub use crate::yaml::{
     Edit, EditError, Map, Node, PathSeg, QuoteStyle, Scalar, Seq, YamlPath, apply_edits,
     render_scalar, set_scalar,
@@ -630,7 +630,7 @@ impl<'a> Walker<'a> {
             .into_iter()
             .flatten()
             {
-                field.scalar.span = at;
+                field.scalar.set_span(at);
                 field.key_offset = at.start;
             }
         }
@@ -658,7 +658,7 @@ impl<'a> Walker<'a> {
         let saved = self.pending.take();
         let r = match target {
             Node::Scalar(sc) => {
-                let keyed = image_keyed || self.string_sites.contains(&sc.span.start);
+                let keyed = image_keyed || self.string_sites.contains(&sc.span().start);
                 self.string_site(sc, path, keyed, true)
             }
             other => self.walk(other, path, true),
@@ -677,7 +677,7 @@ impl<'a> Walker<'a> {
         anchored_above: bool,
     ) -> Result<(), InputError> {
         match node {
-            Node::Map(m) => self.walk_map(m, path, anchored_above || m.anchored),
+            Node::Map(m) => self.walk_map(m, path, anchored_above || m.anchored()),
             Node::Seq(s) => {
                 let image_list = path.last_key().is_some_and(image_key);
                 path.0.push(PathSeg::Index(0));
@@ -688,13 +688,13 @@ impl<'a> Walker<'a> {
                     self.pending = None;
                     match item {
                         Node::Scalar(sc) => {
-                            self.string_site(sc, path, image_list, anchored_above || s.anchored)?
+                            self.string_site(sc, path, image_list, anchored_above || s.anchored())?
                         }
                         Node::Alias(at) => {
                             let m = Refusal::Alias(At::Site, path).to_string();
-                            self.walk_alias(*at, path, image_list, m)?
+                            self.walk_alias(at.span(), path, image_list, m)?
                         }
-                        _ => self.walk(item, path, anchored_above || s.anchored)?,
+                        _ => self.walk(item, path, anchored_above || s.anchored())?,
                     }
                 }
                 path.0.pop();
@@ -768,14 +768,14 @@ impl<'a> Walker<'a> {
             self.pending = None;
             match v {
                 Node::Scalar(s) => self.string_site(s, p, image_key(&ks.value), anchored)?,
-                Node::Alias(span) if image_key(&ks.value) => {
+                Node::Alias(at) if image_key(&ks.value) => {
                     let m = Refusal::Alias(At::Site, p).to_string();
-                    self.refuse(span.start, m.clone())?;
-                    self.walk_alias(*span, p, true, m)?;
+                    self.refuse(at.span().start, m.clone())?;
+                    self.walk_alias(at.span(), p, true, m)?;
                 }
-                Node::Alias(span) => {
+                Node::Alias(at) => {
                     let m = Refusal::AliasHoldingSite(p).to_string();
-                    self.walk_alias(*span, p, false, m)?;
+                    self.walk_alias(at.span(), p, false, m)?;
                 }
                 _ => self.walk(v, p, anchored)?,
             }
@@ -796,14 +796,12 @@ impl<'a> Walker<'a> {
         let p = path.key(key);
         let mut scalar = match node {
             Node::Scalar(s) => s.clone().into_owned(),
-            Node::Alias(span) => {
+            Node::Alias(at) => {
+                let span = at.span();
                 self.refuse(span.start, Refusal::Alias(At::Field, &p).to_string())?;
                 // Read as the anchored value, at the alias.
-                match self.follow(*span) {
-                    Some(Node::Scalar(s)) => Scalar {
-                        span: *span,
-                        ..s.clone().into_owned()
-                    },
+                match self.follow(span) {
+                    Some(Node::Scalar(s)) => s.clone().into_owned().with_span(span),
                     _ => return Ok(None),
                 }
             }
@@ -811,20 +809,22 @@ impl<'a> Walker<'a> {
         };
         if scalar.anchored {
             self.refuse(
-                scalar.span.start,
+                scalar.span().start,
                 Refusal::Anchor(At::Field, &p).to_string(),
             )?;
         }
         if scalar.style.is_block() {
             self.refuse(
-                scalar.span.start,
+                scalar.span().start,
                 Refusal::BlockScalar(At::Field, &p).to_string(),
             )?;
             scalar.value = scalar.value.trim().to_string().into();
         }
         Ok(Some(Box::new(Field {
             path: p,
-            key_offset: m.key_of(key).map_or(scalar.span.start, |k| k.span.start),
+            key_offset: m
+                .key_of(key)
+                .map_or(scalar.span().start, |k| k.span().start),
             scalar,
         })))
     }
@@ -1062,7 +1062,7 @@ impl<'a> Walker<'a> {
         m.entries
             .first()
             .map(|(k, _)| Span::new(k.offset(), k.offset()))
-            .unwrap_or(m.span)
+            .unwrap_or(m.span())
     }
 
     fn name_keyed(
@@ -1072,7 +1072,7 @@ impl<'a> Walker<'a> {
         path: &YamlPath,
         anchored: bool,
     ) -> Result<(), InputError> {
-        if anchored || digests.anchored {
+        if anchored || digests.anchored() {
             let at = self.site_span(m, path);
             self.refuse(at.start, Refusal::InsideAnchored(path).to_string())?;
         }
@@ -1148,7 +1148,7 @@ impl<'a> Walker<'a> {
             let span = digest
                 .as_ref()
                 .or(name.as_ref())
-                .map_or(m.span, |f| Span::new(f.key_offset, f.key_offset));
+                .map_or(m.span(), |f| Span::new(f.key_offset, f.key_offset));
             let refusal = self.pending.take();
             self.push(
                 ImageSite {
@@ -1194,7 +1194,7 @@ impl<'a> Walker<'a> {
         let digest = self.field(m, &format!("{}{SIBLING_DIGEST_SUFFIX}", key.value), path)?;
         if anchored {
             let site = path.key(&key.value);
-            self.refuse(key.span.start, Refusal::InsideAnchored(&site).to_string())?;
+            self.refuse(key.span().start, Refusal::InsideAnchored(&site).to_string())?;
         }
         let t = tag
             .as_ref()
@@ -1233,7 +1233,7 @@ impl<'a> Walker<'a> {
                 digest_state: state,
                 digest_ignored: false,
                 unused: false,
-                span: value.span,
+                span: value.span(),
                 uneditable: None,
             },
             refusal,
@@ -1263,7 +1263,7 @@ impl<'a> Walker<'a> {
                 return Ok(());
             }
             self.refuse(
-                s.span.start,
+                s.span().start,
                 Refusal::BlockScalar(At::Site, path).to_string(),
             )?;
             // Read as its content, as a one-line image renders.
@@ -1281,7 +1281,7 @@ impl<'a> Walker<'a> {
             return Ok(());
         }
         if s.anchored || anchored {
-            self.refuse(s.span.start, Refusal::Anchor(At::Site, path).to_string())?;
+            self.refuse(s.span().start, Refusal::Anchor(At::Site, path).to_string())?;
         }
         let digest_state = match v.split_once('@') {
             Some((_, d)) => digest_state(d, false),
@@ -1289,7 +1289,7 @@ impl<'a> Walker<'a> {
         };
         let refusal = self.pending.take();
         if self.alias_at.is_none() {
-            self.string_sites.insert(s.span.start);
+            self.string_sites.insert(s.span().start);
         }
         self.push(
             ImageSite {
@@ -1303,18 +1303,15 @@ impl<'a> Walker<'a> {
                 fields: SiteFields {
                     string: Some(Box::new(Field {
                         path: path.clone(),
-                        scalar: Scalar {
-                            value: v.to_string().into(),
-                            ..s.clone().into_owned()
-                        },
-                        key_offset: s.span.start,
+                        scalar: s.with_value(Text::owned(v)),
+                        key_offset: s.span().start,
                     })),
                     ..SiteFields::default()
                 },
                 digest_state,
                 digest_ignored: false,
                 unused: false,
-                span: s.span,
+                span: s.span(),
                 uneditable: None,
             },
             refusal,

@@ -185,7 +185,7 @@ fn refine_location(location: &mut Location, site: &ImageSite, src: &SourceFile) 
         .or(tag_with_digest)
         .or(f.string.as_ref());
     if let Some(field) = field {
-        location.at = crate::source::Location::starting(src, field.scalar.span.start);
+        location.at = crate::source::Location::starting(src, field.scalar.span().start);
         location.yaml_path = Some(field.path.to_string());
     }
 }

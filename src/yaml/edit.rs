@@ -123,17 +123,18 @@ fn plain_safe(v: &str) -> bool {
 /// and a re-render could change how it is written (a plain `1` would become
 /// `"1"`, a null `""`, an escape `\u0041` an `A`).
 pub fn set_scalar(text: &str, scalar: &Scalar, value: &str) -> Edit {
+    let span = scalar.span();
     if scalar.text() == value {
         return Edit {
-            span: scalar.span,
-            replacement: text[scalar.span.range()].to_string(),
+            span,
+            replacement: text[span.range()].to_string(),
         };
     }
-    if scalar.span.is_empty() {
+    if span.is_empty() {
         // An implicit null sits on the `:` (granit-parser puts its empty span there).
-        let at = text[scalar.span.start..]
+        let at = text[span.start..]
             .find(':')
-            .map_or(scalar.span.start, |i| scalar.span.start + i + 1);
+            .map_or(span.start, |i| span.start + i + 1);
         return Edit {
             span: Span::new(at, at),
             replacement: format!(" {}", render_scalar(QuoteStyle::Plain, value)),
@@ -145,7 +146,7 @@ pub fn set_scalar(text: &str, scalar: &Scalar, value: &str) -> Edit {
         scalar.style
     };
     Edit {
-        span: scalar.span,
+        span,
         replacement: render_scalar(style, value),
     }
 }
@@ -191,7 +192,7 @@ pub fn insert_key_after(
         });
     }
     let indent: String = prefix.chars().map(|_| ' ').collect();
-    let end = after.span.end.max(key_offset);
+    let end = after.span().end.max(key_offset);
     let (at, eol) = match text[end..].find('\n') {
         Some(i) if i > 0 && text.as_bytes()[end + i - 1] == b'\r' => (end + i - 1, "\r\n"),
         Some(i) => (end + i, "\n"),
@@ -209,15 +210,20 @@ pub fn insert_key_after(
 /// The last byte of `node` and everything under it (keys included).
 fn subtree_end(node: &Node<'_>) -> usize {
     match node {
-        Node::Scalar(s) => s.span.end,
-        Node::Alias(s) => s.end,
+        Node::Scalar(s) => s.span().end,
+        Node::Alias(s) => s.span().end,
         Node::Map(m) => m
             .entries
             .iter()
             .map(|(k, v)| subtree_end(k).max(subtree_end(v)))
             .max()
-            .unwrap_or(m.span.end),
-        Node::Seq(s) => s.items.iter().map(subtree_end).max().unwrap_or(s.span.end),
+            .unwrap_or(m.span().end),
+        Node::Seq(s) => s
+            .items
+            .iter()
+            .map(subtree_end)
+            .max()
+            .unwrap_or(s.span().end),
     }
 }
 
@@ -230,10 +236,10 @@ fn column(text: &str, offset: usize) -> usize {
 /// The indentation step the file uses for nested mappings (2 when it has none).
 fn indent_step(text: &str, root: &Node<'_>) -> usize {
     fn find(text: &str, node: &Node<'_>, depth: usize) -> Option<usize> {
-        let m = node.as_map().filter(|m| !m.flow)?;
+        let m = node.as_map().filter(|m| !m.flow())?;
         let col = column(text, m.entries.first()?.0.span().start);
         for (_, v) in &m.entries {
-            if let Some(inner) = v.as_map().filter(|m| !m.flow)
+            if let Some(inner) = v.as_map().filter(|m| !m.flow())
                 && let Some((k, _)) = inner.entries.first()
             {
                 let c = column(text, k.span().start);
@@ -311,7 +317,7 @@ fn plan_set(
     let Node::Map(m) = node else {
         return Err(refuse());
     };
-    if m.flow || m.entries.is_empty() {
+    if m.flow() || m.entries.is_empty() {
         return Err(refuse());
     }
     let indent = column(text, m.entries[0].0.span().start);

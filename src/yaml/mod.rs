@@ -18,6 +18,7 @@
 mod edit;
 mod parse;
 mod path;
+mod text;
 mod tree;
 
 pub use edit::{
@@ -29,4 +30,5 @@ pub use parse::{
     parse_each,
 };
 pub use path::{PathSeg, YamlPath, node_at};
-pub use tree::{Map, Node, QuoteStyle, Scalar, Seq};
+pub use text::{MAX_TEXT, Text};
+pub use tree::{Map, Node, QuoteStyle, Scalar, Seq, TreeSpan};

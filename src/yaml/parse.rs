@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use granit_parser::{Event, Parser};
 
-use super::{Map, Node, QuoteStyle, Scalar, Seq};
+use super::{MAX_TEXT, Map, Node, QuoteStyle, Scalar, Seq, Text, TreeSpan};
 use crate::diag::InputError;
 use crate::source::{SourceFile, Span};
 
@@ -105,7 +105,7 @@ impl<'a> Yaml<'a> {
 
 /// Parse every document of `source`, rejecting what `options` says to.
 pub fn parse(source: &SourceFile, options: Options) -> Result<Yaml<'_>, InputError> {
-    let mut b = Builder::new(source, options);
+    let mut b = Builder::new(source, options)?;
     let mut documents = Vec::new();
     while let Some(doc) = b.document()? {
         documents.push(doc);
@@ -128,7 +128,7 @@ pub fn parse_each<'a>(
     options: Options,
     mut each: impl FnMut(Document<'a>) -> Result<(), InputError>,
 ) -> Result<(), InputError> {
-    let mut b = Builder::new(source, options);
+    let mut b = Builder::new(source, options)?;
     while let Some(doc) = b.document()? {
         b.anchors = Anchors::default();
         each(doc)?;
@@ -152,19 +152,31 @@ struct Builder<'a, I> {
 }
 
 impl<'a> Builder<'a, Parser<'a, granit_parser::StrInput<'a>>> {
-    fn new(source: &'a SourceFile, options: Options) -> Self {
+    /// A builder for `source`, refused past [`MAX_TEXT`]: the tree keeps
+    /// 32-bit offsets (only a `--max-input-size` raised past 2 GiB lets
+    /// such a text be read at all).
+    fn new(source: &'a SourceFile, options: Options) -> Result<Self, InputError> {
+        if source.text.len() > MAX_TEXT {
+            return Err(InputError::file(
+                &source.path,
+                format!(
+                    "{} bytes of YAML: chartpin reads YAML texts of at most 2 GiB",
+                    source.text.len()
+                ),
+            ));
+        }
         // Comments are never needed here (edits are byte splices, so they stay as
         // written); not capturing them saves the parser a copy of each one.
         let mut parser_options = granit_parser::Options::default();
         parser_options.set_emit_comments(false);
-        Builder {
+        Ok(Builder {
             source,
             parser: Parser::new_from_str_with_options(source.text.as_str(), parser_options),
             peeked: None,
             anchors: Anchors::default(),
             options,
             depth: 0,
-        }
+        })
     }
 }
 
@@ -282,26 +294,23 @@ where
                     let raw = &source.text[span.range()];
                     let is_null = style == QuoteStyle::Plain
                         && (raw.is_empty() || matches!(raw, "~" | "null" | "Null" | "NULL"));
-                    return Ok((
-                        Node::Scalar(Scalar {
-                            value: if raw.is_empty() && style == QuoteStyle::Plain {
-                                Cow::Borrowed("")
-                            } else {
-                                borrowed(v, raw, style)
-                            },
-                            span,
-                            style,
-                            anchored: anchor != 0,
-                            is_null,
-                        }),
-                        anchor,
-                    ));
+                    let value = if raw.is_empty() && style == QuoteStyle::Plain {
+                        Text::borrowed("")
+                    } else {
+                        borrowed(v, raw, style)
+                    };
+                    let scalar = Scalar {
+                        anchored: anchor != 0,
+                        is_null,
+                        ..Scalar::new(value, span, style)
+                    };
+                    return Ok((Node::Scalar(scalar), anchor));
                 }
                 Event::Alias(id) => {
                     if let Some(&i) = self.anchors.by_id.get(&id) {
                         self.anchors.aliases.insert(span.start, i);
                     }
-                    return Ok((Node::Alias(span), 0));
+                    return Ok((Node::Alias(TreeSpan::of(span)), 0));
                 }
                 Event::SequenceStart(style, anchor, _) => {
                     self.check_depth(span.start)?;
@@ -317,14 +326,13 @@ where
                             _ => items.push(self.node()?),
                         }
                     }
-                    trim(&mut items);
                     return Ok((
-                        Node::Seq(Seq {
+                        Node::Seq(Seq::new(
                             items,
-                            flow: style == granit_parser::StructureStyle::Flow,
-                            anchored: anchor != 0,
                             span,
-                        }),
+                            style == granit_parser::StructureStyle::Flow,
+                            anchor != 0,
+                        )),
                         anchor,
                     ));
                 }
@@ -335,7 +343,7 @@ where
                     let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
                     // Keys seen so far. Small mappings (nearly all) are searched
                     // directly; past `SMALL_MAP` keys an index keeps it linear.
-                    let mut seen: HashMap<Cow<'a, str>, usize> = HashMap::new();
+                    let mut seen: HashMap<Box<str>, usize> = HashMap::new();
                     let mut indexed = false;
                     loop {
                         self.skip_meta()?;
@@ -354,7 +362,7 @@ where
                         {
                             let first = if entries.len() < SMALL_MAP {
                                 entries.iter().find_map(|(e, _)| match e {
-                                    Node::Scalar(e) if e.value == k.value => Some(e.span.start),
+                                    Node::Scalar(e) if e.value == k.value => Some(e.span().start),
                                     _ => None,
                                 })
                             } else {
@@ -364,17 +372,18 @@ where
                                         if let Node::Scalar(e) = e
                                             && e.value != "<<"
                                         {
-                                            seen.entry(e.value.clone()).or_insert(e.span.start);
+                                            seen.entry(e.value.as_str().into())
+                                                .or_insert(e.span().start);
                                         }
                                     }
                                 }
-                                seen.get(&k.value).copied()
+                                seen.get(k.value.as_str()).copied()
                             };
                             if let Some(first) = first {
                                 let lc = self.source.line_col(first);
                                 return Err(InputError::at(
                                     self.source,
-                                    k.span.start,
+                                    k.span().start,
                                     format!(
                                         "duplicate key `{}` (first defined at line {}, column {})",
                                         k.value, lc.line, lc.column
@@ -382,23 +391,14 @@ where
                                 ));
                             }
                             if indexed {
-                                seen.insert(k.value.clone(), k.span.start);
+                                seen.insert(k.value.as_str().into(), k.span().start);
                             }
                         }
                         self.skip_meta()?;
                         let value = self.node()?;
                         entries.push((key, value));
                     }
-                    trim(&mut entries);
-                    return Ok((
-                        Node::Map(Map {
-                            entries,
-                            flow,
-                            anchored,
-                            span,
-                        }),
-                        anchor,
-                    ));
+                    return Ok((Node::Map(Map::new(entries, span, flow, anchored)), anchor));
                 }
                 _ => {
                     return Err(InputError::at(
@@ -422,7 +422,7 @@ where
 
 /// The scalar's value as a borrow of its source bytes when they are the
 /// value (inside the quotes for a quoted scalar), else the parser's copy.
-fn borrowed<'a>(value: Cow<'_, str>, raw: &'a str, style: QuoteStyle) -> Cow<'a, str> {
+fn borrowed<'a>(value: Cow<'_, str>, raw: &'a str, style: QuoteStyle) -> Text<'a> {
     let inner = match style {
         QuoteStyle::SingleQuoted | QuoteStyle::DoubleQuoted if raw.len() >= 2 => {
             &raw[1..raw.len() - 1]
@@ -430,19 +430,8 @@ fn borrowed<'a>(value: Cow<'_, str>, raw: &'a str, style: QuoteStyle) -> Cow<'a,
         _ => raw,
     };
     if *value == *inner {
-        Cow::Borrowed(inner)
+        Text::borrowed(inner)
     } else {
-        Cow::Owned(value.into_owned())
-    }
-}
-
-/// Give back what a collection's vector grew past its length: a flow
-/// sequence of a million items must not hold half as much again in slack,
-/// and the many small mappings of a values file (a vector grows to 4
-/// entries at once, 96 bytes each) must not hold one or two entries' worth
-/// each: on a file dense in small blocks that is a third of the tree.
-fn trim<T>(items: &mut Vec<T>) {
-    if items.capacity() > items.len() {
-        items.shrink_to_fit();
+        Text::owned(value.into_owned())
     }
 }

@@ -2,10 +2,9 @@
 //! order, sequences, and aliases left as aliases (what they stand for is in
 //! [`super::Anchors`]).
 
-use std::borrow::Cow;
-
 use granit_parser::ScalarStyle;
 
+use super::Text;
 use crate::source::Span;
 
 /// How a scalar was written; an edit re-renders its value in the same style.
@@ -37,6 +36,30 @@ impl QuoteStyle {
     }
 }
 
+/// Where a node was written: a [`Span`] in 32-bit offsets, as the tree
+/// keeps it (the parser refuses texts past [`super::MAX_TEXT`]), half the
+/// size of a `Span` in each of a tree's many nodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TreeSpan {
+    start: u32,
+    end: u32,
+}
+
+impl TreeSpan {
+    pub(super) fn of(span: Span) -> TreeSpan {
+        let offset = |n: usize| u32::try_from(n).expect("YAML texts are limited to 2 GiB");
+        TreeSpan {
+            start: offset(span.start),
+            end: offset(span.end),
+        }
+    }
+
+    /// The span, in the offsets the rest of chartpin uses.
+    pub fn span(self) -> Span {
+        Span::new(self.start as usize, self.end as usize)
+    }
+}
+
 /// A scalar as read: its value after unescaping, and how and where it was
 /// written. The value borrows the source's bytes whenever they are the value
 /// (no escapes, no folding: nearly every scalar), so a tree costs no string
@@ -44,10 +67,8 @@ impl QuoteStyle {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scalar<'a> {
     /// The value after YAML escape processing; empty for a null written as nothing.
-    pub value: Cow<'a, str>,
-    /// Bytes of the scalar in the source, quotes included. Empty for an implicit
-    /// null (`key:` with nothing after it): then it sits on the `:`.
-    pub span: Span,
+    pub value: Text<'a>,
+    pub(super) at: TreeSpan,
     pub style: QuoteStyle,
     /// The scalar carries an anchor (`&name`).
     pub anchored: bool,
@@ -55,7 +76,46 @@ pub struct Scalar<'a> {
     pub is_null: bool,
 }
 
-impl Scalar<'_> {
+impl<'a> Scalar<'a> {
+    /// A scalar of `value`, written at `span` in `style`, with no anchor.
+    pub fn new(value: impl Into<Text<'a>>, span: Span, style: QuoteStyle) -> Self {
+        Scalar {
+            value: value.into(),
+            at: TreeSpan::of(span),
+            style,
+            anchored: false,
+            is_null: false,
+        }
+    }
+
+    /// Bytes of the scalar in the source, quotes included. Empty for an implicit
+    /// null (`key:` with nothing after it): then it sits on the `:`.
+    pub fn span(&self) -> Span {
+        self.at.span()
+    }
+
+    /// This scalar, placed at `span` (a value read through an alias, at the alias).
+    pub fn with_span(mut self, span: Span) -> Self {
+        self.set_span(span);
+        self
+    }
+
+    /// Place this scalar at `span`.
+    pub fn set_span(&mut self, span: Span) {
+        self.at = TreeSpan::of(span);
+    }
+
+    /// This scalar (where and how it was written) holding `value` instead.
+    pub fn with_value<'b>(&self, value: Text<'b>) -> Scalar<'b> {
+        Scalar {
+            value,
+            at: self.at,
+            style: self.style,
+            anchored: self.anchored,
+            is_null: self.is_null,
+        }
+    }
+
     /// The value as a string, empty for a null.
     pub fn text(&self) -> &str {
         if self.is_null { "" } else { &self.value }
@@ -63,12 +123,19 @@ impl Scalar<'_> {
 
     /// This scalar with its value copied out of the source.
     pub fn into_owned(self) -> Scalar<'static> {
+        let Scalar {
+            value,
+            at,
+            style,
+            anchored,
+            is_null,
+        } = self;
         Scalar {
-            value: Cow::Owned(self.value.into_owned()),
-            span: self.span,
-            style: self.style,
-            anchored: self.anchored,
-            is_null: self.is_null,
+            value: value.into_owned(),
+            at,
+            style,
+            anchored,
+            is_null,
         }
     }
 
@@ -78,33 +145,98 @@ impl Scalar<'_> {
     }
 }
 
+impl<'a> Seq<'a> {
+    /// A sequence of `items` starting at `span`, in flow style (`[…]`) or
+    /// not, carrying an anchor or not.
+    pub fn new(items: impl Into<Box<[Node<'a>]>>, span: Span, flow: bool, anchored: bool) -> Self {
+        Seq {
+            items: items.into(),
+            opening: Opening::new(span, flow, anchored),
+        }
+    }
+}
+
+/// How a mapping or a sequence was written, read from its [`Opening`].
+macro_rules! opening_accessors {
+    ($($collection:ident),*) => {$(
+        impl $collection<'_> {
+            /// Where the collection starts (empty span for a block collection).
+            pub fn span(&self) -> Span {
+                self.opening.span()
+            }
+
+            /// Written in flow style (`{a: 1}`, `[a, b]`).
+            pub fn flow(&self) -> bool {
+                self.opening.flow()
+            }
+
+            /// The collection carries an anchor (`&name`).
+            pub fn anchored(&self) -> bool {
+                self.opening.anchored()
+            }
+        }
+    )*};
+}
+
+opening_accessors!(Map, Seq);
+
 /// A node of the values tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Node<'a> {
     Scalar(Scalar<'a>),
     Map(Map<'a>),
     Seq(Seq<'a>),
-    /// An alias (`*name`) at this span.
-    Alias(Span),
+    /// An alias (`*name`) at this span (see [`Node::span`]).
+    Alias(TreeSpan),
+}
+
+/// Where a collection starts and how it is written, in 8 bytes: its
+/// span's offsets (below 2³¹, [`super::MAX_TEXT`]) with the flow style in
+/// the top bit of the start and the anchor in that of the end, so that a
+/// mapping or sequence is no larger than a scalar and a node is 32 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Opening {
+    start: u32,
+    end: u32,
+}
+
+const FLAG: u32 = 1 << 31;
+
+impl Opening {
+    fn new(span: Span, flow: bool, anchored: bool) -> Opening {
+        let TreeSpan { start, end } = TreeSpan::of(span);
+        debug_assert!(start < FLAG && end < FLAG, "texts are limited to 2 GiB");
+        Opening {
+            start: start | if flow { FLAG } else { 0 },
+            end: end | if anchored { FLAG } else { 0 },
+        }
+    }
+
+    fn span(self) -> Span {
+        Span::new((self.start & !FLAG) as usize, (self.end & !FLAG) as usize)
+    }
+
+    fn flow(self) -> bool {
+        self.start & FLAG != 0
+    }
+
+    fn anchored(self) -> bool {
+        self.end & FLAG != 0
+    }
 }
 
 /// A mapping, keys in written order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Map<'a> {
-    pub entries: Vec<(Node<'a>, Node<'a>)>,
-    pub flow: bool,
-    pub anchored: bool,
-    /// Where the mapping starts (empty span for block mappings).
-    pub span: Span,
+    pub entries: Box<[(Node<'a>, Node<'a>)]>,
+    opening: Opening,
 }
 
 /// A sequence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Seq<'a> {
-    pub items: Vec<Node<'a>>,
-    pub flow: bool,
-    pub anchored: bool,
-    pub span: Span,
+    pub items: Box<[Node<'a>]>,
+    opening: Opening,
 }
 
 impl<'a> Node<'a> {
@@ -128,8 +260,8 @@ impl<'a> Node<'a> {
     pub fn anchored_or_alias(&self) -> bool {
         match self {
             Node::Scalar(s) => s.anchored,
-            Node::Map(m) => m.anchored,
-            Node::Seq(s) => s.anchored,
+            Node::Map(m) => m.anchored(),
+            Node::Seq(s) => s.anchored(),
             Node::Alias(_) => true,
         }
     }
@@ -151,31 +283,42 @@ impl<'a> Node<'a> {
     /// The value of a scalar that is not null (`None` for collections, aliases
     /// and plain `null`/`~`/nothing).
     pub fn as_str(&self) -> Option<&str> {
-        self.as_scalar().filter(|s| !s.is_null).map(|s| &*s.value)
+        self.as_scalar()
+            .filter(|s| !s.is_null)
+            .map(|s| s.value.as_str())
     }
 
     /// The bytes this node was written in (where it starts, for a block collection).
     pub fn span(&self) -> Span {
         match self {
-            Node::Scalar(s) => s.span,
-            Node::Map(m) => m.span,
-            Node::Seq(s) => s.span,
-            Node::Alias(s) => *s,
+            Node::Scalar(s) => s.span(),
+            Node::Map(m) => m.span(),
+            Node::Seq(s) => s.span(),
+            Node::Alias(at) => at.span(),
         }
     }
 
     /// A byte offset to point messages at.
     pub fn offset(&self) -> usize {
-        match self {
-            Node::Scalar(s) => s.span.start,
-            Node::Map(m) => m.span.start,
-            Node::Seq(s) => s.span.start,
-            Node::Alias(s) => s.start,
-        }
+        self.span().start
     }
 }
 
 impl<'a> Map<'a> {
+    /// A mapping of `entries` starting at `span`, in flow style (`{…}`) or
+    /// not, carrying an anchor or not.
+    pub fn new(
+        entries: impl Into<Box<[(Node<'a>, Node<'a>)]>>,
+        span: Span,
+        flow: bool,
+        anchored: bool,
+    ) -> Self {
+        Map {
+            entries: entries.into(),
+            opening: Opening::new(span, flow, anchored),
+        }
+    }
+
     /// The value under scalar key `key` (the last one, as YAML loaders take it;
     /// a file read with duplicate keys rejected has only one).
     pub fn get(&self, key: &str) -> Option<&Node<'a>> {
@@ -192,5 +335,19 @@ impl<'a> Map<'a> {
             .iter()
             .filter_map(|(k, _)| k.as_scalar())
             .find(|s| s.value == key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A values file dense in image sites is mostly nodes: an entry (a key
+    /// node and a value node) takes 64 bytes, where it took 112 with
+    /// `usize` spans and a `Cow<str>` per scalar (issue 10).
+    #[test]
+    fn a_node_takes_32_bytes() {
+        assert_eq!(std::mem::size_of::<Scalar>(), 24);
+        assert_eq!(std::mem::size_of::<Node>(), 32);
     }
 }
