@@ -11,6 +11,12 @@
 //! values that compose each image, declared or not, and marks empty
 //! `tag`/`version` keys, to learn which digest form the templates render.
 //!
+//! The user's `--values-file`s and `--set`s are fed like the parent's own
+//! values, ahead of it: a value they set is marked with their value, and
+//! its marker, laid after their files (their plain `--set`s laid as a file
+//! below it, since helm ranks any `--set` above every `-f`), is what
+//! renders. [`Probe::set_by`] tells the plan which paths they hold.
+//!
 //! Markers go into string scalars only, and only into those whose text
 //! appears in a rendered image (never booleans, numbers, maps, empty strings
 //! or strings like `"true"`): templates compare and branch on values, and a
@@ -140,6 +146,77 @@ pub struct Probe {
     pub uses: BTreeMap<YamlPath, Uses>,
     /// Markers that could not be laid because their renders failed.
     pub dropped: usize,
+    /// The user's `--values-file`s and `--set`s, last first: a value they
+    /// set is what renders, and a pin in the chart's values would be hidden
+    /// by them at install time too.
+    pub overrides: Vec<Override>,
+}
+
+/// Values the user lays over the chart's at render time.
+#[derive(Clone, Debug)]
+pub struct Override {
+    /// How the user gave it: `--values-file ci.yaml`, `--set image.tag=2.0`.
+    pub shown: String,
+    /// The values it sets, by their path in the parent's values.
+    tree: Value,
+}
+
+impl Probe {
+    /// The user's override that sets `coord` (or a value above it), if any.
+    pub fn set_by(&self, coord: &YamlPath) -> Option<&str> {
+        let sets = |tree: &Value| {
+            (1..=coord.0.len()).any(|n| match get(tree, &coord.0[..n]) {
+                Some(v) => n == coord.0.len() || !v.is_object(),
+                None => false,
+            })
+        };
+        self.overrides
+            .iter()
+            .find(|o| sets(&o.tree))
+            .map(|o| o.shown.as_str())
+    }
+}
+
+/// The paths a `--set` string sets (`a.b=1,c[0].d=x`), as a tree; helm's
+/// escapes (`\\.`, `\\,`) are honoured, values typed as helm types them. A
+/// list index ends the path: the list is what is set.
+fn set_tree(set_arg: &str) -> Value {
+    let mut tree = Value::Object(JsonMap::new());
+    for item in split_unescaped(set_arg, ',') {
+        let Some((key, value)) = item.split_once('=') else {
+            continue;
+        };
+        let mut path = Vec::new();
+        for seg in split_unescaped(key, '.') {
+            let seg = seg.replace("\\.", ".");
+            let listed = seg.contains('[');
+            path.push(PathSeg::Key(
+                seg.split('[').next().unwrap_or("").to_string(),
+            ));
+            if listed {
+                break;
+            }
+        }
+        set(&mut tree, &path, set_value(value));
+    }
+    tree
+}
+
+/// `s` split at each `sep` not escaped by a backslash.
+fn split_unescaped(s: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut escaped = false;
+    for c in s.chars() {
+        if c == sep && !escaped {
+            out.push(String::new());
+            continue;
+        }
+        escaped = c == '\\' && !escaped;
+        if let Some(last) = out.last_mut() {
+            last.push(c);
+        }
+    }
+    out
 }
 
 /// Where a value renders.
@@ -313,7 +390,7 @@ fn node_json(n: &Node<'_>, depth: usize) -> Value {
 
 /// The values files that feed a render of `chart`: its own, then each
 /// subchart's (recursively), with the override prefix each is reached by.
-fn feeds(
+fn feeds_of(
     chart: &Chart,
     values: Option<&crate::source::SourceFile>,
 ) -> Result<Vec<Feed>, InputError> {
@@ -329,6 +406,82 @@ fn feeds(
     }
     collect_feeds(chart, "", &[], &mut out, 0)?;
     Ok(out)
+}
+
+/// The user's values, as the probe lays them.
+struct UserValues {
+    /// Every override, the one that wins first.
+    overrides: Vec<Override>,
+    /// Feeds laid like the parent's own, the one that wins first, so a value
+    /// the user set is the one marked, and its marker, laid after it, is what
+    /// renders.
+    feeds: Vec<Feed>,
+    /// The `--set`s as a values text, when each is a plain `key.path=value`
+    /// list: laid as a file below the markers in place of the `--set`s
+    /// themselves, which helm would rank above any file.
+    sets_laid: Option<String>,
+}
+
+fn user_values(spec: &RenderSpec) -> Result<UserValues, InputError> {
+    let mut overrides: Vec<Override> = spec
+        .sets
+        .iter()
+        .rev()
+        .map(|s| Override {
+            shown: format!("--set {s}"),
+            tree: set_tree(s),
+        })
+        .collect();
+    let mut feeds = Vec::new();
+    let plain = spec.sets.iter().all(|s| !s.contains(['[', '\\']));
+    let mut sets_laid = None;
+    if plain && !spec.sets.is_empty() {
+        let mut tree = Value::Object(JsonMap::new());
+        for s in &spec.sets {
+            merge(&mut tree, set_tree(s));
+        }
+        sets_laid = Some(tree.to_string());
+        feeds.push(Feed {
+            file: "--set".to_string(),
+            prefix: Vec::new(),
+            tree,
+        });
+    }
+    for path in spec.values_files.iter().rev() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputError::file(path, format!("could not read it: {e}")))?;
+        let tree = tree_of(&crate::source::SourceFile::new(path, text))?;
+        let shown = format!("--values-file {}", path.display());
+        overrides.push(Override {
+            shown: shown.clone(),
+            tree: tree.clone(),
+        });
+        feeds.push(Feed {
+            file: shown,
+            prefix: Vec::new(),
+            tree,
+        });
+    }
+    Ok(UserValues {
+        overrides,
+        feeds,
+        sets_laid,
+    })
+}
+
+/// A `--set` value as helm types it: `true`/`false`, `null`, a whole
+/// number without a leading zero, else a string.
+fn set_value(v: &str) -> Value {
+    if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
+        return Value::Bool(v.eq_ignore_ascii_case("true"));
+    }
+    if v == "null" {
+        return Value::Null;
+    }
+    match v.parse::<i64>() {
+        Ok(n) if v == "0" || !v.starts_with(['0', '+']) => Value::from(n),
+        _ => Value::String(v.to_string()),
+    }
 }
 
 fn tree_of(src: &crate::source::SourceFile) -> Result<Value, InputError> {
@@ -584,6 +737,8 @@ struct Renderer<'a> {
     release: &'a str,
     chart: &'a Path,
     spec: &'a RenderSpec,
+    /// Laid before each overlay: the user's `--set`s as a file.
+    under: Option<&'a str>,
     feeds: &'a [Feed],
     renders: usize,
     dropped: usize,
@@ -648,9 +803,15 @@ impl Renderer<'_> {
             self.renders += 1;
             let text = overlay(self.feeds, &set);
             tracing::trace!(overlay = %text, "probe render");
+            let laid: Vec<String> = self
+                .under
+                .map(str::to_string)
+                .into_iter()
+                .chain([text])
+                .collect();
             match self
                 .helm
-                .template(self.release, self.chart, self.spec, &[text])
+                .template(self.release, self.chart, self.spec, &laid)
             {
                 Ok(r) => out.push((set, r)),
                 Err(e) => {
@@ -825,7 +986,19 @@ pub fn probe(
         .iter()
         .map(|i| i.reference.to_ascii_lowercase())
         .collect();
-    let feeds = feeds(chart, values)?;
+    let user = user_values(spec)?;
+    let mut feeds = user.feeds;
+    feeds.extend(feeds_of(chart, values)?);
+    let overrides = user.overrides;
+    // The probe's renders take the `--set`s as a file below the markers.
+    let probe_spec = RenderSpec {
+        sets: if user.sets_laid.is_some() {
+            Vec::new()
+        } else {
+            spec.sets.clone()
+        },
+        ..spec.clone()
+    };
     let tags: HashSet<&str> = base_images
         .iter()
         .filter_map(|i| {
@@ -893,7 +1066,8 @@ pub fn probe(
         helm,
         release: &chart.name,
         chart: &target,
-        spec,
+        spec: &probe_spec,
+        under: user.sets_laid.as_deref(),
         feeds: &feeds,
         renders: 1,
         dropped: 0,
@@ -1125,6 +1299,7 @@ pub fn probe(
         renders: r.renders,
         uses,
         dropped: r.dropped,
+        overrides,
     })
 }
 

@@ -291,6 +291,12 @@ pub fn plan(
 
 /// Why a value cannot hold one image's digest, if it cannot.
 fn shared(probe: &Probe, at: &ValuesAt, reference: &str) -> Option<String> {
+    if let Some(by) = probe.set_by(&at.coord) {
+        return Some(format!(
+            "`{}` is set by {by}, which would hide a pin in the chart's values.yaml at install time too; pin it in that file",
+            at.coord
+        ));
+    }
     let u = probe.uses.get(&at.coord)?;
     let others: Vec<&String> = u.references.iter().filter(|r| *r != reference).collect();
     if !others.is_empty() {

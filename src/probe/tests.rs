@@ -95,6 +95,12 @@ fn at(path: &str) -> Written {
 
 /// Write `files` as a chart, probe it, pin every rendered image, render again.
 fn run(files: &[(&str, &str)]) -> Outcome {
+    run_over(files, &[], &[])
+}
+
+/// [`run`] with the user's values files (written beside the chart) and
+/// `--set`s given to every render, the probe's and the one after the pin.
+fn run_over(files: &[(&str, &str)], user_files: &[(&str, &str)], sets: &[&str]) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("demo");
     for (rel, text) in files {
@@ -103,7 +109,15 @@ fn run(files: &[(&str, &str)]) -> Outcome {
         std::fs::write(p, text).unwrap();
     }
     let helm = helm();
-    let spec = RenderSpec::default();
+    let mut spec = RenderSpec {
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+        ..RenderSpec::default()
+    };
+    for (name, text) in user_files {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        spec.values_files.push(p);
+    }
     let chart = crate::chart::load_dir(&root).unwrap();
     let values_path: PathBuf = root.join("values.yaml");
     let values_text = std::fs::read_to_string(&values_path).unwrap();
@@ -548,4 +562,77 @@ fn a_schema_refuses_what_its_keywords_say() {
     assert!(!ok("list[0]", json!("zq55k")), "maxLength");
     assert!(!ok("typed.x", json!(1)), "additionalProperties' schema");
     assert!(ok("typed.x", json!("zq6k")));
+}
+
+const TAGGED: &str = "image:\n  repository: example/app\n  tag: \"1.0\"\n";
+
+fn tagged_pod() -> String {
+    pod(
+        "    - name: app\n      image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n",
+    )
+}
+
+#[test]
+fn a_tag_a_users_values_file_overrides_is_probed_there_and_not_pinned_under_it() {
+    let o = run_over(
+        &[
+            ("Chart.yaml", CHART),
+            ("values.yaml", TAGGED),
+            ("templates/pod.yaml", &tagged_pod()),
+        ],
+        &[("ci-values.yaml", "image:\n  tag: \"2.0\"\n")],
+        &[],
+    );
+    o.assert_unpinnable("example/app:2.0", "is set by --values-file ");
+    let u = &o.plan.unpinnable[0];
+    assert!(u.reason.contains("ci-values.yaml"), "{}", u.reason);
+    assert_eq!(u.path, Some(YamlPath::parse("image.tag").unwrap()));
+    assert_eq!(o.values_after, TAGGED, "the chart's values were written");
+}
+
+#[test]
+fn a_tag_a_set_overrides_is_probed_there_and_not_pinned_under_it() {
+    let o = run_over(
+        &[
+            ("Chart.yaml", CHART),
+            ("values.yaml", TAGGED),
+            ("templates/pod.yaml", &tagged_pod()),
+        ],
+        &[],
+        &["image.tag=2.0,replicas=3"],
+    );
+    o.assert_unpinnable("example/app:2.0", "is set by --set image.tag=2.0");
+    assert_eq!(
+        o.plan.unpinnable[0].path,
+        Some(YamlPath::parse("image.tag").unwrap())
+    );
+}
+
+#[test]
+fn a_digest_key_the_users_values_file_leaves_alone_is_pinned_in_the_chart() {
+    let o = run_over(
+        &[
+            ("Chart.yaml", CHART),
+            (
+                "values.yaml",
+                "image:\n  repository: example/app\n  tag: \"1.0\"\n  digest: \"\"\n",
+            ),
+            (
+                "templates/pod.yaml",
+                &pod(
+                    "    - name: app\n      image: \"{{ .Values.image.repository }}{{ if .Values.image.digest }}@{{ .Values.image.digest }}{{ else }}:{{ .Values.image.tag }}{{ end }}\"\n",
+                ),
+            ),
+        ],
+        &[(
+            "ci-values.yaml",
+            "image:\n  repository: mirror.example.com/app\n  tag: \"2.0\"\n",
+        )],
+        &[],
+    );
+    o.assert_pinned("mirror.example.com/app:2.0");
+    assert_eq!(
+        o.written("mirror.example.com/app:2.0"),
+        (&at("image.digest"), WrittenForm::DigestKey)
+    );
 }
