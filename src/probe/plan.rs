@@ -497,9 +497,13 @@ fn literal_edits(chart: &Chart, rel: &str, reference: &str, pinned: &str) -> Vec
     let Some(src) = c.file(&inner) else {
         return Vec::new();
     };
-    let t = src.text.as_bytes();
-    src.text
-        .match_indices(reference)
+    literal_edits_in(&src.text, reference, pinned)
+}
+
+/// Splices putting `pinned` in place of each literal `reference` in `text`.
+fn literal_edits_in(text: &str, reference: &str, pinned: &str) -> Vec<Edit> {
+    let t = text.as_bytes();
+    text.match_indices(reference)
         .filter(|(i, m)| {
             let before = *i == 0 || !ref_byte(t[i - 1]);
             let after = i + m.len() >= t.len() || !ref_byte(t[i + m.len()]);
@@ -511,4 +515,19 @@ fn literal_edits(chart: &Chart, rel: &str, reference: &str, pinned: &str) -> Vec
             replacement: pinned.to_string(),
         })
         .collect()
+}
+
+/// `text` (a template as planned) with its literal `pins` made again, as a
+/// second pin would: each image as rendered before gets its digest once
+/// more (as it renders pinned, it pins to itself). The same text when the
+/// pin settled; not the same when a reference was left unpinned.
+pub fn repin_literals(text: &str, pins: &[ProbePin]) -> Result<String, crate::yaml::EditError> {
+    let mut edits = Vec::new();
+    for p in pins {
+        let pinned = format!("{}@{}", core(&p.image), p.digest);
+        edits.extend(literal_edits_in(text, &p.image, &pinned));
+    }
+    edits.sort();
+    edits.dedup();
+    crate::yaml::apply_edits(text, &edits)
 }

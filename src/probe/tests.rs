@@ -78,6 +78,11 @@ impl Outcome {
         assert!(u.reason.contains(reason), "{}", u.reason);
     }
 
+    /// A file of the chart as the plan left it.
+    fn chart_file(&self, rel: &str) -> String {
+        std::fs::read_to_string(self._dir.path().join("demo").join(rel)).unwrap()
+    }
+
     fn written(&self, before: &str) -> (&Written, WrittenForm) {
         let p = self
             .plan
@@ -634,5 +639,45 @@ fn a_digest_key_the_users_values_file_leaves_alone_is_pinned_in_the_chart() {
     assert_eq!(
         o.written("mirror.example.com/app:2.0"),
         (&at("image.digest"), WrittenForm::DigestKey)
+    );
+}
+
+#[test]
+fn a_template_literal_pin_is_settled_and_a_reference_left_unpinned_is_not() {
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        ("values.yaml", "replicas: 1\n"),
+        (
+            "templates/tests/test.yaml",
+            &pod(
+                "    - name: curl\n      image: curlimages/curl:7.69.0\n      args: [\"curlimages/curl:7.69.0\"]\n",
+            ),
+        ),
+    ]);
+    o.assert_pinned("curlimages/curl:7.69.0");
+    let planned = o.chart_file("templates/tests/test.yaml");
+    let pins: Vec<_> = o
+        .plan
+        .pins
+        .iter()
+        .filter(|p| matches!(p.written, Written::Template(_)))
+        .cloned()
+        .collect();
+    assert_eq!(pins.len(), 1, "{:?}", o.plan);
+    assert_eq!(
+        super::plan::repin_literals(&planned, &pins).unwrap(),
+        planned,
+        "pinning the planned template again changed it"
+    );
+    // A planned text that kept one occurrence as it was is not settled.
+    let left = format!("{planned}# was curlimages/curl:7.69.0\n");
+    let again = super::plan::repin_literals(&left, &pins).unwrap();
+    assert_ne!(again, left);
+    assert!(
+        again.ends_with(&format!(
+            "# was curlimages/curl:7.69.0@{}\n",
+            made_up("curlimages/curl:7.69.0")
+        )),
+        "{again}"
     );
 }

@@ -360,6 +360,11 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                     _ => targets.push(None),
                 }
             }
+            let again = crate::probe::plan::repin_literals(&new, &t.pins)
+                .map_err(|e| InputError::file(&src.path, format!("conflicting edits: {e}")))?;
+            if again != new {
+                findings.push(unstable_pin(src, &new, &again));
+            }
             if new != src.text {
                 let real = src.path.canonicalize().unwrap_or_else(|_| src.path.clone());
                 templates.push(FileChange {
@@ -371,9 +376,10 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             }
             sources.insert(src.clone());
         }
-        // A second pin over the planned texts must find nothing left to do.
-        // The probe's edits are for the texts as read: the second pin keeps
-        // only what the probe claimed, so the conventions still leave it.
+        // A second pin over the planned values must find nothing left to do
+        // (the planned templates were pinned again above). The probe's edits
+        // are for the texts as read: the second pin keeps only what the
+        // probe claimed, so the conventions still leave it.
         let again_opts = PinOptions {
             probe: opts.probe.as_ref().map(|p| crate::probe::plan::ProbePlan {
                 values_edits: Vec::new(),
@@ -386,7 +392,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let again = pin::pin(&pinned_files, manifest, &again_opts)?;
         for (vf, plan) in pinned_files.iter().zip(&again.files) {
             if plan.new_text != vf.text() {
-                findings.push(unstable_pin(vf, &plan.new_text));
+                findings.push(unstable_pin(vf.source(), vf.text(), &plan.new_text));
             }
         }
         let chart_yaml = match chart.file("Chart.yaml") {
@@ -428,19 +434,18 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
     })
 }
 
-/// `unstable-pin`: pinning `vf` (already pinned) again gives `again`.
-fn unstable_pin(vf: &ValuesFile, again: &str) -> Finding {
-    let old = vf.text();
-    let at = old
+/// `unstable-pin`: pinning `planned` (the text of `file` as planned) again gives `again`.
+fn unstable_pin(file: &crate::source::SourceFile, planned: &str, again: &str) -> Finding {
+    let at = planned
         .bytes()
         .zip(again.bytes())
         .position(|(a, b)| a != b)
-        .unwrap_or(old.len().min(again.len()));
+        .unwrap_or(planned.len().min(again.len()));
     Finding::new(
         Code::UnstablePin,
-        "pinning the planned values again would change them here: the pin did not settle, so it is not released",
+        "pinning the planned text again would change it here: the pin did not settle, so it is not released",
     )
-    .at(vf.source(), crate::source::Span::new(at, at))
+    .at(file, crate::source::Span::new(at, at))
 }
 
 /// The chart as it would be after the plan: the chart as read, with the
