@@ -1399,3 +1399,40 @@ fn a_template_literal_is_released_with_the_values_and_proven() {
     assert_eq!(again.code, 0, "{}", again.all());
     assert_eq!(snapshot(&chart), before);
 }
+
+#[test]
+fn an_image_a_values_file_sets_is_reported_not_pinned_under_it() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (chart, digests) = proving_setup(&reg, dir.path(), |_| {});
+    let ci = dir.path().join("ci-values.yaml");
+    std::fs::write(
+        &ci,
+        format!("migrate:\n  image: {}/shop/tool:2.1\n", reg.host),
+    )
+    .unwrap();
+    let before = snapshot(&chart);
+    // A pin in the chart's `migrate.image` would be hidden by the file at
+    // install time as at render time: reported, with the file named.
+    let run = release(
+        &chart,
+        &digests,
+        &["--values-file", ci.to_str().unwrap(), "--format", "json"],
+        dir.path(),
+    );
+    let refused = the_one_finding(&run, "unpinnable-image");
+    assert_eq!(refused["path"], "migrate.image", "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains("`migrate.image` is set by --values-file ")
+            && message.contains("ci-values.yaml"),
+        "{message}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(
+        findings_with(&doc, "digest-not-rendered").is_empty(),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(snapshot(&chart), before);
+}
