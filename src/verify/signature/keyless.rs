@@ -131,6 +131,20 @@ impl TrustedRoot {
         Self::parse(path, &text.text)
     }
 
+    /// Read `path` for keyless verification, which chains the signing
+    /// certificate to one of the root's certificate authorities; with
+    /// `--key` only the transparency logs are needed.
+    pub fn load_keyless(path: &Path) -> Result<TrustedRoot, InputError> {
+        let root = Self::load(path)?;
+        if root.authorities.is_empty() {
+            return Err(InputError::file(
+                path,
+                "not a Sigstore trusted root for keyless verification: `certificateAuthorities` names no certificate authority",
+            ));
+        }
+        Ok(root)
+    }
+
     pub fn parse(path: &Path, text: &str) -> Result<TrustedRoot, InputError> {
         let bad = |field: &str, why: &str| {
             InputError::file(
@@ -238,12 +252,6 @@ impl TrustedRoot {
                 chain,
                 valid: window(ca.get("validFor"), &f("validFor"))?,
             });
-        }
-        if authorities.is_empty() {
-            return Err(bad(
-                "certificateAuthorities",
-                "names no certificate authority",
-            ));
         }
         if logs.is_empty() {
             return Err(bad("tlogs", "names no transparency log"));
@@ -711,6 +719,28 @@ mod tests {
         ] {
             assert_eq!(rfc3339(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_root_without_authorities_serves_a_key_but_not_keyless() {
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/cosign/bundle-v3/trusted_root.json"
+        );
+        let mut doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+        doc["certificateAuthorities"] = Value::Array(Vec::new());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs-only.json");
+        std::fs::write(&path, doc.to_string()).unwrap();
+        let root = TrustedRoot::load(&path).expect("the logs are enough for --key");
+        assert_eq!(root.logs.len(), 2);
+        let e = TrustedRoot::load_keyless(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("logs-only.json") && e.contains("names no certificate authority"),
+            "{e}"
+        );
+        assert!(TrustedRoot::load_keyless(Path::new(fixture)).is_ok());
     }
 
     #[test]

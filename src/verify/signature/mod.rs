@@ -195,7 +195,7 @@ impl SignaturePolicy {
                     .certificate_oidc_issuer
                     .ok_or(PolicyError::NoIssuer)?
                     .to_string(),
-                root: TrustedRoot::load(s.trusted_root.ok_or(PolicyError::NoTrustedRoot)?)?,
+                root: TrustedRoot::load_keyless(s.trusted_root.ok_or(PolicyError::NoTrustedRoot)?)?,
             }
         };
         Ok(SignaturePolicy {
