@@ -17,7 +17,16 @@
 //! up: the next staging removes every staging directory (and every
 //! `chartpin-release-<pid>-…` directory older versions left) whose pid is no
 //! longer running and which the current user owns.
+//!
+//! One run renders a chart several times (release: the probe's renders, then
+//! the planned chart), and copying a large chart costs more than chartpin's
+//! other work on it (a new inode per file). While a [`Reuse`] guard lives, a
+//! dropped [`Staged`] is kept, and the next staging of the same chart takes
+//! it back: the files its last user replaced or removed are restored from
+//! the chart, then the new replacements written. The guard's drop removes
+//! the kept copies.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -34,11 +43,53 @@ const MAX_DIRS: usize = 10_000;
 /// Staging directories alive in this process, for the signal handler.
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// A staged copy of a chart, removed on drop.
+/// Copies kept for reuse, and how many [`Reuse`] guards live.
+static KEPT: Mutex<(usize, Vec<Staged>)> = Mutex::new((0, Vec::new()));
+
+/// While one lives, staged copies are kept for the next staging of the
+/// same chart (see the module docs); its drop removes them.
+#[must_use]
+pub struct Reuse(());
+
+/// Keep staged copies for reuse until the returned guard drops.
+pub fn reuse() -> Reuse {
+    if let Ok(mut kept) = KEPT.lock() {
+        kept.0 += 1;
+    }
+    Reuse(())
+}
+
+impl Drop for Reuse {
+    fn drop(&mut self) {
+        let gone = match KEPT.lock() {
+            Ok(mut kept) => {
+                kept.0 -= 1;
+                if kept.0 == 0 {
+                    std::mem::take(&mut kept.1)
+                } else {
+                    Vec::new()
+                }
+            }
+            Err(_) => Vec::new(),
+        };
+        for mut s in gone {
+            s.remove();
+        }
+    }
+}
+
+/// A staged copy of a chart, removed on drop (or kept, under [`Reuse`]).
 #[derive(Debug)]
 pub struct Staged {
     base: PathBuf,
     chart: PathBuf,
+    /// The chart directory and boundary the copy was made of.
+    from: (PathBuf, PathBuf),
+    /// Each copied file (relative to `chart`) and the file it was read from.
+    origins: HashMap<PathBuf, PathBuf>,
+    /// Files (relative to `chart`) no longer as copied: replaced or removed.
+    dirty: Mutex<Vec<PathBuf>>,
+    removed: bool,
 }
 
 impl Staged {
@@ -51,14 +102,87 @@ impl Staged {
     pub fn base(&self) -> &Path {
         &self.base
     }
-}
 
-impl Drop for Staged {
-    fn drop(&mut self) {
+    /// Remove the file `rel` (relative to the chart directory) from the copy.
+    pub fn remove_file(&self, rel: &Path) {
+        if std::fs::remove_file(self.chart.join(rel)).is_ok() {
+            self.mark(rel);
+        }
+    }
+
+    fn mark(&self, rel: &Path) {
+        if let Ok(mut dirty) = self.dirty.lock() {
+            dirty.push(rel.to_path_buf());
+        }
+    }
+
+    /// Put back every file as copied; false when one cannot be.
+    fn restore(&mut self) -> bool {
+        let dirty = std::mem::take(self.dirty.get_mut().unwrap_or_else(|e| e.into_inner()));
+        dirty.iter().all(|rel| {
+            let dst = self.chart.join(rel);
+            match self.origins.get(rel) {
+                Some(real) => copy_file(real, rel, &dst).is_ok(),
+                None => match std::fs::remove_file(&dst) {
+                    Ok(()) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+                },
+            }
+        })
+    }
+
+    fn remove(&mut self) {
+        if std::mem::replace(&mut self.removed, true) {
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.base);
         if let Ok(mut live) = LIVE.lock() {
             live.retain(|p| p != &self.base);
         }
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
+        if let Ok(mut kept) = KEPT.lock()
+            && kept.0 > 0
+        {
+            let moved = Staged {
+                base: std::mem::take(&mut self.base),
+                chart: std::mem::take(&mut self.chart),
+                from: std::mem::take(&mut self.from),
+                origins: std::mem::take(&mut self.origins),
+                dirty: Mutex::new(std::mem::take(
+                    self.dirty.get_mut().unwrap_or_else(|e| e.into_inner()),
+                )),
+                removed: false,
+            };
+            self.removed = true;
+            kept.1.push(moved);
+            return;
+        }
+        self.remove();
+    }
+}
+
+/// A kept copy of `dir` (within `boundary`), restored as copied.
+fn take_kept(dir: &Path, boundary: &Path) -> Option<Staged> {
+    let mut s = {
+        let mut kept = KEPT.lock().ok()?;
+        let i = kept
+            .1
+            .iter()
+            .position(|s| s.from.0 == dir && s.from.1 == boundary)?;
+        kept.1.swap_remove(i)
+    };
+    if s.restore() {
+        Some(s)
+    } else {
+        s.remove();
+        None
     }
 }
 
@@ -70,18 +194,33 @@ pub fn stage(chart: &Chart) -> Result<Staged, InputError> {
             "only a chart directory can be staged for rendering",
         ));
     };
-    let base = create_in(&std::env::temp_dir())?;
-    let name = boundary
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_else(|| "chart".into());
-    let to = base.join(name);
-    let staged = Staged {
-        chart: to.clone(),
-        base,
+    let mut staged = match take_kept(dir, boundary) {
+        Some(s) => s,
+        None => {
+            let base = create_in(&std::env::temp_dir())?;
+            let name = boundary
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_else(|| "chart".into());
+            let mut staged = Staged {
+                chart: base.join(name),
+                base,
+                from: (dir.clone(), boundary.clone()),
+                origins: HashMap::new(),
+                dirty: Mutex::new(Vec::new()),
+                removed: false,
+            };
+            let mut dirs = 0;
+            let mut copied = Copied {
+                origins: &mut staged.origins,
+                dirs: &mut dirs,
+                boundary,
+            };
+            copy_tree(boundary, dir, &staged.chart, Path::new(""), &mut copied)?;
+            staged
+        }
     };
-    let mut dirs = 0;
-    copy_tree(boundary, dir, &to, boundary, &mut dirs)?;
+    let to = staged.chart.clone();
     for rel in &chart.replaced {
         let Some(src) = chart.file_deep(rel) else {
             continue;
@@ -94,6 +233,15 @@ pub fn stage(chart: &Chart) -> Result<Staged, InputError> {
             },
             _ => to.join(rel),
         };
+        if let Ok(inner) = dest.strip_prefix(&to) {
+            staged
+                .dirty
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(inner.to_path_buf());
+        }
+        // A new file: the staged one may be a link to the chart's own.
+        let _ = std::fs::remove_file(&dest);
         std::fs::write(&dest, &src.text).map_err(|e| io(&dest, e))?;
     }
     Ok(staged)
@@ -230,17 +378,27 @@ fn install_signal_cleanup() {
     });
 }
 
-/// Copy the directory `from` (shown as `shown`) to `to`: directories and
-/// regular files only, symlinks followed inside `boundary` only.
+/// What a copy records as it goes.
+struct Copied<'a> {
+    /// Each copied file, relative to the copy's chart directory, and its source.
+    origins: &'a mut HashMap<PathBuf, PathBuf>,
+    /// Directories copied so far.
+    dirs: &'a mut usize,
+    boundary: &'a Path,
+}
+
+/// Copy the directory `from` (shown as `shown`) to `to` (at `rel` in the
+/// copy): directories and regular files only, symlinks followed inside the
+/// boundary only.
 fn copy_tree(
     from: &Path,
     shown: &Path,
     to: &Path,
-    boundary: &Path,
-    dirs: &mut usize,
+    rel: &Path,
+    copied: &mut Copied<'_>,
 ) -> Result<(), InputError> {
-    *dirs += 1;
-    if *dirs > MAX_DIRS {
+    *copied.dirs += 1;
+    if *copied.dirs > MAX_DIRS {
         return Err(InputError::file(
             shown,
             format!("more than {MAX_DIRS} directories; refusing to stage the chart for rendering"),
@@ -257,33 +415,78 @@ fn copy_tree(
         let src = from.join(&name);
         let seen = shown.join(&name);
         let dst = to.join(&name);
-        let mut meta = std::fs::symlink_metadata(&src).map_err(|e| io(&seen, e))?;
+        let inner = rel.join(&name);
+        let meta = std::fs::symlink_metadata(&src).map_err(|e| io(&seen, e))?;
         let mut real = src.clone();
         if meta.file_type().is_symlink() {
-            real = super::inside(&src, &seen, boundary)?;
-            meta = std::fs::metadata(&real).map_err(|e| io(&seen, e))?;
-        }
-        if meta.is_dir() {
-            copy_tree(&real, &seen, &dst, boundary, dirs)?;
+            real = super::inside(&src, &seen, copied.boundary)?;
+            if std::fs::metadata(&real).map_err(|e| io(&seen, e))?.is_dir() {
+                copy_tree(&real, &seen, &dst, &inner, copied)?;
+                continue;
+            }
+        } else if meta.is_dir() {
+            copy_tree(&real, &seen, &dst, &inner, copied)?;
             continue;
         }
-        let mut file = open_regular(&real).map_err(|e| match e {
-            ReadError::NotRegular(what) => InputError::file(
-                &seen,
-                format!("not a regular file ({what}); refusing to stage it for rendering"),
-            ),
-            other => InputError::unreadable(&seen, other),
-        })?;
-        let limit = crate::limits::max_input_size();
-        if meta.len() > limit {
-            return Err(InputError::file(
-                &seen,
-                format!("too large: {}", crate::limits::exceeded(limit)),
-            ));
+        if !linked(&real, &dst) {
+            copy_file(&real, &seen, &dst)?;
         }
-        let mut out = std::fs::File::create(&dst).map_err(|e| io(&dst, e))?;
-        std::io::copy(&mut file, &mut out).map_err(|e| io(&seen, e))?;
+        copied.origins.insert(inner, real);
     }
+    Ok(())
+}
+
+/// Hard-link `real` at `dst` when it is a readable regular file of this
+/// user within the input size limit: no new inode and no bytes copied,
+/// which is most of a large chart's staging cost. The link is checked
+/// after it is made (what it names cannot change then); anything else, or
+/// a file system that refuses, is left to [`copy_file`]. Every write into
+/// the copy unlinks first, so the chart's own file is never written.
+#[cfg(unix)]
+fn linked(real: &Path, dst: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::hard_link(real, dst).is_err() {
+        return false;
+    }
+    let ok = std::fs::symlink_metadata(dst).is_ok_and(|m| {
+        m.is_file()
+            && owned_by_me(&m)
+            && m.permissions().mode() & 0o400 != 0
+            && m.len() <= crate::limits::max_input_size()
+    });
+    if !ok {
+        let _ = std::fs::remove_file(dst);
+    }
+    ok
+}
+
+#[cfg(not(unix))]
+fn linked(_: &Path, _: &Path) -> bool {
+    false
+}
+
+/// Copy the file `real` (shown as `seen`) to `dst` (a new file: whatever
+/// `dst` was is unlinked first): a regular file within the input size
+/// limit only.
+fn copy_file(real: &Path, seen: &Path, dst: &Path) -> Result<(), InputError> {
+    let mut file = open_regular(real).map_err(|e| match e {
+        ReadError::NotRegular(what) => InputError::file(
+            seen,
+            format!("not a regular file ({what}); refusing to stage it for rendering"),
+        ),
+        other => InputError::unreadable(seen, other),
+    })?;
+    let limit = crate::limits::max_input_size();
+    let len = file.metadata().map_err(|e| io(seen, e))?.len();
+    if len > limit {
+        return Err(InputError::file(
+            seen,
+            format!("too large: {}", crate::limits::exceeded(limit)),
+        ));
+    }
+    let _ = std::fs::remove_file(dst);
+    let mut out = std::fs::File::create(dst).map_err(|e| io(dst, e))?;
+    std::io::copy(&mut file, &mut out).map_err(|e| io(seen, e))?;
     Ok(())
 }
 
@@ -364,6 +567,43 @@ mod tests {
             err.contains("files/leak") && err.contains("outside the chart"),
             "{err}"
         );
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    #[test]
+    fn a_kept_copy_is_restored_before_its_next_use_and_removed_with_the_guard() {
+        let tmp = tempfile_dir();
+        let dir = tmp.join("app");
+        std::fs::create_dir_all(dir.join("templates")).unwrap();
+        std::fs::write(dir.join("Chart.yaml"), "name: app\n").unwrap();
+        std::fs::write(dir.join("values.yaml"), "image: a:1\n").unwrap();
+        std::fs::write(dir.join("templates/NOTES.txt"), "notes").unwrap();
+        let mut chart = super::super::load_dir(&dir).unwrap();
+        let guard = reuse();
+        chart.replace_file("values.yaml", "image: a:1@sha256:x\n".into());
+        chart.replace_file("extra.yaml", "new: file\n".into());
+        let first = stage(&chart).unwrap();
+        let base = first.base().to_path_buf();
+        let root = first.chart_dir().to_path_buf();
+        first.remove_file(Path::new("templates/NOTES.txt"));
+        assert!(root.join("extra.yaml").is_file());
+        drop(first);
+        assert!(base.exists(), "kept while the guard lives");
+
+        let plain = super::super::load_dir(&dir).unwrap();
+        let second = stage(&plain).unwrap();
+        assert_eq!(second.base(), base, "the kept copy is reused");
+        let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap();
+        assert_eq!(read("values.yaml"), "image: a:1\n");
+        assert_eq!(read("templates/NOTES.txt"), "notes");
+        assert!(!root.join("extra.yaml").exists());
+        // The chart's own files are untouched (the copy may link to them).
+        let own = |rel: &str| std::fs::read_to_string(dir.join(rel)).unwrap();
+        assert_eq!(own("values.yaml"), "image: a:1\n");
+        assert_eq!(own("templates/NOTES.txt"), "notes");
+        drop(second);
+        drop(guard);
+        assert!(!base.exists());
         let _ = std::fs::remove_dir_all(&tmp);
     }
 

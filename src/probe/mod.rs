@@ -286,13 +286,13 @@ fn truthy(v: &Value) -> bool {
 
 /// Remove every `templates/NOTES.txt` of `chart` and its directory
 /// subcharts from its staged copy at `dir`.
-fn remove_notes(chart: &Chart, dir: &Path) {
+fn remove_notes(chart: &Chart, staged: &crate::chart::stage::Staged, dir: &Path) {
     if chart.file("templates/NOTES.txt").is_some() {
-        let _ = std::fs::remove_file(dir.join("templates/NOTES.txt"));
+        staged.remove_file(&dir.join("templates/NOTES.txt"));
     }
     for sub in &chart.subcharts {
         if let Ok(rel) = sub.root.strip_prefix(&chart.root) {
-            remove_notes(sub, &dir.join(rel));
+            remove_notes(sub, staged, &dir.join(rel));
         }
     }
 }
@@ -977,7 +977,7 @@ pub fn probe(
         // marker does to an image: bitnami's "Original containers have been
         // substituted") but `helm template` never prints it: the probe's
         // renders go without. The baseline above, and the proof, keep it.
-        remove_notes(chart, s.chart_dir());
+        remove_notes(chart, s, Path::new(""));
     }
     let refusals = refusals::Refusals::read(chart);
     let base_images = rendered_images(&baseline)?;

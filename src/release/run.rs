@@ -103,6 +103,8 @@ pub fn run(
     waiting: &mut dyn FnMut(&Path),
 ) -> Result<ReleaseRun, ReleaseError> {
     let _locks = lock::lock_named(&req.charts, waiting)?;
+    // The probe's staged copy of a chart serves the planned render too.
+    let _reuse = crate::chart::stage::reuse();
 
     // 1. Plan everything in memory.
     let mut plan = super::plan(req, manifest)?;
