@@ -240,8 +240,6 @@ pub fn stage(chart: &Chart) -> Result<Staged, InputError> {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(inner.to_path_buf());
         }
-        // A new file: the staged one may be a link to the chart's own.
-        let _ = std::fs::remove_file(&dest);
         std::fs::write(&dest, &src.text).map_err(|e| io(&dest, e))?;
     }
     Ok(staged)
@@ -428,46 +426,14 @@ fn copy_tree(
             copy_tree(&real, &seen, &dst, &inner, copied)?;
             continue;
         }
-        if !linked(&real, &dst) {
-            copy_file(&real, &seen, &dst)?;
-        }
+        copy_file(&real, &seen, &dst)?;
         copied.origins.insert(inner, real);
     }
     Ok(())
 }
 
-/// Hard-link `real` at `dst` when it is a readable regular file of this
-/// user within the input size limit: no new inode and no bytes copied,
-/// which is most of a large chart's staging cost. The link is checked
-/// after it is made (what it names cannot change then); anything else, or
-/// a file system that refuses, is left to [`copy_file`]. Every write into
-/// the copy unlinks first, so the chart's own file is never written.
-#[cfg(unix)]
-fn linked(real: &Path, dst: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    if std::fs::hard_link(real, dst).is_err() {
-        return false;
-    }
-    let ok = std::fs::symlink_metadata(dst).is_ok_and(|m| {
-        m.is_file()
-            && owned_by_me(&m)
-            && m.permissions().mode() & 0o400 != 0
-            && m.len() <= crate::limits::max_input_size()
-    });
-    if !ok {
-        let _ = std::fs::remove_file(dst);
-    }
-    ok
-}
-
-#[cfg(not(unix))]
-fn linked(_: &Path, _: &Path) -> bool {
-    false
-}
-
-/// Copy the file `real` (shown as `seen`) to `dst` (a new file: whatever
-/// `dst` was is unlinked first): a regular file within the input size
-/// limit only.
+/// Copy the file `real` (shown as `seen`) to `dst`: a regular file within
+/// the input size limit only.
 fn copy_file(real: &Path, seen: &Path, dst: &Path) -> Result<(), InputError> {
     let mut file = open_regular(real).map_err(|e| match e {
         ReadError::NotRegular(what) => InputError::file(
@@ -484,7 +450,6 @@ fn copy_file(real: &Path, seen: &Path, dst: &Path) -> Result<(), InputError> {
             format!("too large: {}", crate::limits::exceeded(limit)),
         ));
     }
-    let _ = std::fs::remove_file(dst);
     let mut out = std::fs::File::create(dst).map_err(|e| io(dst, e))?;
     std::io::copy(&mut file, &mut out).map_err(|e| io(seen, e))?;
     Ok(())
@@ -597,10 +562,6 @@ mod tests {
         assert_eq!(read("values.yaml"), "image: a:1\n");
         assert_eq!(read("templates/NOTES.txt"), "notes");
         assert!(!root.join("extra.yaml").exists());
-        // The chart's own files are untouched (the copy may link to them).
-        let own = |rel: &str| std::fs::read_to_string(dir.join(rel)).unwrap();
-        assert_eq!(own("values.yaml"), "image: a:1\n");
-        assert_eq!(own("templates/NOTES.txt"), "notes");
         drop(second);
         drop(guard);
         assert!(!base.exists());
