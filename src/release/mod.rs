@@ -547,8 +547,18 @@ pub async fn verify_plan(
     plan: &mut Plan,
     options: &VerifyOptions,
 ) -> verify::VerifyOutcome {
-    let targets: Vec<Target> = plan.targets.iter().flatten().cloned().collect();
-    let outcome = verify_more(client, plan, &targets, options).await;
+    let outcome = verify_more(client, plan, &plan_targets(plan), options).await;
+    mark_verified(plan, &outcome);
+    outcome
+}
+
+/// The references the plan's pins write, to verify.
+pub fn plan_targets(plan: &Plan) -> Vec<Target> {
+    plan.targets.iter().flatten().cloned().collect()
+}
+
+/// Mark each row of `plan` verified, not, or unanswered, by `outcome`.
+pub fn mark_verified(plan: &mut Plan, outcome: &verify::VerifyOutcome) {
     for (row, target) in plan.rows.iter_mut().zip(&plan.targets) {
         let Some(t) = target else { continue };
         let mine: Vec<&Finding> = outcome
@@ -564,7 +574,6 @@ pub async fn verify_plan(
             Verified::No
         };
     }
-    outcome
 }
 
 /// Verify `targets` with `options` and what the plan's charts' configurations

@@ -114,13 +114,24 @@ pub fn run(
     for config in plan.charts.iter().filter_map(|c| c.config.as_ref()) {
         verify_opts.require_signature_from(config, &mut signature_from)?;
     }
-    let mut verified = block_on(super::verify_plan(client, &mut plan, &verify_opts))
-        .map_err(ReleaseError::Runtime)?;
     // 3. Prove the pin by rendering the chart as it is and as planned; lint
-    //    reads the planned render rather than rendering again.
+    //    reads the planned render rather than rendering again. helm renders
+    //    on its own thread while the registry answers: neither needs the
+    //    other, and nothing is written before both are done.
     let mut lint_opts = opts.lint.clone();
     lint_opts.render = false;
-    let (rendering, proof) = prove(&plan, opts, &mut lint_opts)?;
+    let targets = super::plan_targets(&plan);
+    let (verified, proved) = std::thread::scope(|scope| {
+        let proving = scope.spawn(|| prove(&plan, opts, &mut lint_opts));
+        let verified = block_on(super::verify_more(client, &plan, &targets, &verify_opts));
+        let proved = proving
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (verified, proved)
+    });
+    let mut verified = verified.map_err(ReleaseError::Runtime)?;
+    super::mark_verified(&mut plan, &verified);
+    let (rendering, proof) = proved?;
     // 3b. A lock lists every image the pinned chart renders, with what the
     //     registry shows of it: the rendered images this release did not pin
     //     (pinned before, a subchart's) are verified too, and their findings
