@@ -220,7 +220,7 @@ fn plan_file(
     let probe = opts
         .probe
         .as_ref()
-        .filter(|p| p.values_path == vf.source().path);
+        .filter(|p| *p.values_path == *vf.source().path);
     if let Some(p) = probe {
         edits.extend(p.values_edits.iter().cloned());
         for x in &p.pins {
@@ -369,7 +369,7 @@ fn plan_file(
     let new_text = apply_edits(text, &edits)
         .map_err(|e| InputError::file(&vf.source().path, format!("conflicting edits: {e}")))?;
     Ok(FilePlan {
-        path: vf.source().path.clone(),
+        path: vf.source().path.to_path_buf(),
         edits,
         pinned,
         unmatched_images,

@@ -361,9 +361,12 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 }
             }
             if new != src.text {
-                let real = src.path.canonicalize().unwrap_or_else(|_| src.path.clone());
+                let real = src
+                    .path
+                    .canonicalize()
+                    .unwrap_or_else(|_| src.path.to_path_buf());
                 templates.push(FileChange {
-                    shown: src.path.clone(),
+                    shown: src.path.to_path_buf(),
                     real,
                     old: src.text.clone(),
                     new,
@@ -520,7 +523,7 @@ fn plan_chart_yaml(
     real_dir: &Path,
     pins: &[ImagePin],
 ) -> Result<Option<(FileChange, ChartMetaPlan)>, InputError> {
-    let shown = src.path.clone();
+    let shown = src.path.to_path_buf();
     let real = real_dir.join("Chart.yaml");
     let text = src.text.clone();
     let Some(meta) = chartmeta::plan_annotation_text(&shown, &text, pins)? else {
