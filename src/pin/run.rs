@@ -305,7 +305,7 @@ pub fn run(
             for s in &plan.unmatched_images {
                 run.findings
                     .push(findings::unmatched_image(vf.source(), s, severity));
-                run.unmatched_images += usize::from(!s.is_pinned());
+                run.unmatched_images += usize::from(!s.pinned);
             }
             if plan.changed() && plan.new_text != vf.text() {
                 run.changes.push(PinChange {

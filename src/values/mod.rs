@@ -147,6 +147,12 @@ impl ValuesFile {
         self.view().scan(true)
     }
 
+    /// [`ValuesFile::image_sites`], each site given to `each` as the walk
+    /// finds it ([`ValuesView::each_readable_site`] says why, and about order).
+    pub fn each_image_site(&self, mut each: impl FnMut(ImageSite)) -> Result<(), InputError> {
+        self.view().walk(true, &mut each)
+    }
+
     /// Every image site, in file order, for reading ([`ValuesView::readable_sites`]).
     pub fn readable_sites(&self) -> Result<Vec<ImageSite>, InputError> {
         self.view().readable_sites()
