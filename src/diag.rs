@@ -214,7 +214,7 @@ impl Finding {
     }
 
     /// Place the finding in `file` without a position.
-    pub fn in_file(self, file: impl Into<PathBuf>) -> Self {
+    pub fn in_file(self, file: impl AsRef<Path>) -> Self {
         self.located(Location::file(file))
     }
 
@@ -241,7 +241,7 @@ impl Finding {
 
     /// The file the finding is in, when it has one.
     pub fn file(&self) -> Option<&Path> {
-        self.location.as_ref().map(|l| l.file.as_path())
+        self.location.as_ref().map(|l| &*l.file)
     }
 
     /// The exact byte span in [`Finding::file`], when one is known.
@@ -265,9 +265,9 @@ pub struct InputError {
 
 impl InputError {
     /// An error about the whole of `file`, without a position.
-    pub fn file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    pub fn file(file: impl AsRef<Path>, message: impl Into<String>) -> Self {
         InputError {
-            file: file.into(),
+            file: file.as_ref().to_path_buf(),
             line: 0,
             column: 0,
             message: message.into(),
@@ -289,7 +289,7 @@ impl InputError {
         message: impl Into<String>,
     ) -> Self {
         InputError {
-            file: source.path.clone(),
+            file: source.path.to_path_buf(),
             line,
             column,
             message: message.into(),

@@ -99,6 +99,32 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// A site no manifest entry matched: what its report and finding say of
+/// it, not the whole site (issue 10: on a file dense in image sites nearly
+/// every site is one, and a whole site is most of a kilobyte).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnmatchedSite {
+    /// The site's YAML path (`controller.image`).
+    pub path: String,
+    /// Where the site is ([`ImageSite::span`]).
+    pub span: Span,
+    /// The image as shown ([`site_display`]).
+    pub image: String,
+    /// Whether the chart renders it with a digest ([`ImageSite::is_pinned`]).
+    pub pinned: bool,
+}
+
+impl UnmatchedSite {
+    fn of(site: &ImageSite) -> Self {
+        UnmatchedSite {
+            path: site.path.to_string(),
+            span: site.span,
+            image: site_display(site),
+            pinned: site.is_pinned(),
+        }
+    }
+}
+
 /// The plan for one values file.
 #[derive(Clone, Debug)]
 pub struct FilePlan {
@@ -106,7 +132,7 @@ pub struct FilePlan {
     pub edits: Vec<Edit>,
     pub pinned: Vec<Pinned>,
     /// Sites no manifest entry matched.
-    pub unmatched_images: Vec<ImageSite>,
+    pub unmatched_images: Vec<UnmatchedSite>,
     pub skipped: Vec<Skipped>,
     /// The file's text with the edits applied.
     pub new_text: String,
@@ -212,7 +238,6 @@ fn plan_file(
     used: &mut HashSet<usize>,
 ) -> Result<FilePlan, InputError> {
     let text = vf.text();
-    let sites = vf.image_sites()?;
     let mut edits = Vec::new();
     let mut pinned = Vec::new();
     let mut skipped = Vec::new();
@@ -220,7 +245,26 @@ fn plan_file(
     let probe = opts
         .probe
         .as_ref()
-        .filter(|p| p.values_path == vf.source().path);
+        .filter(|p| *p.values_path == *vf.source().path);
+    // Only a site an entry matches needs all of it, unless `images:` rules
+    // or the probe look sites up by path: the others are made into what the
+    // report says of them as the walk finds them (issue 10: a file dense in
+    // image sites never holds all its sites).
+    let keep_all = probe.is_some() || opts.config.as_ref().is_some_and(|c| !c.images.is_empty());
+    let mut sites = Vec::new();
+    let mut unmatched_images = Vec::new();
+    vf.each_image_site(|site| {
+        if keep_all || match_entry(&site, manifest, idx).is_some() {
+            sites.push(site);
+        } else if !site.unused {
+            // A site the chart does not render (ingress-nginx's unused chroot digest) is no gap.
+            unmatched_images.push(UnmatchedSite::of(&site));
+        }
+    })?;
+    // The walk goes in file order nearly always; sort only when it did not.
+    if !sites.is_sorted_by_key(|s| s.span.start) {
+        sites.sort_by_key(|s| s.span.start);
+    }
     if let Some(p) = probe {
         edits.extend(p.values_edits.iter().cloned());
         for x in &p.pins {
@@ -333,17 +377,14 @@ fn plan_file(
         }
     }
 
-    // Unmatched sites stay where they are (the vector is kept, the others
-    // dropped from it), so a file dense in image sites never holds its
-    // sites twice.
-    let mut unmatched = vec![false; sites.len()];
-    for (i, site) in sites.iter().enumerate() {
+    for site in &sites {
         if mapped.contains(&site.path) || probe.is_some_and(|p| p.claims(&site.path)) {
             continue;
         }
         let Some(ei) = match_entry(site, manifest, idx) else {
-            // A site the chart does not render (ingress-nginx's unused chroot digest) is no gap.
-            unmatched[i] = !site.unused;
+            if !site.unused {
+                unmatched_images.push(UnmatchedSite::of(site));
+            }
             continue;
         };
         used.insert(ei);
@@ -360,16 +401,17 @@ fn plan_file(
             }),
         }
     }
-    let mut keep = unmatched.into_iter();
-    let mut unmatched_images = sites;
-    unmatched_images.retain(|_| keep.next().unwrap_or(false));
+    drop(sites);
+    if !unmatched_images.is_sorted_by_key(|s| s.span.start) {
+        unmatched_images.sort_by_key(|s| s.span.start);
+    }
 
     edits.sort();
     edits.dedup();
     let new_text = apply_edits(text, &edits)
         .map_err(|e| InputError::file(&vf.source().path, format!("conflicting edits: {e}")))?;
     Ok(FilePlan {
-        path: vf.source().path.clone(),
+        path: vf.source().path.to_path_buf(),
         edits,
         pinned,
         unmatched_images,

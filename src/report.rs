@@ -154,7 +154,7 @@ impl<'a> Texts<'a> {
     fn new(findings: &[Finding], opts: &RenderOptions<'a>) -> Self {
         let mut disk = HashMap::new();
         for loc in findings.iter().filter_map(|f| f.location.as_ref()) {
-            let file = &loc.file;
+            let file: &Path = &loc.file;
             if loc.position.is_none()
                 || opts.sources.is_some_and(|s| s.text_of(loc).is_some())
                 || disk.contains_key(file)
@@ -163,8 +163,8 @@ impl<'a> Texts<'a> {
             }
             let text = std::fs::read_to_string(file)
                 .ok()
-                .map(|t| SourceFile::new(file.clone(), t));
-            disk.insert(file.clone(), text);
+                .map(|t| SourceFile::new(file, t));
+            disk.insert(file.to_path_buf(), text);
         }
         Texts {
             sources: opts.sources,

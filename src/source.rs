@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A half-open byte range `start..end` into a source text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -79,7 +80,9 @@ impl Position {
 /// whichever reading of the file they were taken in.
 #[derive(Clone, Debug)]
 pub struct Location {
-    pub file: PathBuf,
+    /// Shared with the source it was taken in (issue 10: a file dense in
+    /// images has a finding every few hundred bytes).
+    pub file: Arc<Path>,
     pub position: Option<Position>,
     /// The text `position` is an offset into (one path can have two: `release`
     /// reports on the values files as read and, from lint, as written).
@@ -121,9 +124,9 @@ impl Location {
     }
 
     /// The whole of `file`, without a position.
-    pub fn file(file: impl Into<PathBuf>) -> Self {
+    pub fn file(file: impl AsRef<Path>) -> Self {
         Location {
-            file: file.into(),
+            file: Arc::from(file.as_ref()),
             position: None,
             source: None,
         }
@@ -299,7 +302,8 @@ impl SourceId {
 /// when path and text are.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
-    pub path: PathBuf,
+    /// Shared by every [`Location`] taken in the file.
+    pub path: Arc<Path>,
     pub text: String,
     index: LineIndex,
     id: SourceId,
@@ -314,11 +318,11 @@ impl PartialEq for SourceFile {
 impl Eq for SourceFile {}
 
 impl SourceFile {
-    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+    pub fn new(path: impl AsRef<Path>, text: impl Into<String>) -> Self {
         let text = text.into();
         let index = LineIndex::new(&text);
         SourceFile {
-            path: path.into(),
+            path: Arc::from(path.as_ref()),
             text,
             index,
             id: SourceId::fresh(),
@@ -386,13 +390,13 @@ impl<'s> Sources<'s> {
 
     /// Remember `source`; for lookups by path, a later insert of the same path wins.
     pub fn insert(&mut self, source: SourceFile) {
-        self.latest.insert(source.path.clone(), source.id);
+        self.latest.insert(source.path.to_path_buf(), source.id);
         self.texts.insert(source.id, Cow::Owned(source));
     }
 
     /// [`Sources::insert`] of a source held elsewhere, without copying it.
     pub fn insert_ref(&mut self, source: &'s SourceFile) {
-        self.latest.insert(source.path.clone(), source.id);
+        self.latest.insert(source.path.to_path_buf(), source.id);
         self.texts.insert(source.id, Cow::Borrowed(source));
     }
 
@@ -538,7 +542,7 @@ impl SourceFile {
     /// and messages (the path as the user gave it, when `path` is canonical).
     /// A stream the user named (`--digests <(…)`, `/dev/stdin`) is read
     /// too, never past the input size limit ([`crate::limits`]).
-    pub fn read(path: &Path, shown: impl Into<PathBuf>) -> Result<SourceFile, ReadError> {
+    pub fn read(path: &Path, shown: impl AsRef<Path>) -> Result<SourceFile, ReadError> {
         if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
             return Err(ReadError::Directory);
         }
@@ -550,7 +554,7 @@ impl SourceFile {
 
     /// [`SourceFile::read`] for a file that must be a regular file (a chart's
     /// own files): anything else is refused without blocking ([`open_regular`]).
-    pub fn read_regular(path: &Path, shown: impl Into<PathBuf>) -> Result<SourceFile, ReadError> {
+    pub fn read_regular(path: &Path, shown: impl AsRef<Path>) -> Result<SourceFile, ReadError> {
         let file = open_regular(path)?;
         let expected = expected_len(&file);
         let bytes = read_bounded_expecting(file, crate::limits::max_input_size(), expected)?;
@@ -559,7 +563,7 @@ impl SourceFile {
 
     /// `bytes` (read from `path`) as source text, or where the first byte
     /// that is not UTF-8 sits.
-    pub fn from_bytes(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<SourceFile, ReadError> {
+    pub fn from_bytes(path: impl AsRef<Path>, bytes: Vec<u8>) -> Result<SourceFile, ReadError> {
         match String::from_utf8(bytes) {
             Ok(text) => Ok(SourceFile::new(path, text)),
             Err(e) => {

@@ -286,7 +286,7 @@ impl Chart {
                 ));
             }
             let source = match self.files.get("values.yaml") {
-                Some(src) if src.path == shown => src.clone(),
+                Some(src) if *src.path == *shown => src.clone(),
                 _ => SourceFile::read_regular(&real, &shown)
                     .map_err(|e| InputError::unreadable(&shown, e))?,
             };

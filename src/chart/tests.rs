@@ -60,15 +60,15 @@ fn archive_charts_load_in_memory_with_subcharts() {
     assert_eq!(c.subcharts.len(), 2);
     let sub = c.subcharts.iter().find(|s| s.name == "sub").unwrap();
     assert_eq!(
-        sub.file("values.yaml").unwrap().path,
-        PathBuf::from("app.tgz/app/charts/sub/values.yaml")
+        sub.file("values.yaml").unwrap().path(),
+        Path::new("app.tgz/app/charts/sub/values.yaml")
     );
     assert_eq!(sub.alias.as_deref(), Some("s"));
     assert_eq!(sub.condition.as_deref(), Some("s.enabled"));
     let dep = c.subcharts.iter().find(|s| s.name == "dep").unwrap();
     assert_eq!(
-        dep.file("templates/x.txt").unwrap().path,
-        PathBuf::from("app.tgz/app/charts/dep-1.0.0.tgz/dep/templates/x.txt")
+        dep.file("templates/x.txt").unwrap().path(),
+        Path::new("app.tgz/app/charts/dep-1.0.0.tgz/dep/templates/x.txt")
     );
 }
 

@@ -12,6 +12,7 @@
 //! [`discover_images`] is the same discovery without the rules, for `verify`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::diag::{Finding, InputError};
 use crate::reference::ImageRef;
@@ -82,8 +83,9 @@ pub struct FoundImage {
     pub location: Location,
     /// YAML path (`controller.image`), flag name (`--x-image`) or manifest path.
     pub path: Option<String>,
-    /// Root of the chart the reference belongs to.
-    pub chart_root: PathBuf,
+    /// Root of the chart the reference belongs to, shared by the chart's
+    /// images (issue 10: a dense file has one every few hundred bytes).
+    pub chart_root: Arc<Path>,
     /// Extra words for messages (`Deployment/web container app`).
     pub context: Option<String>,
     /// For template images: the values keys the reference was built from (`logger.tag`).
@@ -98,7 +100,7 @@ impl FoundImage {
         src: &SourceFile,
         span: Span,
         path: Option<String>,
-        chart_root: &Path,
+        chart_root: impl Into<Arc<Path>>,
     ) -> Self {
         FoundImage {
             reference,
@@ -106,7 +108,7 @@ impl FoundImage {
             origin,
             location: Location::at(src, span),
             path,
-            chart_root: chart_root.to_path_buf(),
+            chart_root: chart_root.into(),
             context: None,
             values_paths: Vec::new(),
         }
@@ -194,7 +196,7 @@ struct Collected {
     findings: Vec<Finding>,
     /// Findings from values sites (with their chart root), already decided
     /// by the site's digest-field state.
-    site_findings: Vec<(PathBuf, Finding)>,
+    site_findings: Vec<(Arc<Path>, Finding)>,
     /// Files lint read from the charts (suppression comments live here).
     sources: Vec<SourceFile>,
     /// Rendered streams (their comments are copies of the templates').
@@ -239,7 +241,7 @@ pub fn lint_charts(charts: Vec<Chart>, opts: &LintOptions) -> Result<LintOutcome
     });
     // A values site lint could not name is settled when a template builds
     // its image from the site's keys (`{{ .registry }}/fluent-bit:{{ .tag }}`).
-    let resolved_by_templates: std::collections::HashSet<(PathBuf, String)> = collected
+    let resolved_by_templates: std::collections::HashSet<(Arc<Path>, String)> = collected
         .images
         .iter()
         .filter(|i| i.origin == ImageOrigin::Template)
@@ -271,12 +273,12 @@ pub fn lint_charts(charts: Vec<Chart>, opts: &LintOptions) -> Result<LintOutcome
         .images
         .iter()
         .filter(|i| i.origin == ImageOrigin::Values && i.image_ref().is_some())
-        .filter_map(|i| Some((i.chart_root.as_path(), format!("{}.", i.path.as_ref()?))))
+        .filter_map(|i| Some((&*i.chart_root, format!("{}.", i.path.as_ref()?))))
         .collect();
     let built_from_a_site = |img: &FoundImage| {
         !img.values_paths.is_empty()
             && value_sites.iter().any(|(root, site)| {
-                *root == img.chart_root
+                *root == &*img.chart_root
                     && img
                         .values_paths
                         .iter()
@@ -793,15 +795,16 @@ fn values_sites(
 ) -> Result<Vec<String>, LintError> {
     use crate::values::{self, ImageSite};
     let src = file.source;
-    let sites = file.readable_sites()?;
     // A site that a later document of the file sets again is not what helm
-    // renders. Only a file of several documents has one (a map of every
-    // site's path, on a file dense in sites, is memory spent on nothing).
+    // renders. Only a file of several documents has one, and only then is
+    // the file walked twice (a map of every site's path, on a file dense in
+    // sites, is memory spent on nothing).
     let mut last_document: std::collections::HashMap<String, usize> = Default::default();
-    let documents = sites.iter().any(|s| s.document > 0);
-    for site in sites.iter().filter(|_| documents) {
-        let d = last_document.entry(site.path.to_string()).or_default();
-        *d = (*d).max(site.document);
+    if file.documents.len() > 1 {
+        file.each_readable_site(|site| {
+            let d = last_document.entry(site.path.to_string()).or_default();
+            *d = (*d).max(site.document);
+        })?;
     }
     let effective: std::collections::HashMap<String, ImageSite> = match (has_overlay, merged) {
         (true, Some(m)) => {
@@ -814,21 +817,26 @@ fn values_sites(
         }
         _ => Default::default(),
     };
-    // One image per site at most: grown once, not doubled (issue 10: memory).
-    let mut paths = Vec::with_capacity(sites.len());
-    out.images.reserve(sites.len());
-    for site in &sites {
+    // Each site is judged as the walk finds it and given back (issue 10: a
+    // dense file's sites are never all held). The walk is in file order
+    // nearly always; when it was not, what was kept is put in file order
+    // after, as the sites themselves were.
+    let mut paths = Vec::new();
+    let mut starts = Vec::new();
+    let first = out.images.len();
+    let root: Arc<Path> = chart.root.as_path().into();
+    file.each_readable_site(|site| {
         let path = site.path.to_string();
         if last_document.get(&path).is_some_and(|&d| d > site.document) {
-            continue;
+            return;
         }
-        paths.push(path.clone());
+        paths.push((site.span.start, path.clone()));
         let mut note = None;
         if let Some(p) = parent {
             let full = format!("{}.{path}", p.key);
             if p.own_sites.contains(&full) {
                 // The parent overrides this whole site and reports it in its own file.
-                continue;
+                return;
             }
             if p.merged
                 .lookup(std::iter::once(p.key.as_str()).chain(path.split('.')))
@@ -837,16 +845,23 @@ fn values_sites(
                 note = Some(format!("with the parent chart's values for `{full}`"));
             }
         }
-        let judged = effective.get(&path).unwrap_or(site);
+        let judged = effective.get(&path).unwrap_or(&site);
         if judged.unused {
             // Not rendered with these values (ingress-nginx's chroot image while `chroot` is off).
-            continue;
+            return;
         }
-        let (found, finding) = judge_site(judged, site, src, &chart.root, note);
+        let (found, finding) = judge_site(judged, &site, src, &root, note);
+        starts.push((site.span.start, finding.is_some()));
         out.images.push(found);
-        out.site_findings
-            .extend(finding.map(|f| (chart.root.clone(), f)));
+        out.site_findings.extend(finding.map(|f| (root.clone(), f)));
+    })?;
+    if !starts.is_sorted_by_key(|(at, _)| *at) {
+        file_order(&starts, first, out);
     }
+    if !paths.is_sorted_by_key(|(at, _)| *at) {
+        paths.sort_by_key(|(at, _)| *at);
+    }
+    let paths = paths.into_iter().map(|(_, p)| p).collect();
     // Container images inside `|` strings of manifest text (grafana's `extraContainers: |`).
     for img in embedded::embedded_images(file) {
         let found = FoundImage::new(
@@ -855,14 +870,34 @@ fn values_sites(
             src,
             img.span,
             Some(img.path.to_string()),
-            &chart.root,
+            root.clone(),
         );
         let finding = rules::check(&found);
         out.images.push(found);
-        out.site_findings
-            .extend(finding.map(|f| (chart.root.clone(), f)));
+        out.site_findings.extend(finding.map(|f| (root.clone(), f)));
     }
     Ok(paths)
+}
+
+/// Put the values sites [`values_sites`] kept (the images from `first`
+/// on and their findings) in file order, as a stable sort by where each
+/// starts. `starts` holds each kept image's start and whether it has a finding.
+fn file_order(starts: &[(usize, bool)], first: usize, out: &mut Collected) {
+    let findings = starts.iter().filter(|(_, f)| *f).count();
+    let mut kept_findings = out
+        .site_findings
+        .split_off(out.site_findings.len() - findings)
+        .into_iter();
+    let mut kept: Vec<_> = starts
+        .iter()
+        .zip(out.images.split_off(first))
+        .map(|(&(at, has), found)| (at, found, has.then(|| kept_findings.next()).flatten()))
+        .collect();
+    kept.sort_by_key(|(at, ..)| *at);
+    for (_, found, finding) in kept {
+        out.images.push(found);
+        out.site_findings.extend(finding);
+    }
 }
 
 /// The reference and the finding (if any) for a values site. `judged` holds
@@ -871,7 +906,7 @@ fn judge_site(
     judged: &crate::values::ImageSite,
     at: &crate::values::ImageSite,
     src: &SourceFile,
-    root: &Path,
+    root: &Arc<Path>,
     note: Option<String>,
 ) -> (FoundImage, Option<Finding>) {
     use crate::diag::Code;
@@ -896,7 +931,7 @@ fn judge_site(
         src,
         at.span,
         Some(path.clone()),
-        root,
+        root.clone(),
     );
     found.context = note;
     let digest_path = fields

@@ -565,7 +565,7 @@ fn place(src: &SourceFile, img: RenderedImage, charts: &[&Chart]) -> FoundImage 
         file,
         span,
         Some(img.field),
-        &root,
+        root.as_path(),
     );
     if let (None, Some((_, tpl))) = (literal, chart) {
         // Built from values: name the template, without a line to point at.

@@ -137,8 +137,8 @@ pub fn apply(
     ) -> Option<(&'f Path, usize)> {
         let loc = f.location.as_ref()?;
         let start = loc.position?.start();
-        let line = texts.get(loc.file.as_path())?.line_col(start).line;
-        Some((&loc.file, line))
+        let line = texts.get(&*loc.file)?.line_col(start).line;
+        Some((&*loc.file, line))
     }
     let mut used = vec![false; rules.len()];
     let mut kept = Vec::new();
@@ -146,7 +146,7 @@ pub fn apply(
         let inline = line_of(&f, &texts).and_then(|(file, line)| {
             dirs.iter_mut().find(|d| {
                 d.line == line
-                    && d.at.file == file
+                    && *d.at.file == *file
                     && d.codes.as_ref().is_none_or(|c| c.contains(&f.code))
             })
         });

@@ -79,7 +79,7 @@ struct Anchor<'a> {
 /// are the rendered charts' roots.
 pub(super) fn findings(
     images: &[FoundImage],
-    site_findings: &[(PathBuf, Finding)],
+    site_findings: &[(std::sync::Arc<Path>, Finding)],
     other: &[Finding],
     roots: &[PathBuf],
 ) -> Vec<Finding> {

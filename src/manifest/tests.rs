@@ -109,10 +109,7 @@ fn origins_point_at_the_entry() {
     let m = parse("log.txt", "# c\n\n  init: sha256:{A}\n", None).unwrap();
     let o = &m.entries[0].origin;
     let lc = o.line_col_in(&m.sources[0]).unwrap();
-    assert_eq!(
-        (o.file.as_path(), lc.line, lc.column),
-        (Path::new("log.txt"), 3, 3)
-    );
+    assert_eq!((&*o.file, lc.line, lc.column), (Path::new("log.txt"), 3, 3));
     assert_eq!(m.shown_origin(o), "log.txt:3:3");
 }
 

@@ -7,9 +7,8 @@
 use crate::diag::{Code, Finding, Severity};
 use crate::manifest::ManifestEntry;
 use crate::source::SourceFile;
-use crate::values::ImageSite;
 
-use super::{Skipped, site_display, unmatched_entry_message};
+use super::{Skipped, UnmatchedSite, site_display, unmatched_entry_message};
 
 /// `unmatched-entry`: a manifest entry no image matched, at the entry's
 /// line. Its `image` is the entry's full reference, `name[:tag]@digest`, so
@@ -23,9 +22,9 @@ pub fn unmatched_entry(e: &ManifestEntry, severity: Severity) -> Finding {
 
 /// `unmatched-image`: a site in `source` no entry matched. One already
 /// pinned is a note; the others have `severity`.
-pub fn unmatched_image(source: &SourceFile, site: &ImageSite, severity: Severity) -> Finding {
-    let image = site_display(site);
-    let (state, sev) = if site.is_pinned() {
+pub fn unmatched_image(source: &SourceFile, site: &UnmatchedSite, severity: Severity) -> Finding {
+    let image = site.image.clone();
+    let (state, sev) = if site.pinned {
         (" (already pinned)", Severity::Note)
     } else {
         ("", severity)
@@ -35,7 +34,7 @@ pub fn unmatched_image(source: &SourceFile, site: &ImageSite, severity: Severity
         format!("`{image}` has no manifest entry{state}"),
     )
     .at(source, site.span)
-    .with_path(site.path.to_string())
+    .with_path(site.path.clone())
     .with_image(image)
     .with_severity(sev)
 }

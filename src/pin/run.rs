@@ -182,7 +182,7 @@ fn read_chart(chart: &Path, values: &[PathBuf]) -> Result<ChartValues, InputErro
     // Each values file read is now held by its ValuesFile: the chart's own
     // copy of it would hold the text twice (issue 10: memory).
     for (shown, _, _) in &files {
-        chart.files.retain(|_, src| src.path != *shown);
+        chart.files.retain(|_, src| *src.path != **shown);
     }
     Ok(ChartValues { chart, files })
 }
@@ -305,7 +305,7 @@ pub fn run(
             for s in &plan.unmatched_images {
                 run.findings
                     .push(findings::unmatched_image(vf.source(), s, severity));
-                run.unmatched_images += usize::from(!s.is_pinned());
+                run.unmatched_images += usize::from(!s.pinned);
             }
             if plan.changed() && plan.new_text != vf.text() {
                 run.changes.push(PinChange {
@@ -336,9 +336,12 @@ pub fn run(
             run.pinned += t.pins.iter().filter(|p| p.changed).count();
             if new != src.text {
                 run.changed_files += 1;
-                let real = src.path.canonicalize().unwrap_or_else(|_| src.path.clone());
+                let real = src
+                    .path
+                    .canonicalize()
+                    .unwrap_or_else(|_| src.path.to_path_buf());
                 run.changes.push(PinChange {
-                    shown: src.path.clone(),
+                    shown: src.path.to_path_buf(),
                     real,
                     texts: ChangeTexts::Template {
                         chart,

@@ -159,7 +159,7 @@ pub fn plan(
     mapped: &HashSet<usize>,
 ) -> ProbePlan {
     let mut out = ProbePlan {
-        values_path: values.source().path.clone(),
+        values_path: values.source().path.to_path_buf(),
         renders: probe.renders,
         ..ProbePlan::default()
     };

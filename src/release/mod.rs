@@ -23,6 +23,7 @@
 pub mod imagelock;
 pub mod run;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::chart::Chart;
@@ -228,13 +229,16 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let mut image_pins = Vec::new();
         let mut pinned_files = Vec::new();
         for ((shown, real, mut vf), plan) in files.into_iter().zip(outcome.files) {
-            let old_sites = vf.image_sites()?;
+            // Only the sites a pin names are looked up below: the others are
+            // given back as the walk finds them (issue 10: memory).
+            let named: HashSet<&YamlPath> = plan.pinned.iter().map(|p| &p.path).collect();
+            let old_sites = pinned_sites(&vf, &named)?;
             // Only the text of the file as read is needed from here on: its
             // tree is given back before the planned text's is built, so the
             // two trees are never held together (issue 10: memory).
             vf.forget_trees();
             let new_vf = ValuesFile::parse(&shown, plan.new_text.clone())?;
-            let new_sites = new_vf.image_sites()?;
+            let new_sites = pinned_sites(&new_vf, &named)?;
             for p in &plan.pinned {
                 let old = find_site(&old_sites, &p.path);
                 let new = find_site(&new_sites, &p.path);
@@ -366,9 +370,12 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 findings.push(unstable_pin(src, &new, &again));
             }
             if new != src.text {
-                let real = src.path.canonicalize().unwrap_or_else(|_| src.path.clone());
+                let real = src
+                    .path
+                    .canonicalize()
+                    .unwrap_or_else(|_| src.path.to_path_buf());
                 templates.push(FileChange {
-                    shown: src.path.clone(),
+                    shown: src.path.to_path_buf(),
                     real,
                     old: src.text.clone(),
                     new,
@@ -502,6 +509,24 @@ pub fn expected_digests(plan: &Plan) -> Vec<crate::prove::Expected> {
 }
 
 /// The site at `path`, or the one whose digest field is at `path`.
+/// The image sites of `vf` (for editing) that [`find_site`] could find for
+/// one of `named`, in file order.
+fn pinned_sites(vf: &ValuesFile, named: &HashSet<&YamlPath>) -> Result<Vec<ImageSite>, InputError> {
+    let mut out = Vec::new();
+    vf.each_image_site(|s| {
+        let digest = |f: &Option<Box<crate::values::Field>>| {
+            f.as_ref().is_some_and(|d| named.contains(&d.path))
+        };
+        if named.contains(&s.path) || digest(&s.fields.digest) || digest(&s.fields.sha) {
+            out.push(s);
+        }
+    })?;
+    if !out.is_sorted_by_key(|s| s.span.start) {
+        out.sort_by_key(|s| s.span.start);
+    }
+    Ok(out)
+}
+
 fn find_site<'a>(sites: &'a [ImageSite], path: &YamlPath) -> Option<&'a ImageSite> {
     sites.iter().find(|s| {
         s.path == *path
@@ -525,7 +550,7 @@ fn plan_chart_yaml(
     real_dir: &Path,
     pins: &[ImagePin],
 ) -> Result<Option<(FileChange, ChartMetaPlan)>, InputError> {
-    let shown = src.path.clone();
+    let shown = src.path.to_path_buf();
     let real = real_dir.join("Chart.yaml");
     let text = src.text.clone();
     let Some(meta) = chartmeta::plan_annotation_text(&shown, &text, pins)? else {

@@ -527,11 +527,11 @@ mod json {
                             let (line, column) = at(s.span);
                             UnmatchedImage {
                                 code: Code::UnmatchedImage,
-                                path: s.path.to_string(),
+                                path: s.path.clone(),
                                 line,
                                 column,
-                                image: pin::site_display(s),
-                                pinned: s.is_pinned(),
+                                image: s.image.clone(),
+                                pinned: s.pinned,
                             }
                         })
                         .collect(),

@@ -147,6 +147,12 @@ impl ValuesFile {
         self.view().scan(true)
     }
 
+    /// [`ValuesFile::image_sites`], each site given to `each` as the walk
+    /// finds it ([`ValuesView::each_readable_site`] says why, and about order).
+    pub fn each_image_site(&self, mut each: impl FnMut(ImageSite)) -> Result<(), InputError> {
+        self.view().walk(true, &mut each)
+    }
+
     /// Every image site, in file order, for reading ([`ValuesView::readable_sites`]).
     pub fn readable_sites(&self) -> Result<Vec<ImageSite>, InputError> {
         self.view().readable_sites()
@@ -192,8 +198,32 @@ impl<'a> ValuesView<'a> {
         self.scan(false)
     }
 
+    /// [`ValuesView::readable_sites`], each site given to `each` as the walk
+    /// finds it instead of gathered: a reader that makes its findings site by
+    /// site never holds every site at once (issue 10: a site is most of a
+    /// kilobyte, and a dense file has one every few hundred bytes). The walk
+    /// goes in file order nearly always, not always: a reader that needs
+    /// file order sorts by [`ImageSite::span`] what it keeps.
+    pub fn each_readable_site(&self, mut each: impl FnMut(ImageSite)) -> Result<(), InputError> {
+        self.walk(false, &mut each)
+    }
+
     fn scan(&self, strict: bool) -> Result<Vec<ImageSite>, InputError> {
         let mut out = Vec::new();
+        self.walk(strict, &mut |site| out.push(site))?;
+        // The walk goes in file order, so the sites nearly always are; a
+        // stable sort would borrow a scratch buffer of up to half of them
+        // (a site is about a kilobyte), so sort only when they are not.
+        if !out.is_sorted_by_key(|s| s.span.start) {
+            out.sort_by_key(|s| s.span.start);
+        }
+        // A site is about a kilobyte: a file of many gives back the vector's slack.
+        out.shrink_to_fit();
+        Ok(out)
+    }
+
+    /// Walk every document, giving each site to `out` in walk order.
+    fn walk(&self, strict: bool, out: &mut dyn FnMut(ImageSite)) -> Result<(), InputError> {
         let mut budget = AliasBudget::default();
         for (doc, root) in self.documents.iter().enumerate() {
             let globals = Globals::read(root);
@@ -201,7 +231,7 @@ impl<'a> ValuesView<'a> {
                 source: self.source,
                 globals: &globals,
                 document: doc,
-                out: &mut out,
+                out: &mut *out,
                 strict,
                 anchors: self.anchors,
                 pending: None,
@@ -212,15 +242,7 @@ impl<'a> ValuesView<'a> {
             };
             w.walk(root, &mut YamlPath::default(), false)?;
         }
-        // The walk goes in file order, so the sites nearly always are; a
-        // stable sort would borrow a scratch buffer of up to half of them
-        // (a site is about a kilobyte), so sort only when they are not.
-        if !out.is_sorted_by_key(|s| s.span.start) {
-            out.sort_by_key(|s| s.span.start);
-        }
-        // A site is about a kilobyte: a file of many gives back the vector's slack.
-        out.shrink_to_fit();
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -575,7 +597,8 @@ struct Walker<'a> {
     source: &'a SourceFile,
     globals: &'a Globals,
     document: usize,
-    out: &'a mut Vec<ImageSite>,
+    /// Where each site found goes.
+    out: &'a mut dyn FnMut(ImageSite),
     /// Refuse uneditable sites (for pin) instead of reading them.
     strict: bool,
     anchors: &'a Anchors<'a>,
@@ -635,7 +658,7 @@ impl<'a> Walker<'a> {
             }
         }
         site.uneditable = self.inherited.clone().or(refusal).map(Box::new);
-        self.out.push(site);
+        (self.out)(site);
     }
 
     /// Read the node the alias at `path` stands for as if it were written

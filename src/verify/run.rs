@@ -112,11 +112,7 @@ fn chart_configs(sources: &[SourceFile]) -> Result<Vec<crate::config::Config>, T
 
 /// Distinct files a manifest's entries came from.
 pub fn manifest_files(manifest: &DigestManifest) -> usize {
-    let mut files: Vec<&Path> = manifest
-        .entries
-        .iter()
-        .map(|e| e.origin.file.as_path())
-        .collect();
+    let mut files: Vec<&Path> = manifest.entries.iter().map(|e| &*e.origin.file).collect();
     files.sort();
     files.dedup();
     files.len()

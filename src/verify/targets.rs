@@ -116,9 +116,11 @@ pub fn chart_targets(charts: &[PathBuf]) -> Result<ChartTargets, LintError> {
         sources,
     } = lint::discover(charts, &LintOptions::default())?;
     // Keyed by path; as before, a later file of the same path wins.
-    let files: HashMap<PathBuf, SourceFile> =
-        sources.into_iter().map(|s| (s.path.clone(), s)).collect();
-    let values_refs: HashSet<(PathBuf, String)> = found
+    let files: HashMap<PathBuf, SourceFile> = sources
+        .into_iter()
+        .map(|s| (s.path.to_path_buf(), s))
+        .collect();
+    let values_refs: HashSet<(std::sync::Arc<Path>, String)> = found
         .iter()
         .filter(|i| i.origin == ImageOrigin::Values)
         .filter_map(|i| Some((i.chart_root.clone(), i.image_ref()?.canonical())))
@@ -406,7 +408,7 @@ pub async fn resolve_all(
                         tag: resolved.image.tag().map(str::to_string),
                         digest: resolved.digest.clone(),
                         origin: Origin {
-                            file: origin.to_path_buf(),
+                            file: origin.into(),
                             position: Some(Position::Start(text.len())),
                             source: None,
                         },

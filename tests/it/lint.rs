@@ -394,7 +394,7 @@ fn discover_images_lists_every_site_pinned_or_not() {
     assert_eq!(refs(&found.images), refs(&images));
     for i in &found.images {
         assert!(
-            found.sources.iter().any(|s| s.path == i.file()),
+            found.sources.iter().any(|s| s.path() == i.file()),
             "{} not among the sources",
             i.file().display()
         );
