@@ -448,9 +448,8 @@ fn user_values(spec: &RenderSpec) -> Result<UserValues, InputError> {
         });
     }
     for path in spec.values_files.iter().rev() {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| InputError::file(path, format!("could not read it: {e}")))?;
-        let tree = tree_of(&crate::source::SourceFile::new(path, text))?;
+        // Read as every input is: a regular file within the size limit.
+        let tree = tree_of(&crate::diag::read_source(path)?)?;
         let shown = format!("--values-file {}", path.display());
         overrides.push(Override {
             shown: shown.clone(),
