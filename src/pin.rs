@@ -261,10 +261,7 @@ fn plan_file(
             unmatched_images.push(UnmatchedSite::of(&site));
         }
     })?;
-    // The walk goes in file order nearly always; sort only when it did not.
-    if !sites.is_sorted_by_key(|s| s.span.start) {
-        sites.sort_by_key(|s| s.span.start);
-    }
+    crate::values::in_file_order(&mut sites, |s| s.span.start);
     if let Some(p) = probe {
         edits.extend(p.values_edits.iter().cloned());
         for x in &p.pins {
@@ -402,9 +399,7 @@ fn plan_file(
         }
     }
     drop(sites);
-    if !unmatched_images.is_sorted_by_key(|s| s.span.start) {
-        unmatched_images.sort_by_key(|s| s.span.start);
-    }
+    crate::values::in_file_order(&mut unmatched_images, |s| s.span.start);
 
     edits.sort();
     edits.dedup();

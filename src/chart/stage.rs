@@ -194,7 +194,7 @@ pub fn stage(chart: &Chart) -> Result<Staged, InputError> {
             "only a chart directory can be staged for rendering",
         ));
     };
-    let mut staged = match take_kept(dir, boundary) {
+    let staged = match take_kept(dir, boundary) {
         Some(s) => s,
         None => {
             let base = create_in(&std::env::temp_dir())?;
@@ -234,11 +234,7 @@ pub fn stage(chart: &Chart) -> Result<Staged, InputError> {
             _ => to.join(rel),
         };
         if let Ok(inner) = dest.strip_prefix(&to) {
-            staged
-                .dirty
-                .get_mut()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(inner.to_path_buf());
+            staged.mark(inner);
         }
         std::fs::write(&dest, &src.text).map_err(|e| io(&dest, e))?;
     }

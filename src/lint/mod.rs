@@ -858,9 +858,7 @@ fn values_sites(
     if !starts.is_sorted_by_key(|(at, _)| *at) {
         file_order(&starts, first, out);
     }
-    if !paths.is_sorted_by_key(|(at, _)| *at) {
-        paths.sort_by_key(|(at, _)| *at);
-    }
+    values::in_file_order(&mut paths, |(at, _)| *at);
     let paths = paths.into_iter().map(|(_, p)| p).collect();
     // Container images inside `|` strings of manifest text (grafana's `extraContainers: |`).
     for img in embedded::embedded_images(file) {

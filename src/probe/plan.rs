@@ -147,6 +147,11 @@ fn core(reference: &str) -> &str {
     reference.split('@').next().unwrap_or(reference)
 }
 
+/// A literal template `reference` as pinned to `digest`.
+fn pinned_literal(reference: &str, digest: &Digest) -> String {
+    format!("{}@{digest}", core(reference))
+}
+
 /// Plan the probe's pins (see the module docs). `values` is the parent's
 /// `values.yaml` as the pin read it. Entries in `mapped` are placed by the
 /// chart's `.chartpin.yaml` (`images:`): the user's word wins, and the
@@ -424,7 +429,7 @@ fn choose(
     if img.parts.is_empty()
         && let Some(rel) = img.image.template.as_deref().and_then(template_rel)
     {
-        let pinned = format!("{}@{d}", core(reference));
+        let pinned = pinned_literal(reference, d);
         if let Some((c, inner)) = chart.holding(&rel) {
             let literal = !literal_edits(chart, &rel, reference, &pinned).is_empty()
                 || c.file(&inner).is_some_and(|s| s.text.contains(&pinned));
@@ -524,7 +529,7 @@ fn literal_edits_in(text: &str, reference: &str, pinned: &str) -> Vec<Edit> {
 pub fn repin_literals(text: &str, pins: &[ProbePin]) -> Result<String, crate::yaml::EditError> {
     let mut edits = Vec::new();
     for p in pins {
-        let pinned = format!("{}@{}", core(&p.image), p.digest);
+        let pinned = pinned_literal(&p.image, &p.digest);
         edits.extend(literal_edits_in(text, &p.image, &pinned));
     }
     edits.sort();

@@ -1,7 +1,8 @@
 //! `chartpin release`: the pre-release step as one transaction over a
 //! chart's files ([`run::run`]). It plans the pin in memory ([`plan`]),
 //! proves every digest it is about to write exists in its registry
-//! ([`verify_plan`]), lints the pinned chart in memory, its planned files in
+//! ([`verify_more`] of its [`plan_targets`], each row then
+//! [`mark_verified`]), lints the pinned chart in memory, its planned files in
 //! place ([`lint_plan`]), and only when all of that passes writes the changed
 //! files with the one atomic writer ([`crate::write::commit`]), holding the
 //! charts' locks ([`crate::lock`]) from planning to commit.
@@ -508,31 +509,29 @@ pub fn expected_digests(plan: &Plan) -> Vec<crate::prove::Expected> {
     out
 }
 
-/// The site at `path`, or the one whose digest field is at `path`.
 /// The image sites of `vf` (for editing) that [`find_site`] could find for
 /// one of `named`, in file order.
 fn pinned_sites(vf: &ValuesFile, named: &HashSet<&YamlPath>) -> Result<Vec<ImageSite>, InputError> {
     let mut out = Vec::new();
     vf.each_image_site(|s| {
-        let digest = |f: &Option<Box<crate::values::Field>>| {
-            f.as_ref().is_some_and(|d| named.contains(&d.path))
-        };
-        if named.contains(&s.path) || digest(&s.fields.digest) || digest(&s.fields.sha) {
+        if at_a_path(&s, |p| named.contains(p)) {
             out.push(s);
         }
     })?;
-    if !out.is_sorted_by_key(|s| s.span.start) {
-        out.sort_by_key(|s| s.span.start);
-    }
+    crate::values::in_file_order(&mut out, |s| s.span.start);
     Ok(out)
 }
 
+/// The site at `path`, or the one whose digest field is at `path`.
 fn find_site<'a>(sites: &'a [ImageSite], path: &YamlPath) -> Option<&'a ImageSite> {
-    sites.iter().find(|s| {
-        s.path == *path
-            || s.fields.digest.as_ref().is_some_and(|d| d.path == *path)
-            || s.fields.sha.as_ref().is_some_and(|d| d.path == *path)
-    })
+    sites.iter().find(|s| at_a_path(s, |p| p == path))
+}
+
+/// Whether the site, or its digest field, is at a path `is` accepts.
+fn at_a_path(s: &ImageSite, is: impl Fn(&YamlPath) -> bool) -> bool {
+    is(&s.path)
+        || s.fields.digest.as_ref().is_some_and(|d| is(&d.path))
+        || s.fields.sha.as_ref().is_some_and(|d| is(&d.path))
 }
 
 /// The manifest entry's own full reference with `digest`, when it names one.
@@ -563,18 +562,6 @@ fn plan_chart_yaml(
         new: meta.new_text.clone(),
     };
     Ok(Some((change, meta)))
-}
-
-/// Verify every row's reference; sets each row's [`Verified`] and returns
-/// the outcome (its findings placed at the values sites).
-pub async fn verify_plan(
-    client: &RegistryClient,
-    plan: &mut Plan,
-    options: &VerifyOptions,
-) -> verify::VerifyOutcome {
-    let outcome = verify_more(client, plan, &plan_targets(plan), options).await;
-    mark_verified(plan, &outcome);
-    outcome
 }
 
 /// The references the plan's pins write, to verify.

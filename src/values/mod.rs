@@ -70,6 +70,16 @@ impl Clone for ValuesFile {
     }
 }
 
+/// Put `items` (sites, or what a reader kept of them) in file order by
+/// where each starts. The walk goes in file order, so they nearly always
+/// are; a stable sort would borrow a scratch buffer of up to half of them
+/// (a site is about a kilobyte), so sort only when they are not.
+pub fn in_file_order<T>(items: &mut [T], start: impl Fn(&T) -> usize) {
+    if !items.is_sorted_by_key(&start) {
+        items.sort_by_key(start);
+    }
+}
+
 impl ValuesFile {
     /// Parse `text` (read from `path`), rejecting malformed YAML, tab
     /// indentation and duplicate keys with the position of the problem.
@@ -211,12 +221,7 @@ impl<'a> ValuesView<'a> {
     fn scan(&self, strict: bool) -> Result<Vec<ImageSite>, InputError> {
         let mut out = Vec::new();
         self.walk(strict, &mut |site| out.push(site))?;
-        // The walk goes in file order, so the sites nearly always are; a
-        // stable sort would borrow a scratch buffer of up to half of them
-        // (a site is about a kilobyte), so sort only when they are not.
-        if !out.is_sorted_by_key(|s| s.span.start) {
-            out.sort_by_key(|s| s.span.start);
-        }
+        in_file_order(&mut out, |s| s.span.start);
         // A site is about a kilobyte: a file of many gives back the vector's slack.
         out.shrink_to_fit();
         Ok(out)
