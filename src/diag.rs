@@ -333,6 +333,12 @@ pub fn read_source(path: &Path) -> Result<SourceFile, InputError> {
     read_source_as(path, path)
 }
 
+/// [`read_source`] of a file that must be a regular file: a FIFO or a device
+/// is refused without being opened for a blocking read ([`SourceFile::read_regular`]).
+pub fn read_regular_source(path: &Path) -> Result<SourceFile, InputError> {
+    SourceFile::read_regular(path, path).map_err(|e| InputError::unreadable(path, e))
+}
+
 /// [`read_source`] of `path`, named `shown` in the text and any error (the
 /// path as given, when `path` is its canonical form).
 pub fn read_source_as(path: &Path, shown: &Path) -> Result<SourceFile, InputError> {

@@ -270,13 +270,19 @@ pub struct RenderArgs {
 }
 
 impl RenderArgs {
-    /// What helm is given besides the chart.
-    pub fn spec(&self) -> crate::helm::RenderSpec {
-        crate::helm::RenderSpec {
+    /// What helm is given besides the chart. Each `--values-file` is read
+    /// first, and must be a regular file within the size limit, in UTF-8:
+    /// helm is never handed a FIFO to block on or a device to read without
+    /// end, and the probe reads each file again (issue 10).
+    pub fn spec(&self) -> Result<crate::helm::RenderSpec, crate::diag::InputError> {
+        for f in &self.values_files {
+            crate::diag::read_regular_source(f)?;
+        }
+        Ok(crate::helm::RenderSpec {
             helm: self.helm.clone(),
             values_files: self.values_files.clone(),
             sets: self.sets.clone(),
-        }
+        })
     }
 
     /// The mode the flags ask for; `default` when they ask for neither.

@@ -76,7 +76,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     let manifest = args.digests.read()?;
     // Plan the pins from the probed render whenever helm is there, as pin
     // does: the templates, not key names, say where each image is read.
-    let spec = args.render.spec();
+    let spec = args.render.spec()?;
     let probe = crate::helm::Helm::for_mode(args.render.mode(RenderMode::Auto), &spec)?
         .map(|h| (h, spec.clone()));
     let request = ReleaseRequest {
@@ -98,7 +98,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
         lint: LintOptions {
             rendered: None,
             render: false,
-            helm: args.render.spec(),
+            helm: spec.clone(),
             config: args.config.clone(),
             prerendered: Vec::new(),
         },
@@ -106,7 +106,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
         lock: args.lock.clone(),
         // The release proves its pin by rendering whenever helm is there.
         render: args.render.mode(RenderMode::Auto),
-        helm: args.render.spec(),
+        helm: spec.clone(),
     };
     let run = release::run::run(
         &request,

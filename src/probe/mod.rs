@@ -448,8 +448,8 @@ fn user_values(spec: &RenderSpec) -> Result<UserValues, InputError> {
         });
     }
     for path in spec.values_files.iter().rev() {
-        // Read as every input is: a regular file within the size limit.
-        let tree = tree_of(&crate::diag::read_source(path)?)?;
+        // A regular file within the size limit, as every chart file is.
+        let tree = tree_of(&crate::diag::read_regular_source(path)?)?;
         let shown = format!("--values-file {}", path.display());
         overrides.push(Override {
             shown: shown.clone(),

@@ -143,6 +143,33 @@ fn a_fifo_values_file_is_refused_quickly_by_pin_and_release() {
 }
 
 #[test]
+fn a_fifo_or_a_device_given_as_values_file_is_refused_before_helm_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = chart(
+        dir.path(),
+        &[("Chart.yaml", META), ("values.yaml", "image: nginx:1.25\n")],
+    );
+    let fifo = dir.path().join("ci-values.yaml");
+    mkfifo(&fifo);
+    let digests = unrelated_digests(dir.path());
+    for values in [s(&fifo), "/dev/zero"] {
+        for cmd in ["pin", "release", "lint"] {
+            let mut args = vec![cmd, s(&app), "--render", "--values-file", values];
+            if cmd != "lint" {
+                args.extend(["--digests", s(&digests), "--dry-run"]);
+            }
+            let run = bounded(&mut command(&args, dir.path()), None, 20);
+            assert_eq!(run.code, 2, "{cmd} {values}: {}", run.all());
+            assert!(
+                run.stderr.contains(values) && run.stderr.contains("not a regular file ("),
+                "{cmd} {values}: {}",
+                run.all()
+            );
+        }
+    }
+}
+
+#[test]
 fn a_fifo_anywhere_in_the_chart_does_not_hang_release() {
     let dir = tempfile::tempdir().unwrap();
     let app = chart(
