@@ -605,8 +605,16 @@ fn scan_chart(
     // An expression lint cannot finish whose every lookup lies under one
     // values site (grafana's `{{ $registry }}/{{ .Values.sidecar.image.repository }}:…`)
     // is that site's image: the site is judged, and a pin goes there.
+    // Such a site is the first mention or a dotted prefix of it.
     let under_one_site = |mentions: &[String]| {
-        site_paths.iter().any(|site| {
+        let Some(first) = mentions.first() else {
+            return false;
+        };
+        let prefixes = first
+            .match_indices('.')
+            .map(|(i, _)| &first[..i])
+            .chain(std::iter::once(first.as_str()));
+        prefixes.filter(|p| has_site(&site_paths, p)).any(|site| {
             let below = format!("{site}.");
             mentions.iter().all(|m| m == site || m.starts_with(&below))
         })
@@ -783,8 +791,15 @@ fn annotation_images_by_search(
     }
 }
 
+/// Whether `sorted` (the paths [`values_sites`] returns) holds `path`.
+fn has_site(sorted: &[String], path: &str) -> bool {
+    sorted.binary_search_by(|s| s.as_str().cmp(path)).is_ok()
+}
+
 /// Values image sites of `chart`, judged with the parent's overrides when
-/// there are any. Returns the sites' YAML paths (for the subcharts' turn).
+/// there are any. Returns the sites' YAML paths (for the subcharts' turn),
+/// sorted, so that a path is looked up by binary search (a sorted list costs
+/// no more than the paths, where a hash set would add to a dense file's peak).
 fn values_sites(
     chart: &Chart,
     file: ValuesView<'_>,
@@ -830,11 +845,11 @@ fn values_sites(
         if last_document.get(&path).is_some_and(|&d| d > site.document) {
             return;
         }
-        paths.push((site.span.start, path.clone()));
+        paths.push(path.clone());
         let mut note = None;
         if let Some(p) = parent {
             let full = format!("{}.{path}", p.key);
-            if p.own_sites.contains(&full) {
+            if has_site(p.own_sites, &full) {
                 // The parent overrides this whole site and reports it in its own file.
                 return;
             }
@@ -858,8 +873,7 @@ fn values_sites(
     if !starts.is_sorted_by_key(|(at, _)| *at) {
         file_order(&starts, first, out);
     }
-    values::in_file_order(&mut paths, |(at, _)| *at);
-    let paths = paths.into_iter().map(|(_, p)| p).collect();
+    paths.sort_unstable();
     // Container images inside `|` strings of manifest text (grafana's `extraContainers: |`).
     for img in embedded::embedded_images(file) {
         let found = FoundImage::new(
