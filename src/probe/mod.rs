@@ -37,6 +37,7 @@
 
 pub mod plan;
 mod refusals;
+mod strvals;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -157,66 +158,38 @@ pub struct Probe {
 pub struct Override {
     /// How the user gave it: `--values-file ci.yaml`, `--set image.tag=2.0`.
     pub shown: String,
-    /// The values it sets, by their path in the parent's values.
-    tree: Value,
+    /// The paths it sets, in the parent's values: a file's leaves (a list
+    /// whole), or what a `--set` wrote as helm applies it over the files (a
+    /// list it created whole, else the elements it set or added).
+    touched: Vec<Vec<PathSeg>>,
 }
 
 impl Probe {
-    /// The user's override that sets `coord` (or a value above it), if any.
+    /// The user's override that sets `coord` (a value above it, or one
+    /// under it), if any: `containers[0].image` is set by `--set
+    /// containers[0].image=x`, and by a `--values-file` holding `containers`.
     pub fn set_by(&self, coord: &YamlPath) -> Option<&str> {
-        let sets = |tree: &Value| {
-            (1..=coord.0.len()).any(|n| match get(tree, &coord.0[..n]) {
-                Some(v) => n == coord.0.len() || !v.is_object(),
-                None => false,
-            })
-        };
+        let meets = |t: &Vec<PathSeg>| t.starts_with(&coord.0) || coord.0.starts_with(t);
         self.overrides
             .iter()
-            .find(|o| sets(&o.tree))
+            .find(|o| o.touched.iter().any(meets))
             .map(|o| o.shown.as_str())
     }
 }
 
-/// The paths a `--set` string sets (`a.b=1,c[0].d=x`), as a tree; helm's
-/// escapes (`\\.`, `\\,`) are honoured, values typed as helm types them. A
-/// list index ends the path: the list is what is set.
-fn set_tree(set_arg: &str) -> Value {
-    let mut tree = Value::Object(JsonMap::new());
-    for item in split_unescaped(set_arg, ',') {
-        let Some((key, value)) = item.split_once('=') else {
-            continue;
-        };
-        let mut path = Vec::new();
-        for seg in split_unescaped(key, '.') {
-            let seg = seg.replace("\\.", ".");
-            let listed = seg.contains('[');
-            path.push(PathSeg::Key(
-                seg.split('[').next().unwrap_or("").to_string(),
-            ));
-            if listed {
-                break;
+/// The paths of `tree`'s leaves: every value that is not a map (a list whole).
+fn leaf_paths(tree: &Value, path: &mut Vec<PathSeg>, out: &mut Vec<Vec<PathSeg>>) {
+    match tree {
+        Value::Object(o) => {
+            for (k, v) in o {
+                path.push(PathSeg::Key(k.clone()));
+                leaf_paths(v, path, out);
+                path.pop();
             }
         }
-        set(&mut tree, &path, set_value(value));
+        _ if !path.is_empty() => out.push(path.clone()),
+        _ => {}
     }
-    tree
-}
-
-/// `s` split at each `sep` not escaped by a backslash.
-fn split_unescaped(s: &str, sep: char) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut escaped = false;
-    for c in s.chars() {
-        if c == sep && !escaped {
-            out.push(String::new());
-            continue;
-        }
-        escaped = c == '\\' && !escaped;
-        if let Some(last) = out.last_mut() {
-            last.push(c);
-        }
-    }
-    out
 }
 
 /// Where a value renders.
@@ -243,6 +216,18 @@ impl Feed {
         v.extend(path.iter().cloned());
         YamlPath(v)
     }
+}
+
+/// Whether a feed ahead of this one holds a list, a scalar or a null at
+/// `coord` or above it: helm takes that whole (a user's list replaces the
+/// chart's, `--set a=null` deletes `a`), so the value at `coord` never
+/// renders, and a marker there would bring it back.
+fn hidden(ahead: &[Feed], coord: &YamlPath) -> bool {
+    ahead.iter().any(|f| {
+        refusals::within(coord, &f.prefix).is_some_and(|rest| {
+            (1..=rest.len()).any(|n| get(&f.tree, &rest[..n]).is_some_and(|v| !v.is_object()))
+        })
+    })
 }
 
 /// One value the probe lays.
@@ -416,44 +401,82 @@ struct UserValues {
     /// the user set is the one marked, and its marker, laid after it, is what
     /// renders.
     feeds: Vec<Feed>,
-    /// The `--set`s as a values text, when each is a plain `key.path=value`
-    /// list: laid as a file below the markers in place of the `--set`s
-    /// themselves, which helm would rank above any file.
+    /// What the `--set`s leave, as a values text: laid as a file below the
+    /// markers in place of the `--set`s themselves, which helm would rank
+    /// above any file. `None` when helm refuses a `--set` (the probe then
+    /// passes them as they are).
     sets_laid: Option<String>,
+    /// The whole numbers the `--set`s leave, as `--set`s of their own: helm
+    /// holds them as int64 (`eq .Values.n 1` works, `1000000` prints as
+    /// such) where a file's number is a float64, so these stay `--set`s.
+    int_sets: Vec<(YamlPath, String)>,
 }
 
 fn user_values(spec: &RenderSpec) -> Result<UserValues, InputError> {
-    let mut overrides: Vec<Override> = spec
-        .sets
-        .iter()
-        .rev()
-        .map(|s| Override {
-            shown: format!("--set {s}"),
-            tree: set_tree(s),
-        })
-        .collect();
-    let mut feeds = Vec::new();
-    let plain = spec.sets.iter().all(|s| !s.contains(['[', '\\']));
-    let mut sets_laid = None;
-    if plain && !spec.sets.is_empty() {
-        let mut tree = Value::Object(JsonMap::new());
-        for s in &spec.sets {
-            merge(&mut tree, set_tree(s));
+    let mut files = Vec::new();
+    for path in &spec.values_files {
+        // Read as every input is: a regular file within the size limit.
+        let tree = tree_of(&crate::diag::read_source(path)?)?;
+        files.push((format!("--values-file {}", path.display()), tree));
+    }
+    // helm merges the files in order, then applies each `--set` to the result.
+    let mut values = Value::Object(JsonMap::new());
+    for (_, tree) in &files {
+        if tree.is_object() {
+            merge(&mut values, tree.clone());
         }
-        sets_laid = Some(tree.to_string());
+    }
+    let mut overrides = Vec::new();
+    let mut written = Vec::new();
+    let mut refused = false;
+    for s in &spec.sets {
+        let w = match &mut values {
+            Value::Object(root) if !refused => strvals::apply(s, root),
+            _ => Err(String::new()),
+        };
+        let w = w.unwrap_or_else(|e| {
+            tracing::debug!(set = %s, error = %e, "helm refuses this --set; the probe passes the --sets as they are");
+            refused = true;
+            strvals::Written::default()
+        });
+        overrides.push(Override {
+            shown: format!("--set {s}"),
+            touched: w.touched.clone(),
+        });
+        written.push(w);
+    }
+    overrides.reverse();
+    let mut feeds = Vec::new();
+    let mut sets_laid = None;
+    let mut int_sets = Vec::new();
+    if !refused && !spec.sets.is_empty() {
+        let touched: Vec<&[PathSeg]> = written
+            .iter()
+            .flat_map(|w| &w.touched)
+            .map(Vec::as_slice)
+            .collect();
+        let tree = prune(&values, &touched).unwrap_or_else(|| Value::Object(JsonMap::new()));
+        for p in written.iter().flat_map(|w| &w.ints) {
+            let at = YamlPath(p.clone());
+            if let Some(n) = get(&values, p).and_then(Value::as_i64)
+                && !int_sets.iter().any(|(q, _)| *q == at)
+            {
+                int_sets.push((at, strvals::spelled(p, n)));
+            }
+        }
+        sets_laid = Some(strvals::yaml_text(&tree));
         feeds.push(Feed {
             file: "--set".to_string(),
             prefix: Vec::new(),
             tree,
         });
     }
-    for path in spec.values_files.iter().rev() {
-        // Read as every input is: a regular file within the size limit.
-        let tree = tree_of(&crate::diag::read_source(path)?)?;
-        let shown = format!("--values-file {}", path.display());
+    for (shown, tree) in files.into_iter().rev() {
+        let mut touched = Vec::new();
+        leaf_paths(&tree, &mut Vec::new(), &mut touched);
         overrides.push(Override {
             shown: shown.clone(),
-            tree: tree.clone(),
+            touched,
         });
         feeds.push(Feed {
             file: shown,
@@ -465,22 +488,8 @@ fn user_values(spec: &RenderSpec) -> Result<UserValues, InputError> {
         overrides,
         feeds,
         sets_laid,
+        int_sets,
     })
-}
-
-/// A `--set` value as helm types it: `true`/`false`, `null`, a whole
-/// number without a leading zero, else a string.
-fn set_value(v: &str) -> Value {
-    if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
-        return Value::Bool(v.eq_ignore_ascii_case("true"));
-    }
-    if v == "null" {
-        return Value::Null;
-    }
-    match v.parse::<i64>() {
-        Ok(n) if v == "0" || !v.starts_with(['0', '+']) => Value::from(n),
-        _ => Value::String(v.to_string()),
-    }
 }
 
 fn tree_of(src: &crate::source::SourceFile) -> Result<Value, InputError> {
@@ -738,6 +747,8 @@ struct Renderer<'a> {
     spec: &'a RenderSpec,
     /// Laid before each overlay: the user's `--set`s as a file.
     under: Option<&'a str>,
+    /// The user's whole-number `--set`s, passed as `--set`s.
+    int_sets: &'a [(YamlPath, String)],
     feeds: &'a [Feed],
     renders: usize,
     dropped: usize,
@@ -786,6 +797,20 @@ impl Renderer<'_> {
         (a, b)
     }
 
+    /// The spec for a render laying `set`: the user's whole-number
+    /// `--set`s added, but for those a marker of `set` takes the place of.
+    fn spec_for(&self, set: &[&Assign]) -> RenderSpec {
+        let marked = |p: &YamlPath| set.iter().any(|a| self.feeds[a.feed].coord(&a.path) == *p);
+        let mut spec = self.spec.clone();
+        spec.sets.extend(
+            self.int_sets
+                .iter()
+                .filter(|(p, _)| !marked(p))
+                .map(|(_, s)| s.clone()),
+        );
+        spec
+    }
+
     /// Renders covering `assigns` (each with the assignments it laid).
     fn render<'x>(&mut self, assigns: Vec<&'x Assign>) -> Vec<(Vec<&'x Assign>, String)> {
         let mut out = Vec::new();
@@ -810,7 +835,7 @@ impl Renderer<'_> {
                 .collect();
             match self
                 .helm
-                .template(self.release, self.chart, self.spec, &laid)
+                .template(self.release, self.chart, &self.spec_for(&set), &laid)
             {
                 Ok(r) => out.push((set, r)),
                 Err(e) => {
@@ -989,7 +1014,8 @@ pub fn probe(
     let mut feeds = user.feeds;
     feeds.extend(feeds_of(chart, values)?);
     let overrides = user.overrides;
-    // The probe's renders take the `--set`s as a file below the markers.
+    // The probe's renders take the `--set`s as a file below the markers
+    // (their whole numbers as `--set`s still: [`Renderer::spec_for`]).
     let probe_spec = RenderSpec {
         sets: if user.sets_laid.is_some() {
             Vec::new()
@@ -1026,7 +1052,10 @@ pub fn probe(
                 continue;
             }
             let coord = feed.coord(&path);
-            if !seen_coords.insert(coord.clone()) || refusals.names_a_template(&coord) {
+            if !seen_coords.insert(coord.clone())
+                || refusals.names_a_template(&coord)
+                || hidden(&feeds[..fi], &coord)
+            {
                 continue;
             }
             let n = assigns.len();
@@ -1067,6 +1096,7 @@ pub fn probe(
         chart: &target,
         spec: &probe_spec,
         under: user.sets_laid.as_deref(),
+        int_sets: &user.int_sets,
         feeds: &feeds,
         renders: 1,
         dropped: 0,
