@@ -464,7 +464,7 @@ fn user_values(spec: &RenderSpec) -> Result<UserValues, InputError> {
                 int_sets.push((at, strvals::spelled(p, n)));
             }
         }
-        sets_laid = Some(strvals::yaml_text(&tree));
+        sets_laid = Some(values_text(&tree));
         feeds.push(Feed {
             file: "--set".to_string(),
             prefix: Vec::new(),
@@ -670,7 +670,7 @@ fn merge(into: &mut Value, from: Value) {
     }
 }
 
-/// The overlay (a YAML text; JSON is YAML) laying `assigns` over `feeds`.
+/// The overlay (a YAML text) laying `assigns` over `feeds`.
 fn overlay(feeds: &[Feed], assigns: &[&Assign]) -> String {
     let mut root = Value::Object(JsonMap::new());
     // Subcharts first, then the parent: the parent's overrides win.
@@ -710,7 +710,61 @@ fn overlay(feeds: &[Feed], assigns: &[&Assign]) -> String {
             merge(&mut root, Value::Object(pruned));
         }
     }
-    root.to_string()
+    values_text(&root)
+}
+
+/// `v` as a YAML text helm reads back as the same tree: flow style, every
+/// key and string double-quoted (so none reads as a bool, a number or a
+/// null), every character outside printable ASCII escaped.
+fn values_text(v: &Value) -> String {
+    let mut out = String::new();
+    write_yaml(v, &mut out);
+    out
+}
+
+fn write_yaml(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => quoted(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_yaml(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => {
+            out.push('{');
+            for (i, (k, x)) in o.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                quoted(k, out);
+                out.push_str(": ");
+                write_yaml(x, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn quoted(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            ' '..='~' => out.push(c),
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
+        }
+    }
+    out.push('"');
 }
 
 /// How a rendered image is found again in another render of the chart:

@@ -70,60 +70,6 @@ pub(super) fn spelled(path: &[PathSeg], n: i64) -> String {
     format!("{s}={n}")
 }
 
-/// `v` as a YAML text helm reads back as the same tree: flow style, every
-/// key and string double-quoted (so none reads as a bool, a number or a
-/// null), every character outside printable ASCII escaped.
-pub(super) fn yaml_text(v: &Value) -> String {
-    let mut out = String::new();
-    write_yaml(v, &mut out);
-    out
-}
-
-fn write_yaml(v: &Value, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => quoted(s, out),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_yaml(x, out);
-            }
-            out.push(']');
-        }
-        Value::Object(o) => {
-            out.push('{');
-            for (i, (k, x)) in o.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                quoted(k, out);
-                out.push_str(": ");
-                write_yaml(x, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn quoted(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            ' '..='~' => out.push(c),
-            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push_str(&format!("\\U{:08X}", c as u32)),
-        }
-    }
-    out.push('"');
-}
-
 /// A value's start, as helm's `valList` reads it.
 enum Start {
     List(Vec<Value>),
