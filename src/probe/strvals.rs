@@ -365,3 +365,70 @@ fn folds_to(v: &str, word: &str) -> bool {
             .zip(word.chars())
             .all(|(c, w)| c.eq_ignore_ascii_case(&w) || (w == 's' && c == 'ſ'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_typed_as_helms_typed_val() {
+        let cases: &[(&str, Value)] = &[
+            ("true", Value::Bool(true)),
+            ("FALSE", Value::Bool(false)),
+            ("falſe", Value::Bool(false)),
+            ("Null", Value::Null),
+            ("0", Value::from(0)),
+            ("-5", Value::from(-5)),
+            ("+5", Value::from(5)),
+            ("9223372036854775807", Value::from(i64::MAX)),
+            ("9223372036854775808", Value::from("9223372036854775808")),
+            ("007", Value::from("007")),
+            ("1.5", Value::from("1.5")),
+            ("1e3", Value::from("1e3")),
+            ("yes", Value::from("yes")),
+            ("~", Value::from("~")),
+            ("", Value::from("")),
+        ];
+        for (v, want) in cases {
+            assert_eq!(typed(v), *want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn what_helm_refuses_is_refused() {
+        let base = || match serde_json::json!({"l": [1, {"k": 1}], "m": {"k": 1}, "n": null}) {
+            Value::Object(o) => o,
+            _ => unreachable!(),
+        };
+        for arg in [
+            "l.k=1",
+            "m[0]=1",
+            "n.k=1",
+            "n[0]=1",
+            "l[0][0]=1",
+            "a",
+            "a=1,b",
+            "a[-1]=1",
+            "a[65537]=1",
+            "a[x]=1",
+            "a[0]b=1",
+            "a={x",
+            "a.=1",
+        ] {
+            assert!(apply(arg, &mut base()).is_err(), "{arg}");
+        }
+        let mut t = base();
+        let w = apply("l[3]=x,m.j={1,b}", &mut t).unwrap();
+        assert_eq!(
+            Value::Object(t),
+            serde_json::json!({"l": [1, {"k": 1}, null, "x"], "m": {"k": 1, "j": [1, "b"]}, "n": null})
+        );
+        let key = |k: &str| PathSeg::Key(k.to_string());
+        assert!(w.touched.contains(&vec![key("l"), PathSeg::Index(2)]));
+        assert_eq!(w.ints, [vec![key("m"), key("j"), PathSeg::Index(0)]]);
+        assert_eq!(
+            spelled(&[key("a.b"), PathSeg::Index(2), key(r"c,d=e[\")], 7),
+            r"a\.b[2].c\,d\=e\[\\=7"
+        );
+    }
+}

@@ -839,3 +839,77 @@ fn the_laid_sets_render_as_helm_renders_the_sets_themselves() {
         assert_eq!(from_file, real, "{sets:?} laid as {text}");
     }
 }
+
+#[test]
+fn set_by_answers_for_paths_inside_lists_and_escaped_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let ci = dir.path().join("ci.yaml");
+    std::fs::write(
+        &ci,
+        "containers:\n  - image: a\n  - image: b\nimage:\n  tag: \"1\"\n",
+    )
+    .unwrap();
+    let spec = RenderSpec {
+        values_files: vec![ci.clone()],
+        sets: vec![
+            "containers[1].image=c".to_string(),
+            r"sidecars[1].image=x,a\.b=1".to_string(),
+            "image.tag=null".to_string(),
+        ],
+        ..RenderSpec::default()
+    };
+    let user = super::user_values(&spec).unwrap();
+    let probe = super::Probe {
+        overrides: user.overrides,
+        ..Default::default()
+    };
+    let by = |p: &str| probe.set_by(&YamlPath::parse(p).unwrap());
+    let file = format!("--values-file {}", ci.display());
+    // The --set changed one element of the file's list: the other is the file's.
+    assert_eq!(by("containers[0].image"), Some(file.as_str()));
+    assert_eq!(
+        by("containers[1].image"),
+        Some("--set containers[1].image=c")
+    );
+    // A list the --set created is its own whole: the chart's first element is gone.
+    let sidecars = r"--set sidecars[1].image=x,a\.b=1";
+    assert_eq!(by("sidecars[0].image"), Some(sidecars));
+    assert_eq!(by(r#""a.b""#), Some(sidecars));
+    assert_eq!(by("a.b"), None);
+    assert_eq!(by("image.tag"), Some("--set image.tag=null"));
+    assert_eq!(by("image.repository"), None);
+
+    // A --set helm refuses (a key under the file's list) is passed as it is.
+    let refused = RenderSpec {
+        sets: vec!["containers.image=x".to_string()],
+        ..spec
+    };
+    assert!(super::user_values(&refused).unwrap().sets_laid.is_none());
+}
+
+#[test]
+fn a_value_an_override_takes_whole_is_hidden_from_the_markers() {
+    let feed = |file: &str, prefix: &[&str], tree: &str| super::Feed {
+        file: file.to_string(),
+        prefix: prefix.iter().map(|s| s.to_string()).collect(),
+        tree: serde_json::from_str(tree).unwrap(),
+    };
+    let ahead = [
+        feed(
+            "--set",
+            &[],
+            r#"{"containers": [{"image": "x"}], "gone": null, "sub": {"tag": 5}}"#,
+        ),
+        feed(
+            "values.yaml",
+            &[],
+            r#"{"sub": {"image": {"repository": "r"}}}"#,
+        ),
+    ];
+    let hidden = |p: &str| super::hidden(&ahead, &YamlPath::parse(p).unwrap());
+    assert!(hidden("containers[1].image"), "a list is taken whole");
+    assert!(hidden("gone.image.tag"), "a null deletes the key");
+    assert!(hidden("sub.tag"), "a scalar at the path");
+    assert!(!hidden("sub.image.tag"), "maps merge");
+    assert!(!hidden("other"));
+}
