@@ -414,9 +414,16 @@ struct UserValues {
 
 fn user_values(spec: &RenderSpec) -> Result<UserValues, InputError> {
     let mut files = Vec::new();
+    let mut doubtful = Vec::new();
     for path in &spec.values_files {
         // Read as every input is: a regular file within the size limit.
-        let tree = tree_of(&crate::diag::read_source(path)?)?;
+        let src = crate::diag::read_source(path)?;
+        let yaml = crate::yaml::parse(&src, crate::yaml::Options::default())?;
+        let root = yaml.roots().next();
+        if let Some(r) = root {
+            read_otherwise(r, &mut Vec::new(), &mut doubtful, 0);
+        }
+        let tree = root.map_or(Value::Null, |r| node_json(r, 0));
         files.push((format!("--values-file {}", path.display()), tree));
     }
     // helm merges the files in order, then applies each `--set` to the result.
@@ -449,13 +456,19 @@ fn user_values(spec: &RenderSpec) -> Result<UserValues, InputError> {
     let mut feeds = Vec::new();
     let mut sets_laid = None;
     let mut int_sets = Vec::new();
+    let touched: Vec<&[PathSeg]> = written
+        .iter()
+        .flat_map(|w| &w.touched)
+        .map(Vec::as_slice)
+        .collect();
+    let tree = prune(&values, &touched).unwrap_or_else(|| Value::Object(JsonMap::new()));
+    // A list a `--set` indexes is laid whole, the files' elements with it:
+    // as this probe reads them, which is not always as helm does.
+    if let Some(p) = doubtful.iter().find(|p| in_a_list(&tree, p)) {
+        tracing::debug!(path = %YamlPath(p.clone()), "a --set indexes a list of the --values-files holding a value helm reads otherwise; the probe passes the --sets as they are");
+        refused = true;
+    }
     if !refused && !spec.sets.is_empty() {
-        let touched: Vec<&[PathSeg]> = written
-            .iter()
-            .flat_map(|w| &w.touched)
-            .map(Vec::as_slice)
-            .collect();
-        let tree = prune(&values, &touched).unwrap_or_else(|| Value::Object(JsonMap::new()));
         for p in written.iter().flat_map(|w| &w.ints) {
             let at = YamlPath(p.clone());
             if let Some(n) = get(&values, p).and_then(Value::as_i64)
@@ -490,6 +503,80 @@ fn user_values(spec: &RenderSpec) -> Result<UserValues, InputError> {
         sets_laid,
         int_sets,
     })
+}
+
+/// The paths in `n` that helm reads otherwise than [`node_json`] does:
+/// aliases and merge keys (`<<`), and plain scalars, keys included, that
+/// helm's YAML 1.1 reading types apart (`yes`/`on`/`n` are booleans,
+/// `012` is octal, `0x1f`, `0o17`, `0b11` and `1_000` are numbers).
+fn read_otherwise(
+    n: &Node<'_>,
+    path: &mut Vec<PathSeg>,
+    out: &mut Vec<Vec<PathSeg>>,
+    depth: usize,
+) {
+    let plain_differs = |s: &crate::yaml::Scalar<'_>| {
+        let v = &*s.value;
+        let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+        s.style == QuoteStyle::Plain
+            && (matches!(
+                v,
+                "y" | "Y"
+                    | "yes"
+                    | "Yes"
+                    | "YES"
+                    | "n"
+                    | "N"
+                    | "no"
+                    | "No"
+                    | "NO"
+                    | "on"
+                    | "On"
+                    | "ON"
+                    | "off"
+                    | "Off"
+                    | "OFF"
+                    | "<<"
+            ) || (digits.len() > 1
+                && digits.starts_with('0')
+                && digits[1..].starts_with(|c: char| c.is_ascii_digit() || "xXoObB".contains(c)))
+                || (v.contains('_')
+                    && v.bytes()
+                        .all(|b| b.is_ascii_digit() || b"_+-.".contains(&b))))
+    };
+    if depth > 64 {
+        return;
+    }
+    match n {
+        Node::Scalar(s) if plain_differs(s) => out.push(path.clone()),
+        Node::Alias(_) => out.push(path.clone()),
+        Node::Map(m) => {
+            for (k, v) in &m.entries {
+                let Some(k) = k.as_scalar() else { continue };
+                path.push(PathSeg::Key(k.value.to_string()));
+                if plain_differs(k) {
+                    out.push(path.clone());
+                } else {
+                    read_otherwise(v, path, out, depth + 1);
+                }
+                path.pop();
+            }
+        }
+        Node::Seq(s) => {
+            for (i, v) in s.items.iter().enumerate() {
+                path.push(PathSeg::Index(i));
+                read_otherwise(v, path, out, depth + 1);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether `path` is held in `tree` inside a list.
+fn in_a_list(tree: &Value, path: &[PathSeg]) -> bool {
+    (1..path.len()).any(|n| get(tree, &path[..n]).is_some_and(Value::is_array))
+        && get(tree, path).is_some()
 }
 
 fn tree_of(src: &crate::source::SourceFile) -> Result<Value, InputError> {

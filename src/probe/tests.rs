@@ -882,9 +882,68 @@ fn set_by_answers_for_paths_inside_lists_and_escaped_keys() {
     // A --set helm refuses (a key under the file's list) is passed as it is.
     let refused = RenderSpec {
         sets: vec!["containers.image=x".to_string()],
-        ..spec
+        ..spec.clone()
     };
     assert!(super::user_values(&refused).unwrap().sets_laid.is_none());
+}
+
+#[test]
+fn a_list_holding_values_helm_reads_otherwise_keeps_the_sets_that_index_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, laid) in [
+        (
+            "list:
+  - {name: a, tls: on}
+other: {tls: on}
+",
+            false,
+        ),
+        (
+            "list:
+  - {name: a, mode: 0644}
+",
+            false,
+        ),
+        (
+            "base: &b {k: 1}
+list:
+  - *b
+",
+            false,
+        ),
+        (
+            "list:
+  - {y: 1}
+",
+            false,
+        ),
+        // Outside the indexed list the files' values are helm's own.
+        (
+            "list:
+  - {name: a, tls: \"on\"}
+other: {tls: on}
+",
+            true,
+        ),
+    ] {
+        let ci = dir.path().join("ci.yaml");
+        std::fs::write(&ci, text).unwrap();
+        let spec = RenderSpec {
+            values_files: vec![ci],
+            sets: vec!["list[0].image=x".to_string()],
+            ..RenderSpec::default()
+        };
+        let user = super::user_values(&spec).unwrap();
+        assert_eq!(user.sets_laid.is_some(), laid, "{text}");
+        assert_eq!(
+            super::Probe {
+                overrides: user.overrides,
+                ..Default::default()
+            }
+            .set_by(&YamlPath::parse("list[0].image").unwrap()),
+            Some("--set list[0].image=x")
+        );
+    }
 }
 
 #[test]
