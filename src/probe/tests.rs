@@ -972,3 +972,30 @@ fn a_value_an_override_takes_whole_is_hidden_from_the_markers() {
     assert!(!hidden("sub.image.tag"), "maps merge");
     assert!(!hidden("other"));
 }
+
+#[test]
+fn whole_numbers_a_set_gives_stay_int64_and_a_whole_number_tag_is_probed_there() {
+    let o = run_over(
+        &[
+            ("Chart.yaml", CHART),
+            ("values.yaml", TAGGED),
+            (
+                "templates/pod.yaml",
+                &format!(
+                    "{{{{- if not (kindIs \"int64\" .Values.replicas) }}}}{{{{ fail \"replicas is not an int64\" }}}}{{{{ end }}}}\n{}",
+                    tagged_pod()
+                ),
+            ),
+        ],
+        &[],
+        &["image.tag=2,replicas=1"],
+    );
+    assert_eq!(
+        o.plan_parts("example/app:2"),
+        ["image.repository", "image.tag"]
+    );
+    o.assert_unpinnable(
+        "example/app:2",
+        "`image.tag` is set by --set image.tag=2,replicas=1",
+    );
+}
