@@ -13,9 +13,17 @@
 //!
 //! The user's `--values-file`s and `--set`s are fed like the parent's own
 //! values, ahead of it: a value they set is marked with their value, and
-//! its marker, laid after their files (their plain `--set`s laid as a file
-//! below it, since helm ranks any `--set` above every `-f`), is what
-//! renders. [`Probe::set_by`] tells the plan which paths they hold.
+//! its marker, laid after their files, is what renders. helm ranks any
+//! `--set` above every `-f`, so the probe replays the `--set`s as helm
+//! applies them over the merged files ([`strvals`]: list indexes, escapes,
+//! `{a,b}`, `null`) and lays what they leave as a file below the markers in
+//! their place; only their whole numbers stay `--set`s (a file's number is
+//! a float64, a `--set`'s an int64). A value an override takes whole (a
+//! list, a scalar, a `null` above it) is not marked in the files below it.
+//! The `--set`s are passed as they are, and markers under them hidden, when
+//! helm refuses one, or when one indexes a list of the user's files holding
+//! a value this probe reads otherwise than helm (an alias, `yes`, `012`).
+//! [`Probe::set_by`] tells the plan which paths they hold.
 //!
 //! Markers go into string scalars only, and only into those whose text
 //! appears in a rendered image (never booleans, numbers, maps, empty strings
