@@ -226,14 +226,25 @@ impl Feed {
     }
 }
 
-/// Whether a feed ahead of this one holds a list, a scalar or a null at
-/// `coord` or above it: helm takes that whole (a user's list replaces the
-/// chart's, `--set a=null` deletes `a`), so the value at `coord` never
-/// renders, and a marker there would bring it back.
+/// Whether a feed ahead of this one holds a value at `coord` or above it
+/// that helm takes whole: a list (a user's list replaces the chart's), a
+/// scalar, a null (`--set a=null` deletes `a`), a map where `coord` has a
+/// list index, or anything at `coord` itself. The value at `coord` then
+/// never renders, and a marker there would bring it back.
 fn hidden(ahead: &[Feed], coord: &YamlPath) -> bool {
-    ahead.iter().any(|f| {
+    ahead.iter().filter(|f| f.tree.is_object()).any(|f| {
         refusals::within(coord, &f.prefix).is_some_and(|rest| {
-            (1..=rest.len()).any(|n| get(&f.tree, &rest[..n]).is_some_and(|v| !v.is_object()))
+            let mut v = &f.tree;
+            for seg in rest {
+                v = match (seg, v) {
+                    (PathSeg::Key(k), Value::Object(o)) => match o.get(k) {
+                        Some(x) => x,
+                        None => return false,
+                    },
+                    _ => return true,
+                };
+            }
+            true
         })
     })
 }

@@ -962,7 +962,13 @@ fn a_value_an_override_takes_whole_is_hidden_from_the_markers() {
         feed(
             "values.yaml",
             &[],
-            r#"{"sub": {"image": {"repository": "r"}}}"#,
+            r#"{"sub": {"image": {"repository": "r"}}, "m": {"k": 1}}"#,
+        ),
+        feed("ci.yaml", &[], "null"),
+        feed(
+            "charts/sub/values.yaml",
+            &["sub"],
+            r#"{"global": {"g": [1]}}"#,
         ),
     ];
     let hidden = |p: &str| super::hidden(&ahead, &YamlPath::parse(p).unwrap());
@@ -970,7 +976,9 @@ fn a_value_an_override_takes_whole_is_hidden_from_the_markers() {
     assert!(hidden("gone.image.tag"), "a null deletes the key");
     assert!(hidden("sub.tag"), "a scalar at the path");
     assert!(!hidden("sub.image.tag"), "maps merge");
-    assert!(!hidden("other"));
+    assert!(hidden("m[0].image"), "a map takes a list's place");
+    assert!(hidden("sub.image"), "a map takes a scalar's place");
+    assert!(!hidden("other"), "a file that is no map hides nothing");
 }
 
 #[test]
