@@ -534,46 +534,19 @@ fn read_otherwise(
     out: &mut Vec<Vec<PathSeg>>,
     depth: usize,
 ) {
-    let plain_differs = |s: &crate::yaml::Scalar<'_>| {
-        let v = &*s.value;
-        let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
-        s.style == QuoteStyle::Plain
-            && (matches!(
-                v,
-                "y" | "Y"
-                    | "yes"
-                    | "Yes"
-                    | "YES"
-                    | "n"
-                    | "N"
-                    | "no"
-                    | "No"
-                    | "NO"
-                    | "on"
-                    | "On"
-                    | "ON"
-                    | "off"
-                    | "Off"
-                    | "OFF"
-                    | "<<"
-            ) || (digits.len() > 1
-                && digits.starts_with('0')
-                && digits[1..].starts_with(|c: char| c.is_ascii_digit() || "xXoObB".contains(c)))
-                || (v.contains('_')
-                    && v.bytes()
-                        .all(|b| b.is_ascii_digit() || b"_+-.".contains(&b))))
-    };
     if depth > 64 {
+        // Deeper than [`node_json`] reads.
+        out.push(path.clone());
         return;
     }
     match n {
-        Node::Scalar(s) if plain_differs(s) => out.push(path.clone()),
+        Node::Scalar(s) if helm_reads_otherwise(s) => out.push(path.clone()),
         Node::Alias(_) => out.push(path.clone()),
         Node::Map(m) => {
             for (k, v) in &m.entries {
                 let Some(k) = k.as_scalar() else { continue };
                 path.push(PathSeg::Key(k.value.to_string()));
-                if plain_differs(k) {
+                if helm_reads_otherwise(k) {
                     out.push(path.clone());
                 } else {
                     read_otherwise(v, path, out, depth + 1);
@@ -590,6 +563,25 @@ fn read_otherwise(
         }
         _ => {}
     }
+}
+
+/// Plain words helm's YAML 1.1 reading takes as booleans (`<<`: a merge key).
+const YAML11_WORDS: [&str; 17] = [
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+    "OFF", "<<",
+];
+
+/// Whether helm's YAML 1.1 reading types plain `s` apart from [`scalar_json`].
+fn helm_reads_otherwise(s: &crate::yaml::Scalar<'_>) -> bool {
+    let v = &*s.value;
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    let radix = digits.len() > 1
+        && digits.starts_with('0')
+        && digits[1..].starts_with(|c: char| c.is_ascii_digit() || "xXoObB".contains(c));
+    let underscored = v.contains('_')
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || b"_+-.".contains(&b));
+    s.style == QuoteStyle::Plain && (YAML11_WORDS.contains(&v) || radix || underscored)
 }
 
 /// Whether `path` is held in `tree` inside a list.
