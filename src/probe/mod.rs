@@ -317,8 +317,11 @@ fn version_marker(n: usize, like: &str) -> String {
 
 /// The marker for assignment `n` in a whole-number value: still a number
 /// (`int`, `gt` and `add` keep working), its digits unlike a real tag's.
+/// Six digits, under a million: helm reads a file's number as a float64,
+/// and prints one of seven digits or more as `1.234567e+06`.
 fn number_marker(n: usize) -> String {
-    format!("99{n}77")
+    const _: () = assert!(MAX_MARKERS < 10_000);
+    format!("9{n:04}7")
 }
 
 /// Whether `s` is a whole image reference with a path and a tag.

@@ -1007,3 +1007,27 @@ fn whole_numbers_a_set_gives_stay_int64_and_a_whole_number_tag_is_probed_there()
         "`image.tag` is set by --set image.tag=2,replicas=1",
     );
 }
+
+#[test]
+fn a_whole_number_tag_marked_after_a_hundred_others_renders_as_its_marker() {
+    // helm reads a file's number as a float64 and prints one of seven digits
+    // or more as `1.234567e+06`: a number marker stays under a million.
+    let padding = "  - example\n".repeat(120);
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            &format!("aaa:\n{padding}image:\n  repository: example/app\n  tag: 1\n"),
+        ),
+        ("templates/pod.yaml", &tagged_pod()),
+    ]);
+    assert_eq!(
+        o.plan_parts("example/app:1"),
+        ["image.repository", "image.tag"]
+    );
+    o.assert_pinned("example/app:1");
+    assert_eq!(
+        o.written("example/app:1"),
+        (&at("image.tag"), WrittenForm::TagAt)
+    );
+}
