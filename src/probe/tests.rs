@@ -1031,3 +1031,25 @@ fn a_whole_number_tag_marked_after_a_hundred_others_renders_as_its_marker() {
         (&at("image.tag"), WrittenForm::TagAt)
     );
 }
+
+#[test]
+fn sets_passed_as_they_are_leave_the_chart_unwritten_under_them() {
+    // `tls: on` is a boolean to helm and a string to chartpin: the list the
+    // --set indexes cannot be laid again, so helm gets the --set itself.
+    let user = "containers:\n  - name: app\n    image: example/app:1.0\n    tls: on\n";
+    let o = run_over(
+        &[
+            ("Chart.yaml", CHART),
+            ("values.yaml", LISTED),
+            ("templates/pod.yaml", &listed_pod()),
+        ],
+        &[("ci-values.yaml", user)],
+        &["containers[0].image=example/app:2.0"],
+    );
+    assert_eq!(o.values_after, LISTED, "the chart's values were written");
+    // The marker under the --set did not land: the image is left, not pinned.
+    o.assert_unpinnable(
+        "example/app:2.0",
+        "comes from no values key the probe could mark",
+    );
+}
