@@ -775,7 +775,7 @@ fn typed_dump_chart(dir: &Path) -> PathBuf {
         ("Chart.yaml", "apiVersion: v2\nname: dump\nversion: 1.0.0\n"),
         (
             "values.yaml",
-            "list: [p, q, r]\nkeep: {x: 1, y: two}\ngone: {z: 3}\nimg: {tag: t}\ncnt: 2\n",
+            "list: [p, q, r]\nkeep: {x: 1, y: two}\ngone: {z: 3}\nimg: {tag: t}\ncnt: 2\nchartlist: [c0, c1, c2]\n",
         ),
         (
             "templates/_walk.tpl",
@@ -807,6 +807,8 @@ fn the_laid_sets_render_as_helm_renders_the_sets_themselves() {
         &["list[0].k=9,list[3]=z"],
         &["list[1].k=9", "mine[3]=gap"],
         &["fresh[2].a=b", "nest[0][1]=y,nest[1][0][2]=deep"],
+        // A list only the chart holds is replaced whole, not patched.
+        &["chartlist[1]=y"],
         &["list={a,1,true,null,},empty={}", "img.tag=2.0"],
         &[r"dot\.key=x\,y,back=a\\b,eq\=key=v=w,brk\[0\]=i,tail=a\"],
         &["gone=null,keep.y=NULL,falsy=falſe,t=TRUE"],
