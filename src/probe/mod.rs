@@ -13,9 +13,17 @@
 //!
 //! The user's `--values-file`s and `--set`s are fed like the parent's own
 //! values, ahead of it: a value they set is marked with their value, and
-//! its marker, laid after their files (their plain `--set`s laid as a file
-//! below it, since helm ranks any `--set` above every `-f`), is what
-//! renders. [`Probe::set_by`] tells the plan which paths they hold.
+//! its marker, laid after their files, is what renders. helm ranks any
+//! `--set` above every `-f`, so the probe replays the `--set`s as helm
+//! applies them over the merged files ([`strvals`]: list indexes, escapes,
+//! `{a,b}`, `null`) and lays what they leave as a file below the markers in
+//! their place; only their whole numbers stay `--set`s (a file's number is
+//! a float64, a `--set`'s an int64). A value an override takes whole (a
+//! list, a scalar, a `null` above it) is not marked in the files below it.
+//! The `--set`s are passed as they are, and markers under them hidden, when
+//! helm refuses one, or when one indexes a list of the user's files holding
+//! a value this probe reads otherwise than helm (an alias, `yes`, `012`).
+//! [`Probe::set_by`] tells the plan which paths they hold.
 //!
 //! Markers go into string scalars only, and only into those whose text
 //! appears in a rendered image (never booleans, numbers, maps, empty strings
@@ -37,6 +45,7 @@
 
 pub mod plan;
 mod refusals;
+mod strvals;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -157,66 +166,38 @@ pub struct Probe {
 pub struct Override {
     /// How the user gave it: `--values-file ci.yaml`, `--set image.tag=2.0`.
     pub shown: String,
-    /// The values it sets, by their path in the parent's values.
-    tree: Value,
+    /// The paths it sets, in the parent's values: a file's leaves (a list
+    /// whole), or what a `--set` wrote as helm applies it over the files (a
+    /// list it created whole, else the elements it set or added).
+    touched: Vec<Vec<PathSeg>>,
 }
 
 impl Probe {
-    /// The user's override that sets `coord` (or a value above it), if any.
+    /// The user's override that sets `coord` (a value above it, or one
+    /// under it), if any: `containers[0].image` is set by `--set
+    /// containers[0].image=x`, and by a `--values-file` holding `containers`.
     pub fn set_by(&self, coord: &YamlPath) -> Option<&str> {
-        let sets = |tree: &Value| {
-            (1..=coord.0.len()).any(|n| match get(tree, &coord.0[..n]) {
-                Some(v) => n == coord.0.len() || !v.is_object(),
-                None => false,
-            })
-        };
+        let meets = |t: &Vec<PathSeg>| t.starts_with(&coord.0) || coord.0.starts_with(t);
         self.overrides
             .iter()
-            .find(|o| sets(&o.tree))
+            .find(|o| o.touched.iter().any(meets))
             .map(|o| o.shown.as_str())
     }
 }
 
-/// The paths a `--set` string sets (`a.b=1,c[0].d=x`), as a tree; helm's
-/// escapes (`\\.`, `\\,`) are honoured, values typed as helm types them. A
-/// list index ends the path: the list is what is set.
-fn set_tree(set_arg: &str) -> Value {
-    let mut tree = Value::Object(JsonMap::new());
-    for item in split_unescaped(set_arg, ',') {
-        let Some((key, value)) = item.split_once('=') else {
-            continue;
-        };
-        let mut path = Vec::new();
-        for seg in split_unescaped(key, '.') {
-            let seg = seg.replace("\\.", ".");
-            let listed = seg.contains('[');
-            path.push(PathSeg::Key(
-                seg.split('[').next().unwrap_or("").to_string(),
-            ));
-            if listed {
-                break;
+/// The paths of `tree`'s leaves: every value that is not a map (a list whole).
+fn leaf_paths(tree: &Value, path: &mut Vec<PathSeg>, out: &mut Vec<Vec<PathSeg>>) {
+    match tree {
+        Value::Object(o) => {
+            for (k, v) in o {
+                path.push(PathSeg::Key(k.clone()));
+                leaf_paths(v, path, out);
+                path.pop();
             }
         }
-        set(&mut tree, &path, set_value(value));
+        _ if !path.is_empty() => out.push(path.clone()),
+        _ => {}
     }
-    tree
-}
-
-/// `s` split at each `sep` not escaped by a backslash.
-fn split_unescaped(s: &str, sep: char) -> Vec<String> {
-    let mut out = vec![String::new()];
-    let mut escaped = false;
-    for c in s.chars() {
-        if c == sep && !escaped {
-            out.push(String::new());
-            continue;
-        }
-        escaped = c == '\\' && !escaped;
-        if let Some(last) = out.last_mut() {
-            last.push(c);
-        }
-    }
-    out
 }
 
 /// Where a value renders.
@@ -243,6 +224,29 @@ impl Feed {
         v.extend(path.iter().cloned());
         YamlPath(v)
     }
+}
+
+/// Whether a feed ahead of this one holds a value at `coord` or above it
+/// that helm takes whole: a list (a user's list replaces the chart's), a
+/// scalar, a null (`--set a=null` deletes `a`), a map where `coord` has a
+/// list index, or anything at `coord` itself. The value at `coord` then
+/// never renders, and a marker there would bring it back.
+fn hidden(ahead: &[Feed], coord: &YamlPath) -> bool {
+    ahead.iter().filter(|f| f.tree.is_object()).any(|f| {
+        refusals::within(coord, &f.prefix).is_some_and(|rest| {
+            let mut v = &f.tree;
+            for seg in rest {
+                v = match (seg, v) {
+                    (PathSeg::Key(k), Value::Object(o)) => match o.get(k) {
+                        Some(x) => x,
+                        None => return false,
+                    },
+                    _ => return true,
+                };
+            }
+            true
+        })
+    })
 }
 
 /// One value the probe lays.
@@ -313,8 +317,11 @@ fn version_marker(n: usize, like: &str) -> String {
 
 /// The marker for assignment `n` in a whole-number value: still a number
 /// (`int`, `gt` and `add` keep working), its digits unlike a real tag's.
+/// Six digits, under a million: helm reads a file's number as a float64,
+/// and prints one of seven digits or more as `1.234567e+06`.
 fn number_marker(n: usize) -> String {
-    format!("99{n}77")
+    const _: () = assert!(MAX_MARKERS < 10_000);
+    format!("9{n:04}7")
 }
 
 /// Whether `s` is a whole image reference with a path and a tag.
@@ -416,44 +423,95 @@ struct UserValues {
     /// the user set is the one marked, and its marker, laid after it, is what
     /// renders.
     feeds: Vec<Feed>,
-    /// The `--set`s as a values text, when each is a plain `key.path=value`
-    /// list: laid as a file below the markers in place of the `--set`s
-    /// themselves, which helm would rank above any file.
+    /// What the `--set`s leave, as a values text: laid as a file below the
+    /// markers in place of the `--set`s themselves, which helm would rank
+    /// above any file. `None` when helm refuses a `--set` (the probe then
+    /// passes them as they are).
     sets_laid: Option<String>,
+    /// The whole numbers the `--set`s leave, as `--set`s of their own: helm
+    /// holds them as int64 (`eq .Values.n 1` works, `1000000` prints as
+    /// such) where a file's number is a float64, so these stay `--set`s.
+    int_sets: Vec<(YamlPath, String)>,
 }
 
 fn user_values(spec: &RenderSpec) -> Result<UserValues, InputError> {
-    let mut overrides: Vec<Override> = spec
-        .sets
-        .iter()
-        .rev()
-        .map(|s| Override {
-            shown: format!("--set {s}"),
-            tree: set_tree(s),
-        })
-        .collect();
-    let mut feeds = Vec::new();
-    let plain = spec.sets.iter().all(|s| !s.contains(['[', '\\']));
-    let mut sets_laid = None;
-    if plain && !spec.sets.is_empty() {
-        let mut tree = Value::Object(JsonMap::new());
-        for s in &spec.sets {
-            merge(&mut tree, set_tree(s));
+    let mut files = Vec::new();
+    let mut doubtful = Vec::new();
+    for path in &spec.values_files {
+        // A regular file within the size limit, as every chart file is.
+        let src = crate::diag::read_regular_source(path)?;
+        let yaml = crate::yaml::parse(&src, crate::yaml::Options::default())?;
+        let root = yaml.roots().next();
+        if let Some(r) = root {
+            read_otherwise(r, &mut Vec::new(), &mut doubtful, 0);
         }
-        sets_laid = Some(tree.to_string());
+        let tree = root.map_or(Value::Null, |r| node_json(r, 0));
+        files.push((format!("--values-file {}", path.display()), tree));
+    }
+    // helm merges the files in order, then applies each `--set` to the result.
+    let mut values = Value::Object(JsonMap::new());
+    for (_, tree) in &files {
+        if tree.is_object() {
+            merge(&mut values, tree.clone());
+        }
+    }
+    let mut overrides = Vec::new();
+    let mut written = Vec::new();
+    let mut refused = false;
+    for s in &spec.sets {
+        let w = match &mut values {
+            Value::Object(root) if !refused => strvals::apply(s, root),
+            _ => Err(String::new()),
+        };
+        let w = w.unwrap_or_else(|e| {
+            tracing::debug!(set = %s, error = %e, "helm refuses this --set; the probe passes the --sets as they are");
+            refused = true;
+            strvals::Written::default()
+        });
+        overrides.push(Override {
+            shown: format!("--set {s}"),
+            touched: w.touched.clone(),
+        });
+        written.push(w);
+    }
+    overrides.reverse();
+    let mut feeds = Vec::new();
+    let mut sets_laid = None;
+    let mut int_sets = Vec::new();
+    let touched: Vec<&[PathSeg]> = written
+        .iter()
+        .flat_map(|w| &w.touched)
+        .map(Vec::as_slice)
+        .collect();
+    let tree = prune(&values, &touched).unwrap_or_else(|| Value::Object(JsonMap::new()));
+    // A list a `--set` indexes is laid whole, the files' elements with it:
+    // as this probe reads them, which is not always as helm does.
+    if let Some(p) = doubtful.iter().find(|p| in_a_list(&tree, p)) {
+        tracing::debug!(path = %YamlPath(p.clone()), "a --set indexes a list of the --values-files holding a value helm reads otherwise; the probe passes the --sets as they are");
+        refused = true;
+    }
+    if !refused && !spec.sets.is_empty() {
+        for p in written.iter().flat_map(|w| &w.ints) {
+            let at = YamlPath(p.clone());
+            if let Some(n) = get(&values, p).and_then(Value::as_i64)
+                && !int_sets.iter().any(|(q, _)| *q == at)
+            {
+                int_sets.push((at, strvals::spelled(p, n)));
+            }
+        }
+        sets_laid = Some(values_text(&tree));
         feeds.push(Feed {
             file: "--set".to_string(),
             prefix: Vec::new(),
             tree,
         });
     }
-    for path in spec.values_files.iter().rev() {
-        // A regular file within the size limit, as every chart file is.
-        let tree = tree_of(&crate::diag::read_regular_source(path)?)?;
-        let shown = format!("--values-file {}", path.display());
+    for (shown, tree) in files.into_iter().rev() {
+        let mut touched = Vec::new();
+        leaf_paths(&tree, &mut Vec::new(), &mut touched);
         overrides.push(Override {
             shown: shown.clone(),
-            tree: tree.clone(),
+            touched,
         });
         feeds.push(Feed {
             file: shown,
@@ -465,22 +523,74 @@ fn user_values(spec: &RenderSpec) -> Result<UserValues, InputError> {
         overrides,
         feeds,
         sets_laid,
+        int_sets,
     })
 }
 
-/// A `--set` value as helm types it: `true`/`false`, `null`, a whole
-/// number without a leading zero, else a string.
-fn set_value(v: &str) -> Value {
-    if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
-        return Value::Bool(v.eq_ignore_ascii_case("true"));
+/// The paths in `n` that helm reads otherwise than [`node_json`] does:
+/// aliases and merge keys (`<<`), and plain scalars, keys included, that
+/// helm's YAML 1.1 reading types apart (`yes`/`on`/`n` are booleans,
+/// `012` is octal, `0x1f`, `0o17`, `0b11` and `1_000` are numbers).
+fn read_otherwise(
+    n: &Node<'_>,
+    path: &mut Vec<PathSeg>,
+    out: &mut Vec<Vec<PathSeg>>,
+    depth: usize,
+) {
+    if depth > 64 {
+        // Deeper than [`node_json`] reads.
+        out.push(path.clone());
+        return;
     }
-    if v == "null" {
-        return Value::Null;
+    match n {
+        Node::Scalar(s) if helm_reads_otherwise(s) => out.push(path.clone()),
+        Node::Alias(_) => out.push(path.clone()),
+        Node::Map(m) => {
+            for (k, v) in &m.entries {
+                let Some(k) = k.as_scalar() else { continue };
+                path.push(PathSeg::Key(k.value.to_string()));
+                if helm_reads_otherwise(k) {
+                    out.push(path.clone());
+                } else {
+                    read_otherwise(v, path, out, depth + 1);
+                }
+                path.pop();
+            }
+        }
+        Node::Seq(s) => {
+            for (i, v) in s.items.iter().enumerate() {
+                path.push(PathSeg::Index(i));
+                read_otherwise(v, path, out, depth + 1);
+                path.pop();
+            }
+        }
+        _ => {}
     }
-    match v.parse::<i64>() {
-        Ok(n) if v == "0" || !v.starts_with(['0', '+']) => Value::from(n),
-        _ => Value::String(v.to_string()),
-    }
+}
+
+/// Plain words helm's YAML 1.1 reading takes as booleans (`<<`: a merge key).
+const YAML11_WORDS: [&str; 17] = [
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+    "OFF", "<<",
+];
+
+/// Whether helm's YAML 1.1 reading types plain `s` apart from [`scalar_json`].
+fn helm_reads_otherwise(s: &crate::yaml::Scalar<'_>) -> bool {
+    let v = &*s.value;
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    let radix = digits.len() > 1
+        && digits.starts_with('0')
+        && digits[1..].starts_with(|c: char| c.is_ascii_digit() || "xXoObB".contains(c));
+    let underscored = v.contains('_')
+        && v.bytes()
+            .all(|b| b.is_ascii_digit() || b"_+-.".contains(&b));
+    s.style == QuoteStyle::Plain && (YAML11_WORDS.contains(&v) || radix || underscored)
+}
+
+/// Whether `path` is held in `tree` inside a list.
+fn in_a_list(tree: &Value, path: &[PathSeg]) -> bool {
+    (1..path.len()).any(|n| get(tree, &path[..n]).is_some_and(Value::is_array))
+        && get(tree, path).is_some()
 }
 
 fn tree_of(src: &crate::source::SourceFile) -> Result<Value, InputError> {
@@ -661,7 +771,7 @@ fn merge(into: &mut Value, from: Value) {
     }
 }
 
-/// The overlay (a YAML text; JSON is YAML) laying `assigns` over `feeds`.
+/// The overlay (a YAML text) laying `assigns` over `feeds`.
 fn overlay(feeds: &[Feed], assigns: &[&Assign]) -> String {
     let mut root = Value::Object(JsonMap::new());
     // Subcharts first, then the parent: the parent's overrides win.
@@ -701,7 +811,61 @@ fn overlay(feeds: &[Feed], assigns: &[&Assign]) -> String {
             merge(&mut root, Value::Object(pruned));
         }
     }
-    root.to_string()
+    values_text(&root)
+}
+
+/// `v` as a YAML text helm reads back as the same tree: flow style, every
+/// key and string double-quoted (so none reads as a bool, a number or a
+/// null), every character outside printable ASCII escaped.
+fn values_text(v: &Value) -> String {
+    let mut out = String::new();
+    write_yaml(v, &mut out);
+    out
+}
+
+fn write_yaml(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => quoted(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_yaml(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => {
+            out.push('{');
+            for (i, (k, x)) in o.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                quoted(k, out);
+                out.push_str(": ");
+                write_yaml(x, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn quoted(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            ' '..='~' => out.push(c),
+            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push_str(&format!("\\U{:08X}", c as u32)),
+        }
+    }
+    out.push('"');
 }
 
 /// How a rendered image is found again in another render of the chart:
@@ -738,6 +902,8 @@ struct Renderer<'a> {
     spec: &'a RenderSpec,
     /// Laid before each overlay: the user's `--set`s as a file.
     under: Option<&'a str>,
+    /// The user's whole-number `--set`s, passed as `--set`s.
+    int_sets: &'a [(YamlPath, String)],
     feeds: &'a [Feed],
     renders: usize,
     dropped: usize,
@@ -786,6 +952,20 @@ impl Renderer<'_> {
         (a, b)
     }
 
+    /// The spec for a render laying `set`: the user's whole-number
+    /// `--set`s added, but for those a marker of `set` takes the place of.
+    fn spec_for(&self, set: &[&Assign]) -> RenderSpec {
+        let marked = |p: &YamlPath| set.iter().any(|a| self.feeds[a.feed].coord(&a.path) == *p);
+        let mut spec = self.spec.clone();
+        spec.sets.extend(
+            self.int_sets
+                .iter()
+                .filter(|(p, _)| !marked(p))
+                .map(|(_, s)| s.clone()),
+        );
+        spec
+    }
+
     /// Renders covering `assigns` (each with the assignments it laid).
     fn render<'x>(&mut self, assigns: Vec<&'x Assign>) -> Vec<(Vec<&'x Assign>, String)> {
         let mut out = Vec::new();
@@ -810,7 +990,7 @@ impl Renderer<'_> {
                 .collect();
             match self
                 .helm
-                .template(self.release, self.chart, self.spec, &laid)
+                .template(self.release, self.chart, &self.spec_for(&set), &laid)
             {
                 Ok(r) => out.push((set, r)),
                 Err(e) => {
@@ -989,7 +1169,8 @@ pub fn probe(
     let mut feeds = user.feeds;
     feeds.extend(feeds_of(chart, values)?);
     let overrides = user.overrides;
-    // The probe's renders take the `--set`s as a file below the markers.
+    // The probe's renders take the `--set`s as a file below the markers
+    // (their whole numbers as `--set`s still: [`Renderer::spec_for`]).
     let probe_spec = RenderSpec {
         sets: if user.sets_laid.is_some() {
             Vec::new()
@@ -1026,7 +1207,10 @@ pub fn probe(
                 continue;
             }
             let coord = feed.coord(&path);
-            if !seen_coords.insert(coord.clone()) || refusals.names_a_template(&coord) {
+            if !seen_coords.insert(coord.clone())
+                || refusals.names_a_template(&coord)
+                || hidden(&feeds[..fi], &coord)
+            {
                 continue;
             }
             let n = assigns.len();
@@ -1067,6 +1251,7 @@ pub fn probe(
         chart: &target,
         spec: &probe_spec,
         under: user.sets_laid.as_deref(),
+        int_sets: &user.int_sets,
         feeds: &feeds,
         renders: 1,
         dropped: 0,

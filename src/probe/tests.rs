@@ -40,6 +40,7 @@ struct Outcome {
     values_after: String,
     /// helm runs of the probe, the baseline included.
     renders: usize,
+    probe: super::Probe,
     _dir: tempfile::TempDir,
 }
 
@@ -76,6 +77,17 @@ impl Outcome {
             .find(|u| u.image.reference == before)
             .unwrap_or_else(|| panic!("{before} not reported: {:?}", self.plan));
         assert!(u.reason.contains(reason), "{}", u.reason);
+    }
+
+    /// The override paths of the values the probe found composing `before`.
+    fn plan_parts(&self, before: &str) -> Vec<String> {
+        let img = self
+            .probe
+            .images
+            .iter()
+            .find(|i| i.image.reference == before)
+            .unwrap_or_else(|| panic!("{before} was not probed"));
+        img.parts.iter().map(|p| p.at.coord.to_string()).collect()
     }
 
     /// A file of the chart as the plan left it.
@@ -164,6 +176,7 @@ fn run_over(files: &[(&str, &str)], user_files: &[(&str, &str)], sets: &[&str]) 
         images,
         values_after,
         renders: probe.renders,
+        probe,
         _dir: dir,
     }
 }
@@ -679,5 +692,366 @@ fn a_template_literal_pin_is_settled_and_a_reference_left_unpinned_is_not() {
             made_up("curlimages/curl:7.69.0")
         )),
         "{again}"
+    );
+}
+
+/// Containers listed in the values, each rendered from its `image`.
+const LISTED: &str = "containers:\n  - name: app\n    image: example/app:1.0\n  - name: side\n    image: example/side:1.0\n";
+
+fn listed_pod() -> String {
+    pod(
+        "{{- range .Values.containers }}\n    - name: {{ .name }}\n      image: {{ .image }}\n{{- end }}\n",
+    )
+}
+
+#[test]
+fn an_image_an_indexed_set_overrides_is_probed_there_and_not_pinned_under_it() {
+    let o = run_over(
+        &[
+            ("Chart.yaml", CHART),
+            ("values.yaml", LISTED),
+            ("templates/pod.yaml", &listed_pod()),
+        ],
+        &[("ci-values.yaml", LISTED)],
+        &["containers[1].image=example/side:2.0"],
+    );
+    // The marker under the indexed path landed: the image is the --set's.
+    o.assert_unpinnable(
+        "example/side:2.0",
+        "`containers[1].image` is set by --set containers[1].image=example/side:2.0",
+    );
+    // The element the --set left alone is the values file's, as helm merges them.
+    o.assert_unpinnable(
+        "example/app:1.0",
+        "`containers[0].image` is set by --values-file ",
+    );
+    assert_eq!(o.values_after, LISTED, "the chart's values were written");
+}
+
+#[test]
+fn a_plain_set_beside_an_indexed_one_still_has_its_marker_land() {
+    let o = run_over(
+        &[
+            ("Chart.yaml", CHART),
+            (
+                "values.yaml",
+                "image:\n  repository: example/app\n  tag: \"1.0\"\n  digest: \"\"\nsidecars: []\n",
+            ),
+            (
+                "templates/pod.yaml",
+                &pod(
+                    "    - name: app\n      image: \"{{ .Values.image.repository }}{{ if .Values.image.digest }}@{{ .Values.image.digest }}{{ else }}:{{ .Values.image.tag }}{{ end }}\"\n{{- range .Values.sidecars }}\n    - name: {{ .name }}\n      image: {{ .image }}\n{{- end }}\n",
+                ),
+            ),
+        ],
+        &[],
+        &[
+            r"image.repository=mirror.example.com/app",
+            r"sidecars[0].name=log\,ger,sidecars[0].image=busybox:1.36",
+        ],
+    );
+    // The repository's marker lands under the --set (it is the user's), so the
+    // digest key beside it is found and pinned in the chart.
+    o.assert_pinned("mirror.example.com/app:1.0");
+    assert_eq!(
+        o.written("mirror.example.com/app:1.0"),
+        (&at("image.digest"), WrittenForm::DigestKey)
+    );
+    let parts: Vec<String> = o.plan_parts("mirror.example.com/app:1.0");
+    assert_eq!(parts, ["image.repository", "image.tag"]);
+    o.assert_unpinnable(
+        "busybox:1.36",
+        "`sidecars[0].image` is set by --set sidecars[0].name=log\\,ger,sidecars[0].image=busybox:1.36",
+    );
+}
+
+/// A chart whose one template prints every value with its Go type
+/// (`int64:1`, `float64:1`, `<nil>`), so two renders agree only when helm
+/// computed the same values.
+fn typed_dump_chart(dir: &Path) -> PathBuf {
+    let root = dir.join("dump");
+    std::fs::create_dir_all(root.join("templates")).unwrap();
+    let files = [
+        ("Chart.yaml", "apiVersion: v2\nname: dump\nversion: 1.0.0\n"),
+        (
+            "values.yaml",
+            "list: [p, q, r]\nkeep: {x: 1, y: two}\ngone: {z: 3}\nimg: {tag: t}\ncnt: 2\nchartlist: [c0, c1, c2]\n",
+        ),
+        (
+            "templates/_walk.tpl",
+            "{{- define \"walk\" -}}\n{{- if kindIs \"map\" . -}}{ {{- range $k, $v := . }}{{ $k | quote }}: {{ include \"walk\" $v }}, {{ end -}} }\n{{- else if kindIs \"slice\" . -}}[ {{- range . }}{{ include \"walk\" . }}, {{ end -}} ]\n{{- else -}}{{ printf \"%T:%v\" . . | quote }}\n{{- end -}}\n{{- end -}}\n",
+        ),
+        (
+            "templates/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dump\ndata:\n  values: {{ include \"walk\" .Values | quote }}\n",
+        ),
+    ];
+    for (rel, text) in files {
+        std::fs::write(root.join(rel), text).unwrap();
+    }
+    root
+}
+
+#[test]
+fn the_laid_sets_render_as_helm_renders_the_sets_themselves() {
+    let helm = helm();
+    let dir = tempfile::tempdir().unwrap();
+    let chart = typed_dump_chart(dir.path());
+    let user = dir.path().join("user.yaml");
+    std::fs::write(
+        &user,
+        "list: [{k: 1, j: a}, x]\nmine: [m0, m1]\nimg: {repo: example/app}\n",
+    )
+    .unwrap();
+    let cases: &[&[&str]] = &[
+        &["list[0].k=9,list[3]=z"],
+        &["list[1].k=9", "mine[3]=gap"],
+        &["fresh[2].a=b", "nest[0][1]=y,nest[1][0][2]=deep"],
+        // A list only the chart holds is replaced whole, not patched.
+        &["chartlist[1]=y"],
+        &["list={a,1,true,null,},empty={}", "img.tag=2.0"],
+        &[r"dot\.key=x\,y,back=a\\b,eq\=key=v=w,brk\[0\]=i,tail=a\"],
+        &["gone=null,keep.y=NULL,falsy=falſe,t=TRUE"],
+        &["big=1234567,neg=-5,plus=+5,oct=0777,zero=0,f=1.5,e=,cnt=1"],
+        &["s=é😀\u{85}\u{2028}\u{feff}\t\u{7f},q='\"x\",h=#c,c=a: b,star=*x,amp=&y,pct=%z,br=[x]"],
+        &["yes=yes,no=n,y=on,tilde=~,hex=0x1F,exp=1e3,under=1_000"],
+        &["mine[0].k=", "list[1].k="],
+    ];
+    for sets in cases {
+        let spec = RenderSpec {
+            values_files: vec![user.clone()],
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            ..RenderSpec::default()
+        };
+        let real = helm
+            .template("dump", &chart, &spec, &[])
+            .unwrap_or_else(|e| panic!("{sets:?}: {e}"));
+        let laid = super::user_values(&spec).unwrap();
+        let text = laid
+            .sets_laid
+            .unwrap_or_else(|| panic!("{sets:?} not laid"));
+        let probe_spec = RenderSpec {
+            values_files: vec![user.clone()],
+            sets: laid.int_sets.iter().map(|(_, s)| s.clone()).collect(),
+            ..RenderSpec::default()
+        };
+        let from_file = helm
+            .template("dump", &chart, &probe_spec, std::slice::from_ref(&text))
+            .unwrap_or_else(|e| panic!("{sets:?} laid as {text}: {e}"));
+        assert_eq!(from_file, real, "{sets:?} laid as {text}");
+    }
+}
+
+#[test]
+fn set_by_answers_for_paths_inside_lists_and_escaped_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let ci = dir.path().join("ci.yaml");
+    std::fs::write(
+        &ci,
+        "containers:\n  - image: a\n  - image: b\nimage:\n  tag: \"1\"\n",
+    )
+    .unwrap();
+    let spec = RenderSpec {
+        values_files: vec![ci.clone()],
+        sets: vec![
+            "containers[1].image=c".to_string(),
+            r"sidecars[1].image=x,a\.b=1".to_string(),
+            "image.tag=null".to_string(),
+        ],
+        ..RenderSpec::default()
+    };
+    let user = super::user_values(&spec).unwrap();
+    let probe = super::Probe {
+        overrides: user.overrides,
+        ..Default::default()
+    };
+    let by = |p: &str| probe.set_by(&YamlPath::parse(p).unwrap());
+    let file = format!("--values-file {}", ci.display());
+    // The --set changed one element of the file's list: the other is the file's.
+    assert_eq!(by("containers[0].image"), Some(file.as_str()));
+    assert_eq!(
+        by("containers[1].image"),
+        Some("--set containers[1].image=c")
+    );
+    // A list the --set created is its own whole: the chart's first element is gone.
+    let sidecars = r"--set sidecars[1].image=x,a\.b=1";
+    assert_eq!(by("sidecars[0].image"), Some(sidecars));
+    assert_eq!(by(r#""a.b""#), Some(sidecars));
+    assert_eq!(by("a.b"), None);
+    assert_eq!(by("image.tag"), Some("--set image.tag=null"));
+    assert_eq!(by("image.repository"), None);
+
+    // A --set helm refuses (a key under the file's list) is passed as it is.
+    let refused = RenderSpec {
+        sets: vec!["containers.image=x".to_string()],
+        ..spec.clone()
+    };
+    assert!(super::user_values(&refused).unwrap().sets_laid.is_none());
+}
+
+#[test]
+fn a_list_holding_values_helm_reads_otherwise_keeps_the_sets_that_index_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, laid) in [
+        (
+            "list:
+  - {name: a, tls: on}
+other: {tls: on}
+",
+            false,
+        ),
+        (
+            "list:
+  - {name: a, mode: 0644}
+",
+            false,
+        ),
+        (
+            "base: &b {k: 1}
+list:
+  - *b
+",
+            false,
+        ),
+        (
+            "list:
+  - {y: 1}
+",
+            false,
+        ),
+        // Outside the indexed list the files' values are helm's own.
+        (
+            "list:
+  - {name: a, tls: \"on\"}
+other: {tls: on}
+",
+            true,
+        ),
+    ] {
+        let ci = dir.path().join("ci.yaml");
+        std::fs::write(&ci, text).unwrap();
+        let spec = RenderSpec {
+            values_files: vec![ci],
+            sets: vec!["list[0].image=x".to_string()],
+            ..RenderSpec::default()
+        };
+        let user = super::user_values(&spec).unwrap();
+        assert_eq!(user.sets_laid.is_some(), laid, "{text}");
+        assert_eq!(
+            super::Probe {
+                overrides: user.overrides,
+                ..Default::default()
+            }
+            .set_by(&YamlPath::parse("list[0].image").unwrap()),
+            Some("--set list[0].image=x")
+        );
+    }
+}
+
+#[test]
+fn a_value_an_override_takes_whole_is_hidden_from_the_markers() {
+    let feed = |file: &str, prefix: &[&str], tree: &str| super::Feed {
+        file: file.to_string(),
+        prefix: prefix.iter().map(|s| s.to_string()).collect(),
+        tree: serde_json::from_str(tree).unwrap(),
+    };
+    let ahead = [
+        feed(
+            "--set",
+            &[],
+            r#"{"containers": [{"image": "x"}], "gone": null, "sub": {"tag": 5}}"#,
+        ),
+        feed(
+            "values.yaml",
+            &[],
+            r#"{"sub": {"image": {"repository": "r"}}, "m": {"k": 1}}"#,
+        ),
+        feed("ci.yaml", &[], "null"),
+        feed(
+            "charts/sub/values.yaml",
+            &["sub"],
+            r#"{"global": {"g": [1]}}"#,
+        ),
+    ];
+    let hidden = |p: &str| super::hidden(&ahead, &YamlPath::parse(p).unwrap());
+    assert!(hidden("containers[1].image"), "a list is taken whole");
+    assert!(hidden("gone.image.tag"), "a null deletes the key");
+    assert!(hidden("sub.tag"), "a scalar at the path");
+    assert!(!hidden("sub.image.tag"), "maps merge");
+    assert!(hidden("m[0].image"), "a map takes a list's place");
+    assert!(hidden("sub.image"), "a map takes a scalar's place");
+    assert!(!hidden("other"), "a file that is no map hides nothing");
+}
+
+#[test]
+fn whole_numbers_a_set_gives_stay_int64_and_a_whole_number_tag_is_probed_there() {
+    let o = run_over(
+        &[
+            ("Chart.yaml", CHART),
+            ("values.yaml", TAGGED),
+            (
+                "templates/pod.yaml",
+                &format!(
+                    "{{{{- if not (kindIs \"int64\" .Values.replicas) }}}}{{{{ fail \"replicas is not an int64\" }}}}{{{{ end }}}}\n{}",
+                    tagged_pod()
+                ),
+            ),
+        ],
+        &[],
+        &["image.tag=2,replicas=1"],
+    );
+    assert_eq!(
+        o.plan_parts("example/app:2"),
+        ["image.repository", "image.tag"]
+    );
+    o.assert_unpinnable(
+        "example/app:2",
+        "`image.tag` is set by --set image.tag=2,replicas=1",
+    );
+}
+
+#[test]
+fn a_whole_number_tag_marked_after_a_hundred_others_renders_as_its_marker() {
+    // helm reads a file's number as a float64 and prints one of seven digits
+    // or more as `1.234567e+06`: a number marker stays under a million.
+    let padding = "  - example\n".repeat(120);
+    let o = run(&[
+        ("Chart.yaml", CHART),
+        (
+            "values.yaml",
+            &format!("aaa:\n{padding}image:\n  repository: example/app\n  tag: 1\n"),
+        ),
+        ("templates/pod.yaml", &tagged_pod()),
+    ]);
+    assert_eq!(
+        o.plan_parts("example/app:1"),
+        ["image.repository", "image.tag"]
+    );
+    o.assert_pinned("example/app:1");
+    assert_eq!(
+        o.written("example/app:1"),
+        (&at("image.tag"), WrittenForm::TagAt)
+    );
+}
+
+#[test]
+fn sets_passed_as_they_are_leave_the_chart_unwritten_under_them() {
+    // `tls: on` is a boolean to helm and a string to chartpin: the list the
+    // --set indexes cannot be laid again, so helm gets the --set itself.
+    let user = "containers:\n  - name: app\n    image: example/app:1.0\n    tls: on\n";
+    let o = run_over(
+        &[
+            ("Chart.yaml", CHART),
+            ("values.yaml", LISTED),
+            ("templates/pod.yaml", &listed_pod()),
+        ],
+        &[("ci-values.yaml", user)],
+        &["containers[0].image=example/app:2.0"],
+    );
+    assert_eq!(o.values_after, LISTED, "the chart's values were written");
+    // The marker under the --set did not land: the image is left, not pinned.
+    o.assert_unpinnable(
+        "example/app:2.0",
+        "comes from no values key the probe could mark",
     );
 }
