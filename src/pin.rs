@@ -825,7 +825,9 @@ pub fn read_values(
         .values_files(values)?
         .into_iter()
         .map(|v| {
-            let vf = ValuesFile::parse(&v.shown, v.source.text)?;
+            // The chart's own reading when it is the same file: one text
+            // and one line index for both (issue 10).
+            let vf = ValuesFile::from_source(v.source)?;
             Ok((v.shown, v.real, vf))
         })
         .collect()

@@ -108,7 +108,7 @@ enum ChangeTexts {
     Template {
         chart: usize,
         template: usize,
-        old: String,
+        old: crate::source::SharedText,
         new: String,
     },
 }
@@ -131,7 +131,7 @@ impl PinRun {
                 old,
                 new,
             } => (
-                old.as_str(),
+                &**old,
                 new.as_str(),
                 self.outcomes[*chart].templates[*template].edits.as_slice(),
             ),
@@ -334,7 +334,7 @@ pub fn run(
             let new = crate::yaml::apply_edits(&src.text, &t.edits)
                 .map_err(|e| InputError::file(&src.path, format!("conflicting edits: {e}")))?;
             run.pinned += t.pins.iter().filter(|p| p.changed).count();
-            if new != src.text {
+            if *new != *src.text {
                 run.changed_files += 1;
                 let real = src
                     .path

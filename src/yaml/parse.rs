@@ -171,7 +171,7 @@ impl<'a> Builder<'a, Parser<'a, granit_parser::StrInput<'a>>> {
         parser_options.set_emit_comments(false);
         Ok(Builder {
             source,
-            parser: Parser::new_from_str_with_options(source.text.as_str(), parser_options),
+            parser: Parser::new_from_str_with_options(&source.text, parser_options),
             peeked: None,
             anchors: Anchors::default(),
             options,
