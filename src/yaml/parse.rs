@@ -149,6 +149,15 @@ struct Builder<'a, I> {
     options: Options,
     /// Collections open around the node being read.
     depth: usize,
+    /// The items and the entries read so far of the collections open, each
+    /// collection's on top of its parent's: a collection's nodes are moved
+    /// out into a slice of exactly their number when it ends. A vector per
+    /// collection grown by doubling and shrunk to fit would leave a freed
+    /// tail behind every mapping and sequence of the tree, a hole no later
+    /// block of the tree fits (issue 10: on a dense values file those holes
+    /// cost more than a third of the tree).
+    items: Vec<Node<'a>>,
+    entries: Vec<(Node<'a>, Node<'a>)>,
 }
 
 impl<'a> Builder<'a, Parser<'a, granit_parser::StrInput<'a>>> {
@@ -176,6 +185,8 @@ impl<'a> Builder<'a, Parser<'a, granit_parser::StrInput<'a>>> {
             anchors: Anchors::default(),
             options,
             depth: 0,
+            items: Vec::new(),
+            entries: Vec::new(),
         })
     }
 }
@@ -314,7 +325,7 @@ where
                 }
                 Event::SequenceStart(style, anchor, _) => {
                     self.check_depth(span.start)?;
-                    let mut items = Vec::new();
+                    let first = self.items.len();
                     loop {
                         self.skip_meta()?;
                         match self.peek()? {
@@ -323,9 +334,13 @@ where
                                 break;
                             }
                             None => return Err(self.unexpected_end()),
-                            _ => items.push(self.node()?),
+                            _ => {
+                                let item = self.node()?;
+                                self.items.push(item);
+                            }
                         }
                     }
+                    let items: Box<[Node<'a>]> = self.items.drain(first..).collect();
                     return Ok((
                         Node::Seq(Seq::new(
                             items,
@@ -340,7 +355,7 @@ where
                     self.check_depth(span.start)?;
                     let flow = style == granit_parser::StructureStyle::Flow;
                     let anchored = anchor != 0;
-                    let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
+                    let first_entry = self.entries.len();
                     // Keys seen so far. Small mappings (nearly all) are searched
                     // directly; past `SMALL_MAP` keys an index keeps it linear.
                     let mut seen: HashMap<Box<str>, usize> = HashMap::new();
@@ -360,6 +375,7 @@ where
                             && k.value != "<<"
                             && self.options.duplicates == Duplicates::Reject
                         {
+                            let entries = &self.entries[first_entry..];
                             let first = if entries.len() < SMALL_MAP {
                                 entries.iter().find_map(|(e, _)| match e {
                                     Node::Scalar(e) if e.value == k.value => Some(e.span().start),
@@ -368,7 +384,7 @@ where
                             } else {
                                 if !indexed {
                                     indexed = true;
-                                    for (e, _) in &entries {
+                                    for (e, _) in entries {
                                         if let Node::Scalar(e) = e
                                             && e.value != "<<"
                                         {
@@ -396,8 +412,10 @@ where
                         }
                         self.skip_meta()?;
                         let value = self.node()?;
-                        entries.push((key, value));
+                        self.entries.push((key, value));
                     }
+                    let entries: Box<[(Node<'a>, Node<'a>)]> =
+                        self.entries.drain(first_entry..).collect();
                     return Ok((Node::Map(Map::new(entries, span, flow, anchored)), anchor));
                 }
                 _ => {
