@@ -134,11 +134,25 @@ pub struct FilePlan {
     /// Sites no manifest entry matched.
     pub unmatched_images: Vec<UnmatchedSite>,
     pub skipped: Vec<Skipped>,
-    /// The file's text with the edits applied.
+    /// The file's text with the edits applied (empty until
+    /// [`FilePlan::apply`] after [`plan_edits`]).
     pub new_text: String,
 }
 
 impl FilePlan {
+    /// Make [`FilePlan::new_text`]: `text` (the file's text as read) with
+    /// the edits applied.
+    pub fn apply(&mut self, text: &str) -> Result<(), InputError> {
+        self.new_text = self.planned(text)?;
+        Ok(())
+    }
+
+    /// `text` (the file's text as read) with the edits applied.
+    pub fn planned(&self, text: &str) -> Result<String, InputError> {
+        apply_edits(text, &self.edits)
+            .map_err(|e| InputError::file(&self.path, format!("conflicting edits: {e}")))
+    }
+
     /// Whether the file would change.
     pub fn changed(&self) -> bool {
         self.pinned.iter().any(|p| p.changed) || !self.edits.is_empty()
@@ -168,8 +182,28 @@ pub struct TemplatePlan {
     pub pins: Vec<ProbePin>,
 }
 
-/// Match `manifest` against `files` and compute every edit.
+/// Match `manifest` against `files` and compute every edit and each file's
+/// planned text.
 pub fn pin<'f>(
+    files: impl IntoIterator<Item = &'f ValuesFile>,
+    manifest: &DigestManifest,
+    opts: &PinOptions,
+) -> Result<PinOutcome, InputError> {
+    let files: Vec<&ValuesFile> = files.into_iter().collect();
+    let mut outcome = plan_edits(files.iter().copied(), manifest, opts)?;
+    for (vf, plan) in files.iter().zip(&mut outcome.files) {
+        plan.apply(vf.text())?;
+    }
+    Ok(outcome)
+}
+
+/// [`pin`] without the planned texts (each [`FilePlan::new_text`] is
+/// empty): for a caller that gives a file's trees back
+/// ([`ValuesFile::forget_trees`]) before it makes the planned text with
+/// [`FilePlan::apply`], so that a file's tree and its planned text are
+/// never held together (issue 10: on a dense file the tree is twice the
+/// text).
+pub fn plan_edits<'f>(
     files: impl IntoIterator<Item = &'f ValuesFile>,
     manifest: &DigestManifest,
     opts: &PinOptions,
@@ -403,15 +437,13 @@ fn plan_file(
 
     edits.sort();
     edits.dedup();
-    let new_text = apply_edits(text, &edits)
-        .map_err(|e| InputError::file(&vf.source().path, format!("conflicting edits: {e}")))?;
     Ok(FilePlan {
         path: vf.source().path.to_path_buf(),
         edits,
         pinned,
         unmatched_images,
         skipped,
-        new_text,
+        new_text: String::new(),
     })
 }
 

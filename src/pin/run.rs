@@ -276,14 +276,17 @@ pub fn run(
             probe,
         };
         let parsed = values.files.iter().map(|(_, _, v)| v);
-        run.outcomes.push(super::pin(parsed, &manifest, &opts)?);
+        run.outcomes
+            .push(super::plan_edits(parsed, &manifest, &opts)?);
     }
     run.charts = prepared.into_iter().map(|(v, _)| v).collect();
     // The plans hold what was read from the trees; what is left to do needs
-    // the texts only.
-    for values in &mut run.charts {
-        for (_, _, vf) in &mut values.files {
+    // the texts only, and each tree is given back before its file's planned
+    // text is made (issue 10).
+    for (values, outcome) in run.charts.iter_mut().zip(&mut run.outcomes) {
+        for ((_, _, vf), plan) in values.files.iter_mut().zip(&mut outcome.files) {
             vf.forget_trees();
+            plan.apply(vf.text())?;
         }
     }
     run.unmatched_entries = manifest

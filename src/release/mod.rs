@@ -213,7 +213,9 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             probe,
         };
         let parsed = files.iter().map(|(_, _, v)| v);
-        let outcome = pin::pin(parsed, manifest, &opts)?;
+        // The planned texts are made below, each once its file's tree is
+        // given back (issue 10).
+        let outcome = pin::plan_edits(parsed, manifest, &opts)?;
         for (i, e) in manifest.entries.iter().enumerate() {
             if !outcome.unmatched_entries.contains(e) {
                 used_entries[i] = true;
@@ -232,7 +234,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let mut values = Vec::new();
         let mut image_pins = Vec::new();
         let mut pinned_files = Vec::new();
-        for ((shown, real, mut vf), mut plan) in files.into_iter().zip(outcome.files) {
+        for ((shown, real, mut vf), plan) in files.into_iter().zip(outcome.files) {
             // Only the sites a pin names are looked up below: the others are
             // given back as the walk finds them (issue 10: memory).
             let named: HashSet<&YamlPath> = plan.pinned.iter().map(|p| &p.path).collect();
@@ -243,7 +245,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             vf.forget_trees();
             // One planned text, shared by the change, the planned file and
             // (while it is linted) the planned chart.
-            let new_text: SharedText = std::mem::take(&mut plan.new_text).into();
+            let new_text: SharedText = plan.planned(vf.text())?.into();
             let new_vf = ValuesFile::parse(&shown, new_text.clone())?;
             let new_sites = pinned_sites(&new_vf, &named)?;
             for p in &plan.pinned {
