@@ -402,10 +402,14 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             }),
             ..opts.clone()
         };
-        let again = pin::pin(&pinned_files, manifest, &again_opts)?;
-        for (vf, plan) in pinned_files.iter().zip(&again.files) {
-            if plan.new_text != vf.text() {
-                findings.push(unstable_pin(vf.source(), vf.text(), &plan.new_text));
+        // Each planned file's tree is given back before its text is pinned
+        // again (issue 10), and the file itself right after.
+        let again = pin::plan_edits(&pinned_files, manifest, &again_opts)?;
+        for (mut vf, plan) in pinned_files.into_iter().zip(&again.files) {
+            vf.forget_trees();
+            let again_text = plan.planned(vf.text())?;
+            if again_text != vf.text() {
+                findings.push(unstable_pin(vf.source(), vf.text(), &again_text));
             }
         }
         let chart_yaml = match chart.file("Chart.yaml") {
