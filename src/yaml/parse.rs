@@ -139,6 +139,29 @@ pub fn parse_each<'a>(
 /// Mappings with fewer keys than this find duplicates by a scan, not a hash map.
 const SMALL_MAP: usize = 16;
 
+/// Past this many nodes a collection's slice is a block of its own
+/// (glibc maps blocks of 128 KiB and more apart from the heap), which the
+/// allocator shrinks in place without leaving a hole in the heap.
+const LARGE_COLLECTION: usize = 4096;
+
+/// The nodes from `first` on (a collection's, on top of the collections
+/// open around it), moved out of `stack` into a slice of exactly their
+/// number. The outermost collection, when large (one 20 MB flow sequence),
+/// takes the stack's own block, shrunk in place: a copy would hold it
+/// twice. A large collection inside others leaves the stack far bigger than
+/// what is still on it, and the stack gives the rest back.
+fn take_from<T>(stack: &mut Vec<T>, first: usize) -> Box<[T]> {
+    let count = stack.len() - first;
+    if first == 0 && count >= LARGE_COLLECTION {
+        return std::mem::take(stack).into_boxed_slice();
+    }
+    let taken: Box<[T]> = stack.drain(first..).collect();
+    if count >= LARGE_COLLECTION && stack.capacity() > 2 * stack.len() {
+        stack.shrink_to_fit();
+    }
+    taken
+}
+
 /// Builds the tree straight from the parser's event stream (one event of
 /// lookahead), so no event list is held: time and memory stay linear.
 struct Builder<'a, I> {
@@ -340,7 +363,7 @@ where
                             }
                         }
                     }
-                    let items: Box<[Node<'a>]> = self.items.drain(first..).collect();
+                    let items = take_from(&mut self.items, first);
                     return Ok((
                         Node::Seq(Seq::new(
                             items,
@@ -414,8 +437,7 @@ where
                         let value = self.node()?;
                         self.entries.push((key, value));
                     }
-                    let entries: Box<[(Node<'a>, Node<'a>)]> =
-                        self.entries.drain(first_entry..).collect();
+                    let entries = take_from(&mut self.entries, first_entry);
                     return Ok((Node::Map(Map::new(entries, span, flow, anchored)), anchor));
                 }
                 _ => {
