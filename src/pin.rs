@@ -189,12 +189,7 @@ pub fn pin<'f>(
     manifest: &DigestManifest,
     opts: &PinOptions,
 ) -> Result<PinOutcome, InputError> {
-    let files: Vec<&ValuesFile> = files.into_iter().collect();
-    let mut outcome = plan_edits(files.iter().copied(), manifest, opts)?;
-    for (vf, plan) in files.iter().zip(&mut outcome.files) {
-        plan.apply(vf.text())?;
-    }
-    Ok(outcome)
+    plan_files(files, manifest, opts, true)
 }
 
 /// [`pin`] without the planned texts (each [`FilePlan::new_text`] is
@@ -208,6 +203,17 @@ pub fn plan_edits<'f>(
     manifest: &DigestManifest,
     opts: &PinOptions,
 ) -> Result<PinOutcome, InputError> {
+    plan_files(files, manifest, opts, false)
+}
+
+/// [`pin`], each file's planned text made as its plan is (`apply`), or not
+/// ([`plan_edits`]).
+fn plan_files<'f>(
+    files: impl IntoIterator<Item = &'f ValuesFile>,
+    manifest: &DigestManifest,
+    opts: &PinOptions,
+    apply: bool,
+) -> Result<PinOutcome, InputError> {
     let mut used: HashSet<usize> = HashSet::new();
     if let Some(p) = &opts.probe {
         used.extend(p.used_entries.iter().copied());
@@ -215,7 +221,11 @@ pub fn plan_edits<'f>(
     let mut plans = Vec::new();
     let idx = EntryIndex::new(manifest);
     for vf in files {
-        plans.push(plan_file(vf, manifest, &idx, opts, &mut used)?);
+        let mut plan = plan_file(vf, manifest, &idx, opts, &mut used)?;
+        if apply {
+            plan.apply(vf.text())?;
+        }
+        plans.push(plan);
     }
     let unmatched_entries = manifest
         .entries

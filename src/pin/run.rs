@@ -243,7 +243,7 @@ pub fn run(
             return Ok(run);
         }
     }
-    for (values, config) in &prepared {
+    for (values, config) in &mut prepared {
         let probe = match &req.helm {
             Some(helm) => {
                 match super::probe_plan(
@@ -276,19 +276,17 @@ pub fn run(
             probe,
         };
         let parsed = values.files.iter().map(|(_, _, v)| v);
-        run.outcomes
-            .push(super::plan_edits(parsed, &manifest, &opts)?);
-    }
-    run.charts = prepared.into_iter().map(|(v, _)| v).collect();
-    // The plans hold what was read from the trees; what is left to do needs
-    // the texts only, and each tree is given back before its file's planned
-    // text is made (issue 10).
-    for (values, outcome) in run.charts.iter_mut().zip(&mut run.outcomes) {
+        let mut outcome = super::plan_edits(parsed, &manifest, &opts)?;
+        // The plans hold what was read from the trees; what is left to do
+        // needs the texts only, and each tree is given back before its
+        // file's planned text is made (issue 10).
         for ((_, _, vf), plan) in values.files.iter_mut().zip(&mut outcome.files) {
             vf.forget_trees();
             plan.apply(vf.text())?;
         }
+        run.outcomes.push(outcome);
     }
+    run.charts = prepared.into_iter().map(|(v, _)| v).collect();
     run.unmatched_entries = manifest
         .entries
         .iter()
