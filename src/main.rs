@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    chartpin::limits::return_freed_memory();
     match chartpin::cli::run() {
         Ok(exit) => exit.into(),
         Err(err) => {

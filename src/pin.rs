@@ -134,11 +134,25 @@ pub struct FilePlan {
     /// Sites no manifest entry matched.
     pub unmatched_images: Vec<UnmatchedSite>,
     pub skipped: Vec<Skipped>,
-    /// The file's text with the edits applied.
+    /// The file's text with the edits applied (empty until
+    /// [`FilePlan::apply`] after [`plan_edits`]).
     pub new_text: String,
 }
 
 impl FilePlan {
+    /// Make [`FilePlan::new_text`]: `text` (the file's text as read) with
+    /// the edits applied.
+    pub fn apply(&mut self, text: &str) -> Result<(), InputError> {
+        self.new_text = self.planned(text)?;
+        Ok(())
+    }
+
+    /// `text` (the file's text as read) with the edits applied.
+    pub fn planned(&self, text: &str) -> Result<String, InputError> {
+        apply_edits(text, &self.edits)
+            .map_err(|e| InputError::file(&self.path, format!("conflicting edits: {e}")))
+    }
+
     /// Whether the file would change.
     pub fn changed(&self) -> bool {
         self.pinned.iter().any(|p| p.changed) || !self.edits.is_empty()
@@ -168,11 +182,37 @@ pub struct TemplatePlan {
     pub pins: Vec<ProbePin>,
 }
 
-/// Match `manifest` against `files` and compute every edit.
+/// Match `manifest` against `files` and compute every edit and each file's
+/// planned text.
 pub fn pin<'f>(
     files: impl IntoIterator<Item = &'f ValuesFile>,
     manifest: &DigestManifest,
     opts: &PinOptions,
+) -> Result<PinOutcome, InputError> {
+    plan_files(files, manifest, opts, true)
+}
+
+/// [`pin`] without the planned texts (each [`FilePlan::new_text`] is
+/// empty): for a caller that gives a file's trees back
+/// ([`ValuesFile::forget_trees`]) before it makes the planned text with
+/// [`FilePlan::apply`], so that a file's tree and its planned text are
+/// never held together (issue 10: on a dense file the tree is twice the
+/// text).
+pub fn plan_edits<'f>(
+    files: impl IntoIterator<Item = &'f ValuesFile>,
+    manifest: &DigestManifest,
+    opts: &PinOptions,
+) -> Result<PinOutcome, InputError> {
+    plan_files(files, manifest, opts, false)
+}
+
+/// [`pin`], each file's planned text made as its plan is (`apply`), or not
+/// ([`plan_edits`]).
+fn plan_files<'f>(
+    files: impl IntoIterator<Item = &'f ValuesFile>,
+    manifest: &DigestManifest,
+    opts: &PinOptions,
+    apply: bool,
 ) -> Result<PinOutcome, InputError> {
     let mut used: HashSet<usize> = HashSet::new();
     if let Some(p) = &opts.probe {
@@ -181,7 +221,11 @@ pub fn pin<'f>(
     let mut plans = Vec::new();
     let idx = EntryIndex::new(manifest);
     for vf in files {
-        plans.push(plan_file(vf, manifest, &idx, opts, &mut used)?);
+        let mut plan = plan_file(vf, manifest, &idx, opts, &mut used)?;
+        if apply {
+            plan.apply(vf.text())?;
+        }
+        plans.push(plan);
     }
     let unmatched_entries = manifest
         .entries
@@ -403,15 +447,13 @@ fn plan_file(
 
     edits.sort();
     edits.dedup();
-    let new_text = apply_edits(text, &edits)
-        .map_err(|e| InputError::file(&vf.source().path, format!("conflicting edits: {e}")))?;
     Ok(FilePlan {
         path: vf.source().path.to_path_buf(),
         edits,
         pinned,
         unmatched_images,
         skipped,
-        new_text,
+        new_text: String::new(),
     })
 }
 
@@ -825,7 +867,9 @@ pub fn read_values(
         .values_files(values)?
         .into_iter()
         .map(|v| {
-            let vf = ValuesFile::parse(&v.shown, v.source.text)?;
+            // The chart's own reading when it is the same file: one text
+            // and one line index for both (issue 10).
+            let vf = ValuesFile::from_source(v.source)?;
             Ok((v.shown, v.real, vf))
         })
         .collect()

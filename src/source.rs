@@ -298,14 +298,74 @@ impl SourceId {
     }
 }
 
+/// A file's text, shared by every copy of it: a copy costs a count, not
+/// the text (issue 10: `release` holds a values file as read in the chart,
+/// in its change and in its sources, and as planned in its change and in
+/// the planned chart it lints). A `String` moved in stays where it was
+/// read: an `Arc<str>` would copy it, and a 20 MB copy at the start raises
+/// the peak of everything after it.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct SharedText(Arc<String>);
+
+impl std::ops::Deref for SharedText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SharedText {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SharedText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl From<String> for SharedText {
+    fn from(text: String) -> Self {
+        SharedText(Arc::new(text))
+    }
+}
+
+impl From<&str> for SharedText {
+    fn from(text: &str) -> Self {
+        SharedText(Arc::new(text.to_string()))
+    }
+}
+
+impl From<&String> for SharedText {
+    fn from(text: &String) -> Self {
+        SharedText(Arc::new(text.clone()))
+    }
+}
+
+impl PartialEq<str> for SharedText {
+    fn eq(&self, other: &str) -> bool {
+        **self == *other
+    }
+}
+
+impl PartialEq<&str> for SharedText {
+    fn eq(&self, other: &&str) -> bool {
+        **self == **other
+    }
+}
+
 /// A file's path, its full text and a line index over it. Two are equal
-/// when path and text are.
+/// when path and text are. A copy shares the text and the index (issue 10:
+/// `release` holds a values file as read in the chart, in its change and in
+/// its sources, and one text serves them all).
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     /// Shared by every [`Location`] taken in the file.
     pub path: Arc<Path>,
-    pub text: String,
-    index: LineIndex,
+    pub text: SharedText,
+    index: Arc<LineIndex>,
     id: SourceId,
 }
 
@@ -318,9 +378,9 @@ impl PartialEq for SourceFile {
 impl Eq for SourceFile {}
 
 impl SourceFile {
-    pub fn new(path: impl AsRef<Path>, text: impl Into<String>) -> Self {
+    pub fn new(path: impl AsRef<Path>, text: impl Into<SharedText>) -> Self {
         let text = text.into();
-        let index = LineIndex::new(&text);
+        let index = Arc::new(LineIndex::new(&text));
         SourceFile {
             path: Arc::from(path.as_ref()),
             text,

@@ -40,8 +40,9 @@ pub struct FileChange {
     pub shown: PathBuf,
     /// The canonical path written.
     pub real: PathBuf,
-    pub old: String,
-    pub new: String,
+    /// Shared with the source it was read as and the chart planned from it.
+    pub old: crate::source::SharedText,
+    pub new: crate::source::SharedText,
 }
 
 /// A [`FileChange`] whose texts are held elsewhere (pin's values files as
@@ -437,8 +438,8 @@ pub fn write_output(path: &Path, text: &str) -> Result<Vec<WriteNote>, WriteErro
         let change = FileChange {
             shown: path.to_path_buf(),
             real,
-            old: String::new(),
-            new: text.to_string(),
+            old: "".into(),
+            new: text.into(),
         };
         return commit(&[&change]);
     }

@@ -235,7 +235,7 @@ impl Chart {
     /// Put `text` in place of the file at `rel` (relative to the root), in
     /// memory only: what release lints before it writes anything. A file of
     /// a subchart (`charts/x/templates/y.yaml`) is replaced in the subchart.
-    pub fn replace_file(&mut self, rel: &str, text: String) {
+    pub fn replace_file(&mut self, rel: &str, text: impl Into<crate::source::SharedText>) {
         if !self.files.contains_key(rel)
             && let Some((i, inner)) = self.subchart_at(rel)
             && self.subcharts[i].holding(&inner).is_some()

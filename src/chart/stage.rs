@@ -236,7 +236,7 @@ pub fn stage(chart: &Chart) -> Result<Staged, InputError> {
         if let Ok(inner) = dest.strip_prefix(&to) {
             staged.mark(inner);
         }
-        std::fs::write(&dest, &src.text).map_err(|e| io(&dest, e))?;
+        std::fs::write(&dest, src.text.as_bytes()).map_err(|e| io(&dest, e))?;
     }
     Ok(staged)
 }
@@ -500,7 +500,7 @@ mod tests {
         std::fs::write(dir.join("files/data"), "inside").unwrap();
         std::os::unix::fs::symlink("data", dir.join("files/alias")).unwrap();
         let mut chart = super::super::load_dir(&dir).unwrap();
-        chart.replace_file("values.yaml", "image: a:1@sha256:x\n".into());
+        chart.replace_file("values.yaml", "image: a:1@sha256:x\n");
         let staged = stage(&chart).unwrap();
         let root = staged.chart_dir().to_path_buf();
         let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap();
@@ -541,8 +541,8 @@ mod tests {
         std::fs::write(dir.join("templates/NOTES.txt"), "notes").unwrap();
         let mut chart = super::super::load_dir(&dir).unwrap();
         let guard = reuse();
-        chart.replace_file("values.yaml", "image: a:1@sha256:x\n".into());
-        chart.replace_file("extra.yaml", "new: file\n".into());
+        chart.replace_file("values.yaml", "image: a:1@sha256:x\n");
+        chart.replace_file("extra.yaml", "new: file\n");
         let first = stage(&chart).unwrap();
         let base = first.base().to_path_buf();
         let root = first.chart_dir().to_path_buf();

@@ -188,10 +188,7 @@ fn a_subchart_file_is_found_and_replaced_by_directory_or_chart_name() {
     assert!(chart.holding("charts/dep/templates/none.yaml").is_none());
 
     // Replaced in the subchart (what lint reads) and staged where helm reads it.
-    chart.replace_file(
-        "charts/dep/templates/t.yaml",
-        "image: t:1@sha256:x\n".into(),
-    );
+    chart.replace_file("charts/dep/templates/t.yaml", "image: t:1@sha256:x\n");
     assert_eq!(
         chart.subcharts[0].file("templates/t.yaml").unwrap().text,
         "image: t:1@sha256:x\n"

@@ -152,7 +152,10 @@ pub enum RenderedInput {
     /// A file of `helm template` output.
     File(PathBuf),
     /// Text already read (standard input), shown under `name`.
-    Text { name: PathBuf, text: String },
+    Text {
+        name: PathBuf,
+        text: crate::source::SharedText,
+    },
 }
 
 /// What to lint besides the charts' own files.

@@ -644,7 +644,7 @@ pub struct TemplateScan {
 
 /// Scan one template file.
 pub fn scan(src: &SourceFile, ctx: &Context<'_>, chart_root: &Path) -> TemplateScan {
-    let text = src.text.as_str();
+    let text = &*src.text;
     let acts = actions(text);
     let comments: Vec<Span> = acts
         .iter()

@@ -84,7 +84,7 @@ impl Node {
 
 /// Parse `source` as JSON.
 pub(super) fn parse_json(source: &SourceFile) -> Result<Node, InputError> {
-    let text = source.text.as_str();
+    let text = &*source.text;
     let mut p = Json {
         s: text.as_bytes(),
         text,

@@ -108,7 +108,7 @@ enum ChangeTexts {
     Template {
         chart: usize,
         template: usize,
-        old: String,
+        old: crate::source::SharedText,
         new: String,
     },
 }
@@ -131,7 +131,7 @@ impl PinRun {
                 old,
                 new,
             } => (
-                old.as_str(),
+                &**old,
                 new.as_str(),
                 self.outcomes[*chart].templates[*template].edits.as_slice(),
             ),
@@ -243,7 +243,7 @@ pub fn run(
             return Ok(run);
         }
     }
-    for (values, config) in &prepared {
+    for (values, config) in &mut prepared {
         let probe = match &req.helm {
             Some(helm) => {
                 match super::probe_plan(
@@ -276,16 +276,17 @@ pub fn run(
             probe,
         };
         let parsed = values.files.iter().map(|(_, _, v)| v);
-        run.outcomes.push(super::pin(parsed, &manifest, &opts)?);
+        let mut outcome = super::plan_edits(parsed, &manifest, &opts)?;
+        // The plans hold what was read from the trees; what is left to do
+        // needs the texts only, and each tree is given back before its
+        // file's planned text is made (issue 10).
+        for ((_, _, vf), plan) in values.files.iter_mut().zip(&mut outcome.files) {
+            vf.forget_trees();
+            plan.apply(vf.text())?;
+        }
+        run.outcomes.push(outcome);
     }
     run.charts = prepared.into_iter().map(|(v, _)| v).collect();
-    // The plans hold what was read from the trees; what is left to do needs
-    // the texts only.
-    for values in &mut run.charts {
-        for (_, _, vf) in &mut values.files {
-            vf.forget_trees();
-        }
-    }
     run.unmatched_entries = manifest
         .entries
         .iter()
@@ -334,7 +335,7 @@ pub fn run(
             let new = crate::yaml::apply_edits(&src.text, &t.edits)
                 .map_err(|e| InputError::file(&src.path, format!("conflicting edits: {e}")))?;
             run.pinned += t.pins.iter().filter(|p| p.changed).count();
-            if new != src.text {
+            if *new != *src.text {
                 run.changed_files += 1;
                 let real = src
                     .path

@@ -258,7 +258,7 @@ fn site(plan: &Plan, row: &SummaryRow) -> (String, Option<String>, Option<usize>
         .charts
         .iter()
         .flat_map(|c| &c.values)
-        .any(|(change, _)| *change.shown == *row.location.file);
+        .any(|change| *change.shown == *row.location.file);
     (
         row.location.file.display().to_string(),
         in_values.then(|| row.path.clone()),

@@ -33,10 +33,10 @@ use crate::config::Config;
 use crate::diag::{Code, Finding, InputError, Severity};
 use crate::lint::{self, LintOptions, LintOutcome};
 use crate::manifest::{DigestManifest, EntryName};
-use crate::pin::{self, FilePlan, PinOptions};
+use crate::pin::{self, PinOptions};
 use crate::reference::{Digest, ImageRef};
 use crate::registry::RegistryClient;
-use crate::source::{SourceFile, Sources};
+use crate::source::{SharedText, SourceFile, Sources};
 use crate::values::{ImageSite, ValuesFile, YamlPath};
 use crate::verify::{self, Location, Target, VerifyOptions};
 pub use crate::write::FileChange;
@@ -114,7 +114,10 @@ pub struct ChartPlan {
     pub dir: PathBuf,
     /// The chart directory, canonical.
     pub real_dir: PathBuf,
-    pub values: Vec<(FileChange, FilePlan)>,
+    /// The values files: each as read and as planned, the texts shared
+    /// with [`ChartPlan::chart`], [`Plan::sources`] and, while it is linted,
+    /// the planned chart ([`planned_chart`]).
+    pub values: Vec<FileChange>,
     /// Templates whose literal references the probe pins (`templates/tests/…`,
     /// a subchart's `charts/x/templates/…`).
     pub templates: Vec<FileChange>,
@@ -156,7 +159,7 @@ impl Plan {
         let values = self
             .charts
             .iter()
-            .flat_map(|c| c.values.iter().map(|v| &v.0).chain(&c.templates));
+            .flat_map(|c| c.values.iter().chain(&c.templates));
         let metas = self
             .charts
             .iter()
@@ -210,7 +213,9 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             probe,
         };
         let parsed = files.iter().map(|(_, _, v)| v);
-        let outcome = pin::pin(parsed, manifest, &opts)?;
+        // The planned texts are made below, each once its file's tree is
+        // given back (issue 10).
+        let outcome = pin::plan_edits(parsed, manifest, &opts)?;
         for (i, e) in manifest.entries.iter().enumerate() {
             if !outcome.unmatched_entries.contains(e) {
                 used_entries[i] = true;
@@ -238,7 +243,10 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             // tree is given back before the planned text's is built, so the
             // two trees are never held together (issue 10: memory).
             vf.forget_trees();
-            let new_vf = ValuesFile::parse(&shown, plan.new_text.clone())?;
+            // One planned text, shared by the change, the planned file and
+            // (while it is linted) the planned chart.
+            let new_text: SharedText = plan.planned(vf.text())?.into();
+            let new_vf = ValuesFile::parse(&shown, new_text.clone())?;
             let new_sites = pinned_sites(&new_vf, &named)?;
             for p in &plan.pinned {
                 let old = find_site(&old_sites, &p.path);
@@ -314,15 +322,12 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             for s in &plan.skipped {
                 findings.push(pin::findings::not_pinned(vf.source(), s));
             }
-            values.push((
-                FileChange {
-                    shown,
-                    real,
-                    old: vf.text().to_string(),
-                    new: plan.new_text.clone(),
-                },
-                plan,
-            ));
+            values.push(FileChange {
+                shown,
+                real,
+                old: vf.source().text.clone(),
+                new: new_text,
+            });
             sources.insert(vf.into_source());
             pinned_files.push(new_vf);
         }
@@ -370,7 +375,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             if again != new {
                 findings.push(unstable_pin(src, &new, &again));
             }
-            if new != src.text {
+            if *new != *src.text {
                 let real = src
                     .path
                     .canonicalize()
@@ -379,7 +384,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                     shown: src.path.to_path_buf(),
                     real,
                     old: src.text.clone(),
-                    new,
+                    new: new.into(),
                 });
             }
             sources.insert(src.clone());
@@ -397,10 +402,14 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             }),
             ..opts.clone()
         };
-        let again = pin::pin(&pinned_files, manifest, &again_opts)?;
-        for (vf, plan) in pinned_files.iter().zip(&again.files) {
-            if plan.new_text != vf.text() {
-                findings.push(unstable_pin(vf.source(), vf.text(), &plan.new_text));
+        // Each planned file's tree is given back before its text is pinned
+        // again (issue 10), and the file itself right after.
+        let again = pin::plan_edits(&pinned_files, manifest, &again_opts)?;
+        for (mut vf, plan) in pinned_files.into_iter().zip(&again.files) {
+            vf.forget_trees();
+            let again_text = plan.planned(vf.text())?;
+            if again_text != vf.text() {
+                findings.push(unstable_pin(vf.source(), vf.text(), &again_text));
             }
         }
         let chart_yaml = match chart.file("Chart.yaml") {
@@ -463,7 +472,6 @@ pub fn planned_chart(c: &ChartPlan) -> Chart {
     let changes = c
         .values
         .iter()
-        .map(|v| &v.0)
         .chain(&c.templates)
         .chain(c.chart_yaml.as_ref().map(|m| &m.0))
         .filter(|change| change.old != change.new);
@@ -559,7 +567,7 @@ fn plan_chart_yaml(
         shown,
         real,
         old: text,
-        new: meta.new_text.clone(),
+        new: meta.new_text.clone().into(),
     };
     Ok(Some((change, meta)))
 }

@@ -85,7 +85,7 @@ impl ValuesFile {
     /// indentation and duplicate keys with the position of the problem.
     pub fn parse(
         path: impl AsRef<Path>,
-        text: impl Into<String>,
+        text: impl Into<crate::source::SharedText>,
     ) -> Result<ValuesFile, InputError> {
         ValuesFile::from_source(SourceFile::new(path.as_ref(), text))
     }

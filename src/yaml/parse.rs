@@ -139,6 +139,29 @@ pub fn parse_each<'a>(
 /// Mappings with fewer keys than this find duplicates by a scan, not a hash map.
 const SMALL_MAP: usize = 16;
 
+/// Past this many nodes a collection's slice is a block of its own
+/// (glibc maps blocks of 128 KiB and more apart from the heap), which the
+/// allocator shrinks in place without leaving a hole in the heap.
+const LARGE_COLLECTION: usize = 4096;
+
+/// The nodes from `first` on (a collection's, on top of the collections
+/// open around it), moved out of `stack` into a slice of exactly their
+/// number. The outermost collection, when large (one 20 MB flow sequence),
+/// takes the stack's own block, shrunk in place: a copy would hold it
+/// twice. A large collection inside others leaves the stack far bigger than
+/// what is still on it, and the stack gives the rest back.
+fn take_from<T>(stack: &mut Vec<T>, first: usize) -> Box<[T]> {
+    let count = stack.len() - first;
+    if first == 0 && count >= LARGE_COLLECTION {
+        return std::mem::take(stack).into_boxed_slice();
+    }
+    let taken: Box<[T]> = stack.drain(first..).collect();
+    if count >= LARGE_COLLECTION && stack.capacity() > 2 * stack.len() {
+        stack.shrink_to_fit();
+    }
+    taken
+}
+
 /// Builds the tree straight from the parser's event stream (one event of
 /// lookahead), so no event list is held: time and memory stay linear.
 struct Builder<'a, I> {
@@ -149,6 +172,15 @@ struct Builder<'a, I> {
     options: Options,
     /// Collections open around the node being read.
     depth: usize,
+    /// The items and the entries read so far of the collections open, each
+    /// collection's on top of its parent's: a collection's nodes are moved
+    /// out into a slice of exactly their number when it ends. A vector per
+    /// collection grown by doubling and shrunk to fit would leave a freed
+    /// tail behind every mapping and sequence of the tree, a hole no later
+    /// block of the tree fits (issue 10: on a dense values file those holes
+    /// cost more than a third of the tree).
+    items: Vec<Node<'a>>,
+    entries: Vec<(Node<'a>, Node<'a>)>,
 }
 
 impl<'a> Builder<'a, Parser<'a, granit_parser::StrInput<'a>>> {
@@ -171,11 +203,13 @@ impl<'a> Builder<'a, Parser<'a, granit_parser::StrInput<'a>>> {
         parser_options.set_emit_comments(false);
         Ok(Builder {
             source,
-            parser: Parser::new_from_str_with_options(source.text.as_str(), parser_options),
+            parser: Parser::new_from_str_with_options(&source.text, parser_options),
             peeked: None,
             anchors: Anchors::default(),
             options,
             depth: 0,
+            items: Vec::new(),
+            entries: Vec::new(),
         })
     }
 }
@@ -314,7 +348,7 @@ where
                 }
                 Event::SequenceStart(style, anchor, _) => {
                     self.check_depth(span.start)?;
-                    let mut items = Vec::new();
+                    let first = self.items.len();
                     loop {
                         self.skip_meta()?;
                         match self.peek()? {
@@ -323,9 +357,13 @@ where
                                 break;
                             }
                             None => return Err(self.unexpected_end()),
-                            _ => items.push(self.node()?),
+                            _ => {
+                                let item = self.node()?;
+                                self.items.push(item);
+                            }
                         }
                     }
+                    let items = take_from(&mut self.items, first);
                     return Ok((
                         Node::Seq(Seq::new(
                             items,
@@ -340,7 +378,7 @@ where
                     self.check_depth(span.start)?;
                     let flow = style == granit_parser::StructureStyle::Flow;
                     let anchored = anchor != 0;
-                    let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
+                    let first_entry = self.entries.len();
                     // Keys seen so far. Small mappings (nearly all) are searched
                     // directly; past `SMALL_MAP` keys an index keeps it linear.
                     let mut seen: HashMap<Box<str>, usize> = HashMap::new();
@@ -360,6 +398,7 @@ where
                             && k.value != "<<"
                             && self.options.duplicates == Duplicates::Reject
                         {
+                            let entries = &self.entries[first_entry..];
                             let first = if entries.len() < SMALL_MAP {
                                 entries.iter().find_map(|(e, _)| match e {
                                     Node::Scalar(e) if e.value == k.value => Some(e.span().start),
@@ -368,7 +407,7 @@ where
                             } else {
                                 if !indexed {
                                     indexed = true;
-                                    for (e, _) in &entries {
+                                    for (e, _) in entries {
                                         if let Node::Scalar(e) = e
                                             && e.value != "<<"
                                         {
@@ -396,8 +435,9 @@ where
                         }
                         self.skip_meta()?;
                         let value = self.node()?;
-                        entries.push((key, value));
+                        self.entries.push((key, value));
                     }
+                    let entries = take_from(&mut self.entries, first_entry);
                     return Ok((Node::Map(Map::new(entries, span, flow, anchored)), anchor));
                 }
                 _ => {

@@ -48,12 +48,10 @@ fn release_positions_resolve_in_the_text_they_were_taken_in() {
     for s in plan.sources.iter().chain(&lint.sources) {
         sources.insert_ref(s);
     }
-    let written = &plan.charts[0].values[0].0.new;
+    let written = &plan.charts[0].values[0].new;
     assert_eq!(
-        sources
-            .get(&plan.rows[0].location.file)
-            .map(|s| s.text.as_str()),
-        Some(written.as_str()),
+        sources.get(&plan.rows[0].location.file).map(|s| &*s.text),
+        Some(&**written),
         "the shown line comes from the file as it will be written"
     );
 
