@@ -328,8 +328,10 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 old: vf.source().text.clone(),
                 new: new_text,
             });
+            // The planned file, with the file as read and the edits between
+            // them: an unstable pin is reported where the file as read has it.
+            pinned_files.push((new_vf, vf.source().clone(), plan.edits.clone()));
             sources.insert(vf.into_source());
-            pinned_files.push(new_vf);
         }
         // References written literally in templates, as the probe pins them.
         let mut templates = Vec::new();
@@ -373,7 +375,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             let again = crate::probe::plan::repin_literals(&new, &t.pins)
                 .map_err(|e| InputError::file(&src.path, format!("conflicting edits: {e}")))?;
             if again != new {
-                findings.push(unstable_pin(src, &new, &again));
+                findings.push(unstable_pin(src, &t.edits, &new, &again));
             }
             if *new != *src.text {
                 let real = src
@@ -404,12 +406,18 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         };
         // Each planned file's tree is given back before its text is pinned
         // again (issue 10), and the file itself right after.
-        let again = pin::plan_edits(&pinned_files, manifest, &again_opts)?;
-        for (mut vf, plan) in pinned_files.into_iter().zip(&again.files) {
+        let (planned_files, as_read): (Vec<_>, Vec<_>) = pinned_files
+            .into_iter()
+            .map(|(vf, src, edits)| (vf, (src, edits)))
+            .unzip();
+        let again = pin::plan_edits(&planned_files, manifest, &again_opts)?;
+        for ((mut vf, plan), (src, edits)) in
+            planned_files.into_iter().zip(&again.files).zip(as_read)
+        {
             vf.forget_trees();
             let again_text = plan.planned(vf.text())?;
             if again_text != vf.text() {
-                findings.push(unstable_pin(vf.source(), vf.text(), &again_text));
+                findings.push(unstable_pin(&src, &edits, vf.text(), &again_text));
             }
         }
         let chart_yaml = match chart.file("Chart.yaml") {
@@ -451,13 +459,21 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
     })
 }
 
-/// `unstable-pin`: pinning `planned` (the text of `file` as planned) again gives `again`.
-fn unstable_pin(file: &crate::source::SourceFile, planned: &str, again: &str) -> Finding {
+/// `unstable-pin`: pinning `planned` (`file` as read, with `edits`) again
+/// gives `again`. The finding points where the two first differ, in `file`
+/// as read (the text the report holds for it).
+fn unstable_pin(
+    file: &crate::source::SourceFile,
+    edits: &[crate::yaml::Edit],
+    planned: &str,
+    again: &str,
+) -> Finding {
     let at = planned
         .bytes()
         .zip(again.bytes())
         .position(|(a, b)| a != b)
         .unwrap_or(planned.len().min(again.len()));
+    let at = crate::yaml::offset_before_edits(edits, at).min(file.text.len());
     Finding::new(
         Code::UnstablePin,
         "pinning the planned text again would change it here: the pin did not settle, so it is not released",
@@ -619,4 +635,37 @@ pub async fn verify_more(
 pub fn lint_plan(plan: &Plan, opts: &LintOptions) -> Result<LintOutcome, lint::LintError> {
     let charts = plan.charts.iter().map(planned_chart).collect();
     lint::lint_charts(charts, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unstable_pin_is_reported_where_the_file_as_read_has_it() {
+        // The first pin spliced a digest into line 2; a second pin would
+        // change line 4, which the plan has 71 bytes further on than the
+        // file as read.
+        let read = "a: 1\nimage: nginx:1.25\nb: 2\nother: redis:7\n";
+        let digest = format!("@sha256:{}", "a".repeat(64));
+        let at = read.find(":1.25").unwrap() + ":1.25".len();
+        let edits = vec![crate::yaml::Edit {
+            span: crate::source::Span::new(at, at),
+            replacement: digest.clone(),
+        }];
+        let planned = crate::yaml::apply_edits(read, &edits).unwrap();
+        let again = planned.replace("redis:7", "redis:7@sha256:bb");
+        let file = SourceFile::new("values.yaml", read);
+        let f = unstable_pin(&file, &edits, &planned, &again);
+        let position = f.location.as_ref().and_then(|l| l.position).unwrap();
+        assert_eq!(
+            position.start(),
+            read.find("redis:7").unwrap() + "redis:7".len()
+        );
+        // And a difference inside the first pin's own digest points at it.
+        let again = planned.replacen("@sha256:a", "@sha256:b", 1);
+        let f = unstable_pin(&file, &edits, &planned, &again);
+        let position = f.location.as_ref().and_then(|l| l.position).unwrap();
+        assert_eq!(position.start(), at);
+    }
 }

@@ -72,6 +72,28 @@ pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, EditError> {
     Ok(out)
 }
 
+/// Where `at`, an offset into the text [`apply_edits`] made of `text` and
+/// `edits`, stands in `text`: past an edit, shifted back by what the edit
+/// added; inside an edit's replacement, at the start of what it replaced.
+pub fn offset_before_edits(edits: &[Edit], at: usize) -> usize {
+    let mut sorted: Vec<&Edit> = edits.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    // `shift`: how far the planned text has moved ahead of the original.
+    let mut shift: isize = 0;
+    for e in sorted {
+        let start = e.span.start.saturating_add_signed(shift);
+        if at < start {
+            break;
+        }
+        if at < start + e.replacement.len() {
+            return e.span.start;
+        }
+        shift += e.replacement.len() as isize - e.span.len() as isize;
+    }
+    at.saturating_add_signed(-shift)
+}
+
 /// `value` written as a scalar of `style` (block styles fall back to double quotes).
 pub fn render_scalar(style: QuoteStyle, value: &str) -> String {
     match style {
@@ -434,5 +456,40 @@ fn render_inserts(group: &[Insertion], level: usize, out: &mut String) {
                 .collect();
             render_inserts(&deeper, level + 1, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(start: usize, end: usize, replacement: &str) -> Edit {
+        Edit {
+            span: Span::new(start, end),
+            replacement: replacement.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_offset_in_the_edited_text_is_found_in_the_text_as_read() {
+        let text = "a: x\nb: y\nc: z\n";
+        // `x` becomes `xx@1`, `b`'s space goes, and `c:` gains a `!`.
+        let edits = [edit(3, 4, "xx@1"), edit(7, 8, ""), edit(12, 12, "!")];
+        let planned = apply_edits(text, &edits).unwrap();
+        assert_eq!(planned, "a: xx@1\nb:y\nc:! z\n");
+        // Before any edit: where it was.
+        assert_eq!(offset_before_edits(&edits, 1), 1);
+        // Inside a replacement: the start of what it replaced.
+        assert_eq!(offset_before_edits(&edits, 5), 3);
+        // After the first edit: shifted back by what it added (`\n` of line 1).
+        assert_eq!(offset_before_edits(&edits, 7), 4);
+        // After the deletion: the `y` after it.
+        assert_eq!(&planned[10..11], "y");
+        assert_eq!(&text[offset_before_edits(&edits, 10)..][..1], "y");
+        // Inside the insertion, and past it.
+        assert_eq!(offset_before_edits(&edits, 14), 12);
+        assert_eq!(&text[offset_before_edits(&edits, 16)..][..1], "z");
+        // With no edits, every offset is its own.
+        assert_eq!(offset_before_edits(&[], 9), 9);
     }
 }
