@@ -951,10 +951,12 @@ pub fn probe(
     helm: &Helm,
     spec: &RenderSpec,
 ) -> Result<Probe, ProbeError> {
+    let step = crate::steps::step("probe stage");
     let staged = match &chart.origin {
         ChartOrigin::Dir(_) => Some(crate::chart::stage::stage(chart)?),
         _ => None,
     };
+    drop(step);
     let target = match (&staged, &chart.origin) {
         (Some(s), _) => s.chart_dir().to_path_buf(),
         (None, ChartOrigin::Archive(p)) => p.clone(),
@@ -978,6 +980,7 @@ pub fn probe(
         // renders go without. The baseline above, and the proof, keep it.
         remove_notes(chart, s, Path::new(""));
     }
+    let step = crate::steps::step("probe markers");
     let refusals = refusals::Refusals::read(chart);
     let base_images = rendered_images(&baseline)?;
     let base_keys = keyed(&base_images);
@@ -1088,7 +1091,9 @@ pub fn probe(
         .collect();
     let mut uses: BTreeMap<YamlPath, Uses> = BTreeMap::new();
     let by_marker: HashMap<&str, &Assign> = assigns.iter().map(|a| (a.token.as_str(), a)).collect();
+    drop(step);
     for (_, text) in r.render(assigns.iter().collect()) {
+        let _step = crate::steps::step("probe read markers");
         let Ok(probed) = rendered_images(&text) else {
             continue;
         };
@@ -1232,6 +1237,7 @@ pub fn probe(
         let mut ordered: Vec<&Assign> = second.iter().collect();
         ordered.sort_by_key(rank);
         for (set, text) in r.render(ordered) {
+            let _step = crate::steps::step("probe read digest keys");
             let Ok(probed) = rendered_images(&text) else {
                 continue;
             };

@@ -192,9 +192,11 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 "is not a chart directory (no Chart.yaml or values.yaml)",
             ));
         }
+        let step = crate::steps::step("read chart");
         let chart = crate::chart::load_dir(dir)?;
         let config = Config::of_chart(&chart, req.config.as_deref())?;
         let files = pin::read_values(&chart, &req.values)?;
+        drop(step);
         let mut probe = match &req.probe {
             Some((helm, spec)) => {
                 pin::probe_plan(&chart, &files, manifest, config.as_ref(), helm, spec)
@@ -210,7 +212,9 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             probe,
         };
         let parsed = files.iter().map(|(_, _, v)| v);
+        let step = crate::steps::step("pin");
         let outcome = pin::pin(parsed, manifest, &opts)?;
+        drop(step);
         for (i, e) in manifest.entries.iter().enumerate() {
             if !outcome.unmatched_entries.contains(e) {
                 used_entries[i] = true;
