@@ -970,9 +970,24 @@ pub fn probe(
         Some(s) => e.shown_as(s.chart_dir(), &chart.root),
         None => e,
     };
-    let baseline = helm
-        .template(&chart.name, &target, spec, &[])
-        .map_err(shown)?;
+    // What the probe reads of the chart and the user's values needs no
+    // render: it is read while helm renders the baseline.
+    let (baseline, (refusals, user, chart_feeds)) = std::thread::scope(|scope| {
+        let reading = scope.spawn(|| {
+            let _step = crate::steps::step("probe read values");
+            (
+                refusals::Refusals::read(chart),
+                user_values(spec),
+                feeds_of(chart, values),
+            )
+        });
+        let baseline = helm.template(&chart.name, &target, spec, &[]);
+        let read = reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (baseline, read)
+    });
+    let baseline = baseline.map_err(shown)?;
     if let Some(s) = &staged {
         // helm renders NOTES.txt (and a template there may refuse what a
         // marker does to an image: bitnami's "Original containers have been
@@ -981,16 +996,15 @@ pub fn probe(
         remove_notes(chart, s, Path::new(""));
     }
     let step = crate::steps::step("probe markers");
-    let refusals = refusals::Refusals::read(chart);
     let base_images = rendered_images(&baseline)?;
     let base_keys = keyed(&base_images);
     let refs: Vec<String> = base_images
         .iter()
         .map(|i| i.reference.to_ascii_lowercase())
         .collect();
-    let user = user_values(spec)?;
+    let user = user?;
     let mut feeds = user.feeds;
-    feeds.extend(feeds_of(chart, values)?);
+    feeds.extend(chart_feeds?);
     let overrides = user.overrides;
     // The probe's renders take the `--set`s as a file below the markers.
     let probe_spec = RenderSpec {
