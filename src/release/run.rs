@@ -218,9 +218,11 @@ pub fn run(
 struct Renders {
     /// Not rendered at all, and why (`--no-render`, helm missing).
     off: Option<Rendering>,
-    /// Each chart rendered: its directory, and the render before the pin
-    /// (read), beside its render after the pin in `after`.
-    before: Vec<(std::path::PathBuf, Side)>,
+    /// Each chart rendered: its directory, and the renders before and after
+    /// the pin, read; the last chart's after is read by [`prove`], beside
+    /// lint (the others are read at once, so that a render that cannot be
+    /// read stops the release before the next chart renders, as it did).
+    sides: Vec<(std::path::PathBuf, Side, Option<Side>)>,
     /// Each chart's root and its render as planned, for lint to read.
     after: Vec<(std::path::PathBuf, String)>,
     /// Charts without `Chart.yaml`, passed over.
@@ -232,7 +234,7 @@ struct Renders {
 fn render_planned(plan: &Plan, opts: &ReleaseOptions) -> Result<Renders, ReleaseError> {
     let mut out = Renders {
         off: None,
-        before: Vec::new(),
+        sides: Vec::new(),
         after: Vec::new(),
         unrenderable: Vec::new(),
     };
@@ -243,7 +245,7 @@ fn render_planned(plan: &Plan, opts: &ReleaseOptions) -> Result<Renders, Release
         });
         return Ok(out);
     };
-    for c in &plan.charts {
+    for (i, c) in plan.charts.iter().enumerate() {
         // helm renders only a chart with `Chart.yaml`; a values-only
         // directory is released by convention unless `--render` insists
         // (then helm's own refusal says why).
@@ -270,7 +272,12 @@ fn render_planned(plan: &Plan, opts: &ReleaseOptions) -> Result<Renders, Release
         let Some(after) = after? else {
             continue;
         };
-        out.before.push((c.dir.clone(), old?));
+        let old = old?;
+        let new = match i + 1 == plan.charts.len() {
+            true => None,
+            false => Some(Side::read(&after)?),
+        };
+        out.sides.push((c.dir.clone(), old, new));
         out.after.push((c.chart.root.clone(), after));
     }
     Ok(out)
@@ -286,9 +293,16 @@ fn prove(renders: &Renders, plan: &Plan) -> Result<(Rendering, Vec<Finding>), Re
     let expected = super::expected_digests(plan);
     let mut findings = Vec::new();
     let (mut charts, mut images) = (0, 0);
-    for ((dir, old), (_, after)) in renders.before.iter().zip(&renders.after) {
-        let new = Side::read(after)?;
-        let proof = crate::prove::prove_sides(old, &new, &expected);
+    for ((dir, old, new), (_, after)) in renders.sides.iter().zip(&renders.after) {
+        let read;
+        let new = match new {
+            Some(new) => new,
+            None => {
+                read = Side::read(after)?;
+                &read
+            }
+        };
+        let proof = crate::prove::prove_sides(old, new, &expected);
         findings.extend(proof.findings.into_iter().map(|f| match f.location {
             Some(_) => f,
             None => f.in_file(dir),
