@@ -548,9 +548,7 @@ mod tests {
     #[test]
     fn the_copy_has_the_replaced_files_and_follows_symlinks_inside_the_chart_only() {
         let tmp = tempfile_dir();
-        let dir = tmp.join("app");
-        std::fs::create_dir_all(dir.join("files")).unwrap();
-        std::fs::write(dir.join("Chart.yaml"), "name: app\n").unwrap();
+        let dir = app_with_files(&tmp);
         std::fs::write(dir.join("values.yaml"), "image: a:1\n").unwrap();
         std::fs::write(dir.join("files/data"), "inside").unwrap();
         std::os::unix::fs::symlink("data", dir.join("files/alias")).unwrap();
@@ -586,6 +584,29 @@ mod tests {
         let _ = std::fs::remove_dir_all(&tmp);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn files_copied_at_once_report_the_first_refusal_in_walk_order() {
+        let tmp = tempfile_dir();
+        let dir = app_with_files(&tmp);
+        for i in 0..100 {
+            std::fs::write(dir.join(format!("files/f{i:03}")), "x").unwrap();
+        }
+        // Two FIFOs among them, and after them a symlink out of the chart.
+        for fifo in ["files/f050-pipe", "files/f090-pipe"] {
+            let c = std::ffi::CString::new(dir.join(fifo).to_str().unwrap()).unwrap();
+            // SAFETY: a valid path; mkfifo only creates the node.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        }
+        std::os::unix::fs::symlink("/etc/hostname", dir.join("z-out")).unwrap();
+        let chart = super::super::load_dir(&dir).unwrap();
+        for _ in 0..5 {
+            let e = stage(&chart).unwrap_err().to_string();
+            assert!(e.contains("f050-pipe") && e.contains("FIFO"), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
     #[test]
     fn a_kept_copy_is_restored_before_its_next_use_and_removed_with_the_guard() {
         let tmp = tempfile_dir();
@@ -617,6 +638,14 @@ mod tests {
         drop(guard);
         assert!(!base.exists());
         let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    /// `tmp/app`: a `Chart.yaml` and an empty `files/`.
+    fn app_with_files(tmp: &Path) -> PathBuf {
+        let dir = tmp.join("app");
+        std::fs::create_dir_all(dir.join("files")).unwrap();
+        std::fs::write(dir.join("Chart.yaml"), "name: app\n").unwrap();
+        dir
     }
 
     fn tempfile_dir() -> PathBuf {

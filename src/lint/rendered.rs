@@ -759,6 +759,18 @@ spec:
     }
 
     #[test]
+    fn a_stream_parsed_once_gives_the_same_images() {
+        // The proof reads images from the documents it parses anyway.
+        for text in [STREAM, SHAPES] {
+            let src = SourceFile::new("rendered manifests", text);
+            let docs = yaml::parse_stream(&src).unwrap();
+            let images = images_in(&src, &docs);
+            assert!(!images.is_empty());
+            assert_eq!(images, rendered_images(text).unwrap());
+        }
+    }
+
+    #[test]
     fn env_args_and_config_map_shapes() {
         let imgs = shapes();
         let got: Vec<(FieldKind, String, Option<String>)> = imgs
