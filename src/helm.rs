@@ -159,6 +159,7 @@ impl Helm {
         spec: &RenderSpec,
         extra: &[String],
     ) -> Result<String, HelmError> {
+        let _step = crate::steps::step("helm template");
         let release = if release.is_empty() {
             "release"
         } else {

@@ -3,9 +3,10 @@
 //! Layers, lowest first; a module imports only from its own layer or below
 //! (docs/architecture.md says, module by module, where any behaviour lives):
 //!
-//! - [`source`], [`reference`](mod@reference), [`limits`], [`terminal`]: spans, locations,
-//!   the source table and line index; image references and digests (no I/O); how much of
-//!   any input is read; control characters escaped before text reaches a terminal
+//! - [`source`], [`reference`](mod@reference), [`limits`], [`terminal`], [`steps`]: spans,
+//!   locations, the source table and line index; image references and digests (no I/O);
+//!   how much of any input is read; control characters escaped before text reaches a
+//!   terminal; the wall time of a run's steps, logged at `-vv`
 //! - [`write`](mod@write), [`lock`]: the one atomic writer of chart files; the per-chart advisory lock
 //! - [`diag`]: findings, input errors, exit codes
 //! - [`yaml`]: the one span-keeping YAML tree, its parser, paths and byte-splice edits
@@ -37,6 +38,7 @@ pub mod registry;
 pub mod release;
 pub mod report;
 pub mod source;
+pub mod steps;
 pub mod terminal;
 pub mod values;
 pub mod verify;

@@ -836,7 +836,11 @@ pub fn probe_plan(
     if !renders_anything {
         return Ok(None);
     }
-    let probe = crate::probe::probe(chart, Some(vf.source()), helm, spec)?;
+    let probe = {
+        let _step = crate::steps::step("probe");
+        crate::probe::probe(chart, Some(vf.source()), helm, spec)?
+    };
+    let _step = crate::steps::step("probe plan");
     let mapped: HashSet<usize> = config
         .map(|c| {
             c.images

@@ -54,8 +54,9 @@ pub struct Proof {
 /// documents with those three it is.
 type DocKey = (String, String, String, usize);
 
-/// One side of the comparison.
-struct Side {
+/// One side of the comparison: a render, read once. The render before the
+/// pin is read while helm renders the one after it ([`crate::release::run`]).
+pub struct Side {
     images: Vec<RenderedImage>,
     /// Per document index: its key.
     keys: Vec<DocKey>,
@@ -63,10 +64,18 @@ struct Side {
     leaves: BTreeMap<DocKey, BTreeMap<String, String>>,
 }
 
+impl Side {
+    /// Read `text`, a `helm template` output, for [`prove_sides`].
+    pub fn read(text: &str) -> Result<Side, InputError> {
+        side(text)
+    }
+}
+
 fn side(text: &str) -> Result<Side, InputError> {
-    let images = rendered::rendered_images(text)?;
     let src = SourceFile::new("rendered manifests", text);
+    // One parse gives both the images and the fields.
     let docs = yaml::parse_stream(&src)?;
+    let images = rendered::images_in(&src, &docs);
     let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
     let mut keys = Vec::with_capacity(docs.len());
     let mut leaves = BTreeMap::new();
@@ -169,8 +178,11 @@ fn opaque(v: &str) -> bool {
 /// Check `pinned` (the render after the pin) against `original` (before)
 /// and the digests the pin applied.
 pub fn prove(original: &str, pinned: &str, expected: &[Expected]) -> Result<Proof, InputError> {
-    let old = side(original)?;
-    let new = side(pinned)?;
+    Ok(prove_sides(&side(original)?, &side(pinned)?, expected))
+}
+
+/// [`prove`] of two renders already read.
+pub fn prove_sides(old: &Side, new: &Side, expected: &[Expected]) -> Proof {
     let mut proof = Proof::default();
     let mut by_name: HashMap<&str, Vec<&Expected>> = HashMap::new();
     for e in expected {
@@ -188,8 +200,8 @@ pub fn prove(original: &str, pinned: &str, expected: &[Expected]) -> Result<Proo
         }
         g
     };
-    let old_images = group(&old);
-    let new_images = group(&new);
+    let old_images = group(old);
+    let new_images = group(new);
 
     // 1. Every covered image renders with its digest.
     let mut reported: HashSet<(DocKey, String, String)> = HashSet::new();
@@ -297,7 +309,7 @@ pub fn prove(original: &str, pinned: &str, expected: &[Expected]) -> Result<Proo
             ));
         }
     }
-    Ok(proof)
+    proof
 }
 
 /// A digest field of an object that renders an image beside it

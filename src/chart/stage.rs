@@ -212,11 +212,20 @@ pub fn stage(chart: &Chart) -> Result<Staged, InputError> {
             };
             let mut dirs = 0;
             let mut copied = Copied {
-                origins: &mut staged.origins,
+                files: Vec::new(),
                 dirs: &mut dirs,
                 boundary,
             };
-            copy_tree(boundary, dir, &staged.chart, Path::new(""), &mut copied)?;
+            let walked = copy_tree(boundary, dir, &staged.chart, Path::new(""), &mut copied);
+            // The walk stops at its first refusal; a file before it that
+            // cannot be copied was met first.
+            copy_files(&copied.files)?;
+            walked?;
+            staged.origins = copied
+                .files
+                .into_iter()
+                .map(|f| (f.inner, f.real))
+                .collect();
             staged
         }
     };
@@ -374,15 +383,57 @@ fn install_signal_cleanup() {
 
 /// What a copy records as it goes.
 struct Copied<'a> {
-    /// Each copied file, relative to the copy's chart directory, and its source.
-    origins: &'a mut HashMap<PathBuf, PathBuf>,
+    /// Each file to copy, in the walk's order.
+    files: Vec<FileCopy>,
     /// Directories copied so far.
     dirs: &'a mut usize,
     boundary: &'a Path,
 }
 
-/// Copy the directory `from` (shown as `shown`) to `to` (at `rel` in the
-/// copy): directories and regular files only, symlinks followed inside the
+/// One file of the copy.
+struct FileCopy {
+    /// The file read (a symlink's target), as shown, and the copy's path.
+    real: PathBuf,
+    seen: PathBuf,
+    dst: PathBuf,
+    /// Relative to the copy's chart directory.
+    inner: PathBuf,
+}
+
+/// Copy `files`, several at a time: a copy waits on the file system more
+/// than on a core (a large chart is hundreds of files). The error is the
+/// first in `files`' order, as copying one after another would meet it.
+fn copy_files(files: &[FileCopy]) -> Result<(), InputError> {
+    const THREADS: usize = 4;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let first_error = Mutex::new(None::<(usize, InputError)>);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(f) = files.get(i) else { return };
+            if let Err(e) = copy_file(&f.real, &f.seen, &f.dst) {
+                let mut first = first_error.lock().unwrap_or_else(|e| e.into_inner());
+                if first.as_ref().is_none_or(|(at, _)| i < *at) {
+                    *first = Some((i, e));
+                }
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..THREADS.min(files.len().div_ceil(32)) {
+            scope.spawn(work);
+        }
+        work();
+    });
+    match first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Walk the directory `from` (shown as `shown`) for a copy at `to` (at
+/// `rel` in the copy), making its directories and listing its files:
+/// directories and regular files only, symlinks followed inside the
 /// boundary only.
 fn copy_tree(
     from: &Path,
@@ -422,8 +473,12 @@ fn copy_tree(
             copy_tree(&real, &seen, &dst, &inner, copied)?;
             continue;
         }
-        copy_file(&real, &seen, &dst)?;
-        copied.origins.insert(inner, real);
+        copied.files.push(FileCopy {
+            real,
+            seen,
+            dst,
+            inner,
+        });
     }
     Ok(())
 }
@@ -493,9 +548,7 @@ mod tests {
     #[test]
     fn the_copy_has_the_replaced_files_and_follows_symlinks_inside_the_chart_only() {
         let tmp = tempfile_dir();
-        let dir = tmp.join("app");
-        std::fs::create_dir_all(dir.join("files")).unwrap();
-        std::fs::write(dir.join("Chart.yaml"), "name: app\n").unwrap();
+        let dir = app_with_files(&tmp);
         std::fs::write(dir.join("values.yaml"), "image: a:1\n").unwrap();
         std::fs::write(dir.join("files/data"), "inside").unwrap();
         std::os::unix::fs::symlink("data", dir.join("files/alias")).unwrap();
@@ -531,6 +584,29 @@ mod tests {
         let _ = std::fs::remove_dir_all(&tmp);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn files_copied_at_once_report_the_first_refusal_in_walk_order() {
+        let tmp = tempfile_dir();
+        let dir = app_with_files(&tmp);
+        for i in 0..100 {
+            std::fs::write(dir.join(format!("files/f{i:03}")), "x").unwrap();
+        }
+        // Two FIFOs among them, and after them a symlink out of the chart.
+        for fifo in ["files/f050-pipe", "files/f090-pipe"] {
+            let c = std::ffi::CString::new(dir.join(fifo).to_str().unwrap()).unwrap();
+            // SAFETY: a valid path; mkfifo only creates the node.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        }
+        std::os::unix::fs::symlink("/etc/hostname", dir.join("z-out")).unwrap();
+        let chart = super::super::load_dir(&dir).unwrap();
+        for _ in 0..5 {
+            let e = stage(&chart).unwrap_err().to_string();
+            assert!(e.contains("f050-pipe") && e.contains("FIFO"), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+
     #[test]
     fn a_kept_copy_is_restored_before_its_next_use_and_removed_with_the_guard() {
         let tmp = tempfile_dir();
@@ -562,6 +638,14 @@ mod tests {
         drop(guard);
         assert!(!base.exists());
         let _ = std::fs::remove_dir_all(&tmp);
+    }
+
+    /// `tmp/app`: a `Chart.yaml` and an empty `files/`.
+    fn app_with_files(tmp: &Path) -> PathBuf {
+        let dir = tmp.join("app");
+        std::fs::create_dir_all(dir.join("files")).unwrap();
+        std::fs::write(dir.join("Chart.yaml"), "name: app\n").unwrap();
+        dir
     }
 
     fn tempfile_dir() -> PathBuf {

@@ -9,7 +9,7 @@
 //! | `-q` | errors only: the final `error:` line and per-reference `error:` lines (`resolve`) |
 //! | none | errors, warnings, notes (`note:` lines), the progress bar on a terminal |
 //! | `-v` | and `info` logs: the auth scheme chosen per registry and token realm, retries and why, redirects, HEAD answered 405 and asked again as GET, the deadline passing |
-//! | `-vv` | and `debug` logs: every HTTP request with its status and timing, where credentials came from (which file or helper, never what) |
+//! | `-vv` | and `debug` logs: every HTTP request with its status and timing, where credentials came from (which file or helper, never what), each step's wall time ([`crate::steps`]) |
 //! | `-vvv` | and `trace` logs of chartpin itself |
 //!
 //! Logs are `tracing` events of chartpin's own modules only, written by

@@ -322,6 +322,7 @@ pub fn run() -> anyhow::Result<Exit> {
         clap::ColorChoice::Never => anstream::ColorChoice::Never,
     });
     cli.verbosity.init();
+    let _step = crate::steps::step("command");
     match cli.command {
         Command::Pin(a) => pin::run(a),
         Command::Lint(a) => lint::run(a),

@@ -71,7 +71,10 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
         anyhow::bail!("`chartpin release` needs at least one --digests FILE");
     }
     let platforms = args.require.platforms(&args.registry)?;
-    let client = super::build_client(&args.registry)?;
+    let client = {
+        let _step = crate::steps::step("registry client");
+        super::build_client(&args.registry)?
+    };
     let format = args.format.resolve();
     let manifest = args.digests.read()?;
     // Plan the pins from the probed render whenever helm is there, as pin
@@ -123,6 +126,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
         );
     }
 
+    let _step = crate::steps::step("report");
     let mut out = Stdout::lock();
     report::release::render(
         format,

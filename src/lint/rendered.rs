@@ -122,18 +122,40 @@ fn extract(src: &SourceFile) -> Result<Extracted, InputError> {
     let mut prev_end = 0;
     let mut n = 0;
     yaml::parse_stream_each(src, |doc| {
-        let index = n;
+        out.read(src, n, &mut prev_end, &doc);
         n += 1;
-        let before = prev_end.min(doc.span.start);
-        prev_end = doc.span.end;
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`rendered_images`] of a stream already parsed ([`yaml::parse_stream`]
+/// of `src`), for a reader that needs the documents too ([`crate::prove`]).
+pub fn images_in(src: &SourceFile, docs: &[yaml::Document<'_>]) -> Vec<RenderedImage> {
+    let mut out = Extracted {
+        images: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let mut prev_end = 0;
+    for (n, doc) in docs.iter().enumerate() {
+        out.read(src, n, &mut prev_end, doc);
+    }
+    out.images
+}
+
+impl Extracted {
+    /// Read document `index` of `src`; `prev_end` is where the previous one ended.
+    fn read(&mut self, src: &SourceFile, index: usize, prev_end: &mut usize, doc: &yaml::Document) {
+        let before = (*prev_end).min(doc.span.start);
+        *prev_end = doc.span.end;
         let Some(root) = &doc.root else {
-            return Ok(());
+            return;
         };
         let api = root.get("apiVersion").and_then(Node::as_str);
         let kind = root.get("kind").and_then(Node::as_str);
         let (Some(_), Some(kind)) = (api, kind) else {
-            out.skipped.push((index, root.span().start));
-            return Ok(());
+            self.skipped.push((index, root.span().start));
+            return;
         };
         let name = root
             .lookup(["metadata", "name"])
@@ -146,12 +168,10 @@ fn extract(src: &SourceFile) -> Result<Extracted, InputError> {
             template: source_comment(&src.text[before..root.span().start.max(before)])
                 .or_else(|| source_comment(&src.text[doc.span.range()])),
             document: index,
-            out: &mut out.images,
+            out: &mut self.images,
         };
         w.object(root);
-        Ok(())
-    })?;
-    Ok(out)
+    }
 }
 
 /// Where the walk is inside one object.
@@ -736,6 +756,18 @@ spec:
 
     fn shapes() -> Vec<RenderedImage> {
         rendered_images(SHAPES).unwrap()
+    }
+
+    #[test]
+    fn a_stream_parsed_once_gives_the_same_images() {
+        // The proof reads images from the documents it parses anyway.
+        for text in [STREAM, SHAPES] {
+            let src = SourceFile::new("rendered manifests", text);
+            let docs = yaml::parse_stream(&src).unwrap();
+            let images = images_in(&src, &docs);
+            assert!(!images.is_empty());
+            assert_eq!(images, rendered_images(text).unwrap());
+        }
     }
 
     #[test]

@@ -1131,10 +1131,12 @@ pub fn probe(
     helm: &Helm,
     spec: &RenderSpec,
 ) -> Result<Probe, ProbeError> {
+    let step = crate::steps::step("probe stage");
     let staged = match &chart.origin {
         ChartOrigin::Dir(_) => Some(crate::chart::stage::stage(chart)?),
         _ => None,
     };
+    drop(step);
     let target = match (&staged, &chart.origin) {
         (Some(s), _) => s.chart_dir().to_path_buf(),
         (None, ChartOrigin::Archive(p)) => p.clone(),
@@ -1148,9 +1150,24 @@ pub fn probe(
         Some(s) => e.shown_as(s.chart_dir(), &chart.root),
         None => e,
     };
-    let baseline = helm
-        .template(&chart.name, &target, spec, &[])
-        .map_err(shown)?;
+    // What the probe reads of the chart and the user's values needs no
+    // render: it is read while helm renders the baseline.
+    let (baseline, (refusals, user, chart_feeds)) = std::thread::scope(|scope| {
+        let reading = scope.spawn(|| {
+            let _step = crate::steps::step("probe read values");
+            (
+                refusals::Refusals::read(chart),
+                user_values(spec),
+                feeds_of(chart, values),
+            )
+        });
+        let baseline = helm.template(&chart.name, &target, spec, &[]);
+        let read = reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (baseline, read)
+    });
+    let baseline = baseline.map_err(shown)?;
     if let Some(s) = &staged {
         // helm renders NOTES.txt (and a template there may refuse what a
         // marker does to an image: bitnami's "Original containers have been
@@ -1158,16 +1175,16 @@ pub fn probe(
         // renders go without. The baseline above, and the proof, keep it.
         remove_notes(chart, s, Path::new(""));
     }
-    let refusals = refusals::Refusals::read(chart);
+    let step = crate::steps::step("probe markers");
     let base_images = rendered_images(&baseline)?;
     let base_keys = keyed(&base_images);
     let refs: Vec<String> = base_images
         .iter()
         .map(|i| i.reference.to_ascii_lowercase())
         .collect();
-    let user = user_values(spec)?;
+    let user = user?;
     let mut feeds = user.feeds;
-    feeds.extend(feeds_of(chart, values)?);
+    feeds.extend(chart_feeds?);
     let overrides = user.overrides;
     // The probe's renders take the `--set`s as a file below the markers
     // (their whole numbers as `--set`s still: [`Renderer::spec_for`]).
@@ -1273,7 +1290,9 @@ pub fn probe(
         .collect();
     let mut uses: BTreeMap<YamlPath, Uses> = BTreeMap::new();
     let by_marker: HashMap<&str, &Assign> = assigns.iter().map(|a| (a.token.as_str(), a)).collect();
+    drop(step);
     for (_, text) in r.render(assigns.iter().collect()) {
+        let _step = crate::steps::step("probe read markers");
         let Ok(probed) = rendered_images(&text) else {
             continue;
         };
@@ -1417,6 +1436,7 @@ pub fn probe(
         let mut ordered: Vec<&Assign> = second.iter().collect();
         ordered.sort_by_key(rank);
         for (set, text) in r.render(ordered) {
+            let _step = crate::steps::step("probe read digest keys");
             let Ok(probed) = rendered_images(&text) else {
                 continue;
             };

@@ -195,9 +195,11 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 "is not a chart directory (no Chart.yaml or values.yaml)",
             ));
         }
+        let step = crate::steps::step("read chart");
         let chart = crate::chart::load_dir(dir)?;
         let config = Config::of_chart(&chart, req.config.as_deref())?;
         let files = pin::read_values(&chart, &req.values)?;
+        drop(step);
         let mut probe = match &req.probe {
             Some((helm, spec)) => {
                 pin::probe_plan(&chart, &files, manifest, config.as_ref(), helm, spec)
@@ -215,7 +217,9 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         let parsed = files.iter().map(|(_, _, v)| v);
         // The planned texts are made below, each once its file's tree is
         // given back (issue 10).
+        let step = crate::steps::step("pin");
         let outcome = pin::plan_edits(parsed, manifest, &opts)?;
+        drop(step);
         for (i, e) in manifest.entries.iter().enumerate() {
             if !outcome.unmatched_entries.contains(e) {
                 used_entries[i] = true;

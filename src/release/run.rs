@@ -9,6 +9,7 @@ use crate::helm::{Helm, HelmError, RenderMode, RenderSpec};
 use crate::lint::{self, LintError, LintOptions};
 use crate::lock::{self, LockError};
 use crate::manifest::DigestManifest;
+use crate::prove::Side;
 use crate::registry::RegistryClient;
 use crate::registry::runtime::block_on;
 use crate::source::SourceFile;
@@ -104,10 +105,13 @@ pub fn run(
 ) -> Result<ReleaseRun, ReleaseError> {
     let _locks = lock::lock_named(&req.charts, waiting)?;
     // The probe's staged copy of a chart serves the planned render too.
-    let _reuse = crate::chart::stage::reuse();
+    let reuse = crate::chart::stage::reuse();
 
     // 1. Plan everything in memory.
-    let mut plan = super::plan(req, manifest)?;
+    let mut plan = {
+        let _step = crate::steps::step("plan");
+        super::plan(req, manifest)?
+    };
     // 2. Prove every digest about to be written exists.
     let mut verify_opts = opts.verify.clone();
     let mut signature_from = None;
@@ -117,17 +121,41 @@ pub fn run(
     // 3. Prove the pin by rendering the chart as it is and as planned; lint
     //    reads the planned render rather than rendering again. helm renders
     //    on its own thread while the registry answers: neither needs the
-    //    other, and nothing is written before both are done.
+    //    other, and nothing is written before both are done. Once both are
+    //    done, lint (4., its result kept for its turn below) runs here while
+    //    that thread proves the pin, and the staged copies are removed
+    //    meanwhile. Lint stays on this thread after verification, as it
+    //    always ran, so its memory and verification's are not held at once
+    //    (issue 10).
     let mut lint_opts = opts.lint.clone();
     lint_opts.render = false;
     let targets = super::plan_targets(&plan);
-    let (verified, proved) = std::thread::scope(|scope| {
-        let proving = scope.spawn(|| prove(&plan, opts, &mut lint_opts));
-        let verified = block_on(super::verify_more(client, &plan, &targets, &verify_opts));
-        let proved = proving
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (verified, proved)
+    let (rendered_tx, rendered_rx) = std::sync::mpsc::channel();
+    let (verified, proved, linted) = std::thread::scope(|scope| {
+        let proving = scope.spawn(|| {
+            let renders = render_planned(&plan, opts);
+            std::thread::scope(|inner| {
+                inner.spawn(move || {
+                    let _step = crate::steps::step("release cleanup");
+                    drop(reuse);
+                });
+                let renders = renders?;
+                // A failed render sends nothing: lint does not run.
+                let _ = rendered_tx.send(renders.after.clone());
+                drop(rendered_tx);
+                prove(&renders, &plan)
+            })
+        });
+        let verified = {
+            let _step = crate::steps::step("verify");
+            block_on(super::verify_more(client, &plan, &targets, &verify_opts))
+        };
+        let linted = rendered_rx.recv().ok().map(|after| {
+            let _step = crate::steps::step("lint");
+            lint_opts.prerendered = after;
+            super::lint_plan(&plan, &lint_opts)
+        });
+        (verified, joined(proving), linted)
     });
     let mut verified = verified.map_err(ReleaseError::Runtime)?;
     super::mark_verified(&mut plan, &verified);
@@ -146,8 +174,8 @@ pub fn run(
             .map_err(ReleaseError::Runtime)?;
         verified.absorb(extra);
     }
-    // 4. Lint the chart as it would be written.
-    let lint = super::lint_plan(&plan, &lint_opts)?;
+    // 4. Lint the chart as it would be written (done above, beside the proof).
+    let lint = linted.expect("linted once rendered")?;
     plan.sources.extend(lint.config_sources.iter().cloned());
 
     let mut findings = plan.findings.clone();
@@ -186,32 +214,43 @@ pub fn run(
     })
 }
 
-/// Render each chart of `plan` as it is and as planned and prove the pin;
-/// each planned render goes into `lint_opts` for lint to read.
-fn prove(
-    plan: &Plan,
-    opts: &ReleaseOptions,
-    lint_opts: &mut LintOptions,
-) -> Result<(Rendering, Vec<Finding>), ReleaseError> {
-    let Some(helm) = Helm::for_mode(opts.render, &opts.helm)? else {
-        return Ok((
-            match opts.render {
-                RenderMode::Off => Rendering::Off,
-                _ => Rendering::Skipped("helm is not on PATH".to_string()),
-            },
-            Vec::new(),
-        ));
+/// What [`render_planned`] rendered.
+struct Renders {
+    /// Not rendered at all, and why (`--no-render`, helm missing).
+    off: Option<Rendering>,
+    /// Each chart rendered: its directory, and the renders before and after
+    /// the pin, read; the last chart's after is read by [`prove`], beside
+    /// lint (the others are read at once, so that a render that cannot be
+    /// read stops the release before the next chart renders, as it did).
+    sides: Vec<(std::path::PathBuf, Side, Option<Side>)>,
+    /// Each chart's root and its render as planned, for lint to read.
+    after: Vec<(std::path::PathBuf, String)>,
+    /// Charts without `Chart.yaml`, passed over.
+    unrenderable: Vec<String>,
+}
+
+/// Render each chart of `plan` as planned, reading its render as it is
+/// meanwhile.
+fn render_planned(plan: &Plan, opts: &ReleaseOptions) -> Result<Renders, ReleaseError> {
+    let mut out = Renders {
+        off: None,
+        sides: Vec::new(),
+        after: Vec::new(),
+        unrenderable: Vec::new(),
     };
-    let expected = super::expected_digests(plan);
-    let mut findings = Vec::new();
-    let (mut charts, mut images) = (0, 0);
-    let mut unrenderable = Vec::new();
-    for c in &plan.charts {
+    let Some(helm) = Helm::for_mode(opts.render, &opts.helm)? else {
+        out.off = Some(match opts.render {
+            RenderMode::Off => Rendering::Off,
+            _ => Rendering::Skipped("helm is not on PATH".to_string()),
+        });
+        return Ok(out);
+    };
+    for (i, c) in plan.charts.iter().enumerate() {
         // helm renders only a chart with `Chart.yaml`; a values-only
         // directory is released by convention unless `--render` insists
         // (then helm's own refusal says why).
         if opts.render == RenderMode::Auto && c.chart.file("Chart.yaml").is_none() {
-            unrenderable.push(c.dir.display().to_string());
+            out.unrenderable.push(c.dir.display().to_string());
             continue;
         }
         // The probe rendered the chart as it is with the same values.
@@ -223,25 +262,68 @@ fn prove(
             },
         };
         let planned = super::planned_chart(c);
-        let Some(after) = lint::render_chart(&helm, &planned, &opts.helm)? else {
+        // helm works in its own process: the render before is read meanwhile.
+        let (old, after) = std::thread::scope(|scope| {
+            let reading = scope.spawn(|| Side::read(&before));
+            let _step = crate::steps::step("proof render");
+            let after = lint::render_chart(&helm, &planned, &opts.helm);
+            (joined(reading), after)
+        });
+        let Some(after) = after? else {
             continue;
         };
-        let proof = crate::prove::prove(&before, &after, &expected)?;
+        let old = old?;
+        let new = match i + 1 == plan.charts.len() {
+            true => None,
+            false => Some(Side::read(&after)?),
+        };
+        out.sides.push((c.dir.clone(), old, new));
+        out.after.push((c.chart.root.clone(), after));
+    }
+    Ok(out)
+}
+
+/// Prove the pin of each chart `renders` rendered, against the digests
+/// `plan` applies.
+fn prove(renders: &Renders, plan: &Plan) -> Result<(Rendering, Vec<Finding>), ReleaseError> {
+    let _step = crate::steps::step("prove");
+    if let Some(off) = &renders.off {
+        return Ok((off.clone(), Vec::new()));
+    }
+    let expected = super::expected_digests(plan);
+    let mut findings = Vec::new();
+    let (mut charts, mut images) = (0, 0);
+    for ((dir, old, new), (_, after)) in renders.sides.iter().zip(&renders.after) {
+        let read;
+        let new = match new {
+            Some(new) => new,
+            None => {
+                read = Side::read(after)?;
+                &read
+            }
+        };
+        let proof = crate::prove::prove_sides(old, new, &expected);
         findings.extend(proof.findings.into_iter().map(|f| match f.location {
             Some(_) => f,
-            None => f.in_file(&c.dir),
+            None => f.in_file(dir),
         }));
         images += proof.proven;
         charts += 1;
-        lint_opts.prerendered.push((c.chart.root.clone(), after));
     }
-    let rendering = if charts == 0 && !unrenderable.is_empty() {
+    let rendering = if charts == 0 && !renders.unrenderable.is_empty() {
         Rendering::Skipped(format!(
             "no Chart.yaml in {}, so helm cannot render it",
-            unrenderable.join(", ")
+            renders.unrenderable.join(", ")
         ))
     } else {
         Rendering::Rendered { charts, images }
     };
     Ok((rendering, findings))
+}
+
+/// What a scoped thread returned; its panic goes on in this one.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
