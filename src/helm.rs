@@ -12,6 +12,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// What `pin` and `release` say once on standard error when they render by
+/// default and cannot (`why`: helm is not on PATH, no chart has `Chart.yaml`).
+pub fn render_skipped_notice(why: &str) -> String {
+    format!(
+        "chartpin: rendering skipped: {why}; images are found and pinned by the values conventions alone (install helm with scripts/install-deps or name it with --helm PATH; --no-render says this is meant)"
+    )
+}
+
 /// Where to find helm and what to give it besides the chart.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RenderSpec {

@@ -84,7 +84,8 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     let helm = Helm::for_mode(args.render.mode(RenderMode::Auto), &spec)?;
     if helm.is_none() && args.render.mode(RenderMode::Auto) == RenderMode::Auto {
         eprintln!(
-            "chartpin: helm not found, so rendering was skipped: images are found by the values conventions alone (--helm PATH, or --no-render to say so)"
+            "{}",
+            crate::helm::render_skipped_notice("helm is not on PATH")
         );
     }
     let request = PinRequest {

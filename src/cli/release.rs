@@ -121,9 +121,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     super::print_write_notes(&run.write_notes);
     if let release::run::Rendering::Skipped(why) = &run.rendering {
         // Once per run, however many charts.
-        eprintln!(
-            "rendering skipped: {why}; the pin was checked by the values conventions only (install Helm, or run scripts/install-deps; --no-render says this is meant)"
-        );
+        eprintln!("{}", crate::helm::render_skipped_notice(why));
     }
 
     let _step = crate::steps::step("report");

@@ -15,7 +15,10 @@ use chartpin::values::{DigestState, ImageSite, Node, SiteKind, ValuesFile};
 use proptest::prelude::*;
 use sha2::Digest as _;
 
-use crate::support::cli::{Run, assert_snake_case_keys, chartpin, copy_dir, finding_fields};
+use crate::support::cli::{
+    NO_HELM_PATH, Run, assert_render_skipped_once, assert_snake_case_keys, chartpin, copy_dir,
+    finding_fields,
+};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -893,4 +896,46 @@ fn a_bad_digests_format_is_a_usage_error_listing_the_formats() {
     assert!(err.contains("--digests-format"), "{err}");
     let ok = chart.pin(&["--digests-format", "ref-lines", "--check"]);
     assert_eq!(ok.code, 1, "{}", ok.stderr);
+}
+
+/// Without helm, pin works by the values conventions and says once, for
+/// every chart of the run, that rendering was skipped; `--render` then
+/// refuses, naming the install script.
+#[test]
+fn without_helm_pin_says_once_that_rendering_was_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut charts = Vec::new();
+    for name in ["one", "two"] {
+        let c = dir.path().join(name);
+        std::fs::create_dir_all(&c).unwrap();
+        std::fs::write(
+            c.join("Chart.yaml"),
+            format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n"),
+        )
+        .unwrap();
+        std::fs::write(c.join("values.yaml"), "image: nginx:1.25\n").unwrap();
+        charts.push(c);
+    }
+    let digest = format!("sha256:{}", "c".repeat(64));
+    let digests = dir.path().join("digests.txt");
+    std::fs::write(&digests, format!("nginx:1.25@{digest}\n")).unwrap();
+    let (one, two, d) = (
+        charts[0].to_str().unwrap(),
+        charts[1].to_str().unwrap(),
+        digests.to_str().unwrap(),
+    );
+    let run = chartpin(&["pin", one, "--chart", two, "--digests", d])
+        .env("PATH", NO_HELM_PATH)
+        .run();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_render_skipped_once(&run);
+    for c in &charts {
+        let text = std::fs::read_to_string(c.join("values.yaml")).unwrap();
+        assert_eq!(text, format!("image: nginx:1.25@{digest}\n"));
+    }
+    let run = chartpin(&["pin", one, "--digests", d, "--render"])
+        .env("PATH", NO_HELM_PATH)
+        .run();
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("scripts/install-deps"), "{}", run.all());
 }

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::cli::{Chartpin, Run, assert_snake_case_keys, chartpin, copy_dir};
+use crate::support::cli::{
+    Chartpin, NO_HELM_PATH, Run, assert_render_skipped_once, assert_snake_case_keys, chartpin,
+    copy_dir,
+};
 use crate::support::free_port;
 use crate::support::helm::path_with_helm;
 use crate::support::proxy::Proxy;
@@ -1198,22 +1201,14 @@ fn without_helm_release_says_once_that_rendering_was_skipped() {
         second.to_str().unwrap(),
         digests.to_str().unwrap(),
     );
-    let no_helm = "/usr/sbin:/usr/bin:/sbin:/bin";
     let run = in_home(
         &["release", c, "--chart", c2, "--digests", d, "--dry-run"],
         dir.path(),
     )
-    .env("PATH", no_helm)
+    .env("PATH", NO_HELM_PATH)
     .run();
     assert_eq!(run.code, 0, "{}", run.all());
-    assert_eq!(
-        run.stderr
-            .matches("rendering skipped: helm is not on PATH")
-            .count(),
-        1,
-        "{}",
-        run.all()
-    );
+    assert_render_skipped_once(&run);
     assert!(
         run.stdout
             .contains("not proven by rendering: rendering skipped: helm is not on PATH"),
@@ -1223,7 +1218,7 @@ fn without_helm_release_says_once_that_rendering_was_skipped() {
 
     let before = snapshot(&chart);
     let run = in_home(&["release", c, "--digests", d, "--render"], dir.path())
-        .env("PATH", no_helm)
+        .env("PATH", NO_HELM_PATH)
         .run();
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(run.stderr.contains("scripts/install-deps"), "{}", run.all());

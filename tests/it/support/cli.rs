@@ -240,3 +240,19 @@ pub fn peak_rss_kib(cmd: &mut Command) -> (i32, i64) {
     assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
     (libc::WEXITSTATUS(status), usage.ru_maxrss)
 }
+
+/// A `PATH` with the system's tools and no helm (helm lives in `.tools/bin`).
+pub const NO_HELM_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// `run` said once on stderr, however many charts it had, that it could
+/// not render because helm is not on PATH.
+pub fn assert_render_skipped_once(run: &Run) {
+    assert_eq!(
+        run.stderr
+            .matches("rendering skipped: helm is not on PATH")
+            .count(),
+        1,
+        "{}",
+        run.all()
+    );
+}
