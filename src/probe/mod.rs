@@ -159,6 +159,10 @@ pub struct Probe {
     /// set is what renders, and a pin in the chart's values would be hidden
     /// by them at install time too.
     pub overrides: Vec<Override>,
+    /// The `--set`s passed to helm as they are, above the probe's markers,
+    /// when the probe could not lay them as a file below (markers under
+    /// them do not land).
+    pub sets_as_given: Vec<String>,
 }
 
 /// Values the user lays over the chart's at render time.
@@ -1504,6 +1508,7 @@ pub fn probe(
         uses,
         dropped: r.dropped,
         overrides,
+        sets_as_given: probe_spec.sets.clone(),
     })
 }
 

@@ -294,6 +294,14 @@ pub fn plan(
     out
 }
 
+/// Whether one of the values a `--set` argument gives (`a=x,b[0]=y`)
+/// is part of `reference`, as a `--set` that sets the image would be.
+fn sets_a_value_in(set: &str, reference: &str) -> bool {
+    set.split(',')
+        .filter_map(|item| item.split_once('='))
+        .any(|(_, value)| value.len() > 1 && reference.contains(value))
+}
+
 /// Why a value cannot hold one image's digest, if it cannot.
 fn shared(probe: &Probe, at: &ValuesAt, reference: &str) -> Option<String> {
     if let Some(by) = probe.set_by(&at.coord) {
@@ -454,11 +462,18 @@ fn choose(
         return Err(b);
     }
     if img.parts.is_empty() {
-        return Err((
-            "it comes from no values key the probe could mark, and is not written literally in a template"
+        let why = match probe
+            .sets_as_given
+            .iter()
+            .find(|s| sets_a_value_in(s, reference))
+        {
+            Some(set) => format!(
+                "it comes from no values key the probe could mark: `--set {set}` sets it, and the probe passed that --set to helm as it is (above its markers); pin it where that --set comes from"
+            ),
+            None => "it comes from no values key the probe could mark, and is not written literally in a template"
                 .to_string(),
-            None,
-        ));
+        };
+        return Err((why, None));
     }
     // Values that render several images say so first: that is why no pin fits.
     if let Some((why, at)) = img

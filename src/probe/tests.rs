@@ -1049,9 +1049,10 @@ fn sets_passed_as_they_are_leave_the_chart_unwritten_under_them() {
         &["containers[0].image=example/app:2.0"],
     );
     assert_eq!(o.values_after, LISTED, "the chart's values were written");
-    // The marker under the --set did not land: the image is left, not pinned.
+    // The marker under the --set did not land: the image is left, not
+    // pinned, and the --set that sets it is named.
     o.assert_unpinnable(
         "example/app:2.0",
-        "comes from no values key the probe could mark",
+        "comes from no values key the probe could mark: `--set containers[0].image=example/app:2.0` sets it, and the probe passed that --set to helm as it is",
     );
 }
