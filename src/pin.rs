@@ -149,8 +149,7 @@ impl FilePlan {
 
     /// `text` (the file's text as read) with the edits applied.
     pub fn planned(&self, text: &str) -> Result<String, InputError> {
-        apply_edits(text, &self.edits)
-            .map_err(|e| InputError::file(&self.path, format!("conflicting edits: {e}")))
+        apply_edits(text, &self.edits).map_err(|e| e.in_file(&self.path))
     }
 
     /// Whether the file would change.

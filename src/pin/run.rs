@@ -332,8 +332,8 @@ pub fn run(
             let Some(src) = values.chart.file_deep(&t.rel) else {
                 continue;
             };
-            let new = crate::yaml::apply_edits(&src.text, &t.edits)
-                .map_err(|e| InputError::file(&src.path, format!("conflicting edits: {e}")))?;
+            let new =
+                crate::yaml::apply_edits(&src.text, &t.edits).map_err(|e| e.in_file(&src.path))?;
             run.pinned += t.pins.iter().filter(|p| p.changed).count();
             if *new != *src.text {
                 run.changed_files += 1;

@@ -547,7 +547,5 @@ pub fn repin_literals(text: &str, pins: &[ProbePin]) -> Result<String, crate::ya
         let pinned = pinned_literal(&p.image, &p.digest);
         edits.extend(literal_edits_in(text, &p.image, &pinned));
     }
-    edits.sort();
-    edits.dedup();
     crate::yaml::apply_edits(text, &edits)
 }

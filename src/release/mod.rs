@@ -343,8 +343,8 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             let Some(src) = chart.file_deep(&t.rel) else {
                 continue;
             };
-            let new = crate::yaml::apply_edits(&src.text, &t.edits)
-                .map_err(|e| InputError::file(&src.path, format!("conflicting edits: {e}")))?;
+            let new =
+                crate::yaml::apply_edits(&src.text, &t.edits).map_err(|e| e.in_file(&src.path))?;
             for p in &t.pins {
                 let before = ImageRef::parse(&p.image).ok();
                 let after = before.as_ref().map(|b| b.with_digest(&p.digest));
@@ -377,7 +377,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 }
             }
             let again = crate::probe::plan::repin_literals(&new, &t.pins)
-                .map_err(|e| InputError::file(&src.path, format!("conflicting edits: {e}")))?;
+                .map_err(|e| e.in_file(&src.path))?;
             if again != new {
                 findings.push(unstable_pin(src, &t.edits, &new, &again));
             }

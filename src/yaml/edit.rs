@@ -44,12 +44,25 @@ impl fmt::Display for EditError {
 
 impl std::error::Error for EditError {}
 
-/// Apply `edits` to `text` by splicing bytes; everything outside the edited
-/// spans is copied as it was. Identical duplicate edits count once.
-pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, EditError> {
+impl EditError {
+    /// The input error for the file at `path` whose edits these are.
+    pub fn in_file(&self, path: &std::path::Path) -> crate::diag::InputError {
+        crate::diag::InputError::file(path, format!("conflicting edits: {self}"))
+    }
+}
+
+/// `edits` in the order they apply, each once.
+fn in_order(edits: &[Edit]) -> Vec<&Edit> {
     let mut sorted: Vec<&Edit> = edits.iter().collect();
     sorted.sort();
     sorted.dedup();
+    sorted
+}
+
+/// Apply `edits` to `text` by splicing bytes; everything outside the edited
+/// spans is copied as it was. Identical duplicate edits count once.
+pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, EditError> {
+    let sorted = in_order(edits);
     let mut out = String::with_capacity(text.len() + edits.len() * 80);
     let mut pos = 0;
     let mut prev: Option<Span> = None;
@@ -76,12 +89,9 @@ pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, EditError> {
 /// `edits`, stands in `text`: past an edit, shifted back by what the edit
 /// added; inside an edit's replacement, at the start of what it replaced.
 pub fn offset_before_edits(edits: &[Edit], at: usize) -> usize {
-    let mut sorted: Vec<&Edit> = edits.iter().collect();
-    sorted.sort();
-    sorted.dedup();
     // `shift`: how far the planned text has moved ahead of the original.
     let mut shift: isize = 0;
-    for e in sorted {
+    for e in in_order(edits) {
         let start = e.span.start.saturating_add_signed(shift);
         if at < start {
             break;
