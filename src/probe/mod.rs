@@ -1166,10 +1166,7 @@ pub fn probe(
             )
         });
         let baseline = helm.template(&chart.name, &target, spec, &[]);
-        let read = reading
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (baseline, read)
+        (baseline, crate::steps::joined(reading))
     });
     let baseline = baseline.map_err(shown)?;
     if let Some(s) = &staged {

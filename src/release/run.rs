@@ -13,6 +13,7 @@ use crate::prove::Side;
 use crate::registry::RegistryClient;
 use crate::registry::runtime::block_on;
 use crate::source::SourceFile;
+use crate::steps::joined;
 use crate::verify::VerifyOptions;
 use crate::write::{self, WriteError, WriteNote};
 
@@ -319,11 +320,4 @@ fn prove(renders: &Renders, plan: &Plan) -> Result<(Rendering, Vec<Finding>), Re
         Rendering::Rendered { charts, images }
     };
     Ok((rendering, findings))
-}
-
-/// What a scoped thread returned; its panic goes on in this one.
-fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
