@@ -237,7 +237,10 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         }
         let mut values = Vec::new();
         let mut image_pins = Vec::new();
+        // The planned files, and for each the file as read with the edits
+        // between them: an unstable pin is reported where the file as read has it.
         let mut pinned_files = Vec::new();
+        let mut as_read = Vec::new();
         for ((shown, real, mut vf), plan) in files.into_iter().zip(outcome.files) {
             // Only the sites a pin names are looked up below: the others are
             // given back as the walk finds them (issue 10: memory).
@@ -332,9 +335,8 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                 old: vf.source().text.clone(),
                 new: new_text,
             });
-            // The planned file, with the file as read and the edits between
-            // them: an unstable pin is reported where the file as read has it.
-            pinned_files.push((new_vf, vf.source().clone(), plan.edits.clone()));
+            pinned_files.push(new_vf);
+            as_read.push((vf.source().clone(), plan.edits));
             sources.insert(vf.into_source());
         }
         // References written literally in templates, as the probe pins them.
@@ -410,13 +412,9 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         };
         // Each planned file's tree is given back before its text is pinned
         // again (issue 10), and the file itself right after.
-        let (planned_files, as_read): (Vec<_>, Vec<_>) = pinned_files
-            .into_iter()
-            .map(|(vf, src, edits)| (vf, (src, edits)))
-            .unzip();
-        let again = pin::plan_edits(&planned_files, manifest, &again_opts)?;
+        let again = pin::plan_edits(&pinned_files, manifest, &again_opts)?;
         for ((mut vf, plan), (src, edits)) in
-            planned_files.into_iter().zip(&again.files).zip(as_read)
+            pinned_files.into_iter().zip(&again.files).zip(as_read)
         {
             vf.forget_trees();
             let again_text = plan.planned(vf.text())?;

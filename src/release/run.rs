@@ -274,9 +274,11 @@ fn render_planned(plan: &Plan, opts: &ReleaseOptions) -> Result<Renders, Release
             continue;
         };
         let old = old?;
-        let new = match i + 1 == plan.charts.len() {
-            true => None,
-            false => Some(Side::read(&after)?),
+        let last = i + 1 == plan.charts.len();
+        let new = if last {
+            None
+        } else {
+            Some(Side::read(&after)?)
         };
         out.sides.push((c.dir.clone(), old, new));
         out.after.push((c.chart.root.clone(), after));
