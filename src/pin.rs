@@ -296,15 +296,17 @@ fn plan_file(
     let keep_all = probe.is_some() || opts.config.as_ref().is_some_and(|c| !c.images.is_empty());
     let mut sites = Vec::new();
     let mut unmatched_images = Vec::new();
+    // Each kept site with the entry it matches, matched once.
     vf.each_image_site(|site| {
-        if keep_all || match_entry(&site, manifest, idx).is_some() {
-            sites.push(site);
+        let entry = match_entry(&site, manifest, idx);
+        if keep_all || entry.is_some() {
+            sites.push((site, entry));
         } else if !site.unused {
             // A site the chart does not render (ingress-nginx's unused chroot digest) is no gap.
             unmatched_images.push(UnmatchedSite::of(&site));
         }
     })?;
-    crate::values::in_file_order(&mut sites, |s| s.span.start);
+    crate::values::in_file_order(&mut sites, |(s, _)| s.span.start);
     if let Some(p) = probe {
         edits.extend(p.values_edits.iter().cloned());
         for x in &p.pins {
@@ -312,7 +314,10 @@ fn plan_file(
                 continue;
             };
             // Shown at the image site the conventions know, when one holds the path.
-            let site = sites.iter().find(|s| path.0.starts_with(&s.path.0));
+            let site = sites
+                .iter()
+                .map(|(s, _)| s)
+                .find(|s| path.0.starts_with(&s.path.0));
             pinned.push(Pinned {
                 path: site.map_or_else(|| path.clone(), |s| s.path.clone()),
                 span: x.span,
@@ -337,7 +342,7 @@ fn plan_file(
                 .collect();
             let Some(&ei) = entries.first() else { continue };
             let entry = &manifest.entries[ei];
-            let site = sites.iter().find(|s| {
+            let site = sites.iter().map(|(s, _)| s).find(|s| {
                 s.path == m.path || s.fields.digest.as_ref().is_some_and(|d| d.path == m.path)
             });
             let before = edits.len();
@@ -417,11 +422,11 @@ fn plan_file(
         }
     }
 
-    for site in &sites {
+    for (site, entry) in &sites {
         if mapped.contains(&site.path) || probe.is_some_and(|p| p.claims(&site.path)) {
             continue;
         }
-        let Some(ei) = match_entry(site, manifest, idx) else {
+        let Some(ei) = *entry else {
             if !site.unused {
                 unmatched_images.push(UnmatchedSite::of(site));
             }
