@@ -326,6 +326,14 @@ impl fmt::Debug for SharedText {
     }
 }
 
+impl SharedText {
+    /// Whether both are the same text in memory (one reading shared), not
+    /// merely equal.
+    pub fn same(&self, other: &SharedText) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 impl From<String> for SharedText {
     fn from(text: String) -> Self {
         SharedText(Arc::new(text))
@@ -396,6 +404,18 @@ impl SourceFile {
     /// Which reading of the file this is (see [`SourceId`]).
     pub fn id(&self) -> SourceId {
         self.id
+    }
+
+    /// This reading (its path and [`SourceId`]) holding `text` instead, with
+    /// a line index of its own: what `release` puts in place of a file as
+    /// read while it sets that text aside, and back when it restores it.
+    pub fn with_text(&self, text: SharedText) -> SourceFile {
+        SourceFile {
+            path: self.path.clone(),
+            index: Arc::new(LineIndex::new(&text)),
+            text,
+            id: self.id,
+        }
     }
 
     pub fn line_col(&self, offset: usize) -> LineCol {
@@ -478,6 +498,14 @@ impl<'s> Sources<'s> {
     /// Every text held, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &SourceFile> {
         self.texts.values().map(|s| &**s)
+    }
+
+    /// Every text this table holds itself (not those it borrows), to change.
+    pub fn owned_mut(&mut self) -> impl Iterator<Item = &mut SourceFile> {
+        self.texts.values_mut().filter_map(|s| match s {
+            Cow::Owned(s) => Some(s),
+            Cow::Borrowed(_) => None,
+        })
     }
 }
 

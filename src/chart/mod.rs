@@ -196,6 +196,15 @@ impl Chart {
         v
     }
 
+    /// Every file of this chart and its subcharts, to change in memory.
+    pub fn all_files_mut(&mut self) -> Vec<&mut SourceFile> {
+        let mut v: Vec<&mut SourceFile> = self.files.values_mut().collect();
+        for s in &mut self.subcharts {
+            v.extend(s.all_files_mut());
+        }
+        v
+    }
+
     /// The key a parent's values use for this subchart: its alias, else its name.
     pub fn values_key(&self) -> &str {
         self.alias.as_deref().unwrap_or(&self.name)

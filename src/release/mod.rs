@@ -22,6 +22,7 @@
 //! Nothing here prints; the CLI renders the findings and the summary rows.
 
 pub mod imagelock;
+pub mod park;
 pub mod run;
 
 use std::collections::HashSet;
@@ -116,11 +117,15 @@ pub struct ChartPlan {
     pub real_dir: PathBuf,
     /// The values files: each as read and as planned, the texts shared
     /// with [`ChartPlan::chart`], [`Plan::sources`] and, while it is linted,
-    /// the planned chart ([`planned_chart`]).
+    /// the planned chart ([`planned_chart`]; the texts as read are set
+    /// aside meanwhile, [`park`]).
     pub values: Vec<FileChange>,
     /// Templates whose literal references the probe pins (`templates/tests/…`,
     /// a subchart's `charts/x/templates/…`).
     pub templates: Vec<FileChange>,
+    /// For each of `values`, then each of `templates`: the edits that make
+    /// it as planned from as read ([`park`] keeps their undo).
+    pub edits: Vec<Vec<crate::yaml::Edit>>,
     /// `Chart.yaml` with its `artifacthub.io/images` annotation updated, when it has one.
     pub chart_yaml: Option<(FileChange, ChartMetaPlan)>,
     /// The chart as read, before the plan's changes.
@@ -129,7 +134,8 @@ pub struct ChartPlan {
     /// verify must require of its images.
     pub config: Option<Config>,
     /// The chart as it is, rendered by the probe (with the request's
-    /// values): the proof's render before the pin.
+    /// values): the proof's render before the pin, which
+    /// [`run::run`] takes from here to prove the pin.
     pub rendered: Option<String>,
 }
 
@@ -156,15 +162,24 @@ impl Plan {
     /// The files whose text changes, values files and templates first,
     /// then `Chart.yaml`s.
     pub fn changes(&self) -> Vec<&FileChange> {
-        let values = self
-            .charts
-            .iter()
-            .flat_map(|c| c.values.iter().chain(&c.templates));
+        self.edited_changes().into_iter().map(|(c, _)| c).collect()
+    }
+
+    /// [`Plan::changes`], each with the edits that make it, when they are
+    /// known (a `Chart.yaml` annotation is rewritten whole): a diff of a
+    /// large file is made from its edits ([`crate::report::edits_diff`]).
+    pub fn edited_changes(&self) -> Vec<(&FileChange, Option<&[crate::yaml::Edit]>)> {
+        let files = self.charts.iter().flat_map(|c| {
+            c.values
+                .iter()
+                .chain(&c.templates)
+                .zip(c.edits.iter().map(|e| Some(e.as_slice())))
+        });
         let metas = self
             .charts
             .iter()
-            .filter_map(|c| c.chart_yaml.as_ref().map(|m| &m.0));
-        values.chain(metas).filter(|c| c.old != c.new).collect()
+            .filter_map(|c| c.chart_yaml.as_ref().map(|m| (&m.0, None)));
+        files.chain(metas).filter(|(c, _)| c.old != c.new).collect()
     }
 }
 
@@ -341,6 +356,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         }
         // References written literally in templates, as the probe pins them.
         let mut templates = Vec::new();
+        let mut template_edits = Vec::new();
         for t in &outcome.templates {
             let Some(src) = chart.file_deep(&t.rel) else {
                 continue;
@@ -394,6 +410,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
                     old: src.text.clone(),
                     new: new.into(),
                 });
+                template_edits.push(t.edits.clone());
             }
             sources.insert(src.clone());
         }
@@ -413,15 +430,22 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
         // Each planned file's tree is given back before its text is pinned
         // again (issue 10), and the file itself right after.
         let again = pin::plan_edits(&pinned_files, manifest, &again_opts)?;
-        for ((mut vf, plan), (src, edits)) in
+        let mut edits = Vec::new();
+        for ((mut vf, plan), (src, file_edits)) in
             pinned_files.into_iter().zip(&again.files).zip(as_read)
         {
             vf.forget_trees();
-            let again_text = plan.planned(vf.text())?;
-            if again_text != vf.text() {
-                findings.push(unstable_pin(&src, &edits, vf.text(), &again_text));
+            // Settled unless an edit of the second pin writes something new
+            // (only then is its text made, to say where).
+            if !crate::yaml::change_nothing(vf.text(), &plan.edits) {
+                let again_text = plan.planned(vf.text())?;
+                if again_text != vf.text() {
+                    findings.push(unstable_pin(&src, &file_edits, vf.text(), &again_text));
+                }
             }
+            edits.push(file_edits);
         }
+        edits.extend(template_edits);
         let chart_yaml = match chart.file("Chart.yaml") {
             Some(src) if has_chart_yaml => plan_chart_yaml(src, &real_dir, &image_pins)?,
             _ => None,
@@ -431,6 +455,7 @@ pub fn plan(req: &ReleaseRequest, manifest: &DigestManifest) -> Result<Plan, Inp
             real_dir,
             values,
             templates,
+            edits,
             chart_yaml,
             chart,
             config,

@@ -127,14 +127,18 @@ pub fn run(
     //    that thread proves the pin, and the staged copies are removed
     //    meanwhile. Lint stays on this thread after verification, as it
     //    always ran, so its memory and verification's are not held at once
-    //    (issue 10).
+    //    (issue 10). The proving thread is given what it renders and proves,
+    //    so that once it has rendered it holds no file as read, and lint can
+    //    run with those texts set aside ([`super::park`]).
     let mut lint_opts = opts.lint.clone();
     lint_opts.render = false;
     let targets = super::plan_targets(&plan);
+    let jobs = render_jobs(&mut plan);
+    let expected = super::expected_digests(&plan);
     let (rendered_tx, rendered_rx) = std::sync::mpsc::channel();
     let (verified, proved, linted) = std::thread::scope(|scope| {
         let proving = scope.spawn(|| {
-            let renders = render_planned(&plan, opts);
+            let renders = render_planned(jobs, opts);
             std::thread::scope(|inner| {
                 inner.spawn(move || {
                     let _step = crate::steps::step("release cleanup");
@@ -144,7 +148,7 @@ pub fn run(
                 // A failed render sends nothing: lint does not run.
                 let _ = rendered_tx.send(renders.after.clone());
                 drop(rendered_tx);
-                prove(&renders, &plan)
+                prove(&renders, &expected)
             })
         });
         let verified = {
@@ -154,7 +158,10 @@ pub fn run(
         let linted = rendered_rx.recv().ok().map(|after| {
             let _step = crate::steps::step("lint");
             lint_opts.prerendered = after;
-            super::lint_plan(&plan, &lint_opts)
+            let parked = super::park::park(&mut plan);
+            let linted = super::lint_plan(&plan, &lint_opts);
+            super::park::restore(&mut plan, parked);
+            linted
         });
         (verified, joined(proving), linted)
     });
@@ -179,10 +186,16 @@ pub fn run(
     let lint = linted.expect("linted once rendered")?;
     plan.sources.extend(lint.config_sources.iter().cloned());
 
-    let mut findings = plan.findings.clone();
-    findings.extend(verified.findings.iter().cloned());
-    findings.extend(proof);
-    findings.extend(lint.findings);
+    // Lint's findings (one a site on a file dense in images) are not moved
+    // to a second vector: the others go in front of them.
+    let mut findings = lint.findings;
+    let before_lint = plan
+        .findings
+        .iter()
+        .chain(&verified.findings)
+        .cloned()
+        .chain(proof);
+    findings.splice(0..0, before_lint.collect::<Vec<_>>());
     let exit = Exit::from_findings(&findings);
 
     // 5. Write only when everything passed.
@@ -230,9 +243,33 @@ struct Renders {
     unrenderable: Vec<String>,
 }
 
-/// Render each chart of `plan` as planned, reading its render as it is
+/// One chart of the plan, as [`render_planned`] renders it: its own copies
+/// (sharing the texts) of the chart as read and as planned, dropped once it
+/// is rendered.
+struct RenderJob {
+    dir: std::path::PathBuf,
+    chart: crate::chart::Chart,
+    planned: crate::chart::Chart,
+    /// The probe's render of the chart as it is, taken from the plan.
+    rendered: Option<String>,
+}
+
+/// What [`render_planned`] renders of each chart of `plan`.
+fn render_jobs(plan: &mut Plan) -> Vec<RenderJob> {
+    plan.charts
+        .iter_mut()
+        .map(|c| RenderJob {
+            dir: c.dir.clone(),
+            chart: c.chart.clone(),
+            planned: super::planned_chart(c),
+            rendered: c.rendered.take(),
+        })
+        .collect()
+}
+
+/// Render each chart of `jobs` as planned, reading its render as it is
 /// meanwhile.
-fn render_planned(plan: &Plan, opts: &ReleaseOptions) -> Result<Renders, ReleaseError> {
+fn render_planned(jobs: Vec<RenderJob>, opts: &ReleaseOptions) -> Result<Renders, ReleaseError> {
     let mut out = Renders {
         off: None,
         sides: Vec::new(),
@@ -246,7 +283,8 @@ fn render_planned(plan: &Plan, opts: &ReleaseOptions) -> Result<Renders, Release
         });
         return Ok(out);
     };
-    for (i, c) in plan.charts.iter().enumerate() {
+    let count = jobs.len();
+    for (i, c) in jobs.into_iter().enumerate() {
         // helm renders only a chart with `Chart.yaml`; a values-only
         // directory is released by convention unless `--render` insists
         // (then helm's own refusal says why).
@@ -255,14 +293,14 @@ fn render_planned(plan: &Plan, opts: &ReleaseOptions) -> Result<Renders, Release
             continue;
         }
         // The probe rendered the chart as it is with the same values.
-        let before = match &c.rendered {
-            Some(text) => text.clone(),
+        let before = match c.rendered {
+            Some(text) => text,
             None => match lint::render_chart(&helm, &c.chart, &opts.helm)? {
                 Some(text) => text,
                 None => continue,
             },
         };
-        let planned = super::planned_chart(c);
+        let planned = c.planned;
         // helm works in its own process: the render before is read meanwhile.
         let (old, after) = std::thread::scope(|scope| {
             let reading = scope.spawn(|| Side::read(&before));
@@ -274,26 +312,28 @@ fn render_planned(plan: &Plan, opts: &ReleaseOptions) -> Result<Renders, Release
             continue;
         };
         let old = old?;
-        let last = i + 1 == plan.charts.len();
+        let last = i + 1 == count;
         let new = if last {
             None
         } else {
             Some(Side::read(&after)?)
         };
-        out.sides.push((c.dir.clone(), old, new));
+        out.sides.push((c.dir, old, new));
         out.after.push((c.chart.root.clone(), after));
     }
     Ok(out)
 }
 
 /// Prove the pin of each chart `renders` rendered, against the digests
-/// `plan` applies.
-fn prove(renders: &Renders, plan: &Plan) -> Result<(Rendering, Vec<Finding>), ReleaseError> {
+/// the plan applies ([`super::expected_digests`]).
+fn prove(
+    renders: &Renders,
+    expected: &[crate::prove::Expected],
+) -> Result<(Rendering, Vec<Finding>), ReleaseError> {
     let _step = crate::steps::step("prove");
     if let Some(off) = &renders.off {
         return Ok((off.clone(), Vec::new()));
     }
-    let expected = super::expected_digests(plan);
     let mut findings = Vec::new();
     let (mut charts, mut images) = (0, 0);
     for ((dir, old, new), (_, after)) in renders.sides.iter().zip(&renders.after) {
@@ -305,7 +345,7 @@ fn prove(renders: &Renders, plan: &Plan) -> Result<(Rendering, Vec<Finding>), Re
                 &read
             }
         };
-        let proof = crate::prove::prove_sides(old, new, &expected);
+        let proof = crate::prove::prove_sides(old, new, expected);
         findings.extend(proof.findings.into_iter().map(|f| match f.location {
             Some(_) => f,
             None => f.in_file(dir),

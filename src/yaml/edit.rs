@@ -104,6 +104,78 @@ pub fn offset_before_edits(edits: &[Edit], at: usize) -> usize {
     at.saturating_add_signed(-shift)
 }
 
+/// Whether `edits` would leave `text` as it is: each writes the very bytes
+/// it replaces. Answered without making the edited text (a second pin of
+/// a large planned file, to prove it settled, would copy it whole).
+pub fn change_nothing(text: &str, edits: &[Edit]) -> bool {
+    edits
+        .iter()
+        .all(|e| text.get(e.span.range()) == Some(e.replacement.as_str()))
+}
+
+/// Whether [`apply_edits`] of `text` and `edits` gives `expected`, told
+/// without making that text (`release` checks a large file's undo so
+/// before it lets the file go).
+pub fn edits_give(text: &str, edits: &[Edit], expected: &str) -> bool {
+    let mut rest = expected;
+    let mut take = |piece: &str| match rest.strip_prefix(piece) {
+        Some(r) => {
+            rest = r;
+            true
+        }
+        None => false,
+    };
+    let mut pos = 0;
+    let mut prev: Option<Span> = None;
+    for e in in_order(edits) {
+        let s = e.span;
+        let overlaps = prev.is_some_and(|p| {
+            s.start < p.end || (s.start == p.start && p.is_empty() == s.is_empty())
+        });
+        let Some(before) = text
+            .get(pos..s.start)
+            .filter(|_| s.end <= text.len() && !overlaps)
+        else {
+            return false;
+        };
+        if text.get(s.range()).is_none() || !take(before) || !take(&e.replacement) {
+            return false;
+        }
+        pos = s.end;
+        prev = Some(s);
+    }
+    take(&text[pos..]) && rest.is_empty()
+}
+
+/// The edits that turn the text [`apply_edits`] made of `text` and `edits`
+/// back into `text`: each replaced span of `text`, put back where its
+/// replacement stands in the edited text. Edits that touch there are
+/// merged into one, so the undo always applies. `None` when an edit lies
+/// outside `text` (then `apply_edits` refused it too).
+pub fn undo_edits(text: &str, edits: &[Edit]) -> Option<Vec<Edit>> {
+    let mut out: Vec<Edit> = Vec::new();
+    // `shift`: how far the edited text has moved ahead of `text`.
+    let mut shift: isize = 0;
+    for e in in_order(edits) {
+        let replaced = text.get(e.span.range())?;
+        let start = e.span.start.saturating_add_signed(shift);
+        let span = Span::new(start, start + e.replacement.len());
+        shift += e.replacement.len() as isize - e.span.len() as isize;
+        match out.last_mut() {
+            Some(last) if last.span.end == span.start => {
+                last.span = Span::new(last.span.start, span.end);
+                last.replacement.push_str(replaced);
+            }
+            _ => out.push(Edit {
+                span,
+                replacement: replaced.to_string(),
+            }),
+        }
+    }
+    out.retain(|e| !(e.span.is_empty() && e.replacement.is_empty()));
+    Some(out)
+}
+
 /// `value` written as a scalar of `style` (block styles fall back to double quotes).
 pub fn render_scalar(style: QuoteStyle, value: &str) -> String {
     match style {
@@ -501,5 +573,44 @@ mod tests {
         assert_eq!(&text[offset_before_edits(&edits, 16)..][..1], "z");
         // With no edits, every offset is its own.
         assert_eq!(offset_before_edits(&[], 9), 9);
+    }
+
+    #[test]
+    fn undoing_the_edits_gives_back_the_text_as_read() {
+        let text = "a: x\nb: y\nc: z\n\u{e9}: w\n";
+        let cases: &[&[Edit]] = &[
+            &[],
+            &[edit(3, 4, "xx@1"), edit(7, 8, ""), edit(12, 12, "!")],
+            // An insertion and a replacement at one place, then two
+            // deletions side by side (their undos touch: merged).
+            &[
+                edit(3, 3, "<"),
+                edit(3, 4, "X"),
+                edit(8, 9, ""),
+                edit(9, 10, ""),
+            ],
+            // A replacement that is the same bytes, and one after a
+            // two-byte character.
+            &[edit(0, 1, "a"), edit(18, 19, "ww")],
+            // The whole text.
+            &[edit(0, text.len(), "")],
+        ];
+        for edits in cases {
+            let planned = apply_edits(text, edits).unwrap();
+            let undo = undo_edits(text, edits).unwrap();
+            assert_eq!(apply_edits(&planned, &undo).unwrap(), text, "{edits:?}");
+            // And the check that needs neither text made agrees.
+            assert!(edits_give(&planned, &undo, text), "{edits:?}");
+            assert!(edits_give(text, edits, &planned), "{edits:?}");
+            assert!(!edits_give(text, edits, &format!("{planned}x")));
+            assert!(edits.is_empty() || !edits_give(text, edits, text));
+        }
+        // Edits that write what is there change nothing; any other does.
+        assert!(change_nothing(text, &[]));
+        assert!(change_nothing(text, &[edit(0, 1, "a"), edit(3, 4, "x")]));
+        assert!(!change_nothing(text, &[edit(0, 1, "a"), edit(3, 3, "x")]));
+        assert!(!change_nothing(text, &[edit(3, 99, "x")]));
+        // An edit outside the text has no undo.
+        assert_eq!(undo_edits(text, &[edit(3, 99, "")]), None);
     }
 }

@@ -22,8 +22,8 @@ mod text;
 mod tree;
 
 pub use edit::{
-    Edit, EditError, InsertError, apply_edits, insert_key_after, offset_before_edits,
-    render_scalar, set_path, set_paths, set_scalar,
+    Edit, EditError, InsertError, apply_edits, change_nothing, edits_give, insert_key_after,
+    offset_before_edits, render_scalar, set_path, set_paths, set_scalar, undo_edits,
 };
 pub use parse::{
     AliasBudget, Anchors, Document, Duplicates, MAX_ALIAS_EXPANSIONS, Options, Yaml, parse,
