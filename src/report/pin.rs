@@ -36,9 +36,11 @@ fn diff_headers(path: &Path) -> (String, String) {
 }
 
 /// Where each line of `text` starts, split as similar splits lines (after
-/// `\n`, `\r\n` or a lone `\r`), with the text's length last.
-fn line_starts(text: &str) -> Vec<usize> {
+/// `\n`, `\r\n` or a lone `\r`), with the text's length last; in 32 bits
+/// (half the memory on a large file), so `text` is below 4 GiB.
+fn line_starts(text: &str) -> Vec<u32> {
     let b = text.as_bytes();
+    let at = |i: usize| u32::try_from(i).expect("a text below 4 GiB");
     let mut starts = Vec::with_capacity(1 + b.iter().filter(|&&c| c == b'\n').count() + 1);
     starts.push(0);
     let mut i = 0;
@@ -46,17 +48,17 @@ fn line_starts(text: &str) -> Vec<usize> {
         match b[i] {
             b'\r' if b.get(i + 1) == Some(&b'\n') => {
                 i += 2;
-                starts.push(i);
+                starts.push(at(i));
             }
             b'\r' | b'\n' => {
                 i += 1;
-                starts.push(i);
+                starts.push(at(i));
             }
             _ => i += 1,
         }
     }
-    if starts.last() != Some(&b.len()) {
-        starts.push(b.len());
+    if starts.last() != Some(&at(b.len())) {
+        starts.push(at(b.len()));
     }
     starts
 }
@@ -73,12 +75,19 @@ fn line_starts(text: &str) -> Vec<usize> {
 /// the same change, as short.
 pub fn edits_diff(path: &Path, old: &str, edits: &[crate::yaml::Edit]) -> String {
     use similar::{ChangeTag, DiffOp};
-    let starts = line_starts(old);
-    let lines = starts.len() - 1;
+    if u32::try_from(old.len()).is_err() {
+        let new = crate::yaml::apply_edits(old, edits).unwrap_or_default();
+        return unified_diff(path, old, &new);
+    }
+    let line_starts = line_starts(old);
+    let starts = |i: usize| line_starts[i] as usize;
+    let lines = line_starts.len() - 1;
     // The line holding byte `at`; an insertion at the end of an unterminated
     // last line changes that line.
     let line_of = |at: usize| -> usize {
-        let i = starts.partition_point(|&s| s <= at).saturating_sub(1);
+        let i = line_starts
+            .partition_point(|&s| s as usize <= at)
+            .saturating_sub(1);
         if i == lines && i > 0 && !old.ends_with(['\n', '\r']) {
             i - 1
         } else {
@@ -123,8 +132,8 @@ pub fn edits_diff(path: &Path, old: &str, edits: &[crate::yaml::Edit]) -> String
             );
             new_at += first - old_at;
         }
-        let base = starts[*first];
-        let region_old = &old[base..starts[*end]];
+        let base = starts(*first);
+        let region_old = &old[base..starts(*end)];
         let shifted: Vec<crate::yaml::Edit> = r_edits
             .iter()
             .map(|e| crate::yaml::Edit {
@@ -157,7 +166,7 @@ pub fn edits_diff(path: &Path, old: &str, edits: &[crate::yaml::Edit]) -> String
         let r = news.partition_point(|(at, _)| *at <= i) - 1;
         &news[r].1[i - news[r].0]
     };
-    let old_line = |i: usize| &old[starts[i]..starts[i + 1]];
+    let old_line = |i: usize| &old[starts(i)..starts(i + 1)];
     let mut out = String::new();
     for group in similar::group_diff_ops(ops, 3) {
         if group.is_empty() {

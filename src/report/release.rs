@@ -42,14 +42,17 @@ pub fn render(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let (plan, findings, exit, written) = (&run.plan, &run.findings, run.exit, run.written);
-    let changes = plan.changes();
+    let changes = plan.edited_changes();
+    let diff = |(c, edits): &(&release::FileChange, Option<&[crate::yaml::Edit]>)| match edits {
+        Some(edits) => super::edits_diff(&c.shown, &c.old, edits),
+        None => super::unified_diff(&c.shown, &c.old, &c.new),
+    };
     let sources = sources_of(run);
     let render_opts = options(format, &sources);
     let status = status_line(plan, exit, written, dry_run);
     if show_diff && matches!(format, Format::Human | Format::Github) {
         for c in &changes {
-            let diff = super::unified_diff(&c.shown, &c.old, &c.new);
-            write!(EscapingWriter::new(&mut *out), "{diff}")?;
+            write!(EscapingWriter::new(&mut *out), "{}", diff(c))?;
         }
     }
     match format {
@@ -72,9 +75,9 @@ pub fn render(
                 files: changes
                     .iter()
                     .map(|c| json::File {
-                        file: shown(&c.shown, base),
+                        file: shown(&c.0.shown, base),
                         written,
-                        diff: show_diff.then(|| super::unified_diff(&c.shown, &c.old, &c.new)),
+                        diff: show_diff.then(|| diff(c)),
                     })
                     .collect(),
                 written,
