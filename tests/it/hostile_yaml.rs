@@ -1,6 +1,7 @@
 //! Memory under large YAML (issue 10, item 3, the YAML part): `lint` and
 //! `pin` on a large values file and on one long flow sequence stay within
-//! 4× the input plus 64 MB of peak RSS, measured from the child's rusage.
+//! 4× the input plus 64 MB of peak RSS, measured from the child's rusage,
+//! of the release binary ([`release_binary`](crate::support::cli::release_binary)).
 //!
 //! A bound on RSS is a benchmark-like test: the bound is generous, the
 //! inputs are generated at run time (never committed) and kept modest for
@@ -10,7 +11,7 @@
 
 use std::path::Path;
 
-use crate::support::cli::{chartpin, peak_rss_kib};
+use crate::support::cli::{peak_rss_kib, release_chartpin};
 
 /// The values input's size: real chart sections up to about 40 MB.
 const VALUES_BYTES: usize = 40_000_000;
@@ -50,7 +51,7 @@ fn assert_within_bound(dir: &Path, bytes: usize) {
         vec!["pin", d, "--digests", digests.to_str().unwrap(), "--check"],
     ];
     for args in runs {
-        let (code, kb) = peak_rss_kib(&mut chartpin(&args).home(home.path()).command());
+        let (code, kb) = peak_rss_kib(&mut release_chartpin(&args).home(home.path()).command());
         let kb = kb as u64;
         assert!(
             (0..=1).contains(&code),
