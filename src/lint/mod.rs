@@ -244,26 +244,28 @@ pub fn lint_charts(charts: Vec<Chart>, opts: &LintOptions) -> Result<LintOutcome
     });
     // A values site lint could not name is settled when a template builds
     // its image from the site's keys (`{{ .registry }}/fluent-bit:{{ .tag }}`).
-    let resolved_by_templates: std::collections::HashSet<(Arc<Path>, String)> = collected
+    // Sorted, so that the keys below a site are one run, found by binary
+    // search (a scan per site was quadratic on a chart dense in both).
+    let mut resolved_by_templates: Vec<(&Path, &str)> = collected
         .images
         .iter()
         .filter(|i| i.origin == ImageOrigin::Template)
-        .flat_map(|i| {
-            i.values_paths
-                .iter()
-                .map(|p| (i.chart_root.clone(), p.clone()))
-        })
+        .flat_map(|i| i.values_paths.iter().map(|p| (&*i.chart_root, p.as_str())))
         .collect();
+    resolved_by_templates.sort_unstable();
+    let used_below = |root: &Path, site: &str| {
+        let below = format!("{site}.");
+        let first = resolved_by_templates.partition_point(|&e| e < (root, below.as_str()));
+        resolved_by_templates
+            .get(first)
+            .is_some_and(|&(r, used)| r == root && used.starts_with(&below))
+    };
     let mut findings: Vec<Finding> = collected
         .site_findings
         .into_iter()
         .filter(|(root, f)| {
             f.code != crate::diag::Code::UnresolvableImage
-                || !f.path.as_ref().is_some_and(|p| {
-                    resolved_by_templates
-                        .iter()
-                        .any(|(r, used)| r == root && used.starts_with(&format!("{p}.")))
-                })
+                || !f.path.as_ref().is_some_and(|p| used_below(root, p))
         })
         .map(|(_, f)| f)
         .collect();
@@ -272,21 +274,27 @@ pub fn lint_charts(charts: Vec<Chart>, opts: &LintOptions) -> Result<LintOutcome
     // A template image built wholly from one values site's keys (cert-manager's
     // `{{ .repository }}:{{ default $.Chart.AppVersion .tag }}` inside `with
     // .Values.acmesolver.image`) is that site's image, reported there.
-    let value_sites: Vec<(&Path, String)> = collected
+    // Such a site is a dotted prefix of the image's first key: only those
+    // are looked up, in a sorted list (a scan of every site per template
+    // image was quadratic).
+    let mut value_sites: Vec<(&Path, &str)> = collected
         .images
         .iter()
         .filter(|i| i.origin == ImageOrigin::Values && i.image_ref().is_some())
-        .filter_map(|i| Some((&*i.chart_root, format!("{}.", i.path.as_ref()?))))
+        .filter_map(|i| Some((&*i.chart_root, i.path.as_deref()?)))
         .collect();
+    value_sites.sort_unstable();
     let built_from_a_site = |img: &FoundImage| {
-        !img.values_paths.is_empty()
-            && value_sites.iter().any(|(root, site)| {
-                *root == &*img.chart_root
-                    && img
-                        .values_paths
-                        .iter()
-                        .all(|p| p.starts_with(site.as_str()))
-            })
+        let Some(first) = img.values_paths.first() else {
+            return false;
+        };
+        first.match_indices('.').any(|(at, _)| {
+            let below = &first[..=at];
+            value_sites
+                .binary_search(&(&*img.chart_root, &first[..at]))
+                .is_ok()
+                && img.values_paths.iter().all(|p| p.starts_with(below))
+        })
     };
     for img in &collected.images {
         if img.origin == ImageOrigin::Values {
