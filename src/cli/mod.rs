@@ -249,7 +249,7 @@ impl SignatureArgs {
     }
 }
 
-/// How a command renders charts with helm: the same flags on pin, lint and release.
+/// How a command renders charts with helm: the same flags on pin, lint, verify and release.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RenderArgs {
     /// Render each chart with `helm template` and check against what it renders; exit 2 when helm cannot be found.

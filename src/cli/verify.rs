@@ -14,7 +14,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, RequireArgs, SignatureArgs, Stdout};
+use super::{
+    ChartArgs, DigestsArgs, FormatArgs, RegistryArgs, RenderArgs, RequireArgs, SignatureArgs,
+    Stdout,
+};
 use crate::diag::Exit;
 use crate::report::{self, Format, RenderOptions};
 use crate::verify::VerifyOptions;
@@ -48,6 +51,8 @@ pub struct VerifyArgs {
     pub require: RequireArgs,
     #[command(flatten)]
     pub signature: SignatureArgs,
+    #[command(flatten)]
+    pub render: RenderArgs,
     #[command(flatten)]
     pub format: FormatArgs,
     #[command(flatten)]
@@ -107,6 +112,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
             signature: args.signature.policy()?,
         },
         config: args.config.clone(),
+        // Static, as lint is, unless asked: with `--render` the images helm
+        // renders are verified too (a subchart's literal, one a `--set` gives).
+        discovery: crate::lint::LintOptions {
+            render: args.render.mode(crate::helm::RenderMode::Off) != crate::helm::RenderMode::Off,
+            helm: args.render.spec()?,
+            ..crate::lint::LintOptions::default()
+        },
     };
     let bar = progress_bar();
     let run = crate::verify::run::verify_request(&client, &request, &|done, total| {

@@ -23,6 +23,10 @@ pub struct VerifyRequest {
     /// `--config FILE`: one configuration for every chart; without it each
     /// chart's own `.chartpin.yaml` adds its requirements to `options`.
     pub config: Option<PathBuf>,
+    /// How the charts' images are found: as static lint finds them, and
+    /// with `render` also every image helm renders with the request's
+    /// values (`--render`, `--values-file`, `--set`).
+    pub discovery: crate::lint::LintOptions,
 }
 
 /// A verify run, ready to render.
@@ -70,7 +74,7 @@ pub fn verify_request(
     }
     let mut run = VerifyRun::default();
     if !req.charts.is_empty() {
-        let found = targets::chart_targets(&req.charts)?;
+        let found = targets::chart_targets(&req.charts, &req.discovery)?;
         run.unresolved = found.unresolved;
         targets.extend(found.images.into_iter().map(|i| i.target));
         run.sources = found.sources;

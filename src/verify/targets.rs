@@ -105,16 +105,20 @@ pub struct ChartTargets {
 }
 
 /// The references inside charts (directories, parents of chart directories,
-/// packaged `.tgz`), found as `lint` finds them, each at its place.
+/// packaged `.tgz`), found as `lint` finds them with `discovery` (static
+/// by default; with `render`, also what helm renders), each at its place.
 ///
-/// A template image built from values keys, or equal to a values reference
-/// of the same chart, is left out: its values site is where a digest is
-/// written and where findings point.
-pub fn chart_targets(charts: &[PathBuf]) -> Result<ChartTargets, LintError> {
+/// A template or rendered image built from values keys, or equal to a
+/// values reference of the same chart, is left out: its values site is
+/// where a digest is written and where findings point.
+pub fn chart_targets(
+    charts: &[PathBuf],
+    discovery: &LintOptions,
+) -> Result<ChartTargets, LintError> {
     let lint::Discovered {
         images: found,
         sources,
-    } = lint::discover(charts, &LintOptions::default())?;
+    } = lint::discover(charts, discovery)?;
     // Keyed by path; as before, a later file of the same path wins.
     let files: HashMap<PathBuf, SourceFile> = sources
         .into_iter()
@@ -307,7 +311,7 @@ pub struct MutableImages {
 
 /// See [`MutableImages`].
 pub fn mutable_chart_images(charts: &[PathBuf]) -> Result<MutableImages, LintError> {
-    let found = chart_targets(charts)?;
+    let found = chart_targets(charts, &LintOptions::default())?;
     let sources: crate::source::Sources = found.sources.iter().cloned().collect();
     let mut out = MutableImages {
         files: found.sources.len(),

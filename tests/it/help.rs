@@ -111,6 +111,15 @@ fn shared_flags_read_the_same_everywhere() {
         ("--digests-format <FORMAT>", &["pin", "verify", "release"]),
         ("--content", &["verify", "release"]),
         ("--diff", &["pin", "release"]),
+        // How charts are rendered: the same five flags wherever helm renders.
+        ("--render", &["pin", "lint", "verify", "release"]),
+        ("--no-render", &["pin", "lint", "verify", "release"]),
+        ("--helm <PATH>", &["pin", "lint", "verify", "release"]),
+        (
+            "--values-file <FILE>",
+            &["pin", "lint", "verify", "release"],
+        ),
+        ("--set <KEY=VALUE>", &["pin", "lint", "verify", "release"]),
         (
             "--concurrency <N>",
             &["pin", "verify", "resolve", "release"],

@@ -948,3 +948,84 @@ fn short_manifest_names_take_their_registry_from_the_chart() {
         unknown.all()
     );
 }
+
+#[test]
+fn verify_render_checks_the_images_helm_renders_with_the_given_values() {
+    let reg = Registry::start();
+    let app = reg.push_image("team/app", Some("v1"), "app v1");
+    let side = reg.push_image("team/side", Some("v1"), "side v1");
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("c");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("values.yaml"),
+        format!(
+            "image: {}\nsidecar: \"\"\n",
+            pinned(&reg.host, "team/app", &app.digest)
+        ),
+    )
+    .unwrap();
+    // The sidecar renders only when the CI values (or a --set) give it.
+    std::fs::write(
+        chart.join("templates/pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: app\n      image: {{ .Values.image }}\n    {{- with .Values.sidecar }}\n    - name: sidecar\n      image: {{ . }}\n    {{- end }}\n",
+    )
+    .unwrap();
+    let missing = pinned(&reg.host, "team/side", MISSING);
+    let ci = dir.path().join("ci.yaml");
+    std::fs::write(&ci, format!("sidecar: {missing}\n")).unwrap();
+    let (c, ci) = (chart.to_str().unwrap(), ci.to_str().unwrap());
+    let run = |args: &[&str]| {
+        chartpin(args)
+            .env("PATH", crate::support::helm::path_with_helm())
+            .run()
+    };
+
+    // Statically only the values' image is there, and it exists.
+    let fixed = run(&["verify", c, "--values-file", ci]);
+    assert_eq!(fixed.code, 0, "{}", fixed.all());
+    // Rendered with the CI values, the sidecar's digest is checked too.
+    for given in [
+        ["--values-file", ci],
+        ["--set", &format!("sidecar={missing}")],
+    ] {
+        let rendered = run(&[
+            "verify", c, "--render", given[0], given[1], "--format", "json",
+        ]);
+        assert_eq!(rendered.code, 1, "{given:?}: {}", rendered.all());
+        let doc: serde_json::Value = serde_json::from_str(&rendered.stdout).unwrap();
+        let findings = doc["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), 1, "{given:?}: {}", rendered.stdout);
+        assert_eq!(findings[0]["code"], "digest-not-found");
+        assert_eq!(findings[0]["image"], missing.as_str());
+        assert!(
+            findings[0]["file"]
+                .as_str()
+                .is_some_and(|f| f.ends_with("templates/pod.yaml")),
+            "{given:?}: {}",
+            rendered.stdout
+        );
+    }
+    // A sidecar that exists: the render verifies both.
+    let present = pinned(&reg.host, "team/side", &side.digest);
+    let both = run(&[
+        "verify",
+        c,
+        "--render",
+        "--set",
+        &format!("sidecar={present}"),
+    ]);
+    assert_eq!(both.code, 0, "{}", both.all());
+    assert!(both.stdout.contains("verified 2 of 2"), "{}", both.stdout);
+    // `--render` without helm is a usage error, as lint's is.
+    let no_helm = chartpin(&["verify", c, "--render"])
+        .env("PATH", "/nonexistent")
+        .run();
+    assert_eq!(no_helm.code, 2, "{}", no_helm.all());
+    assert!(no_helm.stderr.contains("not on PATH"), "{}", no_helm.stderr);
+}
