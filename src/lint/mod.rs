@@ -612,6 +612,7 @@ fn scan_chart(
         chart: chart_yaml.as_ref(),
         chart_name: &chart.name,
         used: Default::default(),
+        indexes: Default::default(),
     };
     // An expression lint cannot finish whose every lookup lies under one
     // values site (grafana's `{{ $registry }}/{{ .Values.sidecar.image.repository }}:…`)
