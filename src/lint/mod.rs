@@ -174,7 +174,8 @@ pub struct LintOptions {
     /// Renders already made, by chart root: a chart listed here is linted
     /// from this text as `--render` would lint it, and helm is not run for
     /// it again (release renders once for its proof and its lint).
-    pub prerendered: Vec<(PathBuf, String)>,
+    /// Shared, not copied: release's proof reads the same text.
+    pub prerendered: Vec<(PathBuf, crate::source::SharedText)>,
 }
 
 /// The result of a lint run: findings in file order, and every file read
@@ -466,7 +467,7 @@ fn collect(charts: Vec<Chart>, opts: &LintOptions) -> Result<(usize, Collected),
                     None => helm.insert(crate::helm::Helm::find(opts.helm.helm.as_deref())?),
                 };
                 match render_chart(helm, c, &opts.helm)? {
-                    Some(text) => text,
+                    Some(text) => text.into(),
                     None => continue,
                 }
             }

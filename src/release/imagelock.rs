@@ -122,7 +122,7 @@ pub struct RenderedEntry {
 /// release did not render.
 pub fn rendered(
     plan: &Plan,
-    renders: &[(PathBuf, String)],
+    renders: &[(PathBuf, crate::source::SharedText)],
 ) -> Result<Vec<Option<Vec<RenderedEntry>>>, InputError> {
     let mut out = Vec::new();
     for (i, c) in plan.charts.iter().enumerate() {

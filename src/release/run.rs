@@ -12,7 +12,7 @@ use crate::manifest::DigestManifest;
 use crate::prove::Side;
 use crate::registry::RegistryClient;
 use crate::registry::runtime::block_on;
-use crate::source::SourceFile;
+use crate::source::{SharedText, SourceFile};
 use crate::steps::joined;
 use crate::verify::VerifyOptions;
 use crate::write::{self, WriteError, WriteNote};
@@ -237,8 +237,9 @@ struct Renders {
     /// lint (the others are read at once, so that a render that cannot be
     /// read stops the release before the next chart renders, as it did).
     sides: Vec<(std::path::PathBuf, Side, Option<Side>)>,
-    /// Each chart's root and its render as planned, for lint to read.
-    after: Vec<(std::path::PathBuf, String)>,
+    /// Each chart's root and its render as planned, for lint to read (the
+    /// text shared with it, not copied).
+    after: Vec<(std::path::PathBuf, SharedText)>,
     /// Charts without `Chart.yaml`, passed over.
     unrenderable: Vec<String>,
 }
@@ -319,7 +320,7 @@ fn render_planned(jobs: Vec<RenderJob>, opts: &ReleaseOptions) -> Result<Renders
             Some(Side::read(&after)?)
         };
         out.sides.push((c.dir, old, new));
-        out.after.push((c.chart.root.clone(), after));
+        out.after.push((c.chart.root.clone(), after.into()));
     }
     Ok(out)
 }
