@@ -569,10 +569,14 @@ fn scan_chart(
     };
     // Helm reads every document of a values file, later ones over earlier.
     let documents = yaml::real_roots(&roots).count();
+    // The first document is merged over where it is, not copied first
+    // (issue 10: three trees of a large file were held at once).
     let own_merged = (documents > 1).then(|| {
-        yaml::real_roots(&roots)
-            .cloned()
-            .reduce(|acc, next| yaml::merged_with(&acc, &next))
+        let mut real = yaml::real_roots(&roots);
+        let first = real.next()?;
+        real.fold(None, |acc: Option<yaml::Node>, next| {
+            Some(yaml::merged_with(acc.as_ref().unwrap_or(first), next))
+        })
     });
     let own_values = match &own_merged {
         Some(m) => m.as_ref(),
@@ -602,7 +606,7 @@ fn scan_chart(
             chart,
             ValuesView::new(src, &roots, &anchors),
             merged,
-            overlay.is_some() || documents > 1,
+            overlay.as_ref(),
             parent.as_ref(),
             out,
         )?,
@@ -804,6 +808,86 @@ fn annotation_images_by_search(
     }
 }
 
+/// The places in a values file's values that something laid over it sets
+/// (the parent's section for the chart, the file's other documents): a site
+/// at, above or below one may read otherwise once merged, and any other
+/// site reads as it is written ([`values_sites`]).
+struct Overlays {
+    /// Every node path of the overlay and of each document but the one
+    /// with the most nodes, sorted.
+    paths: Vec<String>,
+    /// One of them sets what every site is read with (`global…`).
+    everything: bool,
+}
+
+impl Overlays {
+    fn of(file: &ValuesView<'_>, overlay: Option<&yaml::Node<'_>>) -> Overlays {
+        fn size(n: &yaml::Node<'_>) -> usize {
+            match n {
+                yaml::Node::Map(m) => 1 + m.entries.iter().map(|(_, v)| size(v)).sum::<usize>(),
+                yaml::Node::Seq(s) => 1 + s.items.iter().map(size).sum::<usize>(),
+                _ => 1,
+            }
+        }
+        fn collect(n: &yaml::Node<'_>, at: &mut crate::yaml::YamlPath, out: &mut Vec<String>) {
+            let mut visit =
+                |seg: crate::yaml::PathSeg, child: &yaml::Node<'_>, out: &mut Vec<String>| {
+                    at.0.push(seg);
+                    out.push(at.to_string());
+                    collect(child, at, out);
+                    at.0.pop();
+                };
+            match n {
+                yaml::Node::Map(m) => {
+                    for (k, v) in m.entries.iter() {
+                        if let Some(k) = k.as_scalar() {
+                            visit(crate::yaml::PathSeg::Key(k.text().to_string()), v, out);
+                        }
+                    }
+                }
+                yaml::Node::Seq(s) => {
+                    for (i, v) in s.items.iter().enumerate() {
+                        visit(crate::yaml::PathSeg::Index(i), v, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let largest = (0..file.documents.len()).max_by_key(|&d| size(&file.documents[d]));
+        let mut paths = Vec::new();
+        let others = file
+            .documents
+            .iter()
+            .enumerate()
+            .filter(|(d, _)| Some(*d) != largest)
+            .map(|(_, n)| n);
+        for n in others.chain(overlay) {
+            collect(n, &mut crate::yaml::YamlPath::default(), &mut paths);
+        }
+        paths.sort_unstable();
+        paths.dedup();
+        let everything = paths.iter().any(|p| {
+            let top = p.split(['.', '[']).next().unwrap_or_default();
+            crate::values::read_by_every_site(top)
+        });
+        Overlays { paths, everything }
+    }
+
+    /// Whether what is laid over may change the site at `path`: it sets
+    /// `path`, a place below it, or one above it.
+    fn touch(&self, path: &str) -> bool {
+        if self.everything {
+            return true;
+        }
+        let below = self.paths.partition_point(|p| p.as_str() < path);
+        if self.paths.get(below).is_some_and(|p| p.starts_with(path)) {
+            return true;
+        }
+        path.match_indices(['.', '['])
+            .any(|(at, _)| has_site(&self.paths, &path[..at]))
+    }
+}
+
 /// Whether `sorted` (the paths [`values_sites`] returns) holds `path`.
 fn has_site(sorted: &[String], path: &str) -> bool {
     sorted.binary_search_by(|s| s.as_str().cmp(path)).is_ok()
@@ -817,10 +901,11 @@ fn values_sites(
     chart: &Chart,
     file: ValuesView<'_>,
     merged: Option<&yaml::Node<'_>>,
-    has_overlay: bool,
+    overlay: Option<&yaml::Node<'_>>,
     parent: Option<&ParentValues<'_>>,
     out: &mut Collected,
 ) -> Result<Vec<String>, LintError> {
+    let has_overlay = overlay.is_some() || yaml::real_roots(file.documents).count() > 1;
     use crate::values::{self, ImageSite};
     let src = file.source;
     // A site that a later document of the file sets again is not what helm
@@ -834,17 +919,37 @@ fn values_sites(
             *d = (*d).max(site.document);
         })?;
     }
-    let effective: std::collections::HashMap<String, ImageSite> = match (has_overlay, merged) {
-        (true, Some(m)) => {
+    // Each site is judged as helm sees it: with the other documents and the
+    // parent's values laid over. Only a site those touch can read otherwise
+    // than where it is written, so only such sites are kept from the merged
+    // values (issue 10: all of them, for a dense file of two documents,
+    // came to 17 times its size).
+    let mut effective: std::collections::HashMap<String, ImageSite> = Default::default();
+    let overlays = has_overlay.then(|| Overlays::of(&file, overlay));
+    let mut take = |site: ImageSite| {
+        let path = site.path.to_string();
+        if overlays.as_ref().is_some_and(|o| o.touch(&path)) {
+            effective.insert(path, site);
+        }
+    };
+    match (has_overlay, merged) {
+        // The parent's values are in the merged tree, at places in its
+        // text: the merged values are read as a text of their own.
+        (true, Some(m)) if overlay.is_some() => {
             let json = serde_json::to_string_pretty(&yaml::to_json(m)).unwrap_or_default();
             values::readable_sites(&src.path, &json)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|s| (s.path.to_string(), s))
-                .collect()
+                .for_each(&mut take);
         }
-        _ => Default::default(),
-    };
+        // The documents alone: every merged node is at its place in this
+        // file, so the merged tree is walked where it is.
+        (true, Some(m)) => {
+            ValuesView::new(src, std::slice::from_ref(m), file.anchors)
+                .each_readable_site(&mut take)?;
+        }
+        _ => {}
+    }
     // Each site is judged as the walk finds it and given back (issue 10: a
     // dense file's sites are never all held). The walk is in file order
     // nearly always; when it was not, what was kept is put in file order

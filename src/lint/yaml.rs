@@ -84,14 +84,25 @@ pub fn merged_with<'a>(base: &Node<'a>, over: &Node<'a>) -> Node<'a> {
     match (base, over) {
         (Node::Map(b), Node::Map(o)) => {
             let mut entries = b.entries.to_vec();
+            // Where each key is (the last of equal keys), so that each key
+            // laid over is found at once: a scan of the base per key was
+            // quadratic on two large documents.
+            let mut at: std::collections::HashMap<Option<&str>, usize> = b
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (key_text(k), i))
+                .collect();
             for (k, v) in &o.entries {
-                match entries
-                    .iter_mut()
-                    .rev()
-                    .find(|(ok, _)| key_text(ok) == key_text(k))
-                {
-                    Some((_, existing)) => *existing = merged_with(existing, v),
-                    None => entries.push((k.clone(), v.clone())),
+                match at.get(&key_text(k)) {
+                    Some(&i) => {
+                        let merged = merged_with(&entries[i].1, v);
+                        entries[i].1 = merged;
+                    }
+                    None => {
+                        at.insert(key_text(k), entries.len());
+                        entries.push((k.clone(), v.clone()));
+                    }
                 }
             }
             Node::Map(Map::new(entries, b.span(), b.flow(), b.anchored()))

@@ -488,6 +488,15 @@ impl Globals {
     }
 }
 
+/// Whether a top-level key holds values every site is read with (Bitnami's
+/// `global.imageRegistry`, cert-manager's `imageRegistry`, …): setting it
+/// can change how any site of the file reads.
+pub fn read_by_every_site(top_key: &str) -> bool {
+    GLOBALS
+        .iter()
+        .any(|(path, _)| path.first() == Some(&top_key))
+}
+
 /// Whether a key names a single-string image (`image`, `curlImage`, `sidecarImage`).
 fn image_key(k: &str) -> bool {
     if !contains_ignore_case(k, "image") {
