@@ -569,19 +569,6 @@ fn scan_chart(
     };
     // Helm reads every document of a values file, later ones over earlier.
     let documents = yaml::real_roots(&roots).count();
-    // The first document is merged over where it is, not copied first
-    // (issue 10: three trees of a large file were held at once).
-    let own_merged = (documents > 1).then(|| {
-        let mut real = yaml::real_roots(&roots);
-        let first = real.next()?;
-        real.fold(None, |acc: Option<yaml::Node>, next| {
-            Some(yaml::merged_with(acc.as_ref().unwrap_or(first), next))
-        })
-    });
-    let own_values = match &own_merged {
-        Some(m) => m.as_ref(),
-        None => yaml::real_roots(&roots).next(),
-    };
     // Values as the templates see them: the chart's own, with the parent's
     // section for this subchart and the parent's `global` laid over.
     let mut overlay: Option<yaml::Node> = None;
@@ -596,21 +583,60 @@ fn scan_chart(
         }
         overlay = over;
     }
-    let merged_over = overlay.as_ref().map(|o| match own_values {
-        Some(m) => yaml::merged_with(m, o),
-        None => o.clone(),
-    });
-    let merged = merged_over.as_ref().or(own_values);
-    let site_paths = match values_src {
-        Some(src) => values_sites(
-            chart,
-            ValuesView::new(src, &roots, &anchors),
-            merged,
-            overlay.as_ref(),
-            parent.as_ref(),
-            out,
-        )?,
-        None => Vec::new(),
+    let (site_paths, own_merged, merged_over);
+    let merged = match values_src {
+        // Several documents, nothing laid over from a parent: the sites
+        // are judged with the merge of only what the smaller documents
+        // set, and the documents are merged in place once the sites are
+        // read (issue 10: a merged copy of the largest was held beside it).
+        Some(src) if documents > 1 && overlay.is_none() => {
+            let view = ValuesView::new(src, &roots, &anchors);
+            let set = Overlays::of(&view, None);
+            let judged_with = yaml::merged_under(&roots, |key| set.touch_key(key));
+            site_paths = values_sites(
+                chart,
+                view,
+                judged_with.as_ref(),
+                None,
+                parent.as_ref(),
+                out,
+            )?;
+            drop(judged_with);
+            own_merged = yaml::merged_in_place(roots);
+            own_merged.as_ref()
+        }
+        _ => {
+            // The first document is merged over where it is, not copied first.
+            own_merged = (documents > 1)
+                .then(|| {
+                    let mut real = yaml::real_roots(&roots);
+                    let first = real.next()?;
+                    real.fold(None, |acc: Option<yaml::Node>, next| {
+                        Some(yaml::merged_with(acc.as_ref().unwrap_or(first), next))
+                    })
+                })
+                .flatten();
+            let own_values = own_merged
+                .as_ref()
+                .or_else(|| yaml::real_roots(&roots).next());
+            merged_over = overlay.as_ref().map(|o| match own_values {
+                Some(m) => yaml::merged_with(m, o),
+                None => o.clone(),
+            });
+            let merged = merged_over.as_ref().or(own_values);
+            site_paths = match values_src {
+                Some(src) => values_sites(
+                    chart,
+                    ValuesView::new(src, &roots, &anchors),
+                    merged,
+                    overlay.as_ref(),
+                    parent.as_ref(),
+                    out,
+                )?,
+                None => Vec::new(),
+            };
+            merged
+        }
     };
     let ctx = templates::Context {
         values: merged,
@@ -871,6 +897,12 @@ impl Overlays {
             crate::values::read_by_every_site(top)
         });
         Overlays { paths, everything }
+    }
+
+    /// Whether what is laid over may change a site under the top-level `key`.
+    fn touch_key(&self, key: &str) -> bool {
+        let path = crate::yaml::YamlPath(vec![crate::yaml::PathSeg::Key(key.to_string())]);
+        self.touch(&path.to_string())
     }
 
     /// Whether what is laid over may change the site at `path`: it sets

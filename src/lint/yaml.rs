@@ -116,6 +116,76 @@ pub fn merged_with<'a>(base: &Node<'a>, over: &Node<'a>) -> Node<'a> {
     }
 }
 
+/// The real documents of `roots` merged as [`merged_with`] merges them,
+/// the first taken as it is and each later one laid into it, rather than
+/// copied (issue 10: the merged copy of a large document was held beside
+/// the document).
+pub fn merged_in_place(roots: Vec<Node<'_>>) -> Option<Node<'_>> {
+    let mut real = roots.into_iter().filter(|r| !comment_only(r));
+    let first = real.next()?;
+    Some(real.fold(first, |acc, next| merge_into(acc, &next)))
+}
+
+/// [`merged_with`] of `base` and `over`, reusing `base`.
+fn merge_into<'a>(base: Node<'a>, over: &Node<'a>) -> Node<'a> {
+    match (base, over) {
+        (Node::Map(b), Node::Map(o)) => {
+            let (span, flow, anchored) = (b.span(), b.flow(), b.anchored());
+            let mut entries = b.entries.into_vec();
+            // As in `merged_with`: the last of equal keys, found at once.
+            let mut at: std::collections::HashMap<Option<String>, usize> = entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (key_text(k).map(str::to_string), i))
+                .collect();
+            for (k, v) in &o.entries {
+                let key = key_text(k).map(str::to_string);
+                match at.get(&key) {
+                    Some(&i) => {
+                        let old =
+                            std::mem::replace(&mut entries[i].1, Node::Alias(Default::default()));
+                        entries[i].1 = merge_into(old, v);
+                    }
+                    None => {
+                        at.insert(key, entries.len());
+                        entries.push((k.clone(), v.clone()));
+                    }
+                }
+            }
+            Node::Map(Map::new(entries, span, flow, anchored))
+        }
+        (base, Node::Scalar(s))
+            if s.style == QuoteStyle::Plain && matches!(&*s.value, "null" | "~") =>
+        {
+            base
+        }
+        _ => over.clone(),
+    }
+}
+
+/// The real documents of `roots` merged, keeping at their top level only
+/// the keys `keep` accepts and the scalars (what a site at the top may be
+/// read with beside it): what the sites under those keys read once merged,
+/// without a merged copy of everything else.
+pub fn merged_under<'a>(roots: &[Node<'a>], keep: impl Fn(&str) -> bool) -> Option<Node<'a>> {
+    let kept = real_roots(roots).map(|r| match r {
+        Node::Map(m) => Node::Map(Map::new(
+            m.entries
+                .iter()
+                .filter(|(k, v)| {
+                    matches!(v, Node::Scalar(_) | Node::Alias(_)) || key_text(k).is_some_and(&keep)
+                })
+                .cloned()
+                .collect::<Vec<_>>(),
+            m.span(),
+            m.flow(),
+            m.anchored(),
+        )),
+        other => other.clone(),
+    });
+    kept.reduce(|acc, next| merged_with(&acc, &next))
+}
+
 /// The node as JSON (which is YAML), so a merged tree can be handed to the
 /// values scanner. Plain scalars that are JSON literals keep their type.
 pub fn to_json(node: &Node<'_>) -> serde_json::Value {

@@ -155,6 +155,44 @@ fn lint_of_a_dense_values_file_stays_within_its_bound() {
 }
 
 #[test]
+fn lint_of_a_dense_values_file_of_two_documents_stays_within_its_bound() {
+    // Helm merges the documents; lint judges the sites the second touches
+    // with the merge (here one block's tag, now pinned) and the others as
+    // they are written, without a merged copy of the first.
+    let dir = tempfile::tempdir().unwrap();
+    let (chart, _, _) = dense_chart(dir.path(), "registry.example.com", FAKE_DIGEST, FAKE_DIGEST);
+    let values = chart.join("values.yaml");
+    let mut text = std::fs::read_to_string(&values).unwrap();
+    assert!(text.contains("svc0000002:\n  enabled: true\n  replicas: 1\n  image:\n    repository: registry.example.com/team/app2\n    tag: \"1.2.0\"\n"));
+    write!(
+        text,
+        "---\nsvc0000002:\n  image:\n    tag: \"1.2.0@{FAKE_DIGEST}\"\nextra: 1\n"
+    )
+    .unwrap();
+    std::fs::write(&values, &text).unwrap();
+    let code = within(&["lint", chart.to_str().unwrap()], dir.path(), text.len());
+    assert_eq!(code, 1, "mutable tags are findings");
+    let run = release_chartpin(&["lint", chart.to_str().unwrap(), "--format", "json"])
+        .home(dir.path())
+        .run();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let paths: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"svc0000000.image"),
+        "the first block is mutable"
+    );
+    assert!(
+        !paths.contains(&"svc0000002.image"),
+        "the second document pins svc0000002's tag"
+    );
+}
+
+#[test]
 fn pin_dry_run_of_a_dense_values_file_stays_within_its_bound() {
     let dir = tempfile::tempdir().unwrap();
     let (chart, digests, bytes) =
