@@ -592,7 +592,7 @@ fn scan_chart(
         Some(src) if documents > 1 && overlay.is_none() => {
             let view = ValuesView::new(src, &roots, &anchors);
             let set = Overlays::of(&view, None);
-            let judged_with = yaml::merged_under(&roots, |key| set.touch_key(key));
+            let judged_with = yaml::merged_under(&roots, |key| set.keeps(key));
             site_paths = values_sites(
                 chart,
                 view,
@@ -605,20 +605,36 @@ fn scan_chart(
             own_merged = yaml::merged_in_place(roots);
             own_merged.as_ref()
         }
+        // A parent's section laid over: the same, with the section laid
+        // over what is kept (and read as a text of its own: its nodes are
+        // at places in the parent's text).
+        Some(src) if overlay.is_some() => {
+            let over = overlay.as_ref().expect("laid over");
+            let view = ValuesView::new(src, &roots, &anchors);
+            let set = Overlays::of(&view, Some(over));
+            let own = yaml::merged_under(&roots, |key| set.keeps(key));
+            let judged_with = match &own {
+                Some(m) => yaml::merged_with(m, over),
+                None => over.clone(),
+            };
+            drop(own);
+            site_paths = values_sites(
+                chart,
+                view,
+                Some(&judged_with),
+                Some(over),
+                parent.as_ref(),
+                out,
+            )?;
+            drop(judged_with);
+            merged_over = Some(match yaml::merged_in_place(roots) {
+                Some(own) => yaml::merged_into(own, over),
+                None => over.clone(),
+            });
+            merged_over.as_ref()
+        }
         _ => {
-            // The first document is merged over where it is, not copied first.
-            own_merged = (documents > 1)
-                .then(|| {
-                    let mut real = yaml::real_roots(&roots);
-                    let first = real.next()?;
-                    real.fold(None, |acc: Option<yaml::Node>, next| {
-                        Some(yaml::merged_with(acc.as_ref().unwrap_or(first), next))
-                    })
-                })
-                .flatten();
-            let own_values = own_merged
-                .as_ref()
-                .or_else(|| yaml::real_roots(&roots).next());
+            let own_values = yaml::real_roots(&roots).next();
             merged_over = overlay.as_ref().map(|o| match own_values {
                 Some(m) => yaml::merged_with(m, o),
                 None => o.clone(),
@@ -855,14 +871,15 @@ impl Overlays {
                 _ => 1,
             }
         }
-        fn collect(n: &yaml::Node<'_>, at: &mut crate::yaml::YamlPath, out: &mut Vec<String>) {
-            let mut visit =
-                |seg: crate::yaml::PathSeg, child: &yaml::Node<'_>, out: &mut Vec<String>| {
-                    at.0.push(seg);
-                    out.push(at.to_string());
-                    collect(child, at, out);
-                    at.0.pop();
-                };
+        // Each node's path, and whether it is a mapping (merged into, not replaced).
+        type Out = Vec<(String, bool)>;
+        fn collect(n: &yaml::Node<'_>, at: &mut crate::yaml::YamlPath, out: &mut Out) {
+            let mut visit = |seg: crate::yaml::PathSeg, child: &yaml::Node<'_>, out: &mut Out| {
+                at.0.push(seg);
+                out.push((at.to_string(), child.as_map().is_some()));
+                collect(child, at, out);
+                at.0.pop();
+            };
             match n {
                 yaml::Node::Map(m) => {
                     for (k, v) in m.entries.iter() {
@@ -890,19 +907,31 @@ impl Overlays {
         for n in others.chain(overlay) {
             collect(n, &mut crate::yaml::YamlPath::default(), &mut paths);
         }
+        // What every site is read with (`global.imageRegistry`, …) is set,
+        // or replaced from above: any site may read otherwise.
+        let globals = crate::values::read_by_every_site_paths();
+        let everything = paths.iter().any(|(p, map)| {
+            globals.iter().any(|g| {
+                p == g
+                    || p.strip_prefix(g.as_str())
+                        .is_some_and(|r| r.starts_with(['.', '[']))
+                    || (!map
+                        && g.strip_prefix(p.as_str())
+                            .is_some_and(|r| r.starts_with('.')))
+            })
+        });
+        let mut paths: Vec<String> = paths.into_iter().map(|(p, _)| p).collect();
         paths.sort_unstable();
         paths.dedup();
-        let everything = paths.iter().any(|p| {
-            let top = p.split(['.', '[']).next().unwrap_or_default();
-            crate::values::read_by_every_site(top)
-        });
         Overlays { paths, everything }
     }
 
-    /// Whether what is laid over may change a site under the top-level `key`.
-    fn touch_key(&self, key: &str) -> bool {
+    /// Whether the merge that sites are judged with keeps the top-level
+    /// `key`: what is laid over may change a site under it, or every site
+    /// is read with it (`global`), or anything may have changed.
+    fn keeps(&self, key: &str) -> bool {
         let path = crate::yaml::YamlPath(vec![crate::yaml::PathSeg::Key(key.to_string())]);
-        self.touch(&path.to_string())
+        self.everything || crate::values::read_by_every_site(key) || self.touch(&path.to_string())
     }
 
     /// Whether what is laid over may change the site at `path`: it sets

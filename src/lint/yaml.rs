@@ -123,11 +123,11 @@ pub fn merged_with<'a>(base: &Node<'a>, over: &Node<'a>) -> Node<'a> {
 pub fn merged_in_place(roots: Vec<Node<'_>>) -> Option<Node<'_>> {
     let mut real = roots.into_iter().filter(|r| !comment_only(r));
     let first = real.next()?;
-    Some(real.fold(first, |acc, next| merge_into(acc, &next)))
+    Some(real.fold(first, |acc, next| merged_into(acc, &next)))
 }
 
 /// [`merged_with`] of `base` and `over`, reusing `base`.
-fn merge_into<'a>(base: Node<'a>, over: &Node<'a>) -> Node<'a> {
+pub fn merged_into<'a>(base: Node<'a>, over: &Node<'a>) -> Node<'a> {
     match (base, over) {
         (Node::Map(b), Node::Map(o)) => {
             let (span, flow, anchored) = (b.span(), b.flow(), b.anchored());
@@ -144,7 +144,7 @@ fn merge_into<'a>(base: Node<'a>, over: &Node<'a>) -> Node<'a> {
                     Some(&i) => {
                         let old =
                             std::mem::replace(&mut entries[i].1, Node::Alias(Default::default()));
-                        entries[i].1 = merge_into(old, v);
+                        entries[i].1 = merged_into(old, v);
                     }
                     None => {
                         at.insert(key, entries.len());

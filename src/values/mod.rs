@@ -497,6 +497,17 @@ pub fn read_by_every_site(top_key: &str) -> bool {
         .any(|(path, _)| path.first() == Some(&top_key))
 }
 
+/// The paths of what every site is read with, as [`YamlPath`]s print them
+/// (`global.imageRegistry`, `imageRegistry`, …).
+pub fn read_by_every_site_paths() -> Vec<String> {
+    GLOBALS
+        .iter()
+        .map(|(path, _)| {
+            YamlPath(path.iter().map(|k| PathSeg::Key(k.to_string())).collect()).to_string()
+        })
+        .collect()
+}
+
 /// Whether a key names a single-string image (`image`, `curlImage`, `sidecarImage`).
 fn image_key(k: &str) -> bool {
     if !contains_ignore_case(k, "image") {

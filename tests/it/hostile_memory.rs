@@ -110,6 +110,26 @@ fn within(args: &[&str], home: &Path, bytes: usize) -> i32 {
     code
 }
 
+/// `lint` of `chart` reports the dense file's first block and not
+/// `svc0000002`'s, whose tag what is laid over pins (`why`).
+fn assert_only_the_laid_over_block_is_pinned(chart: &Path, home: &Path, why: &str) {
+    let run = release_chartpin(&["lint", chart.to_str().unwrap(), "--format", "json"])
+        .home(home)
+        .run();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let paths: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"svc0000000.image"),
+        "the first block is mutable"
+    );
+    assert!(!paths.contains(&"svc0000002.image"), "{why}");
+}
+
 /// A `helm template` stream of about `bytes`: one Deployment per ~420
 /// bytes, each with its `# Source:` comment and one container image.
 fn rendered_stream(bytes: usize) -> String {
@@ -172,23 +192,40 @@ fn lint_of_a_dense_values_file_of_two_documents_stays_within_its_bound() {
     std::fs::write(&values, &text).unwrap();
     let code = within(&["lint", chart.to_str().unwrap()], dir.path(), text.len());
     assert_eq!(code, 1, "mutable tags are findings");
-    let run = release_chartpin(&["lint", chart.to_str().unwrap(), "--format", "json"])
-        .home(dir.path())
-        .run();
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let paths: Vec<&str> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| f["path"].as_str())
-        .collect();
-    assert!(
-        paths.contains(&"svc0000000.image"),
-        "the first block is mutable"
+    assert_only_the_laid_over_block_is_pinned(
+        &chart,
+        dir.path(),
+        "the second document pins svc0000002's tag",
     );
-    assert!(
-        !paths.contains(&"svc0000002.image"),
-        "the second document pins svc0000002's tag"
+}
+
+#[test]
+fn lint_of_a_dense_subchart_with_the_parents_values_stays_within_its_bound() {
+    // The parent's section for the subchart is laid over its values: the
+    // sites it touches are judged with it (here one block's tag, pinned),
+    // the others as written, without a merged copy of the subchart's values.
+    let dir = tempfile::tempdir().unwrap();
+    let (dense, _, bytes) =
+        dense_chart(dir.path(), "registry.example.com", FAKE_DIGEST, FAKE_DIGEST);
+    let parent = dir.path().join("parent");
+    std::fs::create_dir_all(parent.join("charts")).unwrap();
+    std::fs::rename(&dense, parent.join("charts/dense")).unwrap();
+    std::fs::write(
+        parent.join("Chart.yaml"),
+        "apiVersion: v2\nname: parent\nversion: 0.1.0\ndependencies:\n  - name: dense\n    version: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        parent.join("values.yaml"),
+        format!("dense:\n  svc0000002:\n    image:\n      tag: \"1.2.0@{FAKE_DIGEST}\"\n"),
+    )
+    .unwrap();
+    let code = within(&["lint", parent.to_str().unwrap()], dir.path(), bytes);
+    assert_eq!(code, 1, "mutable tags are findings");
+    assert_only_the_laid_over_block_is_pinned(
+        &parent,
+        dir.path(),
+        "the parent pins svc0000002's tag",
     );
 }
 
