@@ -59,7 +59,7 @@ pub fn run(args: LintArgs) -> anyhow::Result<Exit> {
         rendered,
         // Static lint unless asked: lint is the fast gate on every push.
         render: args.render.mode(RenderMode::Off) != RenderMode::Off,
-        helm: args.render.spec()?,
+        helm: args.render.spec(RenderMode::Off)?,
         config: args.config.clone(),
         prerendered: Vec::new(),
     };

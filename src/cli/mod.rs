@@ -270,13 +270,25 @@ pub struct RenderArgs {
 }
 
 impl RenderArgs {
-    /// What helm is given besides the chart. Each `--values-file` is read
+    /// What helm is given besides the chart, for a command that renders by
+    /// `default` unless the flags say otherwise. Each `--values-file` is read
     /// first, and must be a regular file within the size limit, in UTF-8:
     /// helm is never handed a FIFO to block on or a device to read without
-    /// end, and the probe reads each file again (issue 10).
-    pub fn spec(&self) -> Result<crate::helm::RenderSpec, crate::diag::InputError> {
+    /// end, and the probe reads each file again (issue 10). Values given to
+    /// a run that does not render are not silently dropped: a note says so.
+    pub fn spec(
+        &self,
+        default: crate::helm::RenderMode,
+    ) -> Result<crate::helm::RenderSpec, crate::diag::InputError> {
         for f in &self.values_files {
             crate::diag::read_regular_source(f)?;
+        }
+        let given = !self.values_files.is_empty() || !self.sets.is_empty();
+        if given && self.mode(default) == crate::helm::RenderMode::Off {
+            let _ = writeln!(
+                logging::notes(),
+                "note: --values-file and --set are what helm renders with; this run does not render (add --render), so they are not used"
+            );
         }
         Ok(crate::helm::RenderSpec {
             helm: self.helm.clone(),

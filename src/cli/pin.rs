@@ -80,7 +80,7 @@ pub fn run(args: PinArgs) -> anyhow::Result<Exit> {
     };
     // pin probes the render when helm is there: the templates, not key
     // names, say where each image is read.
-    let spec = args.render.spec()?;
+    let spec = args.render.spec(RenderMode::Auto)?;
     let helm = Helm::for_mode(args.render.mode(RenderMode::Auto), &spec)?;
     if helm.is_none() && args.render.mode(RenderMode::Auto) == RenderMode::Auto {
         eprintln!(

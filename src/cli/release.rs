@@ -79,7 +79,7 @@ pub fn run(args: ReleaseArgs) -> anyhow::Result<Exit> {
     let manifest = args.digests.read()?;
     // Plan the pins from the probed render whenever helm is there, as pin
     // does: the templates, not key names, say where each image is read.
-    let spec = args.render.spec()?;
+    let spec = args.render.spec(RenderMode::Auto)?;
     let probe = crate::helm::Helm::for_mode(args.render.mode(RenderMode::Auto), &spec)?
         .map(|h| (h, spec.clone()));
     let request = ReleaseRequest {

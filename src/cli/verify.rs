@@ -116,7 +116,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Exit> {
         // renders are verified too (a subchart's literal, one a `--set` gives).
         discovery: crate::lint::LintOptions {
             render: args.render.mode(crate::helm::RenderMode::Off) != crate::helm::RenderMode::Off,
-            helm: args.render.spec()?,
+            helm: args.render.spec(crate::helm::RenderMode::Off)?,
             ..crate::lint::LintOptions::default()
         },
     };

@@ -1171,3 +1171,37 @@ fn an_unfinished_template_image_whose_keys_lie_under_one_values_site_is_left_to_
         "{shown}"
     );
 }
+
+#[test]
+fn values_for_helm_given_to_a_run_that_does_not_render_are_noted_not_dropped_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let ci = dir.path().join("ci.yaml");
+    std::fs::write(&ci, "x: 1\n").unwrap();
+    let ci = ci.to_str().unwrap();
+    let note = "--values-file and --set are what helm renders with; this run does not render";
+    // lint is static unless asked, and pin with --no-render: the values go unused.
+    for args in [
+        vec!["lint", "testdata/lint/osm-tagwins", "--values-file", ci],
+        vec!["lint", "testdata/lint/osm-tagwins", "--set", "x=2"],
+    ] {
+        let out = chartpin(&args).current_dir(root()).run();
+        assert!(out.stderr.contains(note), "{args:?}: {}", out.all());
+        // `-q` quiets notes.
+        let mut quiet = args.clone();
+        quiet.push("-q");
+        let out = chartpin(&quiet).current_dir(root()).run();
+        assert!(!out.stderr.contains(note), "{quiet:?}: {}", out.all());
+    }
+    // Rendered, they are used: no note.
+    let out = chartpin(&[
+        "lint",
+        "testdata/lint/osm-tagwins",
+        "--render",
+        "--values-file",
+        ci,
+    ])
+    .current_dir(root())
+    .envs(&[("PATH", &helm::path_with_helm())])
+    .run();
+    assert!(!out.stderr.contains(note), "{}", out.all());
+}
