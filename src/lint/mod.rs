@@ -858,8 +858,6 @@ struct Overlays {
     /// Every node path of the overlay and of each document but the one
     /// with the most nodes, sorted.
     paths: Vec<String>,
-    /// One of them sets what every site is read with (`global…`).
-    everything: bool,
 }
 
 impl Overlays {
@@ -871,12 +869,11 @@ impl Overlays {
                 _ => 1,
             }
         }
-        // Each node's path, and whether it is a mapping (merged into, not replaced).
-        type Out = Vec<(String, bool)>;
+        type Out = Vec<String>;
         fn collect(n: &yaml::Node<'_>, at: &mut crate::yaml::YamlPath, out: &mut Out) {
             let mut visit = |seg: crate::yaml::PathSeg, child: &yaml::Node<'_>, out: &mut Out| {
                 at.0.push(seg);
-                out.push((at.to_string(), child.as_map().is_some()));
+                out.push(at.to_string());
                 collect(child, at, out);
                 at.0.pop();
             };
@@ -907,39 +904,22 @@ impl Overlays {
         for n in others.chain(overlay) {
             collect(n, &mut crate::yaml::YamlPath::default(), &mut paths);
         }
-        // What every site is read with (`global.imageRegistry`, …) is set,
-        // or replaced from above: any site may read otherwise.
-        let globals = crate::values::read_by_every_site_paths();
-        let everything = paths.iter().any(|(p, map)| {
-            globals.iter().any(|g| {
-                p == g
-                    || p.strip_prefix(g.as_str())
-                        .is_some_and(|r| r.starts_with(['.', '[']))
-                    || (!map
-                        && g.strip_prefix(p.as_str())
-                            .is_some_and(|r| r.starts_with('.')))
-            })
-        });
-        let mut paths: Vec<String> = paths.into_iter().map(|(p, _)| p).collect();
         paths.sort_unstable();
         paths.dedup();
-        Overlays { paths, everything }
+        Overlays { paths }
     }
 
     /// Whether the merge that sites are judged with keeps the top-level
     /// `key`: what is laid over may change a site under it, or every site
-    /// is read with it (`global`), or anything may have changed.
+    /// is read with it (`global`).
     fn keeps(&self, key: &str) -> bool {
         let path = crate::yaml::YamlPath(vec![crate::yaml::PathSeg::Key(key.to_string())]);
-        self.everything || crate::values::read_by_every_site(key) || self.touch(&path.to_string())
+        crate::values::read_by_every_site(key) || self.touch(&path.to_string())
     }
 
     /// Whether what is laid over may change the site at `path`: it sets
     /// `path`, a place below it, or one above it.
     fn touch(&self, path: &str) -> bool {
-        if self.everything {
-            return true;
-        }
         let below = self.paths.partition_point(|p| p.as_str() < path);
         if self.paths.get(below).is_some_and(|p| p.starts_with(path)) {
             return true;
@@ -1019,6 +999,12 @@ fn values_sites(
     let mut starts = Vec::new();
     let first = out.images.len();
     let root: Arc<Path> = chart.root.as_path().into();
+    // Every site is read with the values all sites read (`global…`) as
+    // merged: another document or the parent's section may set them.
+    let file = ValuesView {
+        globals: merged.filter(|_| has_overlay),
+        ..file
+    };
     file.each_readable_site(|site| {
         let path = site.path.to_string();
         if last_document.get(&path).is_some_and(|&d| d > site.document) {

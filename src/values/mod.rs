@@ -135,6 +135,7 @@ impl ValuesFile {
             source: self.source(),
             documents: &trees.documents,
             anchors: &trees.anchors,
+            globals: None,
         }
     }
 
@@ -178,6 +179,10 @@ pub struct ValuesView<'a> {
     /// One tree per YAML document, in order.
     pub documents: &'a [Node<'a>],
     pub anchors: &'a Anchors<'a>,
+    /// Where the values every site is read with (`global.imageRegistry`,
+    /// …) are read, when not from each document's root: the merged values,
+    /// where other documents or a parent's section are laid over.
+    pub globals: Option<&'a Node<'a>>,
 }
 
 impl<'a> ValuesView<'a> {
@@ -191,6 +196,7 @@ impl<'a> ValuesView<'a> {
             source,
             documents,
             anchors,
+            globals: None,
         }
     }
 
@@ -231,7 +237,7 @@ impl<'a> ValuesView<'a> {
     fn walk(&self, strict: bool, out: &mut dyn FnMut(ImageSite)) -> Result<(), InputError> {
         let mut budget = AliasBudget::default();
         for (doc, root) in self.documents.iter().enumerate() {
-            let globals = Globals::read(root);
+            let globals = Globals::read(self.globals.unwrap_or(root));
             let mut w = Walker {
                 source: self.source,
                 globals: &globals,
@@ -495,17 +501,6 @@ pub fn read_by_every_site(top_key: &str) -> bool {
     GLOBALS
         .iter()
         .any(|(path, _)| path.first() == Some(&top_key))
-}
-
-/// The paths of what every site is read with, as [`YamlPath`]s print them
-/// (`global.imageRegistry`, `imageRegistry`, …).
-pub fn read_by_every_site_paths() -> Vec<String> {
-    GLOBALS
-        .iter()
-        .map(|(path, _)| {
-            YamlPath(path.iter().map(|k| PathSeg::Key(k.to_string())).collect()).to_string()
-        })
-        .collect()
 }
 
 /// Whether a key names a single-string image (`image`, `curlImage`, `sidecarImage`).

@@ -203,7 +203,8 @@ fn lint_of_a_dense_values_file_of_two_documents_stays_within_its_bound() {
 fn lint_of_a_dense_subchart_with_the_parents_values_stays_within_its_bound() {
     // The parent's section for the subchart is laid over its values: the
     // sites it touches are judged with it (here one block's tag, pinned),
-    // the others as written, without a merged copy of the subchart's values.
+    // the others as written (with the parent's globals), without a merged
+    // copy of the subchart's values.
     let dir = tempfile::tempdir().unwrap();
     let (dense, _, bytes) =
         dense_chart(dir.path(), "registry.example.com", FAKE_DIGEST, FAKE_DIGEST);
@@ -217,7 +218,10 @@ fn lint_of_a_dense_subchart_with_the_parents_values_stays_within_its_bound() {
     .unwrap();
     std::fs::write(
         parent.join("values.yaml"),
-        format!("dense:\n  svc0000002:\n    image:\n      tag: \"1.2.0@{FAKE_DIGEST}\"\n"),
+        // The parent's `global.imageRegistry` is what every site reads.
+        format!(
+            "global:\n  imageRegistry: mirror.example.com\ndense:\n  svc0000002:\n    image:\n      tag: \"1.2.0@{FAKE_DIGEST}\"\n"
+        ),
     )
     .unwrap();
     let code = within(&["lint", parent.to_str().unwrap()], dir.path(), bytes);
