@@ -81,39 +81,7 @@ fn key_text<'n>(k: &'n Node<'_>) -> Option<&'n str> {
 /// what was there, anything else is replaced. Helm merges a parent's values
 /// for a subchart over the subchart's own this way.
 pub fn merged_with<'a>(base: &Node<'a>, over: &Node<'a>) -> Node<'a> {
-    match (base, over) {
-        (Node::Map(b), Node::Map(o)) => {
-            let mut entries = b.entries.to_vec();
-            // Where each key is (the last of equal keys), so that each key
-            // laid over is found at once: a scan of the base per key was
-            // quadratic on two large documents.
-            let mut at: std::collections::HashMap<Option<&str>, usize> = b
-                .entries
-                .iter()
-                .enumerate()
-                .map(|(i, (k, _))| (key_text(k), i))
-                .collect();
-            for (k, v) in &o.entries {
-                match at.get(&key_text(k)) {
-                    Some(&i) => {
-                        let merged = merged_with(&entries[i].1, v);
-                        entries[i].1 = merged;
-                    }
-                    None => {
-                        at.insert(key_text(k), entries.len());
-                        entries.push((k.clone(), v.clone()));
-                    }
-                }
-            }
-            Node::Map(Map::new(entries, b.span(), b.flow(), b.anchored()))
-        }
-        (_, Node::Scalar(s))
-            if s.style == QuoteStyle::Plain && matches!(&*s.value, "null" | "~") =>
-        {
-            base.clone()
-        }
-        _ => over.clone(),
-    }
+    merged_into(base.clone(), over)
 }
 
 /// The real documents of `roots` merged as [`merged_with`] merges them,
@@ -126,13 +94,14 @@ pub fn merged_in_place(roots: Vec<Node<'_>>) -> Option<Node<'_>> {
     Some(real.fold(first, |acc, next| merged_into(acc, &next)))
 }
 
-/// [`merged_with`] of `base` and `over`, reusing `base`.
+/// [`merged_with`] of `base` and `over`, reusing `base`: each key laid
+/// over is found by an index (the last of equal keys), since a scan of the
+/// base per key was quadratic on two large documents.
 pub fn merged_into<'a>(base: Node<'a>, over: &Node<'a>) -> Node<'a> {
     match (base, over) {
         (Node::Map(b), Node::Map(o)) => {
             let (span, flow, anchored) = (b.span(), b.flow(), b.anchored());
             let mut entries = b.entries.into_vec();
-            // As in `merged_with`: the last of equal keys, found at once.
             let mut at: std::collections::HashMap<Option<String>, usize> = entries
                 .iter()
                 .enumerate()
