@@ -583,54 +583,36 @@ fn scan_chart(
         }
         overlay = over;
     }
-    let (site_paths, own_merged, merged_over);
+    let (site_paths, merged_over);
     let merged = match values_src {
-        // Several documents, nothing laid over from a parent: the sites
-        // are judged with the merge of only what the smaller documents
-        // set, and the documents are merged in place once the sites are
-        // read (issue 10: a merged copy of the largest was held beside it).
-        Some(src) if documents > 1 && overlay.is_none() => {
+        // Several documents, or the parent's section laid over: the sites
+        // are judged with the merge of only what the smaller documents and
+        // the section set, and the values are merged in place once the
+        // sites are read (issue 10: a merged copy of the largest document
+        // was held beside it).
+        Some(src) if documents > 1 || overlay.is_some() => {
             let view = ValuesView::new(src, &roots, &anchors);
-            let set = Overlays::of(&view, None);
-            let judged_with = yaml::merged_under(&roots, |key| set.keeps(key));
+            let set = Overlays::of(&view, overlay.as_ref());
+            let own = yaml::merged_under(&roots, |key| set.keeps(key));
+            let judged_with = match (own, &overlay) {
+                (Some(own), Some(over)) => Some(yaml::merged_into(own, over)),
+                (None, Some(over)) => Some(over.clone()),
+                (own, None) => own,
+            };
             site_paths = values_sites(
                 chart,
                 view,
                 judged_with.as_ref(),
-                None,
+                Some(&set),
                 parent.as_ref(),
                 out,
             )?;
             drop(judged_with);
-            own_merged = yaml::merged_in_place(roots);
-            own_merged.as_ref()
-        }
-        // A parent's section laid over: the same, with the section laid
-        // over what is kept (and read as a text of its own: its nodes are
-        // at places in the parent's text).
-        Some(src) if overlay.is_some() => {
-            let over = overlay.as_ref().expect("laid over");
-            let view = ValuesView::new(src, &roots, &anchors);
-            let set = Overlays::of(&view, Some(over));
-            let own = yaml::merged_under(&roots, |key| set.keeps(key));
-            let judged_with = match &own {
-                Some(m) => yaml::merged_with(m, over),
-                None => over.clone(),
+            merged_over = match (yaml::merged_in_place(roots), &overlay) {
+                (Some(own), Some(over)) => Some(yaml::merged_into(own, over)),
+                (None, Some(over)) => Some(over.clone()),
+                (own, None) => own,
             };
-            drop(own);
-            site_paths = values_sites(
-                chart,
-                view,
-                Some(&judged_with),
-                Some(over),
-                parent.as_ref(),
-                out,
-            )?;
-            drop(judged_with);
-            merged_over = Some(match yaml::merged_in_place(roots) {
-                Some(own) => yaml::merged_into(own, over),
-                None => over.clone(),
-            });
             merged_over.as_ref()
         }
         _ => {
@@ -645,7 +627,7 @@ fn scan_chart(
                     chart,
                     ValuesView::new(src, &roots, &anchors),
                     merged,
-                    overlay.as_ref(),
+                    None,
                     parent.as_ref(),
                     out,
                 )?,
@@ -858,6 +840,9 @@ struct Overlays {
     /// Every node path of the overlay and of each document but the one
     /// with the most nodes, sorted.
     paths: Vec<String>,
+    /// The parent's section is laid over: merged nodes may be at places
+    /// in the parent's text.
+    from_parent: bool,
 }
 
 impl Overlays {
@@ -906,7 +891,10 @@ impl Overlays {
         }
         paths.sort_unstable();
         paths.dedup();
-        Overlays { paths }
+        Overlays {
+            paths,
+            from_parent: overlay.is_some(),
+        }
     }
 
     /// Whether the merge that sites are judged with keeps the top-level
@@ -942,11 +930,11 @@ fn values_sites(
     chart: &Chart,
     file: ValuesView<'_>,
     merged: Option<&yaml::Node<'_>>,
-    overlay: Option<&yaml::Node<'_>>,
+    overlays: Option<&Overlays>,
     parent: Option<&ParentValues<'_>>,
     out: &mut Collected,
 ) -> Result<Vec<String>, LintError> {
-    let has_overlay = overlay.is_some() || yaml::real_roots(file.documents).count() > 1;
+    let has_overlay = overlays.is_some();
     use crate::values::{self, ImageSite};
     let src = file.source;
     // A site that a later document of the file sets again is not what helm
@@ -966,17 +954,16 @@ fn values_sites(
     // values (issue 10: all of them, for a dense file of two documents,
     // came to 17 times its size).
     let mut effective: std::collections::HashMap<String, ImageSite> = Default::default();
-    let overlays = has_overlay.then(|| Overlays::of(&file, overlay));
     let mut take = |site: ImageSite| {
         let path = site.path.to_string();
-        if overlays.as_ref().is_some_and(|o| o.touch(&path)) {
+        if overlays.is_some_and(|o| o.touch(&path)) {
             effective.insert(path, site);
         }
     };
-    match (has_overlay, merged) {
+    match (overlays, merged) {
         // The parent's values are in the merged tree, at places in its
         // text: the merged values are read as a text of their own.
-        (true, Some(m)) if overlay.is_some() => {
+        (Some(o), Some(m)) if o.from_parent => {
             let json = serde_json::to_string_pretty(&yaml::to_json(m)).unwrap_or_default();
             values::readable_sites(&src.path, &json)
                 .unwrap_or_default()
@@ -985,7 +972,7 @@ fn values_sites(
         }
         // The documents alone: every merged node is at its place in this
         // file, so the merged tree is walked where it is.
-        (true, Some(m)) => {
+        (Some(_), Some(m)) => {
             ValuesView::new(src, std::slice::from_ref(m), file.anchors)
                 .each_readable_site(&mut take)?;
         }
