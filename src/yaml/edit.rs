@@ -62,8 +62,18 @@ fn in_order(edits: &[Edit]) -> Vec<&Edit> {
 /// Apply `edits` to `text` by splicing bytes; everything outside the edited
 /// spans is copied as it was. Identical duplicate edits count once.
 pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, EditError> {
-    let sorted = in_order(edits);
     let mut out = String::with_capacity(text.len() + edits.len() * 80);
+    for piece in pieces(text, edits)? {
+        out.push_str(piece);
+    }
+    Ok(out)
+}
+
+/// The pieces [`apply_edits`] joins: the text between the edits and each
+/// edit's replacement, in order; an error for edits that cannot apply.
+fn pieces<'t>(text: &'t str, edits: &'t [Edit]) -> Result<Vec<&'t str>, EditError> {
+    let sorted = in_order(edits);
+    let mut out = Vec::with_capacity(2 * sorted.len() + 1);
     let mut pos = 0;
     let mut prev: Option<Span> = None;
     for e in sorted {
@@ -76,12 +86,12 @@ pub fn apply_edits(text: &str, edits: &[Edit]) -> Result<String, EditError> {
         {
             return Err(EditError::Overlap(p, s));
         }
-        out.push_str(&text[pos..s.start]);
-        out.push_str(&e.replacement);
+        out.push(&text[pos..s.start]);
+        out.push(e.replacement.as_str());
         pos = s.end;
         prev = Some(s);
     }
-    out.push_str(&text[pos..]);
+    out.push(&text[pos..]);
     Ok(out)
 }
 
@@ -117,34 +127,17 @@ pub fn change_nothing(text: &str, edits: &[Edit]) -> bool {
 /// without making that text (`release` checks a large file's undo so
 /// before it lets the file go).
 pub fn edits_give(text: &str, edits: &[Edit], expected: &str) -> bool {
-    let mut rest = expected;
-    let mut take = |piece: &str| match rest.strip_prefix(piece) {
-        Some(r) => {
-            rest = r;
-            true
-        }
-        None => false,
+    let Ok(pieces) = pieces(text, edits) else {
+        return false;
     };
-    let mut pos = 0;
-    let mut prev: Option<Span> = None;
-    for e in in_order(edits) {
-        let s = e.span;
-        let overlaps = prev.is_some_and(|p| {
-            s.start < p.end || (s.start == p.start && p.is_empty() == s.is_empty())
-        });
-        let Some(before) = text
-            .get(pos..s.start)
-            .filter(|_| s.end <= text.len() && !overlaps)
-        else {
-            return false;
-        };
-        if text.get(s.range()).is_none() || !take(before) || !take(&e.replacement) {
-            return false;
+    let mut rest = expected;
+    for piece in pieces {
+        match rest.strip_prefix(piece) {
+            Some(r) => rest = r,
+            None => return false,
         }
-        pos = s.end;
-        prev = Some(s);
     }
-    take(&text[pos..]) && rest.is_empty()
+    rest.is_empty()
 }
 
 /// The edits that turn the text [`apply_edits`] made of `text` and `edits`
