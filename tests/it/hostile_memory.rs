@@ -24,7 +24,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::support::cli::{peak_rss_kib, release_chartpin};
+use crate::support::cli::{finding_fields, peak_rss_kib, release_chartpin};
 use crate::support::registry::Registry;
 
 /// The values file's size: as issue 10's figures were taken.
@@ -117,12 +117,7 @@ fn assert_only_the_laid_over_block_is_pinned(chart: &Path, home: &Path, why: &st
         .home(home)
         .run();
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let paths: Vec<&str> = doc["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| f["path"].as_str())
-        .collect();
+    let paths = finding_fields(&doc, "path");
     assert!(
         paths.contains(&"svc0000000.image"),
         "the first block is mutable"
